@@ -1,0 +1,43 @@
+# All set-up happens here: a fresh machine needs only python3, make and root's apt.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SYSSTAMP := $(VENV)/.sysdeps
+CONSTRAINTS := constraints/nova-34.0.0.txt
+PYTEST_ARGS ?=
+
+.PHONY: demo test venv sysdeps bench clean lint
+
+demo: $(STAMP)
+	$(BIN)/python -m pcipass.demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+venv: $(STAMP)
+
+# Debian packages the tests and the scanner use: pciutils (lspci, for the agreement
+# tests) and pci.ids (device names). Installed only when missing and only as root.
+$(SYSSTAMP):
+	@$(PY) -m venv $(VENV)
+	@if ! command -v lspci >/dev/null 2>&1 || [ ! -e /usr/share/misc/pci.ids ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages: pciutils pci.ids"; \
+	    (apt-get install -y -q pciutils pci.ids >/dev/null 2>&1 || \
+	     (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q pciutils pci.ids >/dev/null)) || \
+	     echo "warning: could not install pciutils/pci.ids"; \
+	  else echo "note: not root; skipping apt-get install pciutils pci.ids"; fi; \
+	fi
+	@touch $@
+
+$(STAMP): pyproject.toml $(CONSTRAINTS) $(SYSSTAMP)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[test,reference]'
+	@touch $@
+
+bench: $(STAMP)
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .hypothesis src/*.egg-info

@@ -1,0 +1,1 @@
+"""The ``pcipass`` command line (the only code that prints or exits)."""

@@ -1,0 +1,1 @@
+"""The pure core: values in, decisions out. No files, sockets, SQL, environment or clock."""

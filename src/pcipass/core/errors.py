@@ -1,0 +1,156 @@
+"""Domain errors and the contract's Error object.
+
+Every rejected input becomes a :class:`Problem` (the ``Error`` object of
+``contracts.md`` §2). Core code raises :class:`PcipassError` subclasses; the
+adapter that read the input attaches the file, line, value index and entry,
+and the front end prints ``problem.to_dict()``.
+
+Exception tree::
+
+    PcipassError                      base; ``code`` is the class name
+    +-- InputError                    the input is invalid (exit code 2)
+    |   +-- PciConfigInvalidSpec      Nova's class names, same messages
+    |   +-- PciDeviceWrongAddressFormat
+    |   +-- PciDeviceInvalidDeviceName
+    |   +-- PciDeviceRemoteManagedNotPresent
+    |   +-- PciDeviceInvalidPFRemoteManaged
+    |   +-- PciInvalidAlias
+    |   +-- PciRequestAliasNotDefined
+    |   +-- InvalidPCINUMAAffinity
+    |   +-- ImagePCINUMAPolicyForbidden
+    |   +-- InvalidAliasRequest        pcipass: malformed pci_passthrough:alias
+    |   +-- InvalidExtraSpec           pcipass: other bad flavor/image values
+    |   +-- InvalidPciAddress          pcipass: a device address that is not dddd:bb:ss.f
+    +-- ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Problem:
+    """The contract's Error object: one rejected (or suspicious) input.
+
+    ``code`` is Nova's exception class name where Nova has one, otherwise a
+    pcipass CamelCase code. ``line`` is 1-based. ``value_index`` is the index
+    of the option value (repeated key) and ``entry`` names the entry inside it
+    (``"device_spec[2]"``, ``"alias 'a1'"``, ``"item 1"``).
+    """
+
+    code: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+    value_index: int | None = None
+    entry: str | None = None
+    hint: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form, with every contract key present."""
+        return {
+            "code": self.code,
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            "value_index": self.value_index,
+            "entry": self.entry,
+            "hint": self.hint,
+        }
+
+    def located(self, **where: Any) -> Problem:
+        """Return a copy with location fields filled in (only those still unset)."""
+        updates = {k: v for k, v in where.items() if v is not None and getattr(self, k) is None}
+        return dataclasses.replace(self, **updates) if updates else self
+
+
+class PcipassError(Exception):
+    """Base of all pcipass errors. ``code`` defaults to the class name."""
+
+    msg_fmt: ClassVar[str] = "%(message)s"
+    code: ClassVar[str] = "PcipassError"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "code" not in cls.__dict__:
+            cls.code = cls.__name__
+
+    def __init__(self, message: str | None = None, *, hint: str | None = None,
+                 entry: str | None = None, **kwargs: Any) -> None:
+        self.kwargs = kwargs
+        if message is None:
+            message = self.msg_fmt % kwargs
+        self.message = message
+        self.hint = hint
+        self.entry = entry
+        super().__init__(message)
+
+    def to_problem(self, **where: Any) -> Problem:
+        """Return this error as a :class:`Problem`, with optional location."""
+        problem = Problem(code=self.code, message=self.message, hint=self.hint, entry=self.entry)
+        return problem.located(**where)
+
+
+class InputError(PcipassError):
+    """The input is invalid."""
+
+
+class PciConfigInvalidSpec(InputError):
+    msg_fmt = "Invalid [pci]device_spec config: %(reason)s"
+
+
+class PciDeviceWrongAddressFormat(InputError):
+    msg_fmt = "The PCI address %(address)s has an incorrect format."
+
+
+class PciDeviceInvalidDeviceName(InputError):
+    msg_fmt = ("Invalid PCI Whitelist: The PCI whitelist can specify devname or "
+               "address, but not both")
+
+
+class PciDeviceRemoteManagedNotPresent(InputError):
+    msg_fmt = ('Invalid PCI Whitelist: A device specified as "remote_managed" '
+               'is not actually present on the host')
+
+
+class PciDeviceInvalidPFRemoteManaged(InputError):
+    # NOTE: Nova's text lacks the space before "tag"; kept for compatibility.
+    msg_fmt = ('Invalid PCI Whitelist: PFs must not have the "remote_managed"'
+               'tag, device address: %(address)s')
+
+
+class PciInvalidAlias(InputError):
+    msg_fmt = "Invalid PCI alias definition: %(reason)s"
+
+
+class PciRequestAliasNotDefined(InputError):
+    msg_fmt = "PCI alias %(alias)s is not defined"
+
+
+class InvalidPCINUMAAffinity(InputError):
+    msg_fmt = "Invalid PCI NUMA affinity configured: %(policy)s"
+
+
+class ImagePCINUMAPolicyForbidden(InputError):
+    msg_fmt = ("Image property 'hw_pci_numa_affinity_policy' is not permitted to "
+               "override the 'hw:pci_numa_affinity_policy' flavor extra spec.")
+
+
+class InvalidAliasRequest(InputError):
+    """A ``pci_passthrough:alias`` value Nova would crash on or reject."""
+
+    msg_fmt = "Invalid pci_passthrough:alias value %(value)r: %(reason)s"
+
+
+class InvalidExtraSpec(InputError):
+    """A flavor extra spec or image property with an invalid value."""
+
+    msg_fmt = "Invalid value %(value)r for %(key)s: %(reason)s"
+
+
+class InvalidPciAddress(InputError):
+    """A device address that is not a full ``dddd:bb:ss.f`` address."""
+
+    msg_fmt = "Invalid PCI address %(address)r: %(reason)s"

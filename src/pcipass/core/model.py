@@ -1,0 +1,136 @@
+"""Plain records shared by the core: devices and host facts.
+
+:class:`Device` carries the fields of the contract's Device object
+(``contracts.md`` §2) that discovery fills in. Matching results (``passthrough``,
+``spec_index``, ``tags``) are not stored on the device; they are computed.
+
+:class:`HostFacts` is what Nova learns by probing ``/sys`` while it parses a
+device_spec (is this address an SR-IOV PF? which PCI address has netdev X?).
+The core never reads sysfs: the caller passes these facts in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+TYPE_PCI = "type-PCI"
+TYPE_PF = "type-PF"
+TYPE_VF = "type-VF"
+TYPE_VDPA = "vdpa"
+DEV_TYPES = (TYPE_PCI, TYPE_PF, TYPE_VF)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Device:
+    """One PCI function as discovery (sysfs, lspci) saw it.
+
+    Addresses are canonical strings (``dddd:bb:ss.f``); IDs are 4 lower-case
+    hex digits. ``None`` means the source could not tell.
+    """
+
+    address: str
+    vendor_id: str
+    product_id: str
+    subsystem_vendor_id: str | None = None
+    subsystem_id: str | None = None
+    class_code: str | None = None
+    revision: str | None = None
+    name: str | None = None
+    dev_type: str | None = TYPE_PCI
+    parent_addr: str | None = None
+    vf_index: int | None = None
+    numa_node: int | None = None
+    driver: str | None = None
+    driver_override: str | None = None
+    iommu_group: int | None = None
+    netdevs: tuple[str, ...] = ()
+    sriov_totalvfs: int | None = None
+    sriov_numvfs: int | None = None
+    sriov_vf_device: str | None = None
+    sriov_drivers_autoprobe: bool | None = None
+    local_cpulist: str | None = None
+    card_serial_number: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def is_pf(self) -> bool:
+        return self.dev_type == TYPE_PF
+
+    @property
+    def is_vf(self) -> bool:
+        return self.dev_type == TYPE_VF
+
+    def to_dict(self) -> dict[str, Any]:
+        """The contract's Device fields that discovery owns (``class`` spelled as in JSON)."""
+        return {
+            "address": self.address,
+            "vendor_id": self.vendor_id,
+            "product_id": self.product_id,
+            "subsystem_vendor_id": self.subsystem_vendor_id,
+            "subsystem_id": self.subsystem_id,
+            "class": self.class_code,
+            "name": self.name,
+            "dev_type": self.dev_type,
+            "parent_addr": self.parent_addr,
+            "vf_index": self.vf_index,
+            "numa_node": self.numa_node,
+            "driver": self.driver,
+            "iommu_group": self.iommu_group,
+            "netdevs": list(self.netdevs),
+            "sriov_totalvfs": self.sriov_totalvfs,
+            "sriov_numvfs": self.sriov_numvfs,
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PfInfo:
+    """What Nova reads from sysfs about an SR-IOV physical function."""
+
+    address: str
+    vendor_id: str
+    product_id: str
+    sriov_totalvfs: int
+    vf_product_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HostFacts:
+    """Host facts the device_spec parser needs, passed in as values.
+
+    :ivar pfs: SR-IOV capable PFs (``sriov_totalvfs`` > 0) by canonical address.
+    :ivar netdevs: netdev name -> canonical PCI address of its device.
+    :ivar known: True when these facts describe a real host; False when the
+        host is unknown (``config check`` without a host), in which case
+        PF-dependent validation is reported as not checked rather than failed.
+    """
+
+    pfs: Mapping[str, PfInfo] = dataclasses.field(default_factory=dict)
+    netdevs: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    known: bool = True
+
+    @classmethod
+    def unknown(cls) -> HostFacts:
+        """Facts for "no host given": no PFs, no netdevs, ``known=False``."""
+        return cls(known=False)
+
+    @classmethod
+    def from_devices(cls, devices: list[Device] | tuple[Device, ...]) -> HostFacts:
+        """Derive the facts from discovered devices."""
+        pfs: dict[str, PfInfo] = {}
+        netdevs: dict[str, str] = {}
+        for dev in devices:
+            if dev.sriov_totalvfs:
+                pfs[dev.address] = PfInfo(dev.address, dev.vendor_id, dev.product_id,
+                                          dev.sriov_totalvfs, dev.sriov_vf_device)
+            for name in dev.netdevs:
+                netdevs[name] = dev.address
+        return cls(pfs=pfs, netdevs=netdevs)
+
+    def is_pf(self, address: str) -> bool:
+        return address in self.pfs
+
+    def address_of_netdev(self, devname: str) -> str | None:
+        return self.netdevs.get(devname)
