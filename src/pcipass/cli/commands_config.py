@@ -1,0 +1,170 @@
+"""``pcipass config check`` and ``pcipass flavor explain``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import rich.console
+import rich.table
+import rich.text
+
+from pcipass.cli import main as climain
+from pcipass.cli import output
+from pcipass.services import configcheck
+
+
+@climain.cli.group("config")
+def config_group() -> None:
+    """Check Nova PCI configuration ([pci] device_spec, alias, scheduler options)."""
+
+
+@config_group.command("check")
+@click.option("--nova-conf", "nova_conf", multiple=True, type=climain.existing_file(),
+              help="nova.conf to read; repeat to merge in order, as oslo.config does.")
+@click.option("--config-dir", "config_dirs", multiple=True,
+              type=click.Path(exists=True, file_okay=False),
+              help="A nova.conf.d directory (*.conf read in sorted order after the files).")
+@click.option("--sriov-agent-conf", type=climain.existing_file(),
+              help="The Neutron SR-IOV agent ini (sriov_agent.ini).")
+@climain.format_option()
+def config_check(nova_conf: tuple[str, ...], config_dirs: tuple[str, ...],
+                 sriov_agent_conf: str | None, fmt: str) -> int:
+    """Read nova.conf exactly as Nova does and report every problem with its file and line."""
+    if not nova_conf and not config_dirs:
+        raise click.UsageError("give at least one --nova-conf FILE (or --config-dir DIR)")
+    view = configcheck.load_config(nova_conf, sriov_agent_conf=sriov_agent_conf,
+                                   config_dirs=config_dirs)
+    doc = view.to_dict()
+    output.emit(doc, fmt, render_config)
+    if doc["errors"]:
+        return climain.EXIT_FAIL
+    return climain.EXIT_WARN if doc["warnings"] else climain.EXIT_OK
+
+
+@climain.cli.group("flavor")
+def flavor_group() -> None:
+    """Explain what a flavor asks of PCI passthrough."""
+
+
+@flavor_group.command("explain")
+@click.option("--nova-conf", "nova_conf", multiple=True, type=climain.existing_file(),
+              help="nova.conf with the [pci] alias definitions (the controller's view).")
+@click.option("--flavor", "flavors", multiple=True, required=True, type=climain.existing_file(),
+              help="Flavor JSON (openstack flavor show -f json, or the API's). Repeatable.")
+@click.option("--image", type=climain.existing_file(),
+              help="Image JSON (openstack image show -f json) for hw_pci_numa_affinity_policy.")
+@climain.format_option()
+def flavor_explain(nova_conf: tuple[str, ...], flavors: tuple[str, ...], image: str | None,
+                   fmt: str) -> int:
+    """Turn flavors into the PCI requests Nova would make, or say why Nova refuses them."""
+    report = configcheck.explain_flavors(flavors, nova_conf=nova_conf, image=image)
+    doc = report.to_dict()
+    output.emit(doc, fmt, render_flavors)
+    return climain.EXIT_OK if report.valid else climain.EXIT_FAIL
+
+
+# -- rendering -----------------------------------------------------------------------------
+
+
+def _where(p: dict[str, Any]) -> str:
+    parts = []
+    if p.get("file"):
+        parts.append(str(p["file"]) + (f":{p['line']}" if p.get("line") else ""))
+    if p.get("entry"):
+        parts.append(str(p["entry"]))
+    return " ".join(parts) or "-"
+
+
+def render_problems(con: rich.console.Console, title: str, problems: list[dict[str, Any]],
+                    style: str) -> None:
+    if not problems:
+        return
+    con.print(rich.text.Text(f"{title} ({len(problems)})", style=f"bold {style}"))
+    for p in problems:
+        con.print(rich.text.Text.assemble(("  " + ("✗" if style == "red" else "!") + " ", style),
+                                          (p["code"], "bold"), "  ", (_where(p), "cyan")))
+        con.print(f"    {p['message']}", markup=False, highlight=False)
+        if p.get("hint"):
+            con.print(rich.text.Text(f"    fix: {p['hint']}", style="green"))
+
+
+def _tags(tags: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in tags.items()) or "-"
+
+
+def render_config(doc: dict[str, Any], con: rich.console.Console) -> None:
+    n_err, n_warn = len(doc["errors"]), len(doc["warnings"])
+    verdict = ("VALID" if not n_err else "INVALID") + (f", {n_warn} warning(s)" if n_warn else "")
+    con.print(rich.text.Text.assemble(("config check: ", "bold"),
+                                      (verdict, "bold green" if not n_err else "bold red"),
+                                      f"  ({len(doc['files'])} file(s))"))
+    for f in doc["files"]:
+        con.print(f"  {f}", markup=False)
+    for nn in doc.get("not_nova_conf", []):
+        con.print(f"  {nn['file']}: not a nova.conf ({nn['kind']}: {nn['reason']})", markup=False)
+    if doc["device_specs"]:
+        t = rich.table.Table(title="[pci] device_spec", title_justify="left", show_lines=False)
+        for col in ("#", "source", "vendor:product", "address / devname", "tags"):
+            t.add_column(col, overflow="fold")
+        for s in doc["device_specs"]:
+            src = s["source"]
+            where = f"{src['file']}:{src['line']}" if src.get("line") else str(src.get("file"))
+            if src.get("item") is not None:
+                where += f" item {src['item']}"
+            addr = s["devname"] and f"devname {s['devname']}" or str(s["address"])
+            t.add_row(str(s["index"]), where, f"{s['vendor_id']}:{s['product_id']}", addr,
+                      _tags(s["tags"]))
+        con.print(t)
+    elif not n_err:
+        con.print("[pci] device_spec: none (no device is assignable on a compute with this config)")
+    if doc["aliases"]:
+        t = rich.table.Table(title="[pci] alias", title_justify="left")
+        for col in ("name", "numa_policy", "device_type", "specs"):
+            t.add_column(col, overflow="fold")
+        for a in doc["aliases"]:
+            specs = "; ".join(_tags(s) for s in a["specs"])
+            t.add_row(a["name"], str(a["numa_policy"]), str(a.get("device_type") or "-"), specs)
+        con.print(t)
+    if doc.get("modern_equivalent"):
+        render_modern(con, doc["modern_equivalent"])
+    render_problems(con, "Errors", doc["errors"], "red")
+    render_problems(con, "Warnings", doc["warnings"], "yellow")
+
+
+def render_modern(con: rich.console.Console, modern: dict[str, Any]) -> None:
+    con.print(rich.text.Text("Modern equivalent of the 2013 label configuration", style="bold"))
+    for host, lines in modern.get("hosts", {}).items():
+        con.print(f"  # compute {host}: nova.conf", markup=False)
+        for line in lines:
+            con.print(f"  {line}", markup=False)
+    for line in modern.get("controller", []):
+        con.print(f"  {line}", markup=False)
+    for line in modern.get("flavors", []):
+        con.print(f"  {line}", markup=False)
+
+
+def render_flavors(doc: dict[str, Any], con: rich.console.Console) -> None:
+    if doc.get("config_errors"):
+        render_problems(con, "Config errors", doc["config_errors"], "red")
+    for r in doc["results"]:
+        head = rich.text.Text.assemble(("flavor ", "bold"), (r["flavor"], "bold cyan"))
+        if r["error"]:
+            head.append("  REFUSED", style="bold red")
+        con.print(head)
+        if r["error"]:
+            render_problems(con, "Error", [r["error"]], "red")
+            continue
+        if not r["requests"]:
+            con.print("  no PCI devices requested")
+        t = rich.table.Table(show_header=True)
+        for col in ("alias", "count", "numa_policy", "matches devices with (any of)"):
+            t.add_column(col, overflow="fold")
+        for q in r["requests"]:
+            t.add_row(str(q["alias_name"]), str(q["count"]), str(q["numa_policy"]),
+                      "\n".join(_tags(s) for s in q["specs"]))
+        if r["requests"]:
+            con.print(t)
+        con.print(f"  hw:numa_nodes: {r['numa_nodes'] if r['numa_nodes'] is not None else '-'}"
+                  f"   PCI NUMA policy (flavor/image): {r.get('numa_policy') or '-'}")
+        render_problems(con, "Warnings", r.get("warnings", []), "yellow")

@@ -1,0 +1,95 @@
+"""The ``pcipass`` command: a thin Click front end over :mod:`pcipass.services`.
+
+Exit codes (contracts.md §5): 0 fine, 1 warnings only, 2 failures or invalid
+input, 64 usage error, 255 internal error (traceback only with ``--debug``).
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+
+import pcipass
+from pcipass.cli import output
+
+EXIT_OK = 0
+EXIT_WARN = 1
+EXIT_FAIL = 2
+EXIT_USAGE = 64
+EXIT_INTERNAL = 255
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def format_option(*extra: str) -> Callable[[F], F]:
+    """The ``-f/--format`` option every printing command takes."""
+    choices = [*output.FORMATS, *extra]
+    return click.option("-f", "--format", "fmt", type=click.Choice(choices), default="table",
+                        show_default=True, help="Output format.")
+
+
+def existing_file(**kwargs: Any) -> click.Path:
+    # NOTE: dir_okay=False gives a usage error for a directory instead of an
+    # IsADirectoryError deep inside a reader.
+    return click.Path(exists=True, dir_okay=False, readable=True, **kwargs)
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(pcipass.__version__, prog_name="pcipass")
+@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """PCI passthrough and SR-IOV for OpenStack Nova, made to work the first time."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def _register_commands() -> None:
+    # Imported here so each command module can import this one for the helpers above.
+    from pcipass.cli import commands_config  # noqa: F401
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return the process exit code (the console script exits with it)."""
+    _register_commands()
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        rv = cli.main(args=args, prog_name="pcipass", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:  # pragma: no cover - click >= 8.2
+        click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+        return EXIT_USAGE
+    except click.UsageError as exc:
+        exc.show()
+        return EXIT_USAGE
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        return EXIT_INTERNAL
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_FAIL
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - the one place internal errors are turned into 255
+        if debug:
+            traceback.print_exc()
+        click.echo(f"pcipass: internal error: {type(exc).__name__}: {exc}"
+                   + ("" if debug else " (run with --debug for the traceback)"), err=True)
+        return EXIT_INTERNAL
+    return int(rv) if isinstance(rv, int) else EXIT_OK
+
+
+def entry_point() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    entry_point()

@@ -1,0 +1,47 @@
+"""Output formats shared by every command: ``-f table|json|yaml`` (and the doctor's extras).
+
+The JSON document is the contract; YAML is the same document; the table is a
+human view rendered with rich from the same document. Rendering never changes
+what the document says.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import IO, Any
+
+import rich.console
+import yaml
+
+FORMATS = ("table", "json", "yaml")
+
+
+def make_console(file: IO[str] | None = None) -> rich.console.Console:
+    """Return the console used for tables: colour only on a TTY, stable width in pipes."""
+    out = file if file is not None else sys.stdout
+    is_tty = hasattr(out, "isatty") and out.isatty()
+    return rich.console.Console(file=out, highlight=False, soft_wrap=False,
+                                width=None if is_tty else 120, no_color=not is_tty)
+
+
+def dump_json(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=False)
+
+
+def dump_yaml(doc: dict[str, Any]) -> str:
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=False)
+
+
+def emit(doc: dict[str, Any], fmt: str,
+         table: Callable[[dict[str, Any], rich.console.Console], None],
+         file: IO[str] | None = None) -> None:
+    """Print ``doc`` in ``fmt``; ``table`` renders the human view."""
+    out = file if file is not None else sys.stdout
+    if fmt == "json":
+        out.write(dump_json(doc) + "\n")
+    elif fmt == "yaml":
+        out.write(dump_yaml(doc))
+    else:
+        table(doc, make_console(out))

@@ -1,0 +1,270 @@
+"""``config check`` and ``flavor explain``: read configs as Nova does, say more than Nova.
+
+These use cases read files through the adapters, hand the raw values to the
+pure core, and put every problem back at its file and line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pcipass.adapters import flavorfile, novaconf, sniff, sriovagent
+from pcipass.core import alias as alias_mod
+from pcipass.core import config, errors, legacy, model, requests, spec
+
+CONFIG_SCHEMA = "pcipass-config/1"
+FLAVOR_SCHEMA = "pcipass-flavor/1"
+
+
+@dataclasses.dataclass
+class ConfigView:
+    """Everything parsed from one set of nova.conf files (plus the SR-IOV agent's)."""
+
+    nova: config.NovaConfig
+    specs: spec.SpecParseResult
+    aliases: alias_mod.AliasParseResult
+    sriov_agent: config.SriovAgentConfig | None = None
+    legacy: legacy.LegacyConfig | None = None
+    errors: list[errors.Problem] = dataclasses.field(default_factory=list)
+    warnings: list[errors.Problem] = dataclasses.field(default_factory=list)
+    not_nova: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    def spec_source(self, entry: spec.SpecEntry) -> dict[str, Any]:
+        """The ``{"file", "line", "item"}`` of a flattened spec entry."""
+        ov = _value_at(self.nova.device_spec, entry.value_index)
+        return {"file": ov.file if ov else None, "line": ov.line if ov else None,
+                "item": entry.item}
+
+    def to_dict(self) -> dict[str, Any]:
+        specs_out = []
+        for entry in self.specs.specs:
+            d = entry.spec.to_dict()
+            specs_out.append({"index": entry.index, "source": self.spec_source(entry),
+                              "vendor_id": d.get("vendor_id"), "product_id": d.get("product_id"),
+                              "address": d.get("address"), "devname": d.get("devname"),
+                              "tags": d.get("tags", {})})
+        aliases_out = []
+        for name, al in self.aliases.aliases.items():
+            aliases_out.append({"name": name, "numa_policy": al.numa_policy,
+                                "device_type": al.dev_type, "specs": [dict(s) for s in al.specs],
+                                "sources": [_source_dict(_value_at(self.nova.alias, i))
+                                            for i in al.sources]})
+        doc: dict[str, Any] = {
+            "schema": CONFIG_SCHEMA,
+            "files": list(self.nova.files),
+            "valid": self.valid,
+            "device_specs": specs_out,
+            "aliases": aliases_out,
+            "labels": self.legacy.labels_dict() if self.legacy else [],
+            "errors": [p.to_dict() for p in self.errors],
+            "warnings": [p.to_dict() for p in self.warnings],
+            "options": {
+                "report_in_placement": self.nova.report_in_placement,
+                "pci_in_placement": self.nova.pci_in_placement,
+                "enabled_filters": self.nova.enabled_filters,
+            },
+        }
+        if self.legacy is not None and self.legacy.has_legacy:
+            doc["modern_equivalent"] = self.legacy.modern_dict()
+        if self.sriov_agent is not None:
+            doc["sriov_agent"] = self.sriov_agent.to_dict()
+        if self.not_nova:
+            doc["not_nova_conf"] = self.not_nova
+        return doc
+
+
+def _value_at(values: Sequence[config.OptionValue], index: int | None) -> config.OptionValue | None:
+    if index is None or not 0 <= index < len(values):
+        return None
+    return values[index]
+
+
+def _source_dict(ov: config.OptionValue | None) -> dict[str, Any]:
+    if ov is None:
+        return {"file": None, "line": None}
+    return {"file": ov.file, "line": ov.line, "option": f"[{ov.group}] {ov.option}"}
+
+
+def _locate(problems: Sequence[errors.Problem], values: Sequence[config.OptionValue]) -> list[errors.Problem]:
+    """Fill file and line of problems that carry a value index into ``values``."""
+    out = []
+    for p in problems:
+        ov = _value_at(values, p.value_index)
+        out.append(p.located(file=ov.file, line=ov.line) if ov is not None else p)
+    return out
+
+
+def load_config(nova_conf: Sequence[str | Path], *, sriov_agent_conf: str | Path | None = None,
+                config_dirs: Sequence[str | Path] = (),
+                facts: model.HostFacts | None = None) -> ConfigView:
+    """Read nova.conf files (merged in order, as oslo.config does) and parse the PCI options.
+
+    :param nova_conf: files merged in order, like repeated ``--config-file``.
+    :param sriov_agent_conf: the Neutron SR-IOV agent's ini, if any.
+    :param config_dirs: extra ``--config-dir`` directories.
+    :param facts: host facts for PF/netdev probes; unknown host when omitted.
+    """
+    facts = facts if facts is not None else model.HostFacts.unknown()
+    not_nova: list[dict[str, Any]] = []
+    readable: list[str | Path] = []
+    pre_problems: list[errors.Problem] = []
+    for f in nova_conf:
+        verdict = sniff.classify_file(f)
+        if verdict.kind in ("ini", "empty"):
+            readable.append(f)
+        else:
+            not_nova.append({"file": str(f), "kind": verdict.kind, "reason": verdict.reason})
+            pre_problems.append(errors.Problem(
+                code="NotNovaConf", file=str(f),
+                message=f"not a nova.conf: {verdict.kind} ({verdict.reason})",
+                hint="pass the INI file that nova-compute or nova-api reads, e.g. /etc/nova/nova.conf"))
+    nova = novaconf.read_nova_conf(readable, config_dirs=config_dirs)
+    specs = spec.parse_device_spec_values([v.value for v in nova.device_spec], facts,
+                                          report_in_placement=bool(nova.report_in_placement))
+    aliases = alias_mod.parse_alias_values([v.value for v in nova.alias],
+                                           pci_in_placement=bool(nova.pci_in_placement))
+    view = ConfigView(nova=nova, specs=specs, aliases=aliases, not_nova=not_nova)
+    view.errors.extend(pre_problems)
+    view.errors.extend(nova.problems)
+    view.warnings.extend(nova.warnings)
+    view.errors.extend(_locate(specs.problems, nova.device_spec))
+    view.warnings.extend(_locate(specs.warnings, nova.device_spec))
+    view.errors.extend(_locate(aliases.problems, nova.alias))
+    view.warnings.extend(_locate(aliases.warnings, nova.alias))
+    for entry in specs.specs:
+        for tag, suggestion in spec.suspicious_tags(entry.spec):
+            ov = _value_at(nova.device_spec, entry.value_index)
+            view.warnings.append(errors.Problem(
+                code="SuspiciousTag", file=ov.file if ov else None, line=ov.line if ov else None,
+                value_index=entry.value_index, entry=_spec_entry_name(entry),
+                message=(f"unknown tag {tag!r} looks like a typo of {suggestion!r}; Nova keeps it "
+                         "as a separate tag, so devices land in a pool no request asks for"),
+                hint=f'rename "{tag}" to "{suggestion}"'))
+    view.warnings.extend(_cross_checks(nova, specs))
+    if nova.legacy_devices:
+        view.legacy = legacy.parse_legacy_config(nova.legacy_devices, host=nova.host)
+        view.errors.extend(view.legacy.problems)
+        view.warnings.extend(view.legacy.warnings)
+    if sriov_agent_conf is not None:
+        view.sriov_agent = sriovagent.read_sriov_agent_conf(sriov_agent_conf)
+        view.errors.extend(view.sriov_agent.problems)
+        view.warnings.extend(view.sriov_agent.warnings)
+    return view
+
+
+def _spec_entry_name(entry: spec.SpecEntry) -> str:
+    return f"device_spec[{entry.index}]"
+
+
+def _cross_checks(nova: config.NovaConfig, specs: spec.SpecParseResult) -> list[errors.Problem]:
+    """Option combinations that Nova accepts but that cannot work."""
+    out: list[errors.Problem] = []
+    if nova.pci_in_placement and not nova.report_in_placement:
+        ov = nova.located("pci_in_placement")
+        out.append(errors.Problem(
+            code="PciInPlacementWithoutReporting", file=ov.file if ov else None,
+            line=ov.line if ov else None,
+            message=("[filter_scheduler] pci_in_placement is True but [pci] report_in_placement is "
+                     "False in these files: the scheduler asks Placement for PCI inventory that "
+                     "computes with this config never report"),
+            hint="set [pci] report_in_placement = True on every compute node first"))
+    if nova.report_in_placement:
+        for entry in specs.specs:
+            if entry.spec.devname:
+                ov = _value_at(nova.device_spec, entry.value_index)
+                out.append(errors.Problem(
+                    code="PlacementPciException", file=ov.file if ov else None,
+                    line=ov.line if ov else None, value_index=entry.value_index,
+                    entry=_spec_entry_name(entry),
+                    message=("Failed to gather or report PCI resources to Placement: Invalid "
+                             "[pci]device_spec configuration. PCI Placement reporting does not "
+                             "support 'devname' based device specification"),
+                    hint='use "address" instead of "devname" when [pci] report_in_placement is True'))
+    return out
+
+
+# -- flavor explain ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class FlavorResult:
+    flavor: str
+    file: str | None
+    requests: list[requests.PciRequest]
+    numa_nodes: int | None
+    numa_policy: str | None
+    error: errors.Problem | None
+    warnings: list[errors.Problem] = dataclasses.field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "flavor": self.flavor,
+            "file": self.file,
+            "requests": [{"alias_name": r.alias_name, "count": r.count, "numa_policy": r.numa_policy,
+                          "specs": [dict(s) for s in r.specs]} for r in self.requests],
+            "numa_nodes": self.numa_nodes,
+            "numa_policy": self.numa_policy,
+            "error": self.error.to_dict() if self.error else None,
+            "warnings": [w.to_dict() for w in self.warnings],
+        }
+
+
+@dataclasses.dataclass
+class FlavorReport:
+    config: ConfigView
+    results: list[FlavorResult]
+    image: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        return all(r.error is None for r in self.results)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": FLAVOR_SCHEMA, "image": self.image,
+                "config_errors": [p.to_dict() for p in self.config.errors],
+                "results": [r.to_dict() for r in self.results]}
+
+
+def explain_flavors(flavors: Sequence[str | Path], *, nova_conf: Sequence[str | Path] = (),
+                    image: str | Path | None = None) -> FlavorReport:
+    """Turn each flavor (and the image) into Nova's PCI requests, or say why Nova would refuse."""
+    view = load_config(nova_conf)
+    image_props: dict[str, str] | None = None
+    image_problem: errors.Problem | None = None
+    if image is not None:
+        img = flavorfile.read_image(image)
+        image_props = dict(img.properties)
+        image_problem = img.problems[0] if img.problems else None
+    results = []
+    for path in flavors:
+        fl = flavorfile.read_flavor(path)
+        if fl.problems:
+            results.append(FlavorResult(fl.name, str(path), [], None, None, fl.problems[0]))
+            continue
+        if image_problem is not None:
+            results.append(FlavorResult(fl.name, str(path), [], None, None, image_problem))
+            continue
+        results.append(_explain_one(fl, view, image_props))
+    return FlavorReport(view, results, str(image) if image is not None else None)
+
+
+def _explain_one(fl: config.Flavor, view: ConfigView, image_props: dict[str, str] | None) -> FlavorResult:
+    if fl.extra_specs.get("pci_passthrough:alias") and not view.aliases.valid:
+        # Nova parses the whole alias table on the first PCI flavor and refuses
+        # every such flavor while any alias value is invalid.
+        first = next((p for p in view.errors if p.code == "PciInvalidAlias"), None)
+        if first is not None:
+            return FlavorResult(fl.name, fl.file, [], None, None, first)
+    try:
+        fr = requests.translate_flavor(fl.extra_specs, view.aliases.aliases, image_props)
+    except errors.PcipassError as exc:
+        problem = exc.to_problem(file=fl.file, entry=f"flavor {fl.name!r}")
+        return FlavorResult(fl.name, fl.file, [], None, None, problem)
+    return FlavorResult(fl.name, fl.file, list(fr.requests), fr.numa_nodes, fr.numa_policy, None)
