@@ -14,6 +14,7 @@ Exception tree::
     |   +-- PciDeviceInvalidDeviceName
     |   +-- PciDeviceRemoteManagedNotPresent
     |   +-- PciDeviceInvalidPFRemoteManaged
+    |   +-- PciDeviceNotFoundById
     |   +-- PciInvalidAlias
     |   +-- PciRequestAliasNotDefined
     |   +-- InvalidPCINUMAAffinity
@@ -119,6 +120,12 @@ class PciDeviceInvalidPFRemoteManaged(InputError):
     # NOTE: Nova's text lacks the space before "tag"; kept for compatibility.
     msg_fmt = ('Invalid PCI Whitelist: PFs must not have the "remote_managed"'
                'tag, device address: %(address)s')
+
+
+class PciDeviceNotFoundById(InputError):
+    """A device Nova looks up in sysfs while parsing the config is missing."""
+
+    msg_fmt = "PCI device %(id)s not found"
 
 
 class PciInvalidAlias(InputError):
