@@ -176,7 +176,7 @@ def translate_alias_spec(value: str, aliases: Mapping[str, alias_mod.Alias],
     for position, item in enumerate(value.split(",")):
         parts = item.split(":")
         if len(parts) != 2:
-            raise _bad_item(value, position, item, "not enough" if len(parts) < 2 else "too many")
+            raise _bad_item(value, position, item, len(parts))
         name = parts[0].strip()
         found = aliases.get(name)
         if found is None:
@@ -196,7 +196,7 @@ def parse_alias_request(value: str) -> list[tuple[str, int]]:
     for position, item in enumerate(value.split(",")):
         parts = item.split(":")
         if len(parts) != 2:
-            raise _bad_item(value, position, item, "not enough" if len(parts) < 2 else "too many")
+            raise _bad_item(value, position, item, len(parts))
         pairs.append((parts[0].strip(), _count(value, position, parts[1])))
     return pairs
 
@@ -328,11 +328,11 @@ def _count(value: str, position: int, text: str) -> int:
             hint="write <alias>:<count>, e.g. gpu:1") from None
 
 
-def _bad_item(value: str, position: int, item: str, how: str) -> errors.InvalidAliasRequest:
+def _bad_item(value: str, position: int, item: str, parts: int) -> errors.InvalidAliasRequest:
+    what = "has no ':<count>'" if parts < 2 else "has more than one ':'"
     return errors.InvalidAliasRequest(
         value=value, entry=f"item {position + 1}",
-        reason=(f"item {position + 1} ({item!r}) has {how} ':'-separated parts; each item is "
-                "<alias>:<count>"),
+        reason=f"item {position + 1} ({item!r}) {what}; each item is <alias>:<count>",
         hint="write <alias>:<count>[,<alias>:<count>...], e.g. gpu:1,nic:2")
 
 

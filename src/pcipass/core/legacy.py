@@ -1,0 +1,447 @@
+"""The 2013 label-based PCI passthrough design, and its modern equivalent.
+
+Before ``device_spec`` and ``alias`` existed, the first PCI passthrough
+proposal for Nova (2013, ISP RAS, around blueprint "pci-passthrough-base")
+listed assignable devices per compute host and let flavors ask for labels:
+
+* compute: ``[DEFAULT] pci_passthrough_devices`` = a JSON list of
+  ``{"label": str (1-200 chars), "address": "dddd:bb:ss.f"}``, optionally
+  with ``vendor_id``/``product_id`` (4 hex digits); no other keys; an address
+  may appear once per host;
+* flavor: ``pci_passthrough:labels`` = a JSON list of labels, one element per
+  device, so ``["with_eth", "with_eth"]`` asks for two ``with_eth`` devices
+  (the scheduler filter removed one free label per element).
+
+Current Nova does not read either key: such a host offers no PCI device and
+such a flavor asks for none. This module parses both (as plain spec dicts in
+which the label is a tag) and writes the modern configuration that does the
+same job: one resource class per label, reported to Placement, and one alias
+per label asking for it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import os_resource_classes
+
+from pcipass.core import address as address_mod
+from pcipass.core import errors
+from pcipass.core import requests as requests_mod
+
+OPTION = "pci_passthrough_devices"
+LABELS_KEY = "pci_passthrough:labels"
+MAX_LABEL = 200
+KEYS = ("label", "address", "vendor_id", "product_id")
+# Keys of the 2013 hypervisor report (libvirt ``pci_passthrough_devices`` resource), not of the option.
+REPORT_KEYS = ("dev_id", "dev_type", "phys_function", "numa_node", "parent_addr", "extra_info")
+COMPUTE_OPTION = "[pci] report_in_placement = True"
+SCHEDULER_OPTION = "[filter_scheduler] pci_in_placement = True"
+_ID = re.compile(r"[0-9a-fA-F]{4}\Z")
+
+
+class PciDeviceInvalidConfig(errors.InputError):
+    """A bad ``pci_passthrough_devices`` value (the 2013 design's exception name)."""
+
+    msg_fmt = "Invalid [DEFAULT] pci_passthrough_devices config: %(reason)s"
+
+
+class _Located(Protocol):
+    """An option value with its location (``config.OptionValue`` fits)."""
+
+    @property
+    def value(self) -> str: ...
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LegacyDevice:
+    """One device of a host's legacy list."""
+
+    label: str
+    address: str
+    vendor_id: str | None = None
+    product_id: str | None = None
+    value_index: int = 0
+    item: int = 0
+
+    def spec_dict(self) -> dict[str, str]:
+        """The device as a plain device_spec dict whose ``label`` is a tag."""
+        spec = {"address": self.address, "label": self.label}
+        for key in ("vendor_id", "product_id"):
+            value = getattr(self, key)
+            if value is not None:
+                spec[key] = value
+        return spec
+
+    @property
+    def resource_class(self) -> str:
+        return resource_class_for(self.label)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LegacyParseResult:
+    devices: list[LegacyDevice]
+    problems: list[errors.Problem]
+    warnings: list[errors.Problem]
+
+
+def resource_class_for(label: str) -> str:
+    """The custom resource class of a label, normalized as os-resource-classes does."""
+    return str(os_resource_classes.normalize_name(label))
+
+
+def alias_name_for(label: str) -> str:
+    """An alias name a ``pci_passthrough:alias`` value can name (no ``,``/``:``/edge spaces)."""
+    if label == label.strip() and not re.search(r"[,:]", label):
+        return label
+    return re.sub(r"[,:\s]+", "_", label).strip("_") or "label"
+
+
+def parse_legacy_devices(values: Sequence[str]) -> LegacyParseResult:
+    """Parse ``pci_passthrough_devices`` values (each a JSON list of devices) of one host.
+
+    Every problem is collected; a rejected device is left out. Problems carry
+    ``value_index`` and ``entry`` (``"item N"``, 0-based like the list).
+    """
+    devices: list[LegacyDevice] = []
+    problems: list[errors.Problem] = []
+    seen: dict[str, LegacyDevice] = {}
+    for index, raw in enumerate(values):
+        try:
+            items = _decode_list(raw)
+        except PciDeviceInvalidConfig as exc:
+            problems.append(exc.to_problem(value_index=index))
+            continue
+        for item, obj in enumerate(items):
+            try:
+                dev = _parse_device(obj, index, item)
+                _check_unique(dev, seen)
+            except PciDeviceInvalidConfig as exc:
+                problems.append(exc.to_problem(value_index=index, entry=f"item {item}"))
+                continue
+            seen[dev.address] = dev
+            devices.append(dev)
+    return LegacyParseResult(devices, problems, [])
+
+
+def _decode_list(raw: Any) -> list[Any]:
+    if not isinstance(raw, str):
+        raise PciDeviceInvalidConfig(reason=f"the value {raw!r} is not a string")
+    try:
+        obj = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise PciDeviceInvalidConfig(reason=f"not JSON ({exc})", hint=_LIST_HINT) from None
+    if not isinstance(obj, list):
+        raise PciDeviceInvalidConfig(reason=f"expected a JSON list of devices, got {_kind(obj)}",
+                                     hint=_LIST_HINT)
+    return obj
+
+
+_LIST_HINT = 'write a JSON list: [{"label": "with_eth", "address": "0000:04:10.7"}]'
+
+
+def _parse_device(obj: Any, index: int, item: int) -> LegacyDevice:
+    if not isinstance(obj, dict):
+        raise PciDeviceInvalidConfig(reason=f"item {item} is {_kind(obj)}, expected an object",
+                                     hint=_LIST_HINT)
+    _check_keys(obj, item)
+    label = obj.get("label")
+    if not isinstance(label, str) or not 1 <= len(label) <= MAX_LABEL:
+        raise PciDeviceInvalidConfig(
+            reason=f"item {item}: label must be a string of 1 to {MAX_LABEL} characters, got {label!r}",
+            hint='every device needs a "label", e.g. "with_eth"')
+    return LegacyDevice(label, _address(obj.get("address"), item), _pci_id(obj, "vendor_id", item),
+                        _pci_id(obj, "product_id", item), index, item)
+
+
+def _check_keys(obj: Mapping[str, Any], item: int) -> None:
+    for key in obj:
+        if key in KEYS:
+            continue
+        if key in REPORT_KEYS:
+            hint = f"{key!r} belongs to the hypervisor's device report, not to this option; remove it"
+        else:
+            close = difflib.get_close_matches(str(key), KEYS, n=1)
+            hint = f'did you mean "{close[0]}"?' if close else "allowed keys: " + ", ".join(KEYS)
+        raise PciDeviceInvalidConfig(reason=f"item {item}: unknown key {key!r}", hint=hint)
+
+
+def _address(value: Any, item: int) -> str:
+    if value is None:
+        raise PciDeviceInvalidConfig(reason=f"item {item}: address is missing",
+                                     hint='add "address": "dddd:bb:ss.f"')
+    try:
+        if not isinstance(value, str):
+            raise errors.InvalidPciAddress(address=value, reason="not a string")
+        return str(address_mod.PciAddress.parse(value))
+    except errors.InvalidPciAddress as exc:
+        raise PciDeviceInvalidConfig(reason=f"item {item}: {exc.message}",
+                                     hint="a full address such as 0000:04:10.7") from None
+
+
+def _pci_id(obj: Mapping[str, Any], key: str, item: int) -> str | None:
+    value = obj.get(key)
+    if value is None and key not in obj:
+        return None
+    if not isinstance(value, str) or _ID.match(value) is None:
+        raise PciDeviceInvalidConfig(reason=f"item {item}: {key} {value!r} is not 4 hex digits",
+                                     hint=f'e.g. "{key}": "8086"')
+    return value.lower()
+
+
+def _check_unique(dev: LegacyDevice, seen: Mapping[str, LegacyDevice]) -> None:
+    other = seen.get(dev.address)
+    if other is not None:
+        raise PciDeviceInvalidConfig(
+            reason=f"item {dev.item}: address {dev.address} is listed twice (label {other.label!r} "
+                   f"in value {other.value_index}, item {other.item})",
+            hint="list each device once")
+
+
+def _kind(obj: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(obj), "a number")
+
+
+# -- flavors -----------------------------------------------------------------------------------
+
+
+def label_counts(value: str) -> list[tuple[str, int]]:
+    """Count the labels of a ``pci_passthrough:labels`` value, in first-seen order.
+
+    :raises errors.InvalidExtraSpec: not a JSON list of non-empty strings.
+    """
+    try:
+        obj = json.loads(value)
+    except (ValueError, RecursionError, TypeError) as exc:
+        raise _bad_labels(value, f"not JSON ({exc})") from None
+    if not isinstance(obj, list):
+        # NOTE: the 2013 filter iterated whatever came out: a string asked
+        # for one device per character. We refuse it.
+        raise _bad_labels(value, f"expected a JSON list of labels, got {_kind(obj)}")
+    counts: dict[str, int] = {}
+    for position, label in enumerate(obj):
+        if not isinstance(label, str) or not label:
+            raise _bad_labels(value, f"element {position} ({label!r}) is not a label")
+        counts[label] = counts.get(label, 0) + 1
+    return list(counts.items())
+
+
+def parse_labels(value: str) -> list[requests_mod.PciRequest]:
+    """Turn ``pci_passthrough:labels`` into requests that match devices by their ``label`` tag.
+
+    Repeated labels become one request with a count; ``numa_policy`` is None
+    because the 2013 design had no NUMA affinity.
+    """
+    return [requests_mod.PciRequest(label, count, None, [{"label": label}], position)
+            for position, (label, count) in enumerate(label_counts(value))]
+
+
+def modern_flavor_extra_specs(extra_specs: Mapping[str, str]) -> dict[str, str]:
+    """Rewrite a flavor's extra specs: ``pci_passthrough:labels`` -> ``pci_passthrough:alias``.
+
+    :raises errors.InvalidExtraSpec: a malformed labels value.
+    """
+    out = {k: v for k, v in extra_specs.items() if k != LABELS_KEY}
+    if LABELS_KEY in extra_specs:
+        pairs = label_counts(extra_specs[LABELS_KEY])
+        if pairs:
+            out[requests_mod.ALIAS_KEY] = ",".join(f"{alias_name_for(label)}:{n}" for label, n in pairs)
+    return out
+
+
+def _bad_labels(value: str, reason: str) -> errors.InvalidExtraSpec:
+    return errors.InvalidExtraSpec(value=value, key=LABELS_KEY, reason=reason, entry=LABELS_KEY,
+                                   hint='write a JSON list of labels, e.g. ["with_eth", "with_eth"]')
+
+
+# -- modern equivalent -------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ModernConfig:
+    """The device_spec/alias/Placement configuration that replaces the legacy one.
+
+    :ivar device_specs: per host, one ``[pci] device_spec`` JSON value per device.
+    :ivar aliases: ``[pci] alias`` JSON values, one per label (controller and computes).
+    :ivar options: the two option lines PCI in Placement needs.
+    :ivar flavor_extra_specs: per flavor, its rewritten extra specs.
+    """
+
+    device_specs: dict[str, list[str]]
+    aliases: list[str]
+    options: list[str]
+    flavor_extra_specs: dict[str, dict[str, str]]
+    problems: list[errors.Problem]
+    warnings: list[errors.Problem]
+
+    def render_compute_conf(self, host: str) -> str:
+        """nova.conf lines for one compute (aliases too: move operations read them there)."""
+        lines = ["[pci]", "report_in_placement = True"]
+        lines += [f"device_spec = {s}" for s in self.device_specs.get(host, [])]
+        lines += [f"alias = {a}" for a in self.aliases]
+        return "\n".join(lines) + "\n"
+
+    def render_controller_conf(self) -> str:
+        """nova.conf lines for the API and scheduler."""
+        lines = ["[pci]"] + [f"alias = {a}" for a in self.aliases]
+        lines += ["", "[filter_scheduler]", "pci_in_placement = True"]
+        return "\n".join(lines) + "\n"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"device_specs": {h: list(v) for h, v in self.device_specs.items()},
+                "aliases": list(self.aliases), "options": list(self.options),
+                "flavor_extra_specs": {f: dict(v) for f, v in self.flavor_extra_specs.items()},
+                "errors": [p.to_dict() for p in self.problems],
+                "warnings": [p.to_dict() for p in self.warnings]}
+
+
+def deprecation_warning(host: str | None = None) -> errors.Problem:
+    """The warning every legacy configuration gets."""
+    where = f" on {host}" if host else ""
+    return errors.Problem(
+        code="DeprecatedLegacyPciConfig", entry=OPTION,
+        message=(f"[DEFAULT] {OPTION}{where} is the 2013 label-based PCI passthrough design; "
+                 "current Nova ignores it, so these devices are not available for passthrough"),
+        hint=(f"replace it with [pci] device_spec entries carrying a resource_class per label, "
+              f"[pci] alias entries naming that resource_class, {COMPUTE_OPTION} and "
+              f"{SCHEDULER_OPTION} (see the modern equivalent)"))
+
+
+def modern_equivalent(legacy_devices_by_host: Mapping[str, Sequence[LegacyDevice]],
+                      labels: Mapping[str, str] | None = None) -> ModernConfig:
+    """Write the modern configuration that does what the legacy one meant.
+
+    :param legacy_devices_by_host: host name -> its parsed legacy devices.
+    :param labels: flavor name -> its ``pci_passthrough:labels`` value, if any.
+    :returns: device_spec values per host (address + ``resource_class``
+        ``CUSTOM_<LABEL>``), one alias per label, the two options, the
+        rewritten flavors, and problems/warnings (label collisions, flavors
+        asking for labels no host offers, the deprecation itself).
+    """
+    hosts = sorted(legacy_devices_by_host)
+    warnings = [deprecation_warning(h) for h in hosts if legacy_devices_by_host[h]]
+    device_specs = {h: [_spec_json(d) for d in legacy_devices_by_host[h]] for h in hosts}
+    all_labels = _ordered_labels(legacy_devices_by_host[h] for h in hosts)
+    warnings += _collisions(all_labels)
+    aliases = [json.dumps({"name": alias_name_for(label), "resource_class": resource_class_for(label)})
+               for label in all_labels]
+    flavors, problems = _modern_flavors(labels or {}, set(all_labels), warnings)
+    return ModernConfig(device_specs, aliases, [COMPUTE_OPTION, SCHEDULER_OPTION], flavors, problems,
+                        warnings)
+
+
+def _spec_json(dev: LegacyDevice) -> str:
+    return json.dumps({"address": dev.address, "resource_class": dev.resource_class})
+
+
+def _ordered_labels(groups: Any) -> list[str]:
+    seen: dict[str, None] = {}
+    for devs in groups:
+        for dev in devs:
+            seen.setdefault(dev.label, None)
+    return list(seen)
+
+
+def _collisions(labels: Sequence[str]) -> list[errors.Problem]:
+    """Labels that would share a resource class or an alias name."""
+    out = []
+    for what, key in (("resource class", resource_class_for), ("alias name", alias_name_for)):
+        by_key: dict[str, list[str]] = {}
+        for label in labels:
+            by_key.setdefault(key(label), []).append(label)
+        for value, group in by_key.items():
+            if len(group) > 1:
+                out.append(errors.Problem(
+                    code="LegacyLabelCollision", entry=f"label {group[0]!r}",
+                    message=(f"labels {', '.join(repr(g) for g in group)} all become {what} {value}, "
+                             "so their devices become interchangeable"),
+                    hint="rename the labels so they differ in letters or digits"))
+    return out
+
+
+def _modern_flavors(labels: Mapping[str, str], offered: set[str],
+                    warnings: list[errors.Problem]) -> tuple[dict[str, dict[str, str]], list[errors.Problem]]:
+    flavors: dict[str, dict[str, str]] = {}
+    problems: list[errors.Problem] = []
+    for flavor, value in labels.items():
+        try:
+            pairs = label_counts(value)
+        except errors.InvalidExtraSpec as exc:
+            problems.append(dataclasses.replace(exc.to_problem(), entry=f"flavor {flavor!r}"))
+            continue
+        for label, _count in pairs:
+            if label not in offered:
+                warnings.append(errors.Problem(
+                    code="LegacyLabelNotOffered", entry=f"flavor {flavor!r}",
+                    message=f"flavor {flavor!r} asks for label {label!r}, which no host lists",
+                    hint=f"add a device with label {label!r} to some host's {OPTION}"))
+        flavors[flavor] = modern_flavor_extra_specs({LABELS_KEY: value})
+    return flavors, problems
+
+
+# -- one host's config -------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LegacyConfig:
+    """The legacy option as found in one host's nova.conf files."""
+
+    host: str
+    devices: list[LegacyDevice]
+    problems: list[errors.Problem]
+    warnings: list[errors.Problem]
+    has_legacy: bool
+    sources: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+    @property
+    def modern(self) -> ModernConfig:
+        return modern_equivalent({self.host: self.devices})
+
+    def labels_dict(self) -> list[dict[str, Any]]:
+        """Config check's ``labels``: each label with its resource class and devices."""
+        out: dict[str, dict[str, Any]] = {}
+        for dev in self.devices:
+            entry = out.setdefault(dev.label, {"label": dev.label, "resource_class": dev.resource_class,
+                                               "alias_name": alias_name_for(dev.label), "devices": []})
+            src = self.sources[dev.value_index] if dev.value_index < len(self.sources) else {}
+            entry["devices"].append({"address": dev.address, "vendor_id": dev.vendor_id,
+                                     "product_id": dev.product_id, "spec": dev.spec_dict(),
+                                     "source": {**src, "item": dev.item}})
+        return list(out.values())
+
+    def modern_dict(self) -> dict[str, Any]:
+        modern = self.modern
+        doc = modern.to_dict()
+        doc["compute_conf"] = modern.render_compute_conf(self.host)
+        doc["controller_conf"] = modern.render_controller_conf()
+        return doc
+
+
+def parse_legacy_config(values: Sequence[str | _Located], *, host: str | None = None) -> LegacyConfig:
+    """Parse one host's ``pci_passthrough_devices`` values (strings or located option values).
+
+    Problems get the value's ``file``/``line`` when the values carry them.
+    Any value at all earns the :func:`deprecation_warning`.
+    """
+    raw = [v if isinstance(v, str) else v.value for v in values]
+    sources = [{"file": getattr(v, "file", None), "line": getattr(v, "line", None)} for v in values]
+    parsed = parse_legacy_devices(raw)
+    problems = [_locate(p, sources) for p in parsed.problems]
+    warnings = [deprecation_warning(host)] if values else []
+    if values:
+        src = sources[0]
+        warnings = [warnings[0].located(file=src["file"], line=src["line"], value_index=0)]
+    return LegacyConfig(host or "this host", parsed.devices, problems, warnings, bool(values), sources)
+
+
+def _locate(problem: errors.Problem, sources: Sequence[Mapping[str, Any]]) -> errors.Problem:
+    idx = problem.value_index
+    if idx is None or not 0 <= idx < len(sources):
+        return problem
+    return problem.located(file=sources[idx]["file"], line=sources[idx]["line"])
