@@ -1,0 +1,637 @@
+"""Read nova.conf files exactly as Nova does, and say where every value came from.
+
+Values come from **oslo.config** itself (a private ``ConfigOpts`` per call,
+with the PCI options registered under Nova's names, types, defaults and
+deprecated names), so merging across ``--config-file``/``--config-dir``,
+MultiStrOpt accumulation and deprecated-name handling are oslo's own.
+
+oslo.config keeps no line numbers, so each file is parsed a second time by
+:func:`parse_ini`, a line-aware copy of oslo's INI grammar (the test suite
+checks it against oslo's parser). Its entries are ordered the way oslo orders
+values, and every value oslo returns gets its file and line from that parse.
+
+Files oslo would choke on (missing, a directory, not UTF-8, INI syntax
+errors) become :class:`~pcipass.core.errors.Problem` objects naming the file
+and line, and are left out of the oslo pass so the other files still count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import difflib
+import glob
+import io
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from oslo_config import cfg
+
+from pcipass.core import config, errors
+
+DEFAULT = "DEFAULT"
+
+
+# -- the INI grammar, line-aware --------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IniEntry:
+    """One ``key = value`` assignment (continuation lines joined as oslo joins them)."""
+
+    section: str
+    key: str
+    value: str
+    line: int
+    end_line: int
+
+    @property
+    def group(self) -> str:
+        """The section name as oslo looks it up (``DEFAULT`` kept, others lower-cased)."""
+        return normalize_group(self.section)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IniFile:
+    entries: tuple[IniEntry, ...]
+    sections: tuple[tuple[str, int], ...]
+
+    def find(self, group: str, key: str) -> list[IniEntry]:
+        """Entries for ``key`` in every section that normalizes to ``group``, in file order."""
+        return [e for e in self.entries if e.group == group and e.key == key]
+
+
+class IniSyntaxError(ValueError):
+    """What oslo's ``iniparser.ParseError`` reports: a message, the line number and text."""
+
+    def __init__(self, msg: str, lineno: int, line: str) -> None:
+        super().__init__(f"at line {lineno}, {msg}: {line!r}")
+        self.msg = msg
+        self.lineno = lineno
+        self.line = line
+
+
+def normalize_group(name: str) -> str:
+    """oslo.config's section normalization: ``DEFAULT`` stays, anything else is lower-cased."""
+    return name if name == DEFAULT else name.lower()
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines as Python's text-mode ``readlines()`` yields them (universal newlines)."""
+    return io.StringIO(text, newline=None).readlines()
+
+
+def parse_ini(text: str) -> IniFile:
+    """Parse INI text with oslo.config's grammar, keeping line numbers.
+
+    Mirrors ``oslo_config.iniparser.BaseParser``: a blank line ends a
+    multi-line value; a line starting with a space or tab continues it; ``#``
+    and ``;`` start comments only in column 0; ``key = value`` and
+    ``key: value`` both assign (the first of ``=``/``:`` wins); one pair of
+    matching surrounding quotes is removed from the first line's value.
+
+    :raises IniSyntaxError: where oslo would raise ``ParseError``.
+    """
+    return _IniParser().parse(split_lines(text))
+
+
+class _IniParser:
+    def __init__(self) -> None:
+        self.entries: list[IniEntry] = []
+        self.sections: list[tuple[str, int]] = []
+        self.section: str | None = None
+        self.key: str | None = None
+        self.value: list[str] = []
+        self.key_line = 0
+        self.last_line = 0
+
+    def parse(self, lines: Sequence[str]) -> IniFile:
+        for lineno, raw in enumerate(lines, 1):
+            self._line(lineno, raw.rstrip())
+        self._flush(len(lines))
+        return IniFile(tuple(self.entries), tuple(self.sections))
+
+    def _line(self, lineno: int, line: str) -> None:
+        if not line:
+            self._flush(lineno)
+            return
+        if line.startswith((" ", "\t")):
+            if self.key is None:
+                raise IniSyntaxError("Unexpected continuation line", lineno, line)
+            self.value.append(line.lstrip())
+            self.last_line = lineno
+            return
+        self._flush(lineno)
+        if line.startswith("["):
+            if not line.endswith("]"):
+                raise IniSyntaxError("Invalid section (must end with ])", lineno, line)
+            if len(line) <= 2:
+                raise IniSyntaxError("Empty section name", lineno, line)
+            self.section = line[1:-1]
+            self.sections.append((self.section, lineno))
+        elif not line.startswith(("#", ";")):
+            self.key, self.value = _split_key_value(line, lineno)
+            self.key_line = self.last_line = lineno
+            if not self.key:
+                raise IniSyntaxError("Key cannot be empty", lineno, line)
+
+    def _flush(self, lineno: int) -> None:
+        if self.key is None:
+            return
+        if self.section is None:
+            raise IniSyntaxError("Section must be started before assignment", self.key_line,
+                                 f"{self.key} = {self.value[0] if self.value else ''}")
+        self.entries.append(IniEntry(self.section, self.key, "\n".join(self.value),
+                                     self.key_line, self.last_line))
+        self.key, self.value = None, []
+
+
+def _split_key_value(line: str, lineno: int) -> tuple[str, list[str]]:
+    colon, equal = line.find(":"), line.find("=")
+    if colon < 0 and equal < 0:
+        raise IniSyntaxError("No ':' or '=' found in assignment", lineno, line)
+    cut = equal if colon < 0 or (0 <= equal < colon) else colon
+    key, value = line[:cut], line[cut + 1:].strip()
+    if value and value[0] == value[-1] and value.startswith(('"', "'")):
+        value = value[1:-1]
+    return key.strip(), [value]
+
+
+# -- the options we read -----------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Opt:
+    """An option as Nova registers it: name, group, and deprecated (group, name) pairs."""
+
+    field: str
+    group: str
+    name: str
+    deprecated: tuple[tuple[str, str], ...] = ()
+    multi: bool = False
+
+    @property
+    def names(self) -> list[tuple[str, str]]:
+        """(group, key) lookups in oslo's order: current name first, then deprecated ones."""
+        return [(normalize_group(self.group), self.name),
+                *((normalize_group(g), n) for g, n in self.deprecated)]
+
+    @property
+    def label(self) -> str:
+        return f"[{self.group}] {self.name}"
+
+
+OPTS: tuple[_Opt, ...] = (
+    _Opt("device_spec", "pci", "device_spec",
+         (("pci", "passthrough_whitelist"), (DEFAULT, "pci_passthrough_whitelist")), multi=True),
+    _Opt("alias", "pci", "alias", ((DEFAULT, "pci_alias"),), multi=True),
+    _Opt("legacy_devices", DEFAULT, "pci_passthrough_devices", multi=True),
+    _Opt("report_in_placement", "pci", "report_in_placement"),
+    _Opt("pci_in_placement", "filter_scheduler", "pci_in_placement"),
+    _Opt("enabled_filters", "filter_scheduler", "enabled_filters"),
+    _Opt("pci_weight_multiplier", "filter_scheduler", "pci_weight_multiplier"),
+    _Opt("cpu_dedicated_set", "compute", "cpu_dedicated_set"),
+    _Opt("cpu_shared_set", "compute", "cpu_shared_set"),
+    _Opt("vcpu_pin_set", DEFAULT, "vcpu_pin_set"),
+    _Opt("host", DEFAULT, "host"),
+)
+_BY_FIELD = {o.field: o for o in OPTS}
+
+# Every [pci] option of nova 34.0.0 (nova/conf/pci.py), current and deprecated names.
+PCI_GROUP_KEYS = frozenset({"alias", "device_spec", "passthrough_whitelist", "report_in_placement"})
+# Option names people put in the wrong section: the (section, name) they belong under.
+_HOME = {
+    "device_spec": ("pci", "device_spec"), "passthrough_whitelist": ("pci", "device_spec"),
+    "pci_passthrough_whitelist": ("pci", "device_spec"), "alias": ("pci", "alias"),
+    "pci_alias": ("pci", "alias"), "report_in_placement": ("pci", "report_in_placement"),
+    "pci_in_placement": ("filter_scheduler", "pci_in_placement"),
+    "pci_weight_multiplier": ("filter_scheduler", "pci_weight_multiplier"),
+    "enabled_filters": ("filter_scheduler", "enabled_filters"),
+    "cpu_dedicated_set": ("compute", "cpu_dedicated_set"),
+    "cpu_shared_set": ("compute", "cpu_shared_set"),
+    "host": (DEFAULT, "host"), "vcpu_pin_set": (DEFAULT, "vcpu_pin_set"),
+    "pci_passthrough_devices": (DEFAULT, "pci_passthrough_devices"),
+}
+# Names older guides use that nova 34 no longer reads at all.
+_REMOVED = {
+    (DEFAULT, "scheduler_default_filters"): "[filter_scheduler] enabled_filters",
+    ("filter_scheduler", "scheduler_default_filters"): "[filter_scheduler] enabled_filters",
+    ("scheduler", "enabled_filters"): "[filter_scheduler] enabled_filters",
+    (DEFAULT, "pci_weight_multiplier"): "[filter_scheduler] pci_weight_multiplier",
+}
+_PCI_FIELDS = ("device_spec", "alias", "legacy_devices", "report_in_placement",
+               "pci_in_placement", "pci_weight_multiplier")
+
+
+def _register(conf: cfg.ConfigOpts) -> None:
+    """Register the options with Nova's names, types, defaults and deprecated names."""
+    conf.register_opts([
+        cfg.MultiStrOpt("device_spec", default=[], deprecated_opts=[
+            cfg.DeprecatedOpt("passthrough_whitelist", group="pci"),
+            cfg.DeprecatedOpt("pci_passthrough_whitelist", group=DEFAULT)]),
+        cfg.MultiStrOpt("alias", default=[], deprecated_name="pci_alias",
+                        deprecated_group=DEFAULT),
+        cfg.BoolOpt("report_in_placement", default=False),
+    ], group="pci")
+    conf.register_opts([
+        cfg.BoolOpt("pci_in_placement", default=False),
+        cfg.ListOpt("enabled_filters", default=list(config.DEFAULT_ENABLED_FILTERS)),
+        cfg.FloatOpt("pci_weight_multiplier", default=config.DEFAULT_PCI_WEIGHT_MULTIPLIER,
+                     min=0.0),
+    ], group="filter_scheduler")
+    conf.register_opts([cfg.StrOpt("cpu_dedicated_set"), cfg.StrOpt("cpu_shared_set")],
+                       group="compute")
+    conf.register_opts([
+        cfg.StrOpt("vcpu_pin_set"),
+        # Nova's default is the machine's hostname; None here means "not set".
+        cfg.HostDomainOpt("host"),
+        cfg.MultiStrOpt("pci_passthrough_devices", default=[]),
+    ])
+
+
+# -- loading files -----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Loaded:
+    """A file that could be read and parsed: its display name, real path and INI entries."""
+
+    name: str
+    path: str
+    text: str
+    ini: IniFile
+    line_offset: int = 0
+
+    def line(self, n: int) -> int:
+        return n + self.line_offset
+
+
+def read_text(path: str | Path, *, what: str = "config file") -> tuple[str | None, errors.Problem | None]:
+    """Read a file as UTF-8 text, or say precisely why not (never raises)."""
+    name = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        return None, errors.Problem("ConfigFilesNotFoundError", f"{what} {name} does not exist",
+                                    file=name, hint="check the path")
+    except IsADirectoryError:
+        return None, errors.Problem("ConfigFileIsDirectory", f"{name} is a directory, not a {what}",
+                                    file=name, hint="pass the file itself (directories of *.conf "
+                                    "fragments go to --config-dir)")
+    except PermissionError:
+        return None, errors.Problem("ConfigFilesPermissionDeniedError",
+                                    f"no permission to read {what} {name}", file=name,
+                                    hint="run as a user that can read it, or copy it")
+    except OSError as exc:
+        return None, errors.Problem("ConfigFileUnreadable",
+                                    f"cannot read {what} {name}: {exc.strerror or exc}", file=name)
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        return None, errors.Problem(
+            "ConfigFileDecodeError",
+            f"{name} is not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line} "
+            f"(offset {exc.start}) cannot be decoded", file=name, line=line,
+            hint="oslo.config reads config files as UTF-8 text; is this the right file?")
+
+
+_PARSE_HINTS = {
+    "Unexpected continuation line": ("a line starting with a space or tab continues the previous "
+                                     "value; remove the indentation (or the blank line above it)"),
+    "Section must be started before assignment": "put a section header such as [pci] above it",
+    "No ':' or '=' found in assignment": "write options as 'key = value'",
+    "Invalid section (must end with ])": "close the section header with ]",
+    "Empty section name": "name the section, e.g. [pci]",
+    "Key cannot be empty": "write options as 'key = value'",
+}
+
+
+def parse_problem(name: str, err: IniSyntaxError, offset: int = 0) -> errors.Problem:
+    """oslo's ``ConfigFileParseError`` as a Problem at the failing line."""
+    hint = _PARSE_HINTS.get(err.msg)
+    if err.lineno == 1 and err.line.startswith("\ufeff"):
+        hint = "the file starts with a UTF-8 byte-order mark, which oslo.config cannot parse; save it without BOM"
+    line = err.lineno + offset
+    return errors.Problem("ConfigFileParseError",
+                          f"Failed to parse {name}: at line {line}, {err.msg}: {err.line!r}",
+                          file=name, line=line, hint=hint)
+
+
+def load(path: str | Path, *, display: str | None = None,
+         line_offset: int = 0) -> tuple[Loaded | None, errors.Problem | None]:
+    """Read and INI-parse one file; a Problem instead when oslo could not use it."""
+    name = display or str(path)
+    text, problem = read_text(path)
+    if text is None:
+        return None, problem
+    try:
+        ini = parse_ini(text)
+    except IniSyntaxError as err:
+        return None, parse_problem(name, err, line_offset)
+    return Loaded(name, str(path), text, ini, line_offset), None
+
+
+def _dir_files(directory: str | Path) -> tuple[list[str], errors.Problem | None]:
+    """``*.conf`` in a config dir, in the order oslo.config reads them."""
+    d = str(directory)
+    if not os.path.isdir(os.path.expanduser(d)):
+        return [], errors.Problem("ConfigDirNotFoundError",
+                                  f"config dir {d} does not exist or is not a directory", file=d)
+    return sorted(glob.glob(os.path.join(os.path.expanduser(d), "*.conf"))), None
+
+
+# -- reading -----------------------------------------------------------------------------
+
+
+def read_nova_conf(files: Sequence[str | Path], *,
+                   config_dirs: Sequence[str | Path] = ()) -> config.NovaConfig:
+    """Read nova.conf files merged in order, as ``--config-file`` and ``--config-dir`` do.
+
+    Files in ``config_dirs`` (``*.conf``, sorted) are read after ``files``.
+    Never raises for bad input: every failure is in ``problems``.
+    """
+    loaded: list[Loaded] = []
+    problems: list[errors.Problem] = []
+    paths: list[str | Path] = list(files)
+    for d in config_dirs:
+        found, problem = _dir_files(d)
+        paths.extend(found)
+        if problem is not None:
+            problems.append(problem)
+    for p in paths:
+        item, problem = load(p)
+        if item is not None:
+            loaded.append(item)
+        elif problem is not None:
+            problems.append(problem)
+    return read_loaded(loaded, [str(p) for p in paths], problems)
+
+
+def read_loaded(loaded: Sequence[Loaded], names: Sequence[str],
+                problems: Sequence[errors.Problem] = ()) -> config.NovaConfig:
+    """Merge already parsed files through oslo.config and locate every value."""
+    conf, oslo_problem = _oslo(loaded)
+    state = _Reader(list(loaded), list(problems), [])
+    if oslo_problem is not None:
+        state.problems.append(oslo_problem)
+    values: dict[str, Any] = {}
+    for opt in OPTS:
+        values[opt.field] = state.read(conf, opt)
+    state.warn_names()
+    if loaded and not _has_pci(values, state.sources):
+        state.warnings.append(errors.Problem(
+            "NoPciOptions",
+            "no PCI options found: no [pci] device_spec/alias, no [filter_scheduler] "
+            "pci_in_placement or pci_weight_multiplier",
+            file=loaded[0].name if len(loaded) == 1 else None,
+            hint="PCI passthrough needs [pci] device_spec on computes and [pci] alias on the API/"
+                 "scheduler nodes"))
+    return config.NovaConfig(files=list(names), problems=state.problems, warnings=state.warnings,
+                             sources=state.sources, **values)
+
+
+def _has_pci(values: dict[str, Any], sources: dict[str, config.OptionValue]) -> bool:
+    if any(values[f] for f in ("device_spec", "alias", "legacy_devices")):
+        return True
+    if "PciPassthroughFilter" in values["enabled_filters"]:
+        return True
+    return any(f in sources for f in _PCI_FIELDS)
+
+
+@contextlib.contextmanager
+def _quiet_oslo() -> Iterator[None]:
+    """Keep oslo's deprecation log lines off stderr: we report them as Problems."""
+    logger = logging.getLogger("oslo_config.cfg")
+    drop = logging.Filter("\0")  # matches no logger name: every record is dropped
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
+
+
+def _oslo(loaded: Sequence[Loaded]) -> tuple[cfg.ConfigOpts, errors.Problem | None]:
+    conf = cfg.ConfigOpts()
+    _register(conf)
+    args: list[str] = []
+    for item in loaded:
+        args += ["--config-file", item.path]
+    try:
+        with _quiet_oslo():
+            conf(args=args, project="nova", default_config_files=[], default_config_dirs=[],
+                 use_env=False)
+    except (cfg.Error, OSError, ValueError, SystemExit) as exc:
+        # Our own pre-parse should have caught everything oslo rejects.
+        conf = cfg.ConfigOpts()
+        _register(conf)
+        conf(args=[], project="nova", default_config_files=[], default_config_dirs=[],
+             use_env=False)
+        return conf, errors.Problem("ConfigFileParseError", f"oslo.config refused the files: {exc}")
+    return conf, None
+
+
+class _Reader:
+    """Reads one option from oslo and pairs its values with located INI entries."""
+
+    def __init__(self, loaded: list[Loaded], problems: list[errors.Problem],
+                 warnings: list[errors.Problem]) -> None:
+        self.loaded = loaded
+        self.problems = problems
+        self.warnings = warnings
+        self.sources: dict[str, config.OptionValue] = {}
+
+    def read(self, conf: cfg.ConfigOpts, opt: _Opt) -> Any:
+        group = conf if opt.group == DEFAULT else getattr(conf, opt.group)
+        located = self.locate_multi(opt) if opt.multi else self.locate_scalar(opt)
+        try:
+            with _quiet_oslo():
+                value = getattr(group, opt.name)
+        except (cfg.ConfigFileValueError, ValueError) as exc:
+            where = located[-1] if located else None
+            self.problems.append(_value_problem(opt, exc, where))
+            return _default(opt)
+        if opt.multi:
+            return self._pair(opt, list(value), located)
+        if located:
+            self.sources[opt.field] = located[-1]
+        return list(value) if isinstance(value, list) else value
+
+    def locate_multi(self, opt: _Opt) -> list[config.OptionValue]:
+        """Values in oslo's order: per file, deprecated names (last first), then the current one."""
+        out: list[config.OptionValue] = []
+        for item in self.loaded:
+            part: list[config.OptionValue] = []
+            for group, key in opt.names:
+                part = [self._ov(item, e, 0) for e in item.ini.find(group, key)] + part
+            out.extend(part)
+        return [dataclasses.replace(ov, value_index=i) for i, ov in enumerate(out)]
+
+    def locate_scalar(self, opt: _Opt) -> list[config.OptionValue]:
+        """The entry oslo takes: newest file that sets any name, current name first, last wins."""
+        for item in reversed(self.loaded):
+            for group, key in opt.names:
+                found = item.ini.find(group, key)
+                if found:
+                    self._warn_repeated(opt, item, found)
+                    return [self._ov(item, found[-1], 0)]
+        return []
+
+    def _pair(self, opt: _Opt, values: list[str],
+              located: list[config.OptionValue]) -> list[config.OptionValue]:
+        if [ov.value for ov in located] == values:
+            return located
+        # Should not happen (the INI grammar is oslo's); keep oslo's values, lines unknown.
+        return [config.OptionValue(v, None, None, i, opt.name, opt.group)
+                for i, v in enumerate(values)]
+
+    @staticmethod
+    def _ov(item: Loaded, e: IniEntry, index: int) -> config.OptionValue:
+        return config.OptionValue(e.value, item.name, item.line(e.line), index, e.key,
+                                  e.section, item.line(e.end_line))
+
+    def _warn_repeated(self, opt: _Opt, item: Loaded, found: list[IniEntry]) -> None:
+        if len(found) < 2:
+            return
+        lines = ", ".join(str(item.line(e.line)) for e in found)
+        self.warnings.append(errors.Problem(
+            "RepeatedOption",
+            f"{opt.label} is set {len(found)} times in {item.name} (lines {lines}); "
+            f"only the last one counts", file=item.name, line=item.line(found[-1].line),
+            hint="keep one line"))
+
+    def warn_names(self) -> None:
+        for item in self.loaded:
+            for e in item.ini.entries:
+                problem = _name_warning(e)
+                if problem is not None:
+                    self.warnings.append(problem.located(file=item.name, line=item.line(e.line)))
+        self._warn_mixed()
+
+    def _warn_mixed(self) -> None:
+        for opt in OPTS:
+            if not opt.deprecated:
+                continue
+            used = {(e.section, e.key) for item in self.loaded for g, k in opt.names
+                    for e in item.ini.find(g, k)}
+            keys = {k for _s, k in used}
+            if opt.name in keys and len(keys) > 1:
+                others = ", ".join(sorted(f"[{s}] {k}" for s, k in used if k != opt.name))
+                self.warnings.append(errors.Problem(
+                    "MixedOptionNames",
+                    f"{opt.label} is also set under deprecated names ({others}); oslo.config "
+                    f"merges all of them, deprecated names first in each file",
+                    hint=f"move every value to {opt.label}"))
+
+
+def _default(opt: _Opt) -> Any:
+    defaults = {"device_spec": [], "alias": [], "legacy_devices": [],
+                "report_in_placement": False, "pci_in_placement": False,
+                "enabled_filters": list(config.DEFAULT_ENABLED_FILTERS),
+                "pci_weight_multiplier": config.DEFAULT_PCI_WEIGHT_MULTIPLIER}
+    return defaults.get(opt.field)
+
+
+def _value_problem(opt: _Opt, exc: Exception,
+                   where: config.OptionValue | None) -> errors.Problem:
+    detail = str(exc)
+    detail = re.sub(r"^Value for option \S+ from LocationInfo\(.*?\) is not valid: ", "", detail)
+    detail = re.sub(r"^Value for option \S+ is not valid: ", "", detail)
+    value = where.value if where else None
+    return errors.Problem(
+        "ConfigFileValueError", f"Value for option {opt.label} is not valid: {detail}",
+        file=where.file if where else None, line=where.line if where else None,
+        entry=opt.label, hint=_VALUE_HINTS.get(opt.field, f"fix the value {value!r}"))
+
+
+_VALUE_HINTS = {
+    "report_in_placement": "use True or False",
+    "pci_in_placement": "use True or False",
+    "pci_weight_multiplier": "use a number >= 0.0",
+    "host": "use a hostname, FQDN or IP address",
+}
+
+
+def _name_warning(e: IniEntry) -> errors.Problem | None:
+    """Deprecated, misplaced, removed or misspelled option names (oslo ignores the last three)."""
+    key, group = e.key, e.group
+    for opt in OPTS:
+        for dgroup, dname in opt.deprecated:
+            if (normalize_group(dgroup), dname) == (group, key):
+                return _deprecated(e, opt)
+    if (group, key) in _REMOVED:
+        new = _REMOVED[(group, key)]
+        return errors.Problem("RemovedOption",
+                              f"[{e.section}] {key} is not read by Nova any more: it is ignored",
+                              entry=f"[{e.section}] {key}", hint=f"use {new} = {e.value}")
+    home = _HOME.get(key)
+    if home is not None and _valid_groups(key) and group not in _valid_groups(key):
+        if group == "default" and DEFAULT in _valid_groups(key):
+            return errors.Problem(
+                "MisplacedOption", f"[{e.section}] is not [DEFAULT]: oslo.config matches the "
+                f"DEFAULT section name case-sensitively, so {key} is ignored",
+                entry=f"[{e.section}] {key}", hint="rename the section header to [DEFAULT]")
+        return errors.Problem(
+            "MisplacedOption", f"{key} is not an option of [{e.section}]: Nova ignores it there",
+            entry=f"[{e.section}] {key}", hint=f"[{home[0]}] {home[1]} = {_first(e.value)}")
+    if group == "pci" and key not in PCI_GROUP_KEYS:
+        guess = difflib.get_close_matches(key, sorted(PCI_GROUP_KEYS - {"passthrough_whitelist"}),
+                                          n=1, cutoff=0.6)
+        hint = f"did you mean {guess[0]}? {guess[0]} = {_first(e.value)}" if guess else None
+        return errors.Problem("UnknownOption",
+                              f"[{e.section}] {key} is not a Nova option: Nova ignores it",
+                              entry=f"[{e.section}] {key}", hint=hint)
+    return None
+
+
+def _valid_groups(key: str) -> set[str]:
+    """Sections where ``key`` is read, under its current or a deprecated name."""
+    return {g for opt in OPTS for g, k in opt.names if k == key}
+
+
+def _first(value: str) -> str:
+    return value.split("\n", 1)[0] + (" ..." if "\n" in value else "")
+
+
+def _deprecated(e: IniEntry, opt: _Opt) -> errors.Problem:
+    new_line = f"[{opt.group}] {opt.name} = {_first(e.value)}"
+    return errors.Problem(
+        "DeprecatedOption",
+        f'Option "{e.key}" from group "{e.section}" is deprecated. '
+        f'Use option "{opt.name}" from group "{opt.group}".',
+        entry=f"[{e.section}] {e.key}", hint=new_line)
+
+
+# -- nova.conf snippets inside documents -------------------------------------------------
+
+
+def read_nova_snippets(path: str | Path) -> list[config.NovaSnippet]:
+    """Read every nova.conf fragment embedded in a document, each on its own.
+
+    Blog posts and docs paste ``[pci]`` blocks into Markdown fences or reST
+    literal blocks. Each fragment is read exactly as a nova.conf holding only
+    that fragment; lines are lines of the document.
+    """
+    from pcipass.adapters import sniff
+
+    name = str(path)
+    text, problem = read_text(path)
+    if text is None:
+        return []
+    out = []
+    with tempfile.TemporaryDirectory(prefix="pcipass-snippet-") as tmp:
+        for i, snip in enumerate(sniff.ini_snippets(text)):
+            tmp_path = os.path.join(tmp, f"snippet-{i}.conf")
+            Path(tmp_path).write_text(snip.text, encoding="utf-8")
+            item, problem = load(tmp_path, display=name, line_offset=snip.first_line - 1)
+            if item is None:
+                nova = config.NovaConfig(files=[name], problems=[problem] if problem else [])
+            else:
+                nova = read_loaded([item], [name])
+            out.append(config.NovaSnippet(name, snip.first_line, snip.last_line, nova))
+    return out
