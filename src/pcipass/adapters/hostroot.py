@@ -1,0 +1,471 @@
+"""Host roots: the live ``/``, a directory that mirrors a host, or a ``.tar.gz`` bundle.
+
+Every reader of host facts goes through :class:`HostRoot`, so that three
+promises hold everywhere (``contracts.md`` §1):
+
+* nothing outside the root is ever read: symlinks are resolved by hand, inside
+  the root, and a link that leads outside (or loops) is reported as unreadable;
+* only allow-listed sysfs attributes are opened: ``vpd``, ``rom``,
+  ``resource*``, ``reset``, ``remove`` and ``rescan`` can hang or change a
+  device, and ``config`` is never read past its first 64 bytes;
+* an odd file is a warning naming the path, never an exception.
+
+Missing files are normal (an unbound device has no ``driver`` link) and return
+``None`` without a warning; unreadable ones return ``None`` with a warning.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import posixpath
+import shutil
+import socket
+import stat
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pcipass.core import errors
+
+MAX_TEXT_BYTES = 1 << 16
+MAX_CONFIG_BYTES = 64
+MAX_LINK_HOPS = 40
+MAX_BUNDLE_MEMBERS = 500_000
+MAX_BUNDLE_BYTES = 2 << 30
+
+FORBIDDEN_ATTRS = frozenset({"vpd", "rom", "reset", "remove", "rescan"})
+
+# sysfs attributes discovery reads. Anything else under sys/ is refused.
+ALLOWED_SYS_ATTRS = frozenset({
+    # PCI device attributes
+    "vendor", "device", "subsystem_vendor", "subsystem_device", "class", "revision",
+    "numa_node", "local_cpulist", "driver_override", "modalias", "uevent", "config",
+    "sriov_totalvfs", "sriov_numvfs", "sriov_drivers_autoprobe", "sriov_vf_device",
+    "sriov_offset", "sriov_stride",
+    # net/<ifname>/
+    "address", "operstate",
+    # NUMA nodes and CPUs
+    "cpulist", "meminfo", "online", "possible", "has_cpu", "has_memory",
+    "physical_package_id", "core_id", "die_id",
+    # iommu groups and modules
+    "type", "initstate", "refcnt", "ids",
+})
+
+
+class HostRootInvalid(errors.InputError):
+    """A ``--host`` argument that is not a usable host root or bundle."""
+
+    msg_fmt = "Invalid host root %(path)s: %(reason)s"
+
+
+class AttributeNotAllowed(ValueError):
+    """Raised when code asks for a sysfs attribute outside the allow-list (a bug, not bad input)."""
+
+
+class _Unreadable(Exception):
+    """Internal: a path that exists but cannot be read safely; ``args[0]`` is the reason."""
+
+
+class HostRoot:
+    """A host's filesystem seen from a root directory; all reads stay inside it.
+
+    Paths given to the methods are relative to the root and use ``/``
+    (``"sys/bus/pci/devices"``). Use :meth:`open` to build one, and
+    :meth:`close` (or ``with``) to remove a bundle's temporary directory.
+    """
+
+    def __init__(self, path: str, *, source: str | None = None, live: bool = False,
+                 cleanup: str | None = None, warnings: list[str] | None = None) -> None:
+        self.path = os.path.realpath(path)
+        self.source = source if source is not None else path
+        self.live = live
+        self.warnings: list[str] = list(warnings or [])
+        self._cleanup = cleanup
+        self._dirs: dict[str, str | None] = {"": self.path}
+        self._prefix = self.path.rstrip("/") + "/"
+        self.manifest = self._read_manifest()
+        self.name = self._hostname()
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] = "/") -> HostRoot:
+        """Open ``/`` (the live host), a root directory, or a ``.tar.gz`` bundle.
+
+        :raises HostRootInvalid: when the path is missing or is neither a
+            directory nor a readable gzip tarball.
+        """
+        text = os.fspath(path)
+        if not os.path.exists(text):
+            raise HostRootInvalid(path=text, reason="no such file or directory")
+        if os.path.isdir(text):
+            live = os.path.realpath(text) == "/"
+            return cls(text, source=text, live=live)
+        if text.endswith((".tar.gz", ".tgz")) or tarfile.is_tarfile(text):
+            return _open_bundle(text)
+        raise HostRootInvalid(path=text, reason="expected a directory or a .tar.gz bundle")
+
+    def close(self) -> None:
+        """Remove the temporary extraction of a bundle (no-op for directories)."""
+        if self._cleanup is not None:
+            shutil.rmtree(self._cleanup, ignore_errors=True)
+            self._cleanup = None
+
+    def __enter__(self) -> HostRoot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"HostRoot({self.source!r}, name={self.name!r})"
+
+    # -- path resolution ----------------------------------------------------------------
+
+    def resolve(self, rel: str, warnings: list[str] | None = None) -> str | None:
+        """Return the real path of ``rel`` inside the root, or ``None``.
+
+        ``None`` without a warning means "missing"; a link that leaves the root
+        or loops adds a warning naming ``rel``.
+        """
+        try:
+            return self._resolve(_clean(rel), final=True)
+        except FileNotFoundError:
+            return None
+        except _Unreadable as exc:
+            self._warn(warnings, f"{rel}: {exc.args[0]}")
+            return None
+
+    def _resolve(self, rel: str, *, final: bool) -> str:
+        """Resolve ``rel`` component by component; raise FileNotFoundError or _Unreadable."""
+        if not final:
+            cached = self._dirs.get(rel, "")
+            if cached is None:
+                raise FileNotFoundError(rel)
+            if cached:
+                return cached
+        parent, _, name = rel.rpartition("/")
+        base = self._resolve(parent, final=False) if parent else self.path
+        try:
+            real = self._walk(base, [name], [0])
+        except FileNotFoundError:
+            if not final:
+                self._dirs[rel] = None
+            raise
+        if not final:
+            self._dirs[rel] = real
+        return real
+
+    def _walk(self, cur: str, components: list[str], hops: list[int]) -> str:
+        """Walk ``components`` from the real directory ``cur``, following links by hand.
+
+        ``..`` at the root and absolute link targets (outside the live root)
+        leave the root: they raise :class:`_Unreadable`, as do loops.
+        """
+        for comp in components:
+            if comp in ("", "."):
+                continue
+            if comp == "..":
+                if cur == self.path:
+                    if self.live:
+                        continue
+                    raise _Unreadable("symlink leads outside the host root; not followed")
+                cur = posixpath.dirname(cur)
+                continue
+            nxt = posixpath.join(cur, comp)
+            try:
+                target = os.readlink(nxt)
+            except FileNotFoundError:
+                raise
+            except OSError as exc:
+                if exc.errno == errno.EINVAL:  # exists, not a link
+                    cur = nxt
+                    continue
+                if exc.errno == errno.ENOTDIR:
+                    raise FileNotFoundError(nxt) from exc
+                raise _Unreadable(f"cannot read ({exc.strerror})") from exc
+            hops[0] += 1
+            if hops[0] > MAX_LINK_HOPS:
+                raise _Unreadable("symlink loop (too many levels of links); not followed")
+            if posixpath.isabs(target):
+                if not self.live:
+                    raise _Unreadable(f"symlink to {target} leads outside the host root; not followed")
+                cur = self._walk("/", target.split("/"), hops)
+            else:
+                try:
+                    cur = self._walk(cur, target.split("/"), hops)
+                except _Unreadable as exc:
+                    if "outside" in exc.args[0] and "symlink to" not in exc.args[0]:
+                        raise _Unreadable(f"symlink to {target} leads outside the host root; "
+                                          "not followed") from exc
+                    raise
+        return cur
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def read_text(self, rel: str, warnings: list[str] | None = None, *,
+                  limit: int = MAX_TEXT_BYTES) -> str | None:
+        """Read a small text file, stripped of surrounding whitespace.
+
+        Returns ``None`` when the file is missing (silently) or unreadable
+        (with a warning naming ``rel``). Undecodable bytes are replaced.
+        """
+        data = self.read_bytes(rel, warnings, limit=limit)
+        if data is None:
+            return None
+        return data.decode("utf-8", "replace").strip()
+
+    def read_bytes(self, rel: str, warnings: list[str] | None = None, *,
+                   limit: int = MAX_TEXT_BYTES) -> bytes | None:
+        """Read at most ``limit`` bytes of a regular file inside the root."""
+        rel = _clean(rel)
+        limit = _check_allowed(rel, limit)
+        try:
+            return self._read_fast(rel, limit)
+        except FileNotFoundError:
+            return None
+        except _Unreadable as exc:
+            self._warn(warnings, f"{rel}: {exc.args[0]}")
+            return None
+
+    def _read_fast(self, rel: str, limit: int) -> bytes:
+        parent, _, name = rel.rpartition("/")
+        base = self._resolve(parent, final=False) if parent else self.path
+        path = posixpath.join(base, name)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # the file itself is a link: resolve it by hand
+                return _read_path(self._walk(base, [name], [0]), limit)
+            if exc.errno == errno.ENOTDIR:
+                raise FileNotFoundError(rel) from exc
+            raise _Unreadable(f"cannot read ({exc.strerror})") from exc
+        return _read_fd(fd, limit)
+
+    def readlink(self, rel: str, warnings: list[str] | None = None) -> str | None:
+        """Return the text of the link ``rel`` (not followed), or ``None``.
+
+        A target that would lead outside the root is reported and ``None``
+        is returned, so callers never act on an escaping link.
+        """
+        rel = _clean(rel)
+        parent, _, name = rel.rpartition("/")
+        try:
+            base = self._resolve(parent, final=False) if parent else self.path
+            target = os.readlink(posixpath.join(base, name))
+        except FileNotFoundError:
+            return None
+        except _Unreadable as exc:
+            self._warn(warnings, f"{rel}: {exc.args[0]}")
+            return None
+        except OSError as exc:
+            if exc.errno in (errno.EINVAL, errno.ENOTDIR):
+                if exc.errno == errno.EINVAL:
+                    self._warn(warnings, f"{rel}: expected a symlink, found a regular entry")
+                return None
+            self._warn(warnings, f"{rel}: cannot read link ({exc.strerror})")
+            return None
+        if not self._link_inside(base, target):
+            self._warn(warnings, f"{rel}: symlink to {target} leads outside the host root; not followed")
+            return None
+        return target
+
+    def _link_inside(self, base: str, target: str) -> bool:
+        """Lexical check that a link target stays in the root (the target is never opened)."""
+        if self.live:
+            return True
+        if posixpath.isabs(target):
+            return False
+        joined = posixpath.normpath(posixpath.join(base, target))
+        return joined == self.path or joined.startswith(self._prefix)
+
+    def link_name(self, rel: str, warnings: list[str] | None = None) -> str | None:
+        """The last component of the link ``rel``'s target (``driver`` -> ``vfio-pci``)."""
+        target = self.readlink(rel, warnings)
+        if target is None:
+            return None
+        return posixpath.basename(target.rstrip("/")) or None
+
+    def scandir(self, rel: str, warnings: list[str] | None = None) -> list[os.DirEntry[str]]:
+        """List a directory inside the root (entries are not followed); ``[]`` when missing."""
+        real = self.resolve(rel, warnings)
+        if real is None:
+            return []
+        try:
+            with os.scandir(real) as it:
+                return list(it)
+        except FileNotFoundError:
+            return []
+        except NotADirectoryError:
+            self._warn(warnings, f"{rel}: expected a directory")
+            return []
+        except OSError as exc:
+            self._warn(warnings, f"{rel}: cannot list ({exc.strerror})")
+            return []
+
+    def listdir(self, rel: str, warnings: list[str] | None = None) -> list[str]:
+        """Sorted names in a directory inside the root; ``[]`` when missing."""
+        return sorted(entry.name for entry in self.scandir(rel, warnings))
+
+    def exists(self, rel: str, warnings: list[str] | None = None) -> bool:
+        """True when ``rel`` resolves inside the root (escaping links count as absent)."""
+        real = self.resolve(rel, warnings)
+        return real is not None and os.path.lexists(real)
+
+    def iter_files(self, rel: str, warnings: list[str] | None = None) -> Iterator[str]:
+        """Relative paths of the regular files directly in ``rel``, sorted."""
+        for entry in sorted(self.scandir(rel, warnings), key=lambda e: e.name):
+            if entry.is_file(follow_symlinks=False):
+                yield f"{_clean(rel)}/{entry.name}"
+
+    # -- host identity --------------------------------------------------------------------
+
+    def _read_manifest(self) -> dict[str, Any] | None:
+        text = self.read_text("manifest.json", self.warnings, limit=1 << 20)
+        if text is None:
+            return None
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            self.warnings.append(f"manifest.json: not valid JSON ({exc}); ignored")
+            return None
+        if not isinstance(data, dict):
+            self.warnings.append("manifest.json: not a JSON object; ignored")
+            return None
+        return data
+
+    def _hostname(self) -> str:
+        """``manifest.hostname``, else ``etc/hostname``, else the directory name."""
+        if self.manifest is not None:
+            name = self.manifest.get("hostname")
+            if isinstance(name, str) and name.strip():
+                return name.strip()
+            if "hostname" in self.manifest:
+                self.warnings.append("manifest.json: hostname is not a non-empty string; ignored")
+        text = self.read_text("etc/hostname", self.warnings)
+        if text:
+            return text.split()[0]
+        if self.live:
+            return socket.gethostname()
+        return posixpath.basename(self.path.rstrip("/")) or self.path
+
+    def _warn(self, warnings: list[str] | None, message: str) -> None:
+        (self.warnings if warnings is None else warnings).append(message)
+
+
+def _clean(rel: str) -> str:
+    """Normalize a relative path; a path climbing above the root is refused."""
+    norm = posixpath.normpath(rel.strip("/")) if rel.strip("/") else ""
+    if norm == ".":
+        return ""
+    if norm.startswith("../") or norm == "..":
+        raise ValueError(f"{rel}: path leads outside the host root")
+    return norm
+
+
+def _check_allowed(rel: str, limit: int) -> int:
+    """Apply the sysfs allow-list; return the byte limit to use."""
+    if not rel.startswith("sys/"):
+        return limit
+    name = rel.rpartition("/")[2]
+    if name in FORBIDDEN_ATTRS or name.startswith("resource"):
+        raise AttributeNotAllowed(f"refusing to read {rel}: {name} can hang or change the device")
+    if name not in ALLOWED_SYS_ATTRS and not rel.startswith("sys/module/"):
+        raise AttributeNotAllowed(f"refusing to read {rel}: {name} is not an allow-listed attribute")
+    return min(limit, MAX_CONFIG_BYTES) if name == "config" else limit
+
+
+def _read_path(path: str, limit: int) -> bytes:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise _Unreadable(f"cannot read ({exc.strerror})") from exc
+    return _read_fd(fd, limit)
+
+
+def _read_fd(fd: int, limit: int) -> bytes:
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+            raise _Unreadable(f"{kind}; not read")
+        return os.read(fd, limit)
+    except OSError as exc:
+        raise _Unreadable(f"cannot read ({exc.strerror})") from exc
+    finally:
+        os.close(fd)
+
+
+# -- bundles ------------------------------------------------------------------------------
+
+
+def _open_bundle(path: str) -> HostRoot:
+    """Extract a ``.tar.gz`` bundle safely into a temporary directory and open its root."""
+    tmp = tempfile.mkdtemp(prefix="pcipass-bundle-")
+    warnings: list[str] = []
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            members = _safe_members(tar, tmp, path, warnings)
+            tar.extractall(tmp, members=members, filter=_member_filter(warnings))
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise HostRootInvalid(path=path, reason=f"cannot read the bundle ({exc})") from exc
+    except HostRootInvalid:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    top = [name for name in os.listdir(tmp)]
+    if len(top) == 1 and os.path.isdir(os.path.join(tmp, top[0])) \
+            and not os.path.islink(os.path.join(tmp, top[0])):
+        root = os.path.join(tmp, top[0])
+    else:
+        warnings.append(f"{os.path.basename(path)}: expected one top-level directory named after "
+                        f"the host, found {len(top)} entries; using the archive root")
+        root = tmp
+    return HostRoot(root, source=path, cleanup=tmp, warnings=warnings)
+
+
+def _safe_members(tar: tarfile.TarFile, dest: str, path: str,
+                  warnings: list[str]) -> list[tarfile.TarInfo]:
+    """Members to extract: no absolute names, no ``..``, within size limits."""
+    keep: list[tarfile.TarInfo] = []
+    total = 0
+    for count, member in enumerate(tar, 1):
+        if count > MAX_BUNDLE_MEMBERS:
+            raise HostRootInvalid(path=path, reason=f"more than {MAX_BUNDLE_MEMBERS} members")
+        total += max(member.size, 0)
+        if total > MAX_BUNDLE_BYTES:
+            raise HostRootInvalid(path=path, reason=f"more than {MAX_BUNDLE_BYTES} bytes unpacked")
+        name = member.name
+        parts = name.split("/")
+        if name.startswith("/") or ".." in parts:
+            warnings.append(f"bundle member {name}: absolute or '..' path; skipped")
+            continue
+        keep.append(member)
+    return keep
+
+
+def _member_filter(warnings: list[str]) -> Any:
+    """tarfile's ``data`` filter, turning each refusal into a warning instead of an abort."""
+    def member_filter(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+        try:
+            safe = tarfile.data_filter(member, dest)
+        except tarfile.FilterError as exc:
+            warnings.append(f"bundle member {member.name}: {exc}; skipped")
+            return None
+        return safe
+    return member_filter
+
+
+def is_escaping(root: HostRoot, rel: str) -> bool:
+    """True when ``rel`` exists as a link whose target leaves the root (for tests and doctor)."""
+    warnings: list[str] = []
+    root.resolve(rel, warnings)
+    return any("outside the host root" in w for w in warnings)

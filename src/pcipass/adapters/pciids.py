@@ -1,0 +1,206 @@
+"""Device names from a pci.ids database (the file lspci reads).
+
+The file is 1.3 MB; parsing it all costs tens of milliseconds, so this module
+only indexes vendor lines up front and parses a vendor's block on first use.
+Loaded databases are cached by path, size and mtime, so repeated scans in one
+process pay once.
+
+Reverse lookups (name -> ID) exist for lspci pastes without ``-nn``: they
+only answer when the name is unambiguous.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pcipass.adapters import hostroot
+
+SYSTEM_PATHS = ("/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids", "/usr/share/pci.ids")
+ROOT_PATHS = ("usr/share/misc/pci.ids", "usr/share/hwdata/pci.ids")
+MAX_BYTES = 16 << 20
+
+_VENDOR = re.compile(r"^([0-9a-f]{4})  (.*)$", re.M)
+_CLASS_START = re.compile(r"^C [0-9a-f]{2}  ", re.M)
+_DEVICE = re.compile(r"^\t([0-9a-f]{4})  (.*)$")
+_SUBSYS = re.compile(r"^\t\t([0-9a-f]{4}) ([0-9a-f]{4})  (.*)$")
+
+_CACHE: dict[tuple[str, int, int], PciIds] = {}
+
+
+class PciIds:
+    """One pci.ids database. Build with :meth:`load`, :meth:`from_text` or :meth:`find`."""
+
+    def __init__(self, text: str, *, source: str | None = None) -> None:
+        self.source = source
+        cut = _CLASS_START.search(text)
+        self._text = text if cut is None else text[:cut.start()]
+        self._class_text = "" if cut is None else text[cut.start():]
+        self._vendors: dict[str, tuple[str, int, int]] | None = None
+        self._devices: dict[str, dict[str, tuple[str, dict[tuple[str, str], str]]]] = {}
+        self._classes: dict[str, str] | None = None
+        self._by_vendor_name: dict[str, list[str]] | None = None
+
+    # -- construction -------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> PciIds:
+        """Load (or reuse from the cache) the database at ``path``.
+
+        :raises OSError: when the file cannot be read.
+        """
+        text_path = os.fspath(path)
+        st = os.stat(text_path)
+        key = (text_path, st.st_size, st.st_mtime_ns)
+        cached = _CACHE.get(key)
+        if cached is None:
+            with open(text_path, "rb") as handle:
+                data = handle.read(MAX_BYTES)
+            cached = cls(data.decode("utf-8", "replace"), source=text_path)
+            _CACHE[key] = cached
+        return cached
+
+    @classmethod
+    def from_text(cls, text: str, *, source: str | None = None) -> PciIds:
+        return cls(text, source=source)
+
+    @classmethod
+    def system(cls) -> PciIds | None:
+        """This machine's pci.ids, or ``None`` when none is installed."""
+        for path in SYSTEM_PATHS:
+            try:
+                return cls.load(path)
+            except OSError:
+                continue
+        return None
+
+    @classmethod
+    def find(cls, root: hostroot.HostRoot | None = None) -> PciIds | None:
+        """The root's own pci.ids when it carries one, else this machine's."""
+        if root is not None and not root.live:
+            for rel in ROOT_PATHS:
+                real = root.resolve(rel)
+                if real is not None and os.path.isfile(real):
+                    try:
+                        return cls.load(real)
+                    except OSError:
+                        continue
+        return cls.system()
+
+    # -- lookups ----------------------------------------------------------------------------
+
+    def vendor_name(self, vendor_id: str) -> str | None:
+        entry = self._vendor_index().get(vendor_id.lower())
+        return entry[0] if entry else None
+
+    def device_name(self, vendor_id: str, device_id: str) -> str | None:
+        entry = self._vendor_devices(vendor_id.lower()).get(device_id.lower())
+        return entry[0] if entry else None
+
+    def subsystem_name(self, vendor_id: str, device_id: str, sub_vendor: str,
+                       sub_device: str) -> str | None:
+        entry = self._vendor_devices(vendor_id.lower()).get(device_id.lower())
+        if entry is None:
+            return None
+        return entry[1].get((sub_vendor.lower(), sub_device.lower()))
+
+    def describe(self, vendor_id: str, device_id: str) -> str | None:
+        """``"<vendor> <device>"`` as lspci prints it, or ``None`` when the device is unknown."""
+        device = self.device_name(vendor_id, device_id)
+        if device is None:
+            return None
+        vendor = self.vendor_name(vendor_id)
+        return f"{vendor} {device}" if vendor else device
+
+    def class_name(self, class_code: str) -> str | None:
+        """Name of a 4-digit (class+subclass) or 6-digit class code; falls back to the class."""
+        classes = self._class_index()
+        code = class_code.lower()
+        return classes.get(code[:4]) or classes.get(code[:2])
+
+    # -- reverse lookups (lspci without -nn) --------------------------------------------------
+
+    def vendor_ids(self, name: str) -> list[str]:
+        """Vendor IDs whose pci.ids name is exactly ``name``."""
+        if self._by_vendor_name is None:
+            index: dict[str, list[str]] = {}
+            for vid, (vname, _, _) in self._vendor_index().items():
+                index.setdefault(vname, []).append(vid)
+            self._by_vendor_name = index
+        return list(self._by_vendor_name.get(name, []))
+
+    def split_vendor(self, text: str) -> tuple[str, str] | None:
+        """Split ``"<vendor name> <rest>"`` at the longest known vendor name.
+
+        Returns ``(vendor_id, rest)`` when exactly one vendor has that name.
+        """
+        words = text.split(" ")
+        for cut in range(len(words), 0, -1):
+            ids = self.vendor_ids(" ".join(words[:cut]))
+            if len(ids) == 1:
+                return ids[0], " ".join(words[cut:])
+            if ids:
+                return None
+        return None
+
+    def device_ids(self, vendor_id: str, name: str) -> list[str]:
+        """Device IDs of ``vendor_id`` whose pci.ids name is exactly ``name``."""
+        return [did for did, (dname, _) in self._vendor_devices(vendor_id.lower()).items()
+                if dname == name]
+
+    def class_id(self, name: str) -> str | None:
+        """The 4-digit class+subclass whose name is ``name`` (``"Ethernet controller"`` -> 0200)."""
+        matches = [code for code, cname in self._class_index().items()
+                   if len(code) == 4 and cname == name]
+        return matches[0] if len(matches) == 1 else None
+
+    # -- lazy indexes ------------------------------------------------------------------------
+
+    def _vendor_index(self) -> dict[str, tuple[str, int, int]]:
+        if self._vendors is None:
+            index: dict[str, tuple[str, int, int]] = {}
+            previous: tuple[str, str, int] | None = None
+            for match in _VENDOR.finditer(self._text):
+                if previous is not None:
+                    index.setdefault(previous[0], (previous[1], previous[2], match.start()))
+                previous = (match.group(1), match.group(2).strip(), match.end())
+            if previous is not None:
+                index.setdefault(previous[0], (previous[1], previous[2], len(self._text)))
+            self._vendors = index
+        return self._vendors
+
+    def _vendor_devices(self, vendor_id: str) -> dict[str, tuple[str, dict[tuple[str, str], str]]]:
+        devices = self._devices.get(vendor_id)
+        if devices is not None:
+            return devices
+        devices = {}
+        entry = self._vendor_index().get(vendor_id)
+        if entry is not None:
+            current: dict[tuple[str, str], str] | None = None
+            for line in self._text[entry[1]:entry[2]].splitlines():
+                dev = _DEVICE.match(line)
+                if dev:
+                    current = {}
+                    devices.setdefault(dev.group(1), (dev.group(2).strip(), current))
+                    continue
+                sub = _SUBSYS.match(line)
+                if sub and current is not None:
+                    current.setdefault((sub.group(1), sub.group(2)), sub.group(3).strip())
+        self._devices[vendor_id] = devices
+        return devices
+
+    def _class_index(self) -> dict[str, str]:
+        if self._classes is None:
+            classes: dict[str, str] = {}
+            current = ""
+            for line in self._class_text.splitlines():
+                if line.startswith("C "):
+                    current = line[2:4].lower()
+                    classes[current] = line[6:].strip()
+                elif line.startswith("\t") and not line.startswith("\t\t") and current:
+                    code, _, name = line[1:].partition("  ")
+                    classes[current + code.strip().lower()] = name.strip()
+            self._classes = classes
+        return self._classes

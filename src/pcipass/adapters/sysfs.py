@@ -1,0 +1,451 @@
+"""Read a host's PCI devices and NUMA topology from sysfs, as Nova's libvirt driver sees them.
+
+Every ``sys/bus/pci/devices/*`` entry becomes one :class:`~pcipass.core.model.Device`
+with what could be read; whatever was missing, unreadable or odd is a warning
+on that device naming the file. ``dev_type`` follows libvirt and Nova
+(``nova/virt/libvirt/host.py`` ``_get_device_type``): libvirt lists a
+``phys_function`` capability first, so a device with a ``physfn`` link is a
+VF; a device with SR-IOV (``sriov_totalvfs`` > 0, or ``virtfnN`` links) is a
+PF; anything else is ``type-PCI``.
+
+Speed matters (a host can have a thousand VFs): each device directory is
+listed once and only the files present are opened.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pcipass.adapters import hostroot, pciids
+from pcipass.core import address as address_mod
+from pcipass.core import model
+
+DEVICES_DIR = "sys/bus/pci/devices"
+NODE_DIR = "sys/devices/system/node"
+CPU_DIR = "sys/devices/system/cpu"
+
+_HEX_ID = re.compile(r"^0x([0-9a-fA-F]{1,4})$")
+_HEX_CLASS = re.compile(r"^0x([0-9a-fA-F]{1,6})$")
+_HEX_REV = re.compile(r"^0x([0-9a-fA-F]{1,2})$")
+_CPULIST = re.compile(r"^\s*(\d+(-\d+)?)(,\d+(-\d+)?)*\s*$")
+_VIRTFN = re.compile(r"^virtfn(\d+)$")
+_MEMTOTAL = re.compile(r"MemTotal:\s+(\d+)\s*kB")
+_MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5,19}$")
+_DEFAULT: Any = object()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NetDev:
+    """A network interface of a PCI function (``net/<name>``)."""
+
+    name: str
+    mac: str | None = None
+    operstate: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "mac": self.mac, "operstate": self.operstate}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SysfsScan:
+    """All PCI functions of a host root, plus what sysfs says around them.
+
+    :ivar devices: sorted by address.
+    :ivar netdevs: address -> its interfaces with MAC and operstate.
+    :ivar iommu_groups: group number -> member addresses (sorted).
+    :ivar warnings: host-level problems (odd entries in ``sys/bus/pci/devices``).
+    """
+
+    devices: tuple[model.Device, ...]
+    netdevs: Mapping[str, tuple[NetDev, ...]]
+    iommu_groups: Mapping[int, tuple[str, ...]]
+    warnings: tuple[str, ...] = ()
+
+    def by_address(self) -> dict[str, model.Device]:
+        return {dev.address: dev for dev in self.devices}
+
+    def group_peers(self, address: str) -> tuple[str, ...]:
+        """The other members of ``address``'s IOMMU group (empty when it has none)."""
+        for members in self.iommu_groups.values():
+            if address in members:
+                return tuple(m for m in members if m != address)
+        return ()
+
+    def host_facts(self) -> model.HostFacts:
+        """The facts Nova's device_spec parser probes sysfs for."""
+        return model.HostFacts.from_devices(self.devices)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NumaCell:
+    """One host NUMA node: its CPUs, memory and the sockets those CPUs sit in."""
+
+    id: int
+    cpus: tuple[int, ...]
+    memory_kb: int | None
+    sockets: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "cpus": list(self.cpus), "memory_kb": self.memory_kb,
+                "sockets": list(self.sockets)}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NumaTopology:
+    """Host NUMA cells and CPU sockets (``cpu_sockets``: cpu -> physical package)."""
+
+    cells: tuple[NumaCell, ...]
+    cpu_sockets: Mapping[int, int]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def sockets(self) -> tuple[int, ...]:
+        return tuple(sorted(set(self.cpu_sockets.values())))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"cells": [c.to_dict() for c in self.cells], "sockets": list(self.sockets),
+                "warnings": list(self.warnings)}
+
+
+# -- devices ------------------------------------------------------------------------------
+
+
+def read_devices(root: hostroot.HostRoot, *, pci_ids: pciids.PciIds | None = _DEFAULT) -> SysfsScan:
+    """Read every ``sys/bus/pci/devices/*`` entry of ``root``.
+
+    :param pci_ids: names source; by default the root's own pci.ids, else
+        this machine's; ``None`` for no names.
+    """
+    if pci_ids is _DEFAULT:
+        pci_ids = pciids.PciIds.find(root)
+    host_warnings: list[str] = []
+    raw: list[_Raw] = []
+    for entry in sorted(root.scandir(DEVICES_DIR, host_warnings), key=lambda e: e.name):
+        addr = address_mod.PciAddress.try_parse(entry.name)
+        if addr is None or str(addr) != entry.name:
+            host_warnings.append(f"{DEVICES_DIR}/{entry.name}: not a PCI address (dddd:bb:ss.f); ignored")
+            continue
+        raw.append(_read_one(root, entry.name))
+    vf_index = {vf: idx for r in raw for vf, idx in r.virtfns.items()}
+    devices = tuple(r.to_device(vf_index.get(r.address), pci_ids) for r in raw)
+    groups: dict[int, list[str]] = {}
+    for dev in devices:
+        if dev.iommu_group is not None:
+            groups.setdefault(dev.iommu_group, []).append(dev.address)
+    return SysfsScan(
+        devices=devices,
+        netdevs={r.address: tuple(r.netdevs) for r in raw if r.netdevs},
+        iommu_groups={g: tuple(sorted(m)) for g, m in sorted(groups.items())},
+        warnings=tuple(host_warnings),
+    )
+
+
+@dataclasses.dataclass
+class _Raw:
+    """Mutable scratch record for one device while its files are read."""
+
+    address: str
+    rel: str
+    fields: dict[str, Any] = dataclasses.field(default_factory=dict)
+    virtfns: dict[str, int] = dataclasses.field(default_factory=dict)
+    netdevs: list[NetDev] = dataclasses.field(default_factory=list)
+    warnings: list[str] = dataclasses.field(default_factory=list)
+    physfn: str | None = None
+
+    def to_device(self, vf_index: int | None, pci_ids: pciids.PciIds | None) -> model.Device:
+        f = self.fields
+        vendor, product = f.get("vendor_id") or "", f.get("product_id") or ""
+        if self.physfn is not None:
+            dev_type, parent = model.TYPE_VF, self.physfn
+        elif (f.get("sriov_totalvfs") or 0) > 0 or self.virtfns:
+            dev_type, parent = model.TYPE_PF, None
+        else:
+            dev_type, parent = model.TYPE_PCI, None
+        name = pci_ids.describe(vendor, product) if pci_ids and vendor and product else None
+        return model.Device(
+            address=self.address, vendor_id=vendor, product_id=product,
+            subsystem_vendor_id=f.get("subsystem_vendor_id"), subsystem_id=f.get("subsystem_id"),
+            class_code=f.get("class_code"), revision=f.get("revision"), name=name,
+            dev_type=dev_type, parent_addr=parent,
+            vf_index=vf_index if dev_type == model.TYPE_VF else None,
+            numa_node=f.get("numa_node"), driver=f.get("driver"),
+            driver_override=f.get("driver_override"), iommu_group=f.get("iommu_group"),
+            netdevs=tuple(n.name for n in self.netdevs),
+            sriov_totalvfs=f.get("sriov_totalvfs"), sriov_numvfs=f.get("sriov_numvfs"),
+            sriov_vf_device=f.get("sriov_vf_device"),
+            sriov_drivers_autoprobe=f.get("sriov_drivers_autoprobe"),
+            local_cpulist=f.get("local_cpulist"), warnings=tuple(self.warnings),
+        )
+
+
+# attribute -> (field, parser); parsers return None for garbage
+def _hex_id(text: str) -> str | None:
+    m = _HEX_ID.match(text)
+    return m.group(1).lower().zfill(4) if m else None
+
+
+def _hex_class(text: str) -> str | None:
+    m = _HEX_CLASS.match(text)
+    return m.group(1).lower().zfill(6) if m else None
+
+
+def _hex_rev(text: str) -> str | None:
+    m = _HEX_REV.match(text)
+    return m.group(1).lower().zfill(2) if m else None
+
+
+def _vf_device(text: str) -> str | None:
+    """``sriov_vf_device`` is printed ``%x`` (no ``0x``, no padding)."""
+    m = re.match(r"^(?:0x)?([0-9a-fA-F]{1,4})$", text)
+    return m.group(1).lower().zfill(4) if m else None
+
+
+def _int(text: str) -> int | None:
+    try:
+        return int(text, 10)
+    except ValueError:
+        return None
+
+
+def _numa(text: str) -> int | None:
+    value = _int(text)
+    return None if value is None or value < -1 else value
+
+
+def _bool01(text: str) -> bool | None:
+    return {"1": True, "0": False}.get(text)
+
+
+def _cpulist(text: str) -> str | None:
+    return text if text == "" or _CPULIST.match(text) else None
+
+
+def _override(text: str) -> str | None:
+    return text
+
+
+_ATTRS: dict[str, tuple[str, Any]] = {
+    "vendor": ("vendor_id", _hex_id),
+    "device": ("product_id", _hex_id),
+    "subsystem_vendor": ("subsystem_vendor_id", _hex_id),
+    "subsystem_device": ("subsystem_id", _hex_id),
+    "class": ("class_code", _hex_class),
+    "revision": ("revision", _hex_rev),
+    "numa_node": ("numa_node", _numa),
+    "local_cpulist": ("local_cpulist", _cpulist),
+    "driver_override": ("driver_override", _override),
+    "sriov_totalvfs": ("sriov_totalvfs", _int),
+    "sriov_numvfs": ("sriov_numvfs", _int),
+    "sriov_drivers_autoprobe": ("sriov_drivers_autoprobe", _bool01),
+    "sriov_vf_device": ("sriov_vf_device", _vf_device),
+}
+_REQUIRED = ("vendor", "device", "class")
+
+
+def _read_one(root: hostroot.HostRoot, name: str) -> _Raw:
+    rel = f"{DEVICES_DIR}/{name}"
+    raw = _Raw(address=name, rel=rel)
+    entries = {e.name: e for e in root.scandir(rel, raw.warnings)}
+    if not entries:
+        if root.exists(rel):
+            raw.warnings.append(f"{rel}: empty device directory")
+        elif not raw.warnings:
+            raw.warnings.append(f"{rel}: broken link; device attributes unreadable")
+        return raw
+    for attr, (field, parse) in _ATTRS.items():
+        if attr in entries:
+            _read_attr(root, raw, attr, field, parse)
+        elif attr in _REQUIRED:
+            raw.warnings.append(f"{rel}/{attr}: missing")
+    _fill_from_config(root, raw, entries)
+    if raw.fields.get("numa_node", 0) == -1:
+        raw.fields["numa_node"] = None
+    if raw.fields.get("driver_override") in ("(null)", ""):
+        raw.fields["driver_override"] = None
+    _read_links(root, raw, entries)
+    if "net" in entries:
+        _read_netdevs(root, raw)
+    return raw
+
+
+def _read_attr(root: hostroot.HostRoot, raw: _Raw, attr: str, field: str, parse: Any) -> None:
+    text = root.read_text(f"{raw.rel}/{attr}", raw.warnings)
+    if text is None:
+        return
+    value = parse(text)
+    if value is None and not (attr == "driver_override" and text == ""):
+        raw.warnings.append(f"{raw.rel}/{attr}: unexpected content {text[:40]!r}; ignored")
+        return
+    raw.fields[field] = value
+
+
+def _fill_from_config(root: hostroot.HostRoot, raw: _Raw, entries: Mapping[str, Any]) -> None:
+    """Take IDs the attribute files could not give from the first 64 bytes of ``config``."""
+    missing = [f for f in ("vendor_id", "product_id", "class_code", "revision") if f not in raw.fields]
+    if not missing or "config" not in entries:
+        return
+    data = root.read_bytes(f"{raw.rel}/config", raw.warnings, limit=64)
+    if data is None or len(data) < 12:
+        return
+    vendor = int.from_bytes(data[0:2], "little")
+    if vendor == 0xFFFF:
+        return  # VFs read as ffff: config cannot help
+    values = {
+        "vendor_id": f"{vendor:04x}",
+        "product_id": f"{int.from_bytes(data[2:4], 'little'):04x}",
+        "revision": f"{data[8]:02x}",
+        "class_code": f"{int.from_bytes(data[9:12], 'little'):06x}",
+    }
+    for field in missing:
+        raw.fields[field] = values[field]
+        raw.warnings.append(f"{raw.rel}/config: {field} taken from config space")
+
+
+def _read_links(root: hostroot.HostRoot, raw: _Raw, entries: Mapping[str, Any]) -> None:
+    if "driver" in entries:
+        raw.fields["driver"] = root.link_name(f"{raw.rel}/driver", raw.warnings)
+    if "iommu_group" in entries:
+        group = root.link_name(f"{raw.rel}/iommu_group", raw.warnings)
+        if group is not None:
+            if group.isdigit():
+                raw.fields["iommu_group"] = int(group)
+            else:
+                raw.warnings.append(f"{raw.rel}/iommu_group: link to {group!r} is not a group number")
+    if "physfn" in entries:
+        raw.physfn = _link_address(root, raw, "physfn")
+    for entry_name in entries:
+        m = _VIRTFN.match(entry_name)
+        if m:
+            vf = _link_address(root, raw, entry_name)
+            if vf is not None:
+                raw.virtfns[vf] = int(m.group(1))
+
+
+def _link_address(root: hostroot.HostRoot, raw: _Raw, link: str) -> str | None:
+    target = root.link_name(f"{raw.rel}/{link}", raw.warnings)
+    if target is None:
+        return None
+    addr = address_mod.PciAddress.try_parse(target)
+    if addr is None:
+        raw.warnings.append(f"{raw.rel}/{link}: link to {target!r} is not a PCI address")
+        return None
+    return str(addr)
+
+
+def _read_netdevs(root: hostroot.HostRoot, raw: _Raw) -> None:
+    for ifname in root.listdir(f"{raw.rel}/net", raw.warnings):
+        base = f"{raw.rel}/net/{ifname}"
+        mac = root.read_text(f"{base}/address", raw.warnings)
+        if mac is not None and not _MAC.match(mac):
+            raw.warnings.append(f"{base}/address: unexpected content {mac[:40]!r}; ignored")
+            mac = None
+        state = root.read_text(f"{base}/operstate", raw.warnings)
+        raw.netdevs.append(NetDev(ifname, mac.lower() if mac else None, state or None))
+
+
+# -- NUMA ---------------------------------------------------------------------------------
+
+
+def parse_cpulist(text: str) -> tuple[int, ...] | None:
+    """``"0-3,8"`` -> ``(0, 1, 2, 3, 8)``; ``None`` for garbage."""
+    text = text.strip()
+    if text == "":
+        return ()
+    if not _CPULIST.match(text):
+        return None
+    cpus: list[int] = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        first, last = int(lo), int(hi or lo)
+        if last < first or last - first > 1 << 16:
+            return None
+        cpus.extend(range(first, last + 1))
+    return tuple(sorted(set(cpus)))
+
+
+def read_numa(root: hostroot.HostRoot) -> NumaTopology:
+    """Host NUMA cells (CPUs, memory) and CPU sockets from ``sys/devices/system``."""
+    warnings: list[str] = []
+    cpu_sockets = _read_sockets(root, warnings)
+    cells: list[NumaCell] = []
+    for entry in root.listdir(NODE_DIR, warnings):
+        if not re.fullmatch(r"node\d+", entry):
+            continue
+        cells.append(_read_cell(root, int(entry[4:]), cpu_sockets, warnings))
+    cells.sort(key=lambda c: c.id)
+    return NumaTopology(cells=tuple(cells), cpu_sockets=cpu_sockets, warnings=tuple(warnings))
+
+
+def _read_cell(root: hostroot.HostRoot, node: int, cpu_sockets: Mapping[int, int],
+               warnings: list[str]) -> NumaCell:
+    base = f"{NODE_DIR}/node{node}"
+    cpus: tuple[int, ...] = ()
+    text = root.read_text(f"{base}/cpulist", warnings)
+    if text is not None:
+        parsed = parse_cpulist(text)
+        if parsed is None:
+            warnings.append(f"{base}/cpulist: unexpected content {text[:40]!r}; ignored")
+        else:
+            cpus = parsed
+    memory: int | None = None
+    meminfo = root.read_text(f"{base}/meminfo", warnings)
+    if meminfo is not None:
+        m = _MEMTOTAL.search(meminfo)
+        if m:
+            memory = int(m.group(1))
+        else:
+            warnings.append(f"{base}/meminfo: no MemTotal line")
+    sockets = tuple(sorted({cpu_sockets[c] for c in cpus if c in cpu_sockets}))
+    return NumaCell(id=node, cpus=cpus, memory_kb=memory, sockets=sockets)
+
+
+def _read_sockets(root: hostroot.HostRoot, warnings: list[str]) -> dict[int, int]:
+    sockets: dict[int, int] = {}
+    for entry in root.listdir(CPU_DIR, warnings):
+        if not re.fullmatch(r"cpu\d+", entry):
+            continue
+        rel = f"{CPU_DIR}/{entry}/topology/physical_package_id"
+        text = root.read_text(rel, warnings)
+        if text is None:
+            continue
+        value = _int(text)
+        if value is None:
+            warnings.append(f"{rel}: unexpected content {text[:40]!r}; ignored")
+            continue
+        sockets[int(entry[3:])] = value
+    return sockets
+
+
+# -- command line (used by the benchmark until `pcipass scan` exists) ----------------------
+
+
+def scan_to_dict(root: hostroot.HostRoot, scan: SysfsScan) -> dict[str, Any]:
+    return {
+        "name": root.name,
+        "root": root.source,
+        "devices": [dev.to_dict() for dev in scan.devices],
+        "warnings": list(root.warnings) + list(scan.warnings),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m pcipass.adapters.sysfs [ROOT]``: print the devices of a host root as JSON."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        with hostroot.HostRoot.open(args[0] if args else "/") as root:
+            scan = read_devices(root)
+            json.dump(scan_to_dict(root, scan), sys.stdout, indent=None)
+            sys.stdout.write("\n")
+    except hostroot.HostRootInvalid as exc:
+        sys.stderr.write(f"pcipass: {exc.message}\n")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
