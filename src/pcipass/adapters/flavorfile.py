@@ -1,0 +1,264 @@
+"""Read flavors and images from the JSON operators already have.
+
+Accepted flavor shapes:
+
+* ``openstack flavor show -f json``: ``properties`` is a dict (newer
+  clients) or the ``key='value', key2='value2'`` string older clients print
+  (values may contain commas, colons and spaces: ``'a1:2, b:1'``);
+* the compute API's ``{"flavor": {..., "extra_specs": {...}}}`` and
+  ``GET /flavors/{id}/os-extra_specs``'s ``{"extra_specs": {...}}``;
+* ``openstack flavor list --long -f json`` (a list; see :func:`read_flavors`).
+
+Images: ``openstack image show -f json`` (``properties`` dict or string), the
+Glance API's image (custom properties are top-level keys), or a bare
+properties dict. Unknown keys are ignored; a missing name becomes the file
+stem. Nothing here raises for bad input: problems name the file and line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from pcipass.core import config, errors
+
+_EXTRA_SPEC_KEYS = ("extra_specs", "os-flavor-extra-specs", "properties")
+_GLANCE_FIELDS = frozenset({
+    "checksum", "container_format", "created_at", "direct_url", "disk_format", "file", "id",
+    "locations", "min_disk", "min_ram", "name", "os_hash_algo", "os_hash_value", "os_hidden",
+    "owner", "properties", "protected", "schema", "self", "size", "status", "stores", "tags",
+    "updated_at", "virtual_size", "visibility"})
+_GLANCE_MARKERS = frozenset({"disk_format", "container_format", "status", "visibility"})
+
+
+# -- files and JSON ----------------------------------------------------------------------
+
+
+def _read_json(path: str | Path, what: str) -> tuple[Any, str, errors.Problem | None]:
+    """The decoded JSON document and its text, or a Problem (file and line) instead."""
+    name = str(path)
+    try:
+        text = Path(path).read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        return None, "", errors.Problem("InputFileNotFound", f"{what} file {name} does not exist",
+                                        file=name)
+    except IsADirectoryError:
+        return None, "", errors.Problem("InputFileIsDirectory",
+                                        f"{name} is a directory, not a {what} file", file=name)
+    except OSError as exc:
+        return None, "", errors.Problem("InputFileUnreadable",
+                                        f"cannot read {what} file {name}: {exc.strerror or exc}",
+                                        file=name)
+    except UnicodeDecodeError as exc:
+        return None, "", errors.Problem("InputFileDecodeError",
+                                        f"{name} is not UTF-8 text (offset {exc.start})", file=name,
+                                        hint=f"pass the JSON of 'openstack {what} show -f json'")
+    try:
+        return json.loads(text), text, None
+    except json.JSONDecodeError as exc:
+        hint = f"save the output of 'openstack {what} show -f json'"
+        if re.match(r"\s*[A-Za-z_-]+:\s", text):
+            hint = f"this looks like YAML or a table: use 'openstack {what} show -f json'"
+        return None, text, errors.Problem(
+            "InvalidJson", f"{name} is not valid JSON: {exc.msg} (line {exc.lineno} column "
+            f"{exc.colno})", file=name, line=exc.lineno, hint=hint)
+
+
+def _key_line(text: str, key: str) -> int | None:
+    """Line of the first ``"key":`` in the JSON text (for locating problems)."""
+    m = re.search(re.escape(json.dumps(key)) + r"\s*:", text)
+    if m is None:
+        m = re.search(re.escape(key), text)
+    return text.count("\n", 0, m.start()) + 1 if m else None
+
+
+def _get(doc: dict[str, Any], key: str) -> Any:
+    """``doc[key]`` matching case-insensitively (``flavor list --long`` capitalizes keys)."""
+    if key in doc:
+        return doc[key]
+    lowered = {str(k).lower(): v for k, v in doc.items()}
+    return lowered.get(key.lower())
+
+
+# -- the key='value' string older clients print -------------------------------------------
+
+_NEXT_KEY = r"(?=\s*,\s*[^=,'\"]+=|\s*$)"
+
+
+def parse_properties(text: str) -> dict[str, str]:
+    """Parse ``key='value', key2='value2'`` (osc's ``format_dict``) into a dict.
+
+    A value ends at its closing quote when that quote is followed by the
+    next ``, key=`` or the end, so values may hold commas, colons and spaces.
+
+    :raises ValueError: naming the offset of the first item that is not ``key=value``.
+    """
+    out: dict[str, str] = {}
+    pos, text = 0, text.strip()
+    while pos < len(text):
+        eq = text.find("=", pos)
+        if eq < 0:
+            raise ValueError(f"no '=' after offset {pos}: {text[pos:pos + 40]!r}")
+        key = text[pos:eq].strip()
+        if not key:
+            raise ValueError(f"empty key at offset {pos}")
+        value, pos = _value_at(text, eq + 1)
+        out[key] = value
+        pos = _skip_comma(text, pos)
+    return out
+
+
+def _value_at(text: str, start: int) -> tuple[str, int]:
+    quote = text[start:start + 1]
+    if quote in ("'", '"'):
+        m = re.compile(re.escape(quote) + _NEXT_KEY).search(text, start + 1)
+        if m is None:
+            raise ValueError(f"unterminated {quote} value at offset {start}")
+        return text[start + 1:m.start()], m.end()
+    m = re.compile(r"\s*" + _NEXT_KEY.replace(r"\s*,", r",", 1)).search(text, start)
+    end = m.start() if m else len(text)
+    return text[start:end].strip(), end
+
+
+def _skip_comma(text: str, pos: int) -> int:
+    m = re.compile(r"\s*,\s*").match(text, pos)
+    return m.end() if m else pos
+
+
+# -- flavors -----------------------------------------------------------------------------
+
+
+def read_flavor(path: str | Path) -> config.Flavor:
+    """Read one flavor from a JSON file (see the module docstring for the shapes)."""
+    flavors = read_flavors(path)
+    if len(flavors) == 1:
+        return flavors[0]
+    name = str(path)
+    return config.Flavor(name=Path(path).stem, file=name, problems=[errors.Problem(
+        "InvalidFlavorFile", f"{name} holds {len(flavors)} flavors; expected one", file=name,
+        hint="pass one flavor per file, or use the list reader")])
+
+
+def read_flavors(path: str | Path) -> list[config.Flavor]:
+    """Read every flavor in a JSON file (one object, or a list of them)."""
+    name, stem = str(path), Path(path).stem
+    doc, text, problem = _read_json(path, "flavor")
+    if problem is not None:
+        return [config.Flavor(name=stem, file=name, problems=[problem])]
+    if isinstance(doc, dict) and isinstance(doc.get("flavor"), dict):
+        doc = doc["flavor"]
+    items = doc if isinstance(doc, list) else [doc]
+    if not items or not all(isinstance(d, dict) for d in items):
+        return [config.Flavor(name=stem, file=name, problems=[errors.Problem(
+            "InvalidFlavorFile", f"{name} is JSON but not a flavor object", file=name,
+            hint="use 'openstack flavor show -f json'")])]
+    return [_flavor(d, text, name, stem if len(items) == 1 else f"{stem}[{i}]")
+            for i, d in enumerate(items)]
+
+
+def _flavor(doc: dict[str, Any], text: str, file: str, default_name: str) -> config.Flavor:
+    name = _get(doc, "name")
+    name = name if isinstance(name, str) and name else default_name
+    problems: list[errors.Problem] = []
+    specs = _extra_specs(doc, text, file, name, problems)
+    ints = {k: _int_field(doc, k, text, file, problems) for k in ("vcpus", "ram", "disk")}
+    fid = _get(doc, "id")
+    return config.Flavor(name=name, file=file, id=None if fid is None else str(fid),
+                         vcpus=ints["vcpus"], ram=ints["ram"], disk=ints["disk"],
+                         extra_specs=specs, problems=problems)
+
+
+def _extra_specs(doc: dict[str, Any], text: str, file: str, flavor: str,
+                 problems: list[errors.Problem]) -> dict[str, str]:
+    raw = next((_get(doc, k) for k in _EXTRA_SPEC_KEYS if _get(doc, k) is not None), None)
+    if raw is None or raw == "":
+        return {}
+    if isinstance(raw, str):
+        try:
+            return parse_properties(raw)
+        except ValueError as exc:
+            problems.append(errors.Problem(
+                "InvalidFlavorProperties", f"cannot read the properties string: {exc}",
+                file=file, line=_key_line(text, "properties"), entry=f"flavor {flavor!r}",
+                hint="expected key='value', key2='value2' as 'openstack flavor show' prints"))
+            return {}
+    if not isinstance(raw, dict):
+        problems.append(errors.Problem(
+            "InvalidFlavorProperties", f"extra specs must be an object, not {type(raw).__name__}",
+            file=file, line=_key_line(text, "properties"), entry=f"flavor {flavor!r}"))
+        return {}
+    return _string_values(raw, text, file, f"flavor {flavor!r}", problems, strict=True)
+
+
+def _string_values(raw: dict[str, Any], text: str, file: str, entry: str,
+                   problems: list[errors.Problem], *, strict: bool) -> dict[str, str]:
+    """Keep string values; a non-string is a Problem (always for flavors, for hw_* on images)."""
+    out: dict[str, str] = {}
+    for key, value in raw.items():
+        if isinstance(value, str):
+            out[str(key)] = value
+        elif strict or str(key).startswith("hw_"):
+            problems.append(errors.InvalidExtraSpec(
+                value=value, key=key,
+                reason=f"Nova stores extra specs and image properties as strings; write "
+                       f"{json.dumps(str(value).lower() if isinstance(value, bool) else str(value))}",
+            ).to_problem(file=file, line=_key_line(text, str(key)), entry=entry))
+    return out
+
+
+def _int_field(doc: dict[str, Any], key: str, text: str, file: str,
+               problems: list[errors.Problem]) -> int | None:
+    value = _get(doc, key)
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    problems.append(errors.Problem(
+        "InvalidFlavorField", f"flavor field {key!r} should be an integer, not {value!r}",
+        file=file, line=_key_line(text, key)))
+    return None
+
+
+# -- images ------------------------------------------------------------------------------
+
+
+def read_image(path: str | Path) -> config.Image:
+    """Read an image's properties (``openstack image show -f json``, the API's, or bare)."""
+    name, stem = str(path), Path(path).stem
+    doc, text, problem = _read_json(path, "image")
+    if problem is not None:
+        return config.Image(name=stem, file=name, problems=[problem])
+    if isinstance(doc, dict) and isinstance(doc.get("image"), dict):
+        doc = doc["image"]
+    if not isinstance(doc, dict):
+        return config.Image(name=stem, file=name, problems=[errors.Problem(
+            "InvalidImageFile", f"{name} is JSON but not an image object", file=name,
+            hint="use 'openstack image show -f json'")])
+    problems: list[errors.Problem] = []
+    image_name = doc.get("name") if isinstance(doc.get("name"), str) and doc.get("name") else stem
+    raw = _image_properties(doc, text, name, problems)
+    props = _string_values(raw, text, name, f"image {image_name!r}", problems, strict=False)
+    return config.Image(name=image_name, file=name, properties=props, problems=problems)
+
+
+def _image_properties(doc: dict[str, Any], text: str, file: str,
+                      problems: list[errors.Problem]) -> dict[str, Any]:
+    shown = "properties" in doc or bool(_GLANCE_MARKERS & doc.keys())
+    if not shown:
+        return doc
+    raw: dict[str, Any] = {k: v for k, v in doc.items() if k not in _GLANCE_FIELDS}
+    props = doc.get("properties")
+    if isinstance(props, str) and props.strip():
+        try:
+            raw.update(parse_properties(props))
+        except ValueError as exc:
+            problems.append(errors.Problem(
+                "InvalidImageProperties", f"cannot read the properties string: {exc}", file=file,
+                line=_key_line(text, "properties")))
+    elif isinstance(props, dict):
+        raw.update(props)
+    return raw
