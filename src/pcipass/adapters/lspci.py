@@ -1,0 +1,393 @@
+"""Parse lspci output that operators paste: ``-nnk``, ``-vmmnnk[D]``, ``-nnvvv`` and plain ``lspci``.
+
+Pastes are messy, so the parser takes in stride: markdown fences and shell
+prompts around the output, spaces instead of tabs, missing domains, missing
+``Kernel modules:`` lines, ``Device [8086:4940]`` for IDs pci.ids lacks,
+several commands in one paste (records of the same address are merged), and
+``IOMMU group N`` loop prefixes.
+
+What lspci cannot tell is ``None``:
+
+* ``dev_type`` is ``type-PF`` only when ``-vv`` shows an SR-IOV capability with
+  Total VFs > 0; otherwise ``None`` (lspci never shows ``physfn``).
+* ``class_code`` needs the prog-if, which terse output (``-nn``) never prints:
+  it is ``None`` there (the 4-digit class is kept in :attr:`LspciRecord.class_id`).
+* ``revision`` is ``"00"`` when no ``(rev ..)`` is shown: lspci omits a zero revision.
+* ``sriov_totalvfs`` is the capability's TotalVFs; a driver may lower the
+  sysfs value below it.
+
+Without ``-nn`` there are no IDs, and such records are left out with a
+problem naming the line. ``guess_ids=True`` looks the names up in reverse in
+a pci.ids database (unambiguous matches only, each flagged): opt-in, because
+pci.ids renames devices between versions. The X550 paste in the corpus says
+"Ethernet Controller 10G X550T", which the 2023 pci.ids gives to 15d1, while
+the card is 1563.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any
+
+from pcipass.adapters import pciids
+from pcipass.core import address as address_mod
+from pcipass.core import errors, model
+
+_HEADER = re.compile(
+    r"^\s*(?:IOMMU [Gg]roup (?P<group>\d+)\s+)?"
+    r"(?P<addr>(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])\s+"
+    r"(?P<class>[^:\[\]]+?)(?:\s\[(?P<cid>[0-9a-fA-F]{4})\])?:\s(?P<rest>.*)$")
+_PROGIF = re.compile(r"\s*\(prog-if (?P<pi>[0-9a-fA-F]{2})(?: \[[^\]]*\])?\)\s*$")
+_REV = re.compile(r"\s*\(rev (?P<rev>[0-9a-fA-F]{2})\)\s*$")
+_IDS = re.compile(r"\s*\[(?P<v>[0-9a-fA-F]{4}):(?P<d>[0-9a-fA-F]{4})\]\s*$")
+_UNKNOWN_DEVICE = re.compile(r"(?:^|\s)Device(?: (?P<id>[0-9a-fA-F]{4}))?$")
+_VMM_TAG = re.compile(r"^(?P<tag>[A-Za-z]+):\s+(?P<value>.*)$")
+_VMM_ID = re.compile(r"^(?P<name>.*?)\s*\[(?P<id>[0-9a-fA-F]{2,4})\]$")
+_TOTAL_VFS = re.compile(r"Total VFs:\s*(?P<total>\d+),\s*Number of VFs:\s*(?P<num>\d+)")
+_VF_DEVICE = re.compile(r"VF offset:.*Device ID:\s*(?P<id>[0-9a-fA-F]{4})")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+@dataclasses.dataclass
+class LspciRecord:
+    """One device as one lspci record showed it (before merging), with its 1-based line."""
+
+    address: str
+    line: int
+    form: str  # "terse" (-nn / plain), "verbose" (-v...), "machine" (-vmm)
+    class_name: str | None = None
+    class_id: str | None = None
+    prog_if: str | None = None
+    text: str | None = None
+    vendor_id: str | None = None
+    product_id: str | None = None
+    subsystem_vendor_id: str | None = None
+    subsystem_id: str | None = None
+    revision: str | None = None
+    driver: str | None = None
+    modules: tuple[str, ...] = ()
+    numa_node: int | None = None
+    iommu_group: int | None = None
+    sriov: bool = False
+    sriov_totalvfs: int | None = None
+    sriov_numvfs: int | None = None
+    sriov_vf_device: str | None = None
+    access_denied: bool = False
+    vendor_name: str | None = None
+    device_name: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LspciParse:
+    """Devices found in a paste, the merged records behind them, and problems by line."""
+
+    devices: tuple[model.Device, ...]
+    records: tuple[LspciRecord, ...]
+    problems: tuple[errors.Problem, ...]
+    source: str | None = None
+
+    def by_address(self) -> dict[str, model.Device]:
+        return {dev.address: dev for dev in self.devices}
+
+
+def parse(text: str, *, source: str | None = None, pci_ids: pciids.PciIds | None = None,
+          guess_ids: bool = False) -> LspciParse:
+    """Parse lspci output into devices.
+
+    :param source: the file name, put into each problem.
+    :param pci_ids: names for devices, and 4-digit classes from class names.
+    :param guess_ids: find missing IDs from names in ``pci_ids`` (see module doc).
+    """
+    parser = _Parser(source, guess_ids)
+    parser.feed(text)
+    return parser.finish(pci_ids)
+
+
+class _Parser:
+    def __init__(self, source: str | None, guess_ids: bool) -> None:
+        self.source = source
+        self.guess_ids = guess_ids
+        self.records: list[LspciRecord] = []
+        self.problems: list[errors.Problem] = []
+        self.current: LspciRecord | None = None
+        self.in_sriov = False
+
+    def problem(self, code: str, message: str, line: int | None) -> None:
+        self.problems.append(errors.Problem(code=code, message=message, file=self.source, line=line))
+
+    # -- line dispatch ------------------------------------------------------------------
+
+    def feed(self, text: str) -> None:
+        for number, raw in enumerate(text.splitlines(), 1):
+            line = raw.rstrip().replace("\u00a0", " ")
+            if not line.strip() or _FENCE.match(line):
+                self.end()
+                continue
+            if self.current is not None and self.current.form == "machine":
+                if self.machine_line(line, number):
+                    continue
+            if line.startswith("Slot:"):
+                self.start_machine(line, number)
+                continue
+            header = _HEADER.match(line)
+            if header:
+                self.start_header(header, number)
+                continue
+            if line[0] in " \t" and self.current is not None and self.current.form != "machine":
+                self.continuation(line.strip(), number)
+                continue
+            self.end()  # prose, prompts, tree lines: not part of a record
+
+    def end(self) -> None:
+        self.current = None
+        self.in_sriov = False
+
+    def add(self, record: LspciRecord) -> None:
+        self.records.append(record)
+        self.current = record
+        self.in_sriov = False
+
+    # -- terse and verbose records --------------------------------------------------------
+
+    def start_header(self, m: re.Match[str], number: int) -> None:
+        addr = _address(m.group("addr"))
+        if addr is None:
+            self.problem("LspciBadLine", f"not a valid PCI address: {m.group('addr')!r}", number)
+            self.end()
+            return
+        rec = LspciRecord(address=addr, line=number, form="terse",
+                          class_name=m.group("class").strip(),
+                          class_id=(m.group("cid") or "").lower() or None)
+        if m.group("group"):
+            rec.iommu_group = int(m.group("group"))
+        rest = m.group("rest")
+        pi = _PROGIF.search(rest)
+        if pi:
+            rec.prog_if = pi.group("pi").lower()
+            rec.form = "verbose"
+            rest = rest[:pi.start()]
+        rev = _REV.search(rest)
+        rec.revision = rev.group("rev").lower() if rev else "00"
+        rest = rest[:rev.start()] if rev else rest
+        ids = _IDS.search(rest)
+        if ids:
+            rec.vendor_id, rec.product_id = ids.group("v").lower(), ids.group("d").lower()
+            rest = rest[:ids.start()]
+        rec.text = rest.strip() or None
+        self.add(rec)
+
+    def continuation(self, line: str, number: int) -> None:
+        rec = self.current
+        assert rec is not None
+        key, sep, value = line.partition(":")
+        value = value.strip()
+        if not sep:
+            return
+        if key not in ("Subsystem", "DeviceName", "Kernel driver in use", "Kernel modules"):
+            rec.form = "verbose"
+        if key == "Subsystem":
+            ids = _IDS.search(value)
+            if ids:
+                rec.subsystem_vendor_id = ids.group("v").lower()
+                rec.subsystem_id = ids.group("d").lower()
+        elif key == "Kernel driver in use":
+            rec.driver = value or None
+        elif key == "Kernel modules":
+            rec.modules = tuple(v.strip() for v in value.split(",") if v.strip())
+        elif key == "NUMA node":
+            rec.numa_node = _int(value)
+        elif key == "IOMMU group":
+            rec.iommu_group = _int(value)
+        elif key == "Capabilities":
+            self.in_sriov = "(SR-IOV)" in value
+            rec.sriov = rec.sriov or self.in_sriov
+            rec.access_denied = rec.access_denied or "<access denied>" in value
+        elif self.in_sriov:
+            self.sriov_detail(rec, line)
+
+    def sriov_detail(self, rec: LspciRecord, line: str) -> None:
+        total = _TOTAL_VFS.search(line)
+        if total:
+            rec.sriov_totalvfs = int(total.group("total"))
+            rec.sriov_numvfs = int(total.group("num"))
+        vfdev = _VF_DEVICE.search(line)
+        if vfdev:
+            rec.sriov_vf_device = vfdev.group("id").lower()
+
+    # -- machine-readable records (-vmm) ---------------------------------------------------
+
+    def start_machine(self, line: str, number: int) -> None:
+        value = line.partition(":")[2].strip()
+        addr = _address(value)
+        if addr is None:
+            self.problem("LspciBadLine", f"not a valid PCI address: {value!r}", number)
+            self.end()
+            return
+        self.add(LspciRecord(address=addr, line=number, form="machine", revision="00", prog_if="00"))
+
+    def machine_line(self, line: str, number: int) -> bool:
+        m = _VMM_TAG.match(line.strip())
+        if m is None or line.startswith("Slot:"):
+            return False
+        rec = self.current
+        assert rec is not None
+        tag, value = m.group("tag"), m.group("value").strip()
+        named = _VMM_ID.match(value)
+        name, ident = (named.group("name"), named.group("id").lower()) if named else (value, None)
+        if tag == "Class":
+            rec.class_name, rec.class_id = name, ident if ident and len(ident) == 4 else None
+        elif tag == "Vendor":
+            rec.vendor_name, rec.vendor_id = name, _id4(ident)
+        elif tag == "Device":
+            rec.device_name, rec.product_id = name, _id4(ident)
+        elif tag == "SVendor":
+            rec.subsystem_vendor_id = _id4(ident)
+        elif tag == "SDevice":
+            rec.subsystem_id = _id4(ident)
+        elif tag == "Rev":
+            rec.revision = value.lower()[:2]
+        elif tag == "ProgIf":
+            rec.prog_if = value.lower()[:2]
+        elif tag == "Driver":
+            rec.driver = value or None
+        elif tag == "Module":
+            rec.modules = rec.modules + (value,)
+        elif tag == "NUMANode":
+            rec.numa_node = _int(value)
+        elif tag == "IOMMUGroup":
+            rec.iommu_group = _int(value)
+        return True
+
+    # -- results ---------------------------------------------------------------------------
+
+    def finish(self, pci_ids: pciids.PciIds | None) -> LspciParse:
+        merged: dict[str, LspciRecord] = {}
+        for rec in self.records:
+            if rec.address in merged:
+                self.merge(merged[rec.address], rec)
+            else:
+                merged[rec.address] = dataclasses.replace(rec)
+        devices: list[model.Device] = []
+        for addr in sorted(merged, key=lambda a: address_mod.PciAddress.parse(a)):
+            dev = self.to_device(merged[addr], pci_ids)
+            if dev is not None:
+                devices.append(dev)
+        if not self.records:
+            self.problem("LspciNoDevices", "no lspci device lines found", None)
+        return LspciParse(devices=tuple(devices), records=tuple(merged.values()),
+                          problems=tuple(self.problems), source=self.source)
+
+    def merge(self, into: LspciRecord, rec: LspciRecord) -> None:
+        """Fold a later record of the same address into the first; conflicts are reported."""
+        for field in dataclasses.fields(LspciRecord):
+            name = field.name
+            if name in ("address", "line", "form"):
+                continue
+            old, new = getattr(into, name), getattr(rec, name)
+            if new in (None, (), False) or old == new:
+                continue
+            if name == "revision" and new == "00":
+                continue
+            if old in (None, (), False) or (name == "revision" and old == "00") or name == "text":
+                setattr(into, name, new)
+            else:
+                self.problem("LspciConflict", f"{rec.address}: {name} is {old!r} on line {into.line} "
+                             f"but {new!r} here; keeping {old!r}", rec.line)
+        if rec.form != "terse":
+            into.form = rec.form if into.form == "terse" else into.form
+
+    def to_device(self, rec: LspciRecord, pci_ids: pciids.PciIds | None) -> model.Device | None:
+        warnings: list[str] = []
+        if rec.vendor_id is None or rec.product_id is None:
+            if not (self.guess_ids and _ids_from_names(rec, pci_ids)):
+                self.problem("LspciNoIds", f"{rec.address}: no [vendor:device] IDs (use lspci -nn); "
+                             "device left out", rec.line)
+                return None
+            note = (f"{rec.address}: IDs {rec.vendor_id}:{rec.product_id} guessed from the name "
+                    f"{rec.text or rec.device_name!r} in pci.ids")
+            warnings.append(f"line {rec.line}: {note}")
+            self.problem("LspciIdsFromNames", note, rec.line)
+        if rec.class_id is None and rec.class_name and pci_ids is not None:
+            rec.class_id = pci_ids.class_id(rec.class_name)
+        prog_if = rec.prog_if or ("00" if rec.form == "verbose" else None)
+        class_code = (rec.class_id + prog_if) if rec.class_id and prog_if else None
+        is_pf = rec.sriov and (rec.sriov_totalvfs or 0) > 0
+        assert rec.vendor_id is not None and rec.product_id is not None
+        return model.Device(
+            address=rec.address, vendor_id=rec.vendor_id, product_id=rec.product_id,
+            subsystem_vendor_id=rec.subsystem_vendor_id, subsystem_id=rec.subsystem_id,
+            class_code=class_code, revision=rec.revision, name=_name(rec, pci_ids),
+            dev_type=model.TYPE_PF if is_pf else None,
+            numa_node=rec.numa_node, driver=rec.driver, iommu_group=rec.iommu_group,
+            sriov_totalvfs=rec.sriov_totalvfs if rec.sriov else None,
+            sriov_numvfs=rec.sriov_numvfs if rec.sriov else None,
+            sriov_vf_device=rec.sriov_vf_device if rec.sriov else None,
+            warnings=tuple(warnings),
+        )
+
+
+def _ids_from_names(rec: LspciRecord, pci_ids: pciids.PciIds | None) -> bool:
+    """Fill in IDs from names via pci.ids (unambiguous matches only)."""
+    if pci_ids is None:
+        return False
+    vendor_id = rec.vendor_id
+    device_text = rec.device_name
+    if vendor_id is None:
+        if rec.vendor_name is not None:
+            ids = pci_ids.vendor_ids(rec.vendor_name)
+            vendor_id = ids[0] if len(ids) == 1 else None
+        elif rec.text:
+            split = pci_ids.split_vendor(rec.text)
+            if split is not None:
+                vendor_id, device_text = split
+    if vendor_id is None or device_text is None:
+        return False
+    product_id = rec.product_id
+    if product_id is None:
+        unknown = _UNKNOWN_DEVICE.fullmatch(device_text.strip()) or _UNKNOWN_DEVICE.match(device_text.strip())
+        if unknown and unknown.group("id"):
+            product_id = unknown.group("id").lower()
+        else:
+            ids = pci_ids.device_ids(vendor_id, device_text.strip())
+            product_id = ids[0] if len(ids) == 1 else None
+    if product_id is None:
+        return False
+    rec.vendor_id, rec.product_id = vendor_id, product_id
+    return True
+
+
+def _name(rec: LspciRecord, pci_ids: pciids.PciIds | None) -> str | None:
+    """The name lspci printed, or ``None`` for an ID pci.ids did not know ("Device")."""
+    if pci_ids is not None and rec.vendor_id and rec.product_id:
+        known = pci_ids.describe(rec.vendor_id, rec.product_id)
+        if known is not None:
+            return known
+    if rec.form == "machine" or rec.device_name is not None:
+        if rec.device_name is None or _UNKNOWN_DEVICE.fullmatch(rec.device_name):
+            return None
+        return f"{rec.vendor_name} {rec.device_name}" if rec.vendor_name else rec.device_name
+    text = rec.text
+    if not text or _UNKNOWN_DEVICE.search(text):
+        return None
+    return text
+
+
+def _address(text: str) -> str | None:
+    addr = address_mod.PciAddress.try_parse(text.strip(), default_domain=0)
+    return str(addr) if addr is not None else None
+
+
+def _id4(ident: str | None) -> str | None:
+    return ident if ident is not None and len(ident) == 4 else None
+
+
+def _int(text: str) -> int | None:
+    try:
+        return int(text.strip().split()[0])
+    except (ValueError, IndexError):
+        return None
+
+
+def problems_to_dicts(result: LspciParse) -> list[dict[str, Any]]:
+    return [p.to_dict() for p in result.problems]
