@@ -543,6 +543,8 @@ def _value_problem(opt: _Opt, exc: Exception,
     detail = re.sub(r"^Value for option \S+ from LocationInfo\(.*?\) is not valid: ", "", detail)
     detail = re.sub(r"^Value for option \S+ is not valid: ", "", detail)
     value = where.value if where else None
+    if value is not None and repr(value) not in detail and value not in detail:
+        detail += f" (got {value!r})"
     return errors.Problem(
         "ConfigFileValueError", f"Value for option {opt.label} is not valid: {detail}",
         file=where.file if where else None, line=where.line if where else None,
