@@ -99,10 +99,18 @@ class DeviceSpec:
     def match(self, device: model.Device) -> bool:
         """Return True when Nova's ``PciDeviceSpec.match`` would accept ``device``.
 
+        The ids are compared first, so a malformed device address only raises
+        when they match (Nova parses the address first; discovery never
+        produces such addresses).
+
         :raises errors.PciDeviceWrongAddressFormat: the device address is not ``d:b:s.f``.
         :raises errors.PciConfigInvalidSpec: a device address field out of range.
         """
-        return self.match_fields(device, addr.device_fields(device.address))
+        if self.vendor_id != ANY and self.vendor_id != device.vendor_id:
+            return False
+        if self.product_id != ANY and self.product_id != device.product_id:
+            return False
+        return self._match_rest(device, addr.device_fields(device.address))
 
     def match_fields(self, device: model.Device, fields: addr.Fields) -> bool:
         """:meth:`match` with the device's address fields already split."""
@@ -110,6 +118,9 @@ class DeviceSpec:
             return False
         if self.product_id != ANY and self.product_id != device.product_id:
             return False
+        return self._match_rest(device, fields)
+
+    def _match_rest(self, device: model.Device, fields: addr.Fields) -> bool:
         address = self.address
         if address is None:
             return False

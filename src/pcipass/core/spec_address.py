@@ -205,16 +205,27 @@ def parse_address(value: Any) -> AddressSpec:
         address=value, hint="address must be a string (glob) or an object (regex per field)")
 
 
+_CANONICAL = re.compile(r"[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]")
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def device_fields(address: str) -> Fields:
     """Split a device address into Nova's normalized fields, once per address.
 
     Matching compares these with the spec; the cache makes every spec after
-    the first cost nothing for this device.
+    the first cost nothing for this device. A canonical address (what
+    discovery produces) is sliced; anything else goes through Nova's parse.
 
     :raises errors.PciDeviceWrongAddressFormat: not ``d:b:s.f`` (Nova raises the same).
     :raises errors.PciConfigInvalidSpec: a field that is not hex or out of range.
     """
+    if _CANONICAL.fullmatch(address):
+        return (address[:4], address[5:7], address[8:10], address[11])
+    return _parse_device_fields(address)
+
+
+def _parse_device_fields(address: str) -> Fields:
+    """Nova's ``PhysicalPciAddress`` parse: exactly ``d:b:s.f``, each field through ``int(x, 16)``."""
     dbs, _sep, func = address.partition(".")
     parts = dbs.split(":")
     if len(parts) != 3:
