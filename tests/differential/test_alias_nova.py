@@ -134,7 +134,7 @@ TABLES = {
     "empty_policy": ['{"name": "a", "vendor_id": "8086", "product_id": "1234", "numa_policy": ""}'],
     "live_migratable_yes": ['{"name": "a", "vendor_id": "8086", "product_id": "1234", "live_migratable": "Yes"}'],
     "live_migratable_bad": ['{"name": "a", "vendor_id": "8086", "product_id": "1234", "live_migratable": "2"}'],
-    "dup_ok": ['{"name": "a", "vendor_id": "8086", "product_id": "1", "device_type": "type-VF"}'.replace('"1"', '"0001"'),
+    "dup_ok": ['{"name": "a", "vendor_id": "8086", "product_id": "0001", "device_type": "type-VF"}',
                '{"name": "a", "vendor_id": "8086", "product_id": "0002", "device_type": "type-VF"}'],
     "dup_policy": ['{"name": "a", "vendor_id": "8086", "product_id": "0001", "numa_policy": "required"}',
                    '{"name": "a", "vendor_id": "8086", "product_id": "0002"}'],
