@@ -422,3 +422,16 @@ def test_shutil_copy_keeps_fixture_semantics(tmp_path: Path) -> None:
     shutil.copy(CONF_DIR / "nova-compute.conf", copy)
     nova = novaconf.read_nova_conf([str(copy)])
     assert {ov.file for ov in nova.device_spec} == {str(copy)}
+
+
+def test_relative_path_starting_with_dash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "-pci.conf", "[pci]\nalias = {}\n")
+    nova = novaconf.read_nova_conf(["-pci.conf"])
+    assert nova.problems == []
+    assert [(ov.value, ov.file, ov.line) for ov in nova.alias] == [("{}", "-pci.conf", 2)]
+
+
+def test_ini_values_ending_in_double_colon_are_not_rest(tmp_path: Path) -> None:
+    text = "[DEFAULT]\nmy_ip = fe80::\nmy_block_storage_ip = fd00::\n[pci]\nalias = {}\n"
+    assert sniff.classify(text, "nova.conf").kind == "ini"

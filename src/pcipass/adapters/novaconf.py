@@ -421,7 +421,7 @@ def _oslo(loaded: Sequence[Loaded]) -> tuple[cfg.ConfigOpts, errors.Problem | No
     _register(conf)
     args: list[str] = []
     for item in loaded:
-        args += ["--config-file", item.path]
+        args.append(f"--config-file={item.path}")  # '=' form: a path may start with '-'
     try:
         with _quiet_oslo():
             conf(args=args, project="nova", default_config_files=[], default_config_dirs=[],

@@ -131,7 +131,7 @@ def _rst(text: str, lines: list[str], filename: str) -> Kind | None:
              if not line.lstrip().startswith(("#", ";"))]
     directives = [i for i, line in prose if _RST_DIRECTIVE.match(line)]
     literal = [i for i, line in prose if line.rstrip().endswith("::")
-               and not _SECTION.match(line.strip())]
+               and not _SECTION.match(line.strip()) and not _INI_ASSIGN.match(line)]
     underlines = sum(1 for a, b in zip(lines, lines[1:])
                      if a.strip() and len(b.strip()) >= 3 and _RST_UNDERLINE.match(b.strip())
                      and len(b.strip()) >= len(a.strip()))

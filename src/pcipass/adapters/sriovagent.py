@@ -60,7 +60,7 @@ def _oslo_lists(loaded: novaconf.Loaded) -> tuple[dict[str, list[str]],
     sources: dict[str, config.OptionValue] = {}
     problems: list[errors.Problem] = []
     try:
-        conf(args=["--config-file", loaded.path], project="neutron", default_config_files=[],
+        conf(args=[f"--config-file={loaded.path}"], project="neutron", default_config_files=[],
              default_config_dirs=[], use_env=False)
     except (cfg.Error, OSError, SystemExit) as exc:  # pragma: no cover - parse_ini caught it
         problems.append(errors.Problem("ConfigFileParseError", str(exc), file=loaded.name))
