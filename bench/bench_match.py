@@ -100,7 +100,7 @@ def nova_probes(facts: model.HostFacts) -> Iterator[None]:
     """Answer Nova's sysfs probes from ``facts`` (same as tests/differential/conftest.py)."""
     from unittest import mock
 
-    from nova.pci import utils
+    from nova.pci import utils  # type: ignore[import-untyped]
 
     fakes: dict[str, Any] = {
         "is_physical_function": lambda d, b, s, f: facts.is_pf(f"{d}:{b}:{s}.{f}"),
@@ -117,7 +117,7 @@ def nova_probes(facts: model.HostFacts) -> Iterator[None]:
 def nova(facts: model.HostFacts, devices: list[model.Device]) -> dict[str, Callable[[], int]] | str:
     """Nova's side, or the reason it cannot run."""
     try:
-        import nova.conf
+        import nova.conf  # type: ignore[import-untyped]
         from nova.pci import whitelist
     except ImportError as exc:
         return f"nova is not importable ({exc}); Nova column skipped"

@@ -113,7 +113,7 @@ REGEX_SAMPLES = [".*", "0", "0a", "0000", "00", "0[ab]", "0A", "(0a", "*", "a|b"
 regex_addresses = st.dictionaries(
     st.sampled_from(["domain", "bus", "slot", "function", "unknown"]),
     st.one_of(st.sampled_from(REGEX_SAMPLES), st.sampled_from([None, 0, ["0"]])), max_size=5)
-addresses = st.one_of(glob_addresses(), regex_addresses,
+addresses: st.SearchStrategy[Any] = st.one_of(glob_addresses(), regex_addresses,
                       st.sampled_from([None, "", 0, False, [], {}, [1], 5, True, 1.5]))
 
 BOOL_VALUES = ["yes", "no", "true", "FALSE", "1", "0", "on", "off", "y", "n", "t", "f", " yes ",
@@ -253,12 +253,13 @@ def pf_specs(draw: st.DrawFn) -> dict[str, Any]:
     d, b, rest = target.split(":")
     sl, fn = rest.split(".")
     form = draw(st.sampled_from(["glob", "short", "regex", "devname"]))
-    raw: dict[str, Any] = {
+    forms: dict[str, dict[str, Any]] = {
         "glob": {"address": target},
         "short": {"address": f"{b}:{sl}.{fn}" if draw(st.booleans()) else f"{int(d, 16)}:{b}:{sl}"},
         "regex": {"address": {"domain": d, "bus": b, "slot": sl, "function": fn}},
         "devname": {"devname": draw(st.sampled_from(NETDEVS))},
-    }[form]
+    }
+    raw = forms[form]
     for key, pool in (("vendor_id", VENDORS + ["*"]), ("product_id", PRODUCTS + ["*"]),
                       ("remote_managed", ["true", "false"])):
         if draw(st.booleans()):
