@@ -145,6 +145,7 @@ def translate_flavor(extra_specs: Mapping[str, str], aliases: Mapping[str, alias
         or (``strict_api``) ``ValidationError``.
     """
     specs = dict(extra_specs)
+    _require_strings(specs)
     image = image_properties(image_props)
     warnings = _api_warnings(specs)
     if strict_api and warnings:
@@ -173,7 +174,7 @@ def translate_alias_spec(value: str, aliases: Mapping[str, alias_mod.Alias],
         count is no integer (Nova leaks ``ValueError`` there).
     """
     out: list[PciRequest] = []
-    for position, item in enumerate(value.split(",")):
+    for position, item in enumerate(_items(value)):
         parts = item.split(":")
         if len(parts) != 2:
             raise _bad_item(value, position, item, len(parts))
@@ -193,7 +194,7 @@ def parse_alias_request(value: str) -> list[tuple[str, int]]:
     :raises errors.InvalidAliasRequest: an item is not ``name:count`` or its count is not an integer.
     """
     pairs = []
-    for position, item in enumerate(value.split(",")):
+    for position, item in enumerate(_items(value)):
         parts = item.split(":")
         if len(parts) != 2:
             raise _bad_item(value, position, item, len(parts))
@@ -281,6 +282,14 @@ def resolve_cpu_policy(flavor_value: str | None, image_value: str | None) -> str
     return image_value if image_value in CPU_POLICIES else None
 
 
+def _require_strings(specs: Mapping[str, Any]) -> None:
+    """Nova stores extra specs as strings; refuse anything else in the keys we read."""
+    for key in (ALIAS_KEY, POLICY_KEY, NUMA_NODES_KEY, CPU_POLICY_KEY):
+        if key in specs and not isinstance(specs[key], str):
+            raise errors.InvalidExtraSpec(value=specs[key], key=key, reason="extra spec values are strings",
+                                          entry=key, hint=f'quote the value: "{specs[key]}"')
+
+
 def _typed_image(image: Mapping[str, Any]) -> dict[str, Any]:
     """Coerce the image properties we read as Nova's ImageMeta fields do.
 
@@ -315,6 +324,12 @@ def _is_int_like(value: str | int) -> bool:
         return str(int(value)) == str(value)
     except (TypeError, ValueError):
         return False
+
+
+def _items(value: str) -> list[str]:
+    if not isinstance(value, str):
+        raise errors.InvalidAliasRequest(value=value, reason="not a string", hint="write <alias>:<count>")
+    return value.split(",")
 
 
 def _count(value: str, position: int, text: str) -> int:

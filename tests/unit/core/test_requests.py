@@ -144,6 +144,14 @@ def test_malformed_item_names_its_entry() -> None:
     assert exc.value.to_problem().entry == "item 2"
 
 
+@pytest.mark.parametrize("key,value", [("pci_passthrough:alias", 1), ("hw:numa_nodes", 2), ("hw:cpu_policy", None)],
+                         ids=["alias_int", "nodes_int", "cpu_null"])
+def test_non_string_extra_spec_is_our_error(key: str, value: Any) -> None:
+    with pytest.raises(errors.InvalidExtraSpec) as exc:
+        translate({key: value})
+    assert exc.value.message == f"Invalid value {value!r} for {key}: extra spec values are strings"
+
+
 def test_no_alias_key_needs_no_aliases() -> None:
     result = requests.translate_flavor({"hw:numa_nodes": "1"}, {})
     assert result.requests == [] and result.alias_spec is None and result.numa_nodes == 1
@@ -345,6 +353,12 @@ def test_parse_alias_request_rejects(value: str) -> None:
     assert exc.value.message.startswith(f"Invalid pci_passthrough:alias value {value!r}: item ")
 
 
+def test_parse_alias_request_rejects_non_string() -> None:
+    with pytest.raises(errors.InvalidAliasRequest) as exc:
+        requests.parse_alias_request(3)  # type: ignore[arg-type]
+    assert exc.value.message == "Invalid pci_passthrough:alias value 3: not a string"
+
+
 def test_request_to_dict() -> None:
     req = translate({"pci_passthrough:alias": "gpu:2"}).requests[0]
     assert req.to_dict() == {"alias_name": "gpu", "count": 2, "numa_policy": "required", "specs": [GPU_SPEC]}
@@ -358,7 +372,7 @@ keys = st.sampled_from(["pci_passthrough:alias", "hw:pci_numa_affinity_policy", 
 image_keys = st.sampled_from(["hw_pci_numa_affinity_policy", "hw_numa_nodes", "hw_cpu_policy", "properties"])
 
 
-@given(specs=st.dictionaries(keys, text), image=st.dictionaries(image_keys, st.one_of(text, st.integers())),
+@given(specs=st.dictionaries(keys, st.one_of(text, text, st.integers(), st.none())), image=st.dictionaries(image_keys, st.one_of(text, st.integers())),
        strict=st.booleans())
 @settings(max_examples=400, deadline=None, derandomize=True)
 def test_arbitrary_flavors_raise_only_our_errors(specs: dict[str, str], image: dict[str, Any],
