@@ -435,3 +435,30 @@ def test_relative_path_starting_with_dash(tmp_path: Path, monkeypatch: pytest.Mo
 def test_ini_values_ending_in_double_colon_are_not_rest(tmp_path: Path) -> None:
     text = "[DEFAULT]\nmy_ip = fe80::\nmy_block_storage_ip = fd00::\n[pci]\nalias = {}\n"
     assert sniff.classify(text, "nova.conf").kind == "ini"
+
+
+def test_fifo_device_and_huge_files_are_refused_without_blocking(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fifo = tmp_path / "fifo.conf"
+    os.mkfifo(fifo)
+    big = write(tmp_path, "big.conf", "[pci]\n" + "# padding\n" * 20)
+    monkeypatch.setattr(novaconf, "MAX_BYTES", 64)
+    nova = novaconf.read_nova_conf([fifo, "/dev/zero", big])
+    assert [(p.code, p.file) for p in nova.problems] == [
+        ("ConfigFileUnreadable", str(fifo)), ("ConfigFileUnreadable", "/dev/zero"),
+        ("ConfigFileUnreadable", str(big))]
+    assert "FIFO" in nova.problems[0].message and "MiB" in nova.problems[2].message
+    assert sniff.classify_file(fifo).kind == "unreadable"
+
+
+def test_permission_denied_is_a_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Root reads any file, so simulate the kernel's answer for an unreadable one.
+    path = write(tmp_path, "secret.conf", "[pci]\n")
+
+    def deny(p: str | Path, flags: int, *args: object) -> int:
+        raise PermissionError(13, "Permission denied", str(p))
+
+    monkeypatch.setattr(novaconf.os, "open", deny)
+    nova = novaconf.read_nova_conf([path])
+    assert [(p.code, p.file) for p in nova.problems] == [
+        ("ConfigFilesPermissionDeniedError", str(path))]

@@ -20,11 +20,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import errno
 import glob
 import io
 import logging
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -271,11 +273,41 @@ class Loaded:
         return n + self.line_offset
 
 
+MAX_BYTES = 16 * 1024 * 1024
+
+
+class NotRegularFile(OSError):
+    """A FIFO, socket or device where a file was expected (reading it could block forever)."""
+
+
+class FileTooLarge(OSError):
+    """More than :data:`MAX_BYTES`: no config file is that big."""
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """A regular file's bytes; never blocks on FIFOs or devices, never reads unbounded data.
+
+    :raises IsADirectoryError, NotRegularFile, FileTooLarge, OSError:
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(errno.EINVAL, "not a regular file (a FIFO, socket or device)",
+                                 str(path))
+        data = f.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise FileTooLarge(errno.EFBIG, f"larger than {MAX_BYTES // (1024 * 1024)} MiB", str(path))
+    return data
+
+
 def read_text(path: str | Path, *, what: str = "config file") -> tuple[str | None, errors.Problem | None]:
     """Read a file as UTF-8 text, or say precisely why not (never raises)."""
     name = str(path)
     try:
-        data = Path(path).read_bytes()
+        data = read_bytes(path)
     except FileNotFoundError:
         return None, errors.Problem("ConfigFilesNotFoundError", f"{what} {name} does not exist",
                                     file=name, hint="check the path")
@@ -287,6 +319,9 @@ def read_text(path: str | Path, *, what: str = "config file") -> tuple[str | Non
         return None, errors.Problem("ConfigFilesPermissionDeniedError",
                                     f"no permission to read {what} {name}", file=name,
                                     hint="run as a user that can read it, or copy it")
+    except (NotRegularFile, FileTooLarge) as exc:
+        return None, errors.Problem("ConfigFileUnreadable", f"cannot read {what} {name}: "
+                                    f"{exc.strerror}", file=name, hint="pass a regular file")
     except OSError as exc:
         return None, errors.Problem("ConfigFileUnreadable",
                                     f"cannot read {what} {name}: {exc.strerror or exc}", file=name)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import yaml
 
+from pcipass.adapters import novaconf
+
 KINDS = ("ini", "yaml", "jinja", "markdown", "prose", "json", "empty", "binary", "unreadable")
 
 _SECTION = re.compile(r"^\[[A-Za-z_][A-Za-z0-9_.-]*\]$")
@@ -49,7 +51,7 @@ class Kind:
 def classify_file(path: str | Path) -> Kind:
     """:func:`classify` a file's bytes; unreadable files get kind ``unreadable``."""
     try:
-        data = Path(path).read_bytes()
+        data = novaconf.read_bytes(path)
     except IsADirectoryError:
         return Kind("unreadable", "a directory, not a file")
     except OSError as exc:
