@@ -63,7 +63,8 @@ def build_host(n_devices: int = 10_000, seed: int = 42) -> tuple[model.HostFacts
     while len(devices) < n_devices:
         vendor, product = rnd.choice([("10de", "1eb8"), ("1af4", "1000"), ("8086", "0953"),
                                       ("10de", "2230"), ("1b36", "000d")])
-        address = f"{rnd.randrange(1, 4):04x}:{rnd.randrange(256):02x}:{rnd.randrange(32):02x}.{rnd.randrange(8)}"
+        address = (f"{rnd.randrange(1, 4):04x}:{rnd.randrange(256):02x}:"
+                   f"{rnd.randrange(32):02x}.{rnd.randrange(8)}")
         devices.append(model.Device(address, vendor, product))
     return model.HostFacts(pfs=pfs, netdevs=netdevs), devices
 

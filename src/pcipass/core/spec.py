@@ -41,6 +41,8 @@ KNOWN_TAGS = frozenset({
 })
 #: Spec keys that are not tags; a near-miss of one becomes a tag silently.
 SPEC_KEYS = frozenset({"vendor_id", "product_id", "address", "devname"})
+#: Tags Nova copies from the matching spec into the device (``enhanced_pci_device_with_spec_tags``).
+DEVICE_TAGS = ("managed", "live_migratable")
 #: Tags Nova leaves out of pool keys (Placement matches them instead).
 POOL_IGNORED_TAGS = frozenset({"resource_class", "traits"})
 
@@ -95,6 +97,11 @@ class DeviceSpec:
     def pool_tags(self) -> dict[str, Any]:
         """The tags that become pool keys in Nova's ``PciDeviceStats``."""
         return {k: v for k, v in self.tags.items() if k not in POOL_IGNORED_TAGS}
+
+    @property
+    def device_tags(self) -> dict[str, str]:
+        """``managed``/``live_migratable`` as Nova copies them into the matched device's extra_info."""
+        return {k: self.tags[k] for k in DEVICE_TAGS if self.tags.get(k) is not None}
 
     def match(self, device: model.Device) -> bool:
         """Return True when Nova's ``PciDeviceSpec.match`` would accept ``device``.

@@ -109,10 +109,10 @@ def test_first_matching_spec_wins_and_its_tags_apply() -> None:
               '[{"product_id": "1572", "physical_network": "second"}, {"physical_network": "any"}]']
     entries = spec.parse_device_spec_values(values, HOST).specs
     assert spec.first_match(entries, dev()) is not None
-    assert spec.first_match(entries, dev()).spec.tags == {"physical_network": "first"}  # type: ignore[union-attr]
-    other = dev(vendor="15b3")
-    assert spec.first_match(entries, other).index == 1  # type: ignore[union-attr]
-    assert spec.first_match(entries, dev(vendor="15b3", product="1017")).index == 2  # type: ignore[union-attr]
+    winners = [spec.first_match(entries, d) for d in (dev(), dev(vendor="15b3"),
+                                                      dev(vendor="15b3", product="1017"))]
+    assert [(w.index, w.spec.tags["physical_network"]) for w in winners if w is not None] == [
+        (0, "first"), (1, "second"), (2, "any")]
     assert spec.first_match(entries[:2], dev(vendor="15b3", product="1017")) is None
 
 
@@ -161,10 +161,12 @@ def test_vendor_is_stripped_before_the_wildcard_test_but_product_is_not() -> Non
     ("vendor_id", "", "property vendor_id ('') does not parse as a hex number."),
     ("vendor_id", "xyz", "property vendor_id ('xyz') does not parse as a hex number."),
     ("product_id", "10fg", "property product_id ('10fg') does not parse as a hex number."),
-    ("vendor_id", "80860", "property vendor_id (80860) is greater than the maximum allowable value (FFFF)."),
+    ("vendor_id", "80860",
+     "property vendor_id (80860) is greater than the maximum allowable value (FFFF)."),
     ("product_id", "0x10000", "property product_id (0x10000) is greater than the maximum allowable "
                               "value (FFFF)."),
-    ("vendor_id", " 80860 ", "property vendor_id (80860) is greater than the maximum allowable value (FFFF)."),
+    ("vendor_id", " 80860 ",
+     "property vendor_id (80860) is greater than the maximum allowable value (FFFF)."),
 ], ids=["empty", "non-hex", "product-non-hex", "too-big", "product-too-big", "stripped-in-message"])
 def test_bad_ids(key: str, given: str, message: str) -> None:
     exc = reject({key: given})
@@ -553,6 +555,28 @@ def test_to_dict_contract_shape() -> None:
 def test_pool_tags_leave_out_placement_only_tags() -> None:
     result = parse({"physical_network": "p", "resource_class": "CUSTOM_X", "traits": "A", "trusted": "yes"})
     assert result.pool_tags == {"physical_network": "p", "trusted": "yes"}
+
+
+def test_misspelt_tag_is_kept_and_becomes_a_pool_key() -> None:
+    # nova-pci.md §9.6: the typo silently makes a separate pool.
+    result = parse({"physical_netwrok": "physnet1"})
+    assert result.pool_tags == {"physical_netwrok": "physnet1"}
+
+
+def test_trait_and_resource_class_strings_are_kept_verbatim() -> None:
+    # nova-pci.md §9.14: nothing is stripped; "a, b" later yields CUSTOM__B in Placement.
+    result = parse({"traits": "a, b", "resource_class": " pgpu"})
+    assert result.tags == {"traits": "a, b", "resource_class": " pgpu"}
+
+
+@pytest.mark.parametrize(("raw", "copied"), [
+    ({"managed": "yes", "live_migratable": "0", "trusted": "true"},
+     {"managed": "true", "live_migratable": "false"}),
+    ({"managed": None}, {}), ({}, {}),
+], ids=["both", "null", "none"])
+def test_device_tags_are_what_nova_copies_into_the_device(raw: dict[str, Any],
+                                                         copied: dict[str, str]) -> None:
+    assert parse(raw).device_tags == copied
 
 
 @pytest.mark.parametrize(("tag", "suggestion"), [
