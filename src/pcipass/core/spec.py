@@ -437,11 +437,21 @@ def _check_remote_managed_pf(vendor: str, product: str, pf_addr: str, pf: model.
 def first_match(specs: Sequence[SpecEntry], device: model.Device) -> SpecEntry | None:
     """Return the first entry whose spec matches ``device`` (its tags win), else None.
 
+    The device address is split once, and only when some spec's ids match.
+
     :raises errors.PciDeviceWrongAddressFormat: the device address is not ``d:b:s.f``.
     """
-    fields = addr.device_fields(device.address)
+    vendor, product = device.vendor_id, device.product_id
+    fields: addr.Fields | None = None
     for entry in specs:
-        if entry.spec.match_fields(device, fields):
+        s = entry.spec
+        if s.vendor_id != ANY and s.vendor_id != vendor:
+            continue
+        if s.product_id != ANY and s.product_id != product:
+            continue
+        if fields is None:
+            fields = addr.device_fields(device.address)
+        if s._match_rest(device, fields):
             return entry
     return None
 
