@@ -322,10 +322,13 @@ def config_values(draw: st.DrawFn) -> str:
 
 
 @SETTINGS
-@given(values=st.lists(config_values(), max_size=4), facts=host_facts(), rip=st.booleans())
+@given(values=st.lists(config_values(), max_size=4), host=hosts(), rip=st.booleans())
 def test_value_list_matches_nova_whitelist(nova_oracle: Any, values: list[str],
-                                           facts: model.HostFacts, rip: bool) -> None:
+                                           host: tuple[model.HostFacts, list[model.Device]],
+                                           rip: bool) -> None:
     from nova.pci import whitelist
+
+    facts, devs = host
 
     with nova_oracle.probes(facts), nova_oracle.report_in_placement(rip):
         try:
@@ -344,6 +347,11 @@ def test_value_list_matches_nova_whitelist(nova_oracle: Any, values: list[str],
         assert ours.problems == []
         assert [our_view(e.spec) for e in ours.specs] == [nova_view(s) for s in nova_out.specs]
         assert [e.index for e in ours.specs] == list(range(len(ours.specs)))
+        for dev in devs:  # first match wins, on both sides
+            winner = nova_out.device_assignable(nova_oracle.device_dict(dev))
+            nova_index = None if winner is None else nova_out.specs.index(winner)
+            entry = spec.first_match(ours.specs, dev)
+            assert (None if entry is None else entry.index) == nova_index, (values, dev)
 
 
 def _first_failure_is_documented(values: list[str], facts: model.HostFacts, rip: bool,
