@@ -22,7 +22,6 @@ import os
 import posixpath
 import shutil
 import socket
-import stat
 import tarfile
 import tempfile
 from collections.abc import Iterator
@@ -56,6 +55,9 @@ ALLOWED_SYS_ATTRS = frozenset({
 })
 
 
+_ALLOWED_FAST = ALLOWED_SYS_ATTRS - {"config"}
+
+
 class HostRootInvalid(errors.InputError):
     """A ``--host`` argument that is not a usable host root or bundle."""
 
@@ -86,6 +88,7 @@ class HostRoot:
         self.warnings: list[str] = list(warnings or [])
         self._cleanup = cleanup
         self._dirs: dict[str, str | None] = {"": self.path}
+        self._real: set[str] = set()  # real paths known not to be links
         self._prefix = self.path.rstrip("/") + "/"
         self.manifest = self._read_manifest()
         self.name = self._hostname()
@@ -176,13 +179,17 @@ class HostRoot:
                     raise _Unreadable("symlink leads outside the host root; not followed")
                 cur = posixpath.dirname(cur)
                 continue
-            nxt = posixpath.join(cur, comp)
+            nxt = cur + comp if cur.endswith("/") else f"{cur}/{comp}"
+            if nxt in self._real:
+                cur = nxt
+                continue
             try:
                 target = os.readlink(nxt)
             except FileNotFoundError:
                 raise
             except OSError as exc:
                 if exc.errno == errno.EINVAL:  # exists, not a link
+                    self._real.add(nxt)
                     cur = nxt
                     continue
                 if exc.errno == errno.ENOTDIR:
@@ -280,8 +287,15 @@ class HostRoot:
         """Lexical check that a link target stays in the root (the target is never opened)."""
         if self.live:
             return True
-        if posixpath.isabs(target):
+        if target.startswith("/"):
             return False
+        ups = 0
+        rest = target
+        while rest.startswith("../"):
+            ups += 1
+            rest = rest[3:]
+        if "/.." not in rest and not rest.startswith(".."):
+            return ups <= base.count("/") - self.path.rstrip("/").count("/")
         joined = posixpath.normpath(posixpath.join(base, target))
         return joined == self.path or joined.startswith(self._prefix)
 
@@ -324,6 +338,17 @@ class HostRoot:
             if entry.is_file(follow_symlinks=False):
                 yield f"{_clean(rel)}/{entry.name}"
 
+    def opendir(self, rel: str, warnings: list[str] | None = None) -> DirHandle:
+        """Open a directory once and read many entries of it with few syscalls.
+
+        The handle is empty (no names) when the directory is missing or
+        unreadable (the latter with a warning). Close it, or use ``with``.
+        """
+        sink = self.warnings if warnings is None else warnings
+        rel = _clean(rel)
+        real = self.resolve(rel, sink)
+        return DirHandle(self, rel, real, sink)
+
     # -- host identity --------------------------------------------------------------------
 
     def _read_manifest(self) -> dict[str, Any] | None:
@@ -359,6 +384,150 @@ class HostRoot:
         (self.warnings if warnings is None else warnings).append(message)
 
 
+class DirHandle:
+    """An open directory of a host root: names, small reads and links relative to its fd."""
+
+    def __init__(self, root: HostRoot, rel: str, real: str | None, warnings: list[str],
+                 fd: int | None = None) -> None:
+        self.root = root
+        self.rel = rel
+        self.real = real
+        self.warnings = warnings
+        self.fd: int | None = fd
+        self._names: frozenset[str] | None = None
+        self._subdirs: frozenset[str] = frozenset()
+        self.missing = real is None
+        if real is None or fd is not None:
+            return
+        try:
+            self.fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            self.missing = True
+        except NotADirectoryError:
+            warnings.append(f"{rel}: expected a directory")
+        except OSError as exc:
+            warnings.append(f"{rel}: cannot list ({exc.strerror})")
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Entry names (listed on first use)."""
+        if self._names is None:
+            self._names = frozenset()
+            if self.fd is not None:
+                try:
+                    self._names = frozenset(os.listdir(self.fd))
+                except OSError as exc:
+                    self.warnings.append(f"{self.rel}: cannot list ({exc.strerror})")
+        return self._names
+
+    def real_subdirs(self) -> list[str]:
+        """Names of entries that are real directories (not links), from one listing.
+
+        Their files can be read with :meth:`read_text` as ``"<subdir>/<file>"``
+        without opening the subdirectory first.
+        """
+        if self.fd is None:
+            return []
+        try:
+            with os.scandir(self.fd) as it:
+                entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
+        except OSError as exc:
+            self.warnings.append(f"{self.rel}: cannot list ({exc.strerror})")
+            return []
+        self._names = frozenset(name for name, _ in entries)
+        subdirs = sorted(name for name, is_dir in entries if is_dir)
+        self._subdirs = frozenset(subdirs)
+        for name, is_dir in entries:
+            if not is_dir:
+                self.warnings.append(f"{self.rel}/{name}: expected a directory; ignored")
+        return subdirs
+
+    def subdir(self, name: str) -> DirHandle:
+        """Open the subdirectory ``name`` without following links (a link is resolved by hand)."""
+        rel = f"{self.rel}/{name}"
+        if self.fd is None or self.real is None:
+            return DirHandle(self.root, rel, None, self.warnings, fd=None)
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         dir_fd=self.fd)
+        except FileNotFoundError:
+            return DirHandle(self.root, rel, None, self.warnings, fd=None)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):  # a link (or not a dir): the slow, safe way
+                return self.root.opendir(rel, self.warnings)
+            self.warnings.append(f"{rel}: cannot list ({exc.strerror})")
+            return DirHandle(self.root, rel, None, self.warnings, fd=None)
+        return DirHandle(self.root, rel, f"{self.real}/{name}", self.warnings, fd=fd)
+
+    def __enter__(self) -> DirHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def read_text(self, name: str, *, limit: int = MAX_TEXT_BYTES) -> str | None:
+        """Read entry ``name`` (allow-listed under sys/); ``None`` when missing or unreadable."""
+        data = self.read_bytes(name, limit=limit)
+        return None if data is None else data.decode("utf-8", "replace").strip()
+
+    def read_bytes(self, name: str, *, limit: int = MAX_TEXT_BYTES) -> bytes | None:
+        rel = f"{self.rel}/{name}"
+        limit = _check_allowed(rel, limit)
+        if self.fd is None or (self._names is not None and name not in self._names
+                               and name.partition("/")[0] not in self._subdirs):
+            return None
+        if "/" in name and name.partition("/")[0] not in self._subdirs:
+            raise ValueError(f"{rel}: only files of listed real subdirectories can be read by path")
+        try:
+            fd = os.open(name, _READ_FLAGS, dir_fd=self.fd)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                self.warnings.append(f"{rel}: cannot read ({exc.strerror})")
+                return None
+            return self.root.read_bytes(rel, self.warnings, limit=limit)  # a link: resolve by hand
+        try:
+            return _read_fd(fd, limit)
+        except _Unreadable as exc:
+            self.warnings.append(f"{rel}: {exc.args[0]}")
+            return None
+
+    def readlink(self, name: str) -> str | None:
+        """The target text of link ``name``; ``None`` (with a warning) when it leaves the root."""
+        if self.fd is None or self.real is None or (self._names is not None and name not in self._names):
+            return None
+        rel = f"{self.rel}/{name}"
+        try:
+            target = os.readlink(name, dir_fd=self.fd)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if exc.errno == errno.EINVAL:
+                self.warnings.append(f"{rel}: expected a symlink, found a regular entry")
+            else:
+                self.warnings.append(f"{rel}: cannot read link ({exc.strerror})")
+            return None
+        if not self.root._link_inside(self.real, target):
+            self.warnings.append(f"{rel}: symlink to {target} leads outside the host root; not followed")
+            return None
+        return target
+
+    def link_name(self, name: str) -> str | None:
+        target = self.readlink(name)
+        if target is None:
+            return None
+        return posixpath.basename(target.rstrip("/")) or None
+
+
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
 def _clean(rel: str) -> str:
     """Normalize a relative path; a path climbing above the root is refused."""
     norm = posixpath.normpath(rel.strip("/")) if rel.strip("/") else ""
@@ -374,6 +543,8 @@ def _check_allowed(rel: str, limit: int) -> int:
     if not rel.startswith("sys/"):
         return limit
     name = rel.rpartition("/")[2]
+    if name in _ALLOWED_FAST:
+        return limit
     if name in FORBIDDEN_ATTRS or name.startswith("resource"):
         raise AttributeNotAllowed(f"refusing to read {rel}: {name} can hang or change the device")
     if name not in ALLOWED_SYS_ATTRS and not rel.startswith("sys/module/"):
@@ -392,12 +563,14 @@ def _read_path(path: str, limit: int) -> bytes:
 
 
 def _read_fd(fd: int, limit: int) -> bytes:
+    """Read up to ``limit`` bytes. The fd is non-blocking, so a FIFO or tty cannot hang us;
+    a directory fails with EISDIR. (No fstat: it would cost a syscall per attribute.)"""
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
-            raise _Unreadable(f"{kind}; not read")
         return os.read(fd, limit)
+    except BlockingIOError as exc:
+        raise _Unreadable("not a regular file (would block); not read") from exc
+    except IsADirectoryError as exc:
+        raise _Unreadable("a directory; not read") from exc
     except OSError as exc:
         raise _Unreadable(f"cannot read ({exc.strerror})") from exc
     finally:

@@ -126,8 +126,7 @@ def read_devices(root: hostroot.HostRoot, *, pci_ids: pciids.PciIds | None = _DE
     host_warnings: list[str] = []
     raw: list[_Raw] = []
     for entry in sorted(root.scandir(DEVICES_DIR, host_warnings), key=lambda e: e.name):
-        addr = address_mod.PciAddress.try_parse(entry.name)
-        if addr is None or str(addr) != entry.name:
+        if not _CANONICAL.match(entry.name):
             host_warnings.append(f"{DEVICES_DIR}/{entry.name}: not a PCI address (dddd:bb:ss.f); ignored")
             continue
         raw.append(_read_one(root, entry.name))
@@ -226,7 +225,7 @@ def _cpulist(text: str) -> str | None:
 
 
 def _override(text: str) -> str | None:
-    return text
+    return text if re.fullmatch(r"[\x21-\x7e]*", text) else None
 
 
 _ATTRS: dict[str, tuple[str, Any]] = {
@@ -245,51 +244,95 @@ _ATTRS: dict[str, tuple[str, Any]] = {
     "sriov_vf_device": ("sriov_vf_device", _vf_device),
 }
 _REQUIRED = ("vendor", "device", "class")
+_SRIOV_MORE = ("sriov_numvfs", "sriov_drivers_autoprobe", "sriov_vf_device")
+_CANONICAL = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]$")
+_UEVENT_IDS = re.compile(r"^([0-9A-Fa-f]{4}):([0-9A-Fa-f]{4})$")
 
 
 def _read_one(root: hostroot.HostRoot, name: str) -> _Raw:
+    """Read one device directory: probe files directly rather than listing the directory
+    (a listing costs more than the few failed opens it would save)."""
     rel = f"{DEVICES_DIR}/{name}"
     raw = _Raw(address=name, rel=rel)
-    entries = {e.name: e for e in root.scandir(rel, raw.warnings)}
-    if not entries:
-        if root.exists(rel):
-            raw.warnings.append(f"{rel}: empty device directory")
-        elif not raw.warnings:
-            raw.warnings.append(f"{rel}: broken link; device attributes unreadable")
-        return raw
-    for attr, (field, parse) in _ATTRS.items():
-        if attr in entries:
-            _read_attr(root, raw, attr, field, parse)
-        elif attr in _REQUIRED:
-            raw.warnings.append(f"{rel}/{attr}: missing")
-    _fill_from_config(root, raw, entries)
-    if raw.fields.get("numa_node", 0) == -1:
-        raw.fields["numa_node"] = None
-    if raw.fields.get("driver_override") in ("(null)", ""):
-        raw.fields["driver_override"] = None
-    _read_links(root, raw, entries)
-    if "net" in entries:
-        _read_netdevs(root, raw)
+    with root.opendir(rel, raw.warnings) as handle:
+        if handle.fd is None:
+            if not raw.warnings:
+                raw.warnings.append(f"{rel}: broken link; device attributes unreadable")
+            return raw
+        from_uevent = _read_uevent(handle, raw)
+        sriov = False
+        for attr, (field, parse) in _ATTRS.items():
+            if field in from_uevent or (attr in _SRIOV_MORE and not sriov):
+                continue
+            present = _read_attr(handle, raw, attr, field, parse)
+            if attr == "sriov_totalvfs":
+                sriov = present
+        _fill_from_config(handle, raw)
+        if raw.fields.get("numa_node", 0) == -1:
+            raw.fields["numa_node"] = None
+        if raw.fields.get("driver_override") in ("(null)", ""):
+            raw.fields["driver_override"] = None
+        _read_links(handle, raw, sriov)
+        _read_netdevs(handle, raw)
     return raw
 
 
-def _read_attr(root: hostroot.HostRoot, raw: _Raw, attr: str, field: str, parse: Any) -> None:
-    text = root.read_text(f"{raw.rel}/{attr}", raw.warnings)
+def _read_uevent(handle: hostroot.DirHandle, raw: _Raw) -> set[str]:
+    """Take IDs, class and driver from ``uevent`` (one read instead of six).
+
+    The kernel writes ``PCI_ID``, ``PCI_SUBSYS_ID``, ``PCI_CLASS`` and
+    ``DRIVER`` from the same fields as the separate attribute files and the
+    ``driver`` link; any line that is missing or odd is read from those instead.
+    """
+    text = handle.read_text("uevent")
+    got: set[str] = set()
+    if not text:
+        if text == "":
+            raw.warnings.append(f"{raw.rel}/uevent: empty")
+        return got
+    values = dict(line.partition("=")[::2] for line in text.splitlines() if "=" in line)
+    ids = _UEVENT_IDS.match(values.get("PCI_ID", ""))
+    if ids:
+        raw.fields["vendor_id"], raw.fields["product_id"] = ids.group(1).lower(), ids.group(2).lower()
+        got |= {"vendor_id", "product_id"}
+    sub = _UEVENT_IDS.match(values.get("PCI_SUBSYS_ID", ""))
+    if sub:
+        raw.fields["subsystem_vendor_id"], raw.fields["subsystem_id"] = sub.group(1).lower(), sub.group(2).lower()
+        got |= {"subsystem_vendor_id", "subsystem_id"}
+    cls = values.get("PCI_CLASS", "")
+    if re.fullmatch(r"[0-9A-Fa-f]{1,6}", cls):
+        raw.fields["class_code"] = cls.lower().zfill(6)
+        got.add("class_code")
+    driver = values.get("DRIVER")
+    if driver and re.fullmatch(r"[\x21-\x7e]+", driver):
+        raw.fields["driver"] = driver
+        got.add("driver")
+    return got
+
+
+def _read_attr(handle: hostroot.DirHandle, raw: _Raw, attr: str, field: str, parse: Any) -> bool:
+    """Read one attribute into ``raw``; return whether the file exists."""
+    before = len(raw.warnings)
+    text = handle.read_text(attr)
     if text is None:
-        return
+        exists = len(raw.warnings) != before  # unreadable, not missing
+        if not exists and attr in _REQUIRED:
+            raw.warnings.append(f"{raw.rel}/{attr}: missing")
+        return exists
     value = parse(text)
-    if value is None and not (attr == "driver_override" and text == ""):
+    if value is None:
         raw.warnings.append(f"{raw.rel}/{attr}: unexpected content {text[:40]!r}; ignored")
-        return
-    raw.fields[field] = value
+    else:
+        raw.fields[field] = value
+    return True
 
 
-def _fill_from_config(root: hostroot.HostRoot, raw: _Raw, entries: Mapping[str, Any]) -> None:
+def _fill_from_config(handle: hostroot.DirHandle, raw: _Raw) -> None:
     """Take IDs the attribute files could not give from the first 64 bytes of ``config``."""
     missing = [f for f in ("vendor_id", "product_id", "class_code", "revision") if f not in raw.fields]
-    if not missing or "config" not in entries:
+    if not missing:
         return
-    data = root.read_bytes(f"{raw.rel}/config", raw.warnings, limit=64)
+    data = handle.read_bytes("config", limit=64)
     if data is None or len(data) < 12:
         return
     vendor = int.from_bytes(data[0:2], "little")
@@ -306,30 +349,33 @@ def _fill_from_config(root: hostroot.HostRoot, raw: _Raw, entries: Mapping[str, 
         raw.warnings.append(f"{raw.rel}/config: {field} taken from config space")
 
 
-def _read_links(root: hostroot.HostRoot, raw: _Raw, entries: Mapping[str, Any]) -> None:
-    if "driver" in entries:
-        raw.fields["driver"] = root.link_name(f"{raw.rel}/driver", raw.warnings)
-    if "iommu_group" in entries:
-        group = root.link_name(f"{raw.rel}/iommu_group", raw.warnings)
-        if group is not None:
-            if group.isdigit():
-                raw.fields["iommu_group"] = int(group)
-            else:
-                raw.warnings.append(f"{raw.rel}/iommu_group: link to {group!r} is not a group number")
-    if "physfn" in entries:
-        raw.physfn = _link_address(root, raw, "physfn")
-    for entry_name in entries:
-        m = _VIRTFN.match(entry_name)
-        if m:
-            vf = _link_address(root, raw, entry_name)
-            if vf is not None:
-                raw.virtfns[vf] = int(m.group(1))
+def _read_links(handle: hostroot.DirHandle, raw: _Raw, sriov: bool) -> None:
+    if "driver" not in raw.fields:
+        raw.fields["driver"] = handle.link_name("driver")
+    group = handle.link_name("iommu_group")
+    if group is not None:
+        if group.isdigit():
+            raw.fields["iommu_group"] = int(group)
+        else:
+            raw.warnings.append(f"{raw.rel}/iommu_group: link to {group!r} is not a group number")
+    raw.physfn = _link_address(handle, raw, "physfn")
+    if not sriov:
+        return
+    for entry_name in handle.names:
+        if entry_name.startswith("virtfn"):
+            m = _VIRTFN.match(entry_name)
+            if m:
+                vf = _link_address(handle, raw, entry_name)
+                if vf is not None:
+                    raw.virtfns[vf] = int(m.group(1))
 
 
-def _link_address(root: hostroot.HostRoot, raw: _Raw, link: str) -> str | None:
-    target = root.link_name(f"{raw.rel}/{link}", raw.warnings)
+def _link_address(handle: hostroot.DirHandle, raw: _Raw, link: str) -> str | None:
+    target = handle.link_name(link)
     if target is None:
         return None
+    if _CANONICAL.match(target):
+        return target
     addr = address_mod.PciAddress.try_parse(target)
     if addr is None:
         raw.warnings.append(f"{raw.rel}/{link}: link to {target!r} is not a PCI address")
@@ -337,15 +383,21 @@ def _link_address(root: hostroot.HostRoot, raw: _Raw, link: str) -> str | None:
     return str(addr)
 
 
-def _read_netdevs(root: hostroot.HostRoot, raw: _Raw) -> None:
-    for ifname in root.listdir(f"{raw.rel}/net", raw.warnings):
-        base = f"{raw.rel}/net/{ifname}"
-        mac = root.read_text(f"{base}/address", raw.warnings)
-        if mac is not None and not _MAC.match(mac):
-            raw.warnings.append(f"{base}/address: unexpected content {mac[:40]!r}; ignored")
-            mac = None
-        state = root.read_text(f"{base}/operstate", raw.warnings)
-        raw.netdevs.append(NetDev(ifname, mac.lower() if mac else None, state or None))
+def _read_netdevs(device: hostroot.DirHandle, raw: _Raw) -> None:
+    with device.subdir("net") as net:
+        if net.fd is None:
+            return
+        for ifname in net.real_subdirs():
+            _read_netdev(net, ifname, raw)
+
+
+def _read_netdev(net: hostroot.DirHandle, ifname: str, raw: _Raw) -> None:
+    mac = net.read_text(f"{ifname}/address")
+    if mac is not None and not _MAC.match(mac):
+        raw.warnings.append(f"{net.rel}/{ifname}/address: unexpected content {mac[:40]!r}; ignored")
+        mac = None
+    state = net.read_text(f"{ifname}/operstate")
+    raw.netdevs.append(NetDev(ifname, mac.lower() if mac else None, state or None))
 
 
 # -- NUMA ---------------------------------------------------------------------------------
