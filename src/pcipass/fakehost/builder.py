@@ -126,11 +126,12 @@ def _plan_card(profile: profile_mod.HostProfile, card: profile_mod.CardSpec, seg
                       node, cpus, driver="pcieport", secondary_bus=bus)]
     pf_addr = f"0000:{bus:02x}:00.0"
     driver, override, failed = _binding(card.pf_driver, iommu)
-    sriov = model.totalvfs > 0 and card.sriov_totalvfs > 0
+    sriov = model.totalvfs > 0  # the capability (sriov_* files), even when firmware says 0 VFs
     netdevs = _netdevs(model, driver, bus, 0, 0, None)
     pf = FakeDevice(
         pf_addr, model.vendor, model.device, model.class_code, model.revision,
-        model.subsystem_vendor, model.subsystem_device, "type-PF" if sriov else "type-PCI",
+        model.subsystem_vendor, model.subsystem_device,
+        "type-PF" if sriov and card.sriov_totalvfs > 0 else "type-PCI",
         f"{port_dir}/{pf_addr}", node, cpus, driver=driver, driver_override=override,
         netdevs=netdevs, vfio_failed=failed,
         sriov_totalvfs=card.sriov_totalvfs if sriov else None,

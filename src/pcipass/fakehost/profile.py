@@ -197,7 +197,11 @@ def _parse_card(item: str, m: re.Match[str]) -> CardSpec:
         values.update(_card_option(item, name.lower(), value, model))
     if values["count"] == 0 or int(str(values["count"])) > 256:
         raise FakeHostProfileInvalid(item=item, reason="count must be 1..256")
-    return CardSpec(**values)  # type: ignore[arg-type]
+    card = CardSpec(**values)  # type: ignore[arg-type]
+    if card.vfs > card.sriov_totalvfs:
+        raise FakeHostProfileInvalid(item=item, reason=f"vfs={card.vfs} is more than "
+                                     f"totalvfs={card.sriov_totalvfs}")
+    return card
 
 
 def _card_option(item: str, name: str, value: str, model: Model) -> dict[str, object]:
