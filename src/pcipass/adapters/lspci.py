@@ -199,6 +199,11 @@ class _Parser:
             rec.numa_node = _int(value)
         elif key == "IOMMU group":
             rec.iommu_group = _int(value)
+        elif key == "Flags":  # lspci -v: "Flags: bus master, ..., NUMA node 0, IOMMU group 14"
+            group = re.search(r"IOMMU group (\d+)", value)
+            node = re.search(r"NUMA node (\d+)", value)
+            rec.iommu_group = int(group.group(1)) if group else rec.iommu_group
+            rec.numa_node = int(node.group(1)) if node else rec.numa_node
         elif key == "Capabilities":
             self.in_sriov = "(SR-IOV)" in value
             rec.sriov = rec.sriov or self.in_sriov
@@ -285,11 +290,11 @@ class _Parser:
             if name in ("address", "line", "form"):
                 continue
             old, new = getattr(into, name), getattr(rec, name)
-            if new in (None, (), False) or old == new:
+            if _empty(new) or old == new:
                 continue
             if name == "revision" and new == "00":
                 continue
-            if old in (None, (), False) or (name == "revision" and old == "00") or name == "text":
+            if _empty(old) or (name == "revision" and old == "00") or name == "text":
                 setattr(into, name, new)
             else:
                 self.problem("LspciConflict", f"{rec.address}: {name} is {old!r} on line {into.line} "
@@ -371,6 +376,11 @@ def _name(rec: LspciRecord, pci_ids: pciids.PciIds | None) -> str | None:
     if not text or _UNKNOWN_DEVICE.search(text):
         return None
     return text
+
+
+def _empty(value: object) -> bool:
+    """Unset in a record (0 is a value, so no truthiness test)."""
+    return value is None or value is False or value == ()
 
 
 def _address(text: str) -> str | None:
