@@ -272,6 +272,10 @@ class _Writer:
         else:
             attrs["secondary_bus_number"] = str(dev.secondary_bus)
             attrs["subordinate_bus_number"] = str(self._subordinate(dev))
+            for name in ("aer_dev_correctable", "aer_dev_fatal", "aer_dev_nonfatal"):
+                attrs[name] = "TOTAL_ERR_COR 0" if name.endswith("correctable") else "TOTAL_ERR_FATAL 0"
+            for name in ("cor", "fatal", "nonfatal"):
+                attrs[f"aer_rootport_total_err_{name}"] = "0"
         if dev.sriov_totalvfs is not None:
             attrs.update({
                 "sriov_totalvfs": str(dev.sriov_totalvfs), "sriov_numvfs": str(dev.sriov_numvfs),
@@ -297,6 +301,10 @@ class _Writer:
         self.file(f"{d}/link/l1_aspm", "0\n", 0o644)
         if bound:
             self.file(f"{d}/msi_irqs/{32 + self.devices.index(dev)}", "msix\n")
+        if is_bridge:
+            self.file(f"{d}/pci_bus/0000:{dev.secondary_bus:02x}/cpuaffinity", "0\n")
+            for service in ("001", "002", "004", "010"):  # PME, AER, hotplug, DPC port services
+                self.file(f"{d}/{dev.address}:pcie{service}/uevent", "", 0o644)
         self.device_links(dev)
         for ifname, mac in dev.netdevs:
             self.netdev(dev, ifname, mac)
