@@ -249,7 +249,10 @@ class HostRoot:
             raise
         except OSError as exc:
             if exc.errno == errno.ELOOP:  # the file itself is a link: resolve it by hand
-                return _read_path(self._walk(base, [name], [0]), limit)
+                try:
+                    return _read_path(self._walk(base, [name], [0]), limit)
+                except FileNotFoundError:
+                    raise _Unreadable("broken symlink") from None
             if exc.errno == errno.ENOTDIR:
                 raise FileNotFoundError(rel) from exc
             raise _Unreadable(f"cannot read ({exc.strerror})") from exc

@@ -131,6 +131,7 @@ def read_devices(root: hostroot.HostRoot, *, pci_ids: pciids.PciIds | None = _DE
             continue
         raw.append(_read_one(root, entry.name))
     vf_index = {vf: idx for r in raw for vf, idx in r.virtfns.items()}
+    _check_family_links(raw)
     devices = tuple(r.to_device(vf_index.get(r.address), pci_ids) for r in raw)
     groups: dict[int, list[str]] = {}
     for dev in devices:
@@ -142,6 +143,17 @@ def read_devices(root: hostroot.HostRoot, *, pci_ids: pciids.PciIds | None = _DE
         iommu_groups={g: tuple(sorted(m)) for g, m in sorted(groups.items())},
         warnings=tuple(host_warnings),
     )
+
+
+def _check_family_links(raw: list[_Raw]) -> None:
+    """physfn/virtfnN that name a device missing from sys/bus/pci/devices are reported."""
+    present = {r.address for r in raw}
+    for r in raw:
+        if r.physfn is not None and r.physfn not in present:
+            r.warnings.append(f"{r.rel}/physfn: points to {r.physfn}, which is not in {DEVICES_DIR}")
+        for vf, index in sorted(r.virtfns.items()):
+            if vf not in present:
+                r.warnings.append(f"{r.rel}/virtfn{index}: points to {vf}, which is not in {DEVICES_DIR}")
 
 
 @dataclasses.dataclass
