@@ -8,6 +8,7 @@ what the document says.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable
 from typing import IO, Any
@@ -26,12 +27,23 @@ def make_console(file: IO[str] | None = None) -> rich.console.Console:
                                 width=None if is_tty else 120, no_color=not is_tty)
 
 
+def _finite(obj: Any) -> Any:
+    """Replace NaN/Infinity (which json.loads accepts in configs) by strings: output stays JSON."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def dump_json(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=False)
+    return json.dumps(_finite(doc), indent=2, sort_keys=False, ensure_ascii=False, allow_nan=False)
 
 
 def dump_yaml(doc: dict[str, Any]) -> str:
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    return yaml.safe_dump(_finite(doc), sort_keys=False, allow_unicode=True, default_flow_style=False)
 
 
 def emit(doc: dict[str, Any], fmt: str,

@@ -117,7 +117,7 @@ def load_config(nova_conf: Sequence[str | Path], *, sriov_agent_conf: str | Path
     pre_problems: list[errors.Problem] = []
     for f in nova_conf:
         verdict = sniff.classify_file(f)
-        if verdict.kind in ("ini", "empty"):
+        if verdict.kind in ("ini", "empty", "unreadable"):
             readable.append(f)
         else:
             not_nova.append({"file": str(f), "kind": verdict.kind, "reason": verdict.reason})
@@ -160,7 +160,8 @@ def load_config(nova_conf: Sequence[str | Path], *, sriov_agent_conf: str | Path
 
 
 def _spec_entry_name(entry: spec.SpecEntry) -> str:
-    return f"device_spec[{entry.index}]"
+    where = f"device_spec value {entry.value_index}"
+    return where if entry.item is None else f"{where}, item {entry.item}"
 
 
 def _cross_checks(nova: config.NovaConfig, specs: spec.SpecParseResult) -> list[errors.Problem]:
@@ -267,4 +268,5 @@ def _explain_one(fl: config.Flavor, view: ConfigView, image_props: dict[str, str
     except errors.PcipassError as exc:
         problem = exc.to_problem(file=fl.file, entry=f"flavor {fl.name!r}")
         return FlavorResult(fl.name, fl.file, [], None, None, problem)
-    return FlavorResult(fl.name, fl.file, list(fr.requests), fr.numa_nodes, fr.numa_policy, None)
+    return FlavorResult(fl.name, fl.file, list(fr.requests), fr.numa_nodes, fr.numa_policy, None,
+                        [w.located(file=fl.file) for w in fr.warnings])
