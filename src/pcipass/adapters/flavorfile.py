@@ -240,7 +240,8 @@ def read_image(path: str | Path) -> config.Image:
             "InvalidImageFile", f"{name} is JSON but not an image object", file=name,
             hint="use 'openstack image show -f json'")])
     problems: list[errors.Problem] = []
-    image_name = doc.get("name") if isinstance(doc.get("name"), str) and doc.get("name") else stem
+    given = doc.get("name")
+    image_name: str = given if isinstance(given, str) and given else stem
     raw = _image_properties(doc, text, name, problems)
     props = _string_values(raw, text, name, f"image {image_name!r}", problems, strict=False)
     return config.Image(name=image_name, file=name, properties=props, problems=problems)

@@ -15,6 +15,8 @@ from pcipass.adapters import flavorfile, novaconf, sniff, sriovagent
 from pcipass.core import alias as alias_mod
 from pcipass.core import config, errors, legacy, model, requests, spec
 
+Problem = errors.Problem
+
 CONFIG_SCHEMA = "pcipass-config/1"
 FLAVOR_SCHEMA = "pcipass-flavor/1"
 
@@ -28,8 +30,8 @@ class ConfigView:
     aliases: alias_mod.AliasParseResult
     sriov_agent: config.SriovAgentConfig | None = None
     legacy: legacy.LegacyConfig | None = None
-    errors: list[errors.Problem] = dataclasses.field(default_factory=list)
-    warnings: list[errors.Problem] = dataclasses.field(default_factory=list)
+    errors: list[Problem] = dataclasses.field(default_factory=list)
+    warnings: list[Problem] = dataclasses.field(default_factory=list)
     not_nova: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     @property
