@@ -194,6 +194,7 @@ def test_hostile_kernel_files(built: fakehost.BuiltHost) -> None:
         in facts.warnings
 
 
+@pytest.mark.slow
 def test_ten_thousand_entries(tmp_path: Path) -> None:
     """A bus with 10,000 entries: every one gets a row, fast enough, and nothing crashes."""
     root_dir = tmp_path / "big"

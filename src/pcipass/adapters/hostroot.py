@@ -20,15 +20,14 @@ import errno
 import json
 import os
 import posixpath
-import shutil
-import socket
-import tarfile
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pcipass.core import errors
+
+if TYPE_CHECKING:
+    import tarfile
 
 MAX_TEXT_BYTES = 1 << 16
 MAX_CONFIG_BYTES = 64
@@ -108,6 +107,8 @@ class HostRoot:
         if os.path.isdir(text):
             live = os.path.realpath(text) == "/"
             return cls(text, source=text, live=live)
+        import tarfile  # bundles only: keep the live/dir start-up light
+
         if text.endswith((".tar.gz", ".tgz")) or tarfile.is_tarfile(text):
             return _open_bundle(text)
         raise HostRootInvalid(path=text, reason="expected a directory or a .tar.gz bundle")
@@ -115,6 +116,8 @@ class HostRoot:
     def close(self) -> None:
         """Remove the temporary extraction of a bundle (no-op for directories)."""
         if self._cleanup is not None:
+            import shutil
+
             shutil.rmtree(self._cleanup, ignore_errors=True)
             self._cleanup = None
 
@@ -380,7 +383,7 @@ class HostRoot:
         if text:
             return text.split()[0]
         if self.live:
-            return socket.gethostname()
+            return os.uname().nodename
         return posixpath.basename(self.path.rstrip("/")) or self.path
 
     def _warn(self, warnings: list[str] | None, message: str) -> None:
@@ -585,6 +588,10 @@ def _read_fd(fd: int, limit: int) -> bytes:
 
 def _open_bundle(path: str) -> HostRoot:
     """Extract a ``.tar.gz`` bundle safely into a temporary directory and open its root."""
+    import shutil
+    import tarfile
+    import tempfile
+
     tmp = tempfile.mkdtemp(prefix="pcipass-bundle-")
     warnings: list[str] = []
     try:
@@ -630,6 +637,8 @@ def _safe_members(tar: tarfile.TarFile, dest: str, path: str,
 
 def _member_filter(warnings: list[str]) -> Any:
     """tarfile's ``data`` filter, turning each refusal into a warning instead of an abort."""
+    import tarfile
+
     def member_filter(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
         try:
             safe = tarfile.data_filter(member, dest)

@@ -23,7 +23,6 @@ ROOT_PATHS = ("usr/share/misc/pci.ids", "usr/share/hwdata/pci.ids")
 MAX_BYTES = 16 << 20
 
 _VENDOR = re.compile(r"^([0-9a-f]{4})  (.*)$", re.M)
-_CLASS_START = re.compile(r"^C [0-9a-f]{2}  ", re.M)
 _DEVICE = re.compile(r"^\t([0-9a-f]{4})  (.*)$")
 _SUBSYS = re.compile(r"^\t\t([0-9a-f]{4}) ([0-9a-f]{4})  (.*)$")
 
@@ -35,10 +34,12 @@ class PciIds:
 
     def __init__(self, text: str, *, source: str | None = None) -> None:
         self.source = source
-        cut = _CLASS_START.search(text)
-        self._text = text if cut is None else text[:cut.start()]
-        self._class_text = "" if cut is None else text[cut.start():]
+        cut = text.find("\nC ")  # the class section follows all vendors
+        self._text = text if cut < 0 else text[:cut + 1]
+        self._class_text = "" if cut < 0 else text[cut + 1:]
         self._vendors: dict[str, tuple[str, int, int]] | None = None
+        self._found: dict[str, tuple[str, int, int] | None] = {}
+        self._names: dict[tuple[str, str], str | None] = {}
         self._devices: dict[str, dict[str, tuple[str, dict[tuple[str, str], str]]]] = {}
         self._classes: dict[str, str] | None = None
         self._by_vendor_name: dict[str, list[str]] | None = None
@@ -92,12 +93,28 @@ class PciIds:
     # -- lookups ----------------------------------------------------------------------------
 
     def vendor_name(self, vendor_id: str) -> str | None:
-        entry = self._vendor_index().get(vendor_id.lower())
+        entry = self._vendor_entry(vendor_id.lower())
         return entry[0] if entry else None
 
     def device_name(self, vendor_id: str, device_id: str) -> str | None:
-        entry = self._vendor_devices(vendor_id.lower()).get(device_id.lower())
-        return entry[0] if entry else None
+        key = (vendor_id.lower(), device_id.lower())
+        if key not in self._names:
+            self._names[key] = self._find_device(*key)
+        return self._names[key]
+
+    def _find_device(self, vendor_id: str, device_id: str) -> str | None:
+        """One device's name, found by searching the vendor's block (no full parse)."""
+        if vendor_id in self._devices:
+            entry = self._devices[vendor_id].get(device_id)
+            return entry[0] if entry else None
+        block = self._vendor_entry(vendor_id)
+        if block is None:
+            return None
+        at = self._text.find(f"\n\t{device_id}  ", block[1], block[2])
+        if at < 0:
+            return None
+        end = self._text.find("\n", at + 1)
+        return self._text[at + 8:end if end >= 0 else None].strip()
 
     def subsystem_name(self, vendor_id: str, device_id: str, sub_vendor: str,
                        sub_device: str) -> str | None:
@@ -171,12 +188,31 @@ class PciIds:
             self._vendors = index
         return self._vendors
 
+    def _vendor_entry(self, vendor_id: str) -> tuple[str, int, int] | None:
+        """(name, block start, block end) of one vendor, found without indexing them all."""
+        if self._vendors is not None:
+            return self._vendors.get(vendor_id)
+        if vendor_id in self._found:
+            return self._found[vendor_id]
+        self._found[vendor_id] = entry = self._find_vendor(vendor_id)
+        return entry
+
+    def _find_vendor(self, vendor_id: str) -> tuple[str, int, int] | None:
+        text = self._text
+        at = 0 if text.startswith(f"{vendor_id}  ") else text.find(f"\n{vendor_id}  ") + 1
+        if at <= 0 and not text.startswith(f"{vendor_id}  "):
+            return None
+        line_end = text.find("\n", at)
+        line_end = len(text) if line_end < 0 else line_end
+        following = _VENDOR.search(text, line_end)
+        return (text[at + 6:line_end].strip(), line_end, following.start() if following else len(text))
+
     def _vendor_devices(self, vendor_id: str) -> dict[str, tuple[str, dict[tuple[str, str], str]]]:
         devices = self._devices.get(vendor_id)
         if devices is not None:
             return devices
         devices = {}
-        entry = self._vendor_index().get(vendor_id)
+        entry = self._vendor_entry(vendor_id)
         if entry is not None:
             current: dict[tuple[str, str], str] | None = None
             for line in self._text[entry[1]:entry[2]].splitlines():

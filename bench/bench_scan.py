@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Benchmark host discovery: scan a host root with 8 SR-IOV PFs x 128 VFs (1,032 functions,
+plus their 8 root ports), in-process and as a whole command, beside ``lspci -nnk`` on the same tree.
+
+Targets (issue 3): in-process under 150 ms with a warm cache; the whole command no slower
+than lspci plus Python start-up. "Cold" is the first scan in a process (the page cache is
+warm, since the tree was just written; pci.ids parsing is included); "warm" is the best of
+the following scans.
+
+Until ``pcipass scan`` exists, the whole command is ``python -m pcipass.adapters.sysfs ROOT``.
+
+Run with the project venv: ``.venv/bin/python bench/bench_scan.py [--check] [--root DIR] [-n N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from pcipass import fakehost  # noqa: E402
+from pcipass.adapters import hostroot, pciids, sysfs  # noqa: E402
+
+TARGET_WARM_MS = 150.0
+
+
+def scan_once(root_dir: Path, ids: pciids.PciIds | None) -> tuple[float, int]:
+    start = time.perf_counter()
+    with hostroot.HostRoot.open(root_dir) as root:
+        count = len(sysfs.read_devices(root, pci_ids=ids).devices)
+    return (time.perf_counter() - start) * 1000, count
+
+
+def best_of(argv: list[str], runs: int, env: dict[str, str] | None = None) -> float:
+    times = []
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=env)
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=env)
+        times.append((time.perf_counter() - start) * 1000)
+    return min(times)
+
+
+def _installed_env(cache: str) -> dict[str, str]:
+    """Run the command as an installed package runs: with cached bytecode (kept out of the
+    repository), whatever PYTHONDONTWRITEBYTECODE says here."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = cache
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", help="reuse (or create) the host root here instead of a temp dir")
+    parser.add_argument("-n", type=int, default=7, help="repetitions per measurement (best is kept)")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args()
+
+    tmp = None
+    tmp_cache = tempfile.mkdtemp(prefix="pcipass-pycache-")
+    root_dir = Path(args.root) if args.root else Path(tempfile.mkdtemp(prefix="pcipass-bench-")) / "host"
+    if not (root_dir / "sys").is_dir():
+        start = time.perf_counter()
+        fakehost.build(root_dir, fakehost.PROFILES["bench-8x128"])
+        print(f"built {root_dir} in {time.perf_counter() - start:.1f} s")
+    if not args.root:
+        tmp = root_dir.parent
+    try:
+        ids = pciids.PciIds.system()
+        cold, count = scan_once(root_dir, ids)
+        warm = min(scan_once(root_dir, ids)[0] for _ in range(args.n))
+        python = best_of([sys.executable, "-c", "pass"], args.n)
+        command = best_of([sys.executable, "-m", "pcipass.adapters.sysfs", str(root_dir)], args.n,
+                          env=_installed_env(tmp_cache))
+        lspci_bin = shutil.which("lspci")
+        lspci = (best_of([lspci_bin, "-nnk", "-O", f"sysfs.path={root_dir}/sys/bus/pci"], args.n)
+                 if lspci_bin else None)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp_cache, ignore_errors=True)
+
+    rows = [
+        ("functions scanned", f"{count}"),
+        ("in-process, cold (first scan)", f"{cold:8.1f} ms"),
+        ("in-process, warm (best)", f"{warm:8.1f} ms   target < {TARGET_WARM_MS:.0f} ms"),
+        ("python start-up", f"{python:8.1f} ms"),
+        ("whole command (python -m pcipass.adapters.sysfs)", f"{command:8.1f} ms"),
+        ("lspci -nnk -O sysfs.path=...", f"{lspci:8.1f} ms" if lspci is not None else "  (no lspci)"),
+    ]
+    if lspci is not None:
+        rows.append(("lspci + python start-up", f"{lspci + python:8.1f} ms   target for the command"))
+    width = max(len(r[0]) for r in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+
+    ok = warm < TARGET_WARM_MS and (lspci is None or command <= lspci + python)
+    print("targets met" if ok else "targets MISSED")
+    return 0 if ok or not args.check else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
