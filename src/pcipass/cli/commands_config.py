@@ -133,15 +133,18 @@ def render_config(doc: dict[str, Any], con: rich.console.Console) -> None:
 
 
 def render_modern(con: rich.console.Console, modern: dict[str, Any]) -> None:
-    con.print(rich.text.Text("Modern equivalent of the 2013 label configuration", style="bold"))
-    for host, lines in modern.get("hosts", {}).items():
-        con.print(f"  # compute {host}: nova.conf", markup=False)
-        for line in lines:
-            con.print(f"  {line}", markup=False)
-    for line in modern.get("controller", []):
-        con.print(f"  {line}", markup=False)
-    for line in modern.get("flavors", []):
-        con.print(f"  {line}", markup=False)
+    con.print(rich.text.Text("Modern equivalent of the 2013 label configuration "
+                             "(Nova ignores pci_passthrough_devices today)", style="bold"))
+    blocks = (("# every compute with these labels: nova.conf", modern.get("compute_conf")),
+              ("# nova-api / nova-scheduler: nova.conf", modern.get("controller_conf")))
+    for title, text in blocks:
+        if text:
+            con.print(f"  {title}", markup=False)
+            for line in str(text).rstrip("\n").splitlines():
+                con.print(f"    {line}", markup=False)
+    for flavor, specs in (modern.get("flavor_extra_specs") or {}).items():
+        for key, value in specs.items():
+            con.print(f"  openstack flavor set {flavor} --property {key}={value}", markup=False)
 
 
 def render_flavors(doc: dict[str, Any], con: rich.console.Console) -> None:

@@ -152,8 +152,10 @@ def load_config(nova_conf: Sequence[str | Path], *, sriov_agent_conf: str | Path
     view.warnings.extend(_cross_checks(nova, specs))
     if nova.legacy_devices:
         view.legacy = legacy.parse_legacy_config(nova.legacy_devices, host=nova.host)
+        first = nova.legacy_devices[0]
         view.errors.extend(view.legacy.problems)
-        view.warnings.extend(view.legacy.warnings)
+        view.warnings.extend(w.located(file=first.file, line=first.line)
+                             for w in view.legacy.warnings)
     if sriov_agent_conf is not None:
         view.sriov_agent = sriovagent.read_sriov_agent_conf(sriov_agent_conf)
         view.errors.extend(view.sriov_agent.problems)
@@ -270,5 +272,23 @@ def _explain_one(fl: config.Flavor, view: ConfigView, image_props: dict[str, str
     except errors.PcipassError as exc:
         problem = exc.to_problem(file=fl.file, entry=f"flavor {fl.name!r}")
         return FlavorResult(fl.name, fl.file, [], None, None, problem)
-    return FlavorResult(fl.name, fl.file, list(fr.requests), fr.numa_nodes, fr.numa_policy, None,
-                        [w.located(file=fl.file) for w in fr.warnings])
+    reqs = list(fr.requests)
+    warnings = [w.located(file=fl.file) for w in fr.warnings]
+    if legacy.LABELS_KEY in fl.extra_specs:
+        # The 2013 design: labels name devices tagged with that label on each host.
+        try:
+            label_reqs = legacy.parse_labels(fl.extra_specs[legacy.LABELS_KEY])
+            modern = legacy.modern_flavor_extra_specs(fl.extra_specs)
+        except errors.PcipassError as exc:
+            return FlavorResult(fl.name, fl.file, [], None, None,
+                                exc.to_problem(file=fl.file, entry=f"flavor {fl.name!r}"))
+        offset = len(reqs)
+        reqs.extend(dataclasses.replace(r, request_id=offset + i) for i, r in enumerate(label_reqs))
+        warnings.append(errors.Problem(
+            code="DeprecatedLegacyPciConfig", file=fl.file, entry=legacy.LABELS_KEY,
+            message=(f"flavor {fl.name!r} uses pci_passthrough:labels from the 2013 design; "
+                     "current Nova ignores it and boots the instance without these devices"),
+            hint=(f"openstack flavor set {fl.name} --property "
+                  f"pci_passthrough:alias='{modern.get(requests.ALIAS_KEY, '')}' "
+                  f"--no-property pci_passthrough:labels (aliases as config check prints them)")))
+    return FlavorResult(fl.name, fl.file, reqs, fr.numa_nodes, fr.numa_policy, None, warnings)
