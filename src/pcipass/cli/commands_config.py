@@ -103,6 +103,13 @@ def render_config(doc: dict[str, Any], con: rich.console.Console) -> None:
         con.print(f"  {f}", markup=False)
     for nn in doc.get("not_nova_conf", []):
         con.print(f"  {nn['file']}: not a nova.conf ({nn['kind']}: {nn['reason']})", markup=False)
+        for frag in nn.get("fragments", []):
+            a, b = frag["lines"]
+            state = "valid" if frag["valid"] else "INVALID"
+            con.print(f"    fragment at lines {a}-{b}: {state}, {frag['device_specs']} device_spec, "
+                      f"{frag['aliases']} alias", markup=False)
+            for p in frag["errors"] + frag["warnings"]:
+                con.print(f"      {p['code']} {_where(p)}: {p['message']}", markup=False)
     if doc["device_specs"]:
         t = rich.table.Table(title="[pci] device_spec", title_justify="left", show_lines=False)
         for col in ("#", "source", "vendor:product", "address / devname", "tags"):

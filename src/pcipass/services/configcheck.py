@@ -108,6 +108,10 @@ def load_config(nova_conf: Sequence[str | Path], *, sriov_agent_conf: str | Path
                 facts: model.HostFacts | None = None) -> ConfigView:
     """Read nova.conf files (merged in order, as oslo.config does) and parse the PCI options.
 
+    A file that is not a nova.conf (YAML, Jinja, a blog post) is reported as
+    such; nova.conf fragments embedded in a document are checked one by one
+    and listed under ``not_nova_conf[].fragments``.
+
     :param nova_conf: files merged in order, like repeated ``--config-file``.
     :param sriov_agent_conf: the Neutron SR-IOV agent's ini, if any.
     :param config_dirs: extra ``--config-dir`` directories.
@@ -121,19 +125,44 @@ def load_config(nova_conf: Sequence[str | Path], *, sriov_agent_conf: str | Path
         verdict = sniff.classify_file(f)
         if verdict.kind in ("ini", "empty", "unreadable"):
             readable.append(f)
-        else:
-            not_nova.append({"file": str(f), "kind": verdict.kind, "reason": verdict.reason})
-            pre_problems.append(errors.Problem(
-                code="NotNovaConf", file=str(f),
-                message=f"not a nova.conf: {verdict.kind} ({verdict.reason})",
-                hint="pass the INI file that nova-compute or nova-api reads, e.g. /etc/nova/nova.conf"))
-    nova = novaconf.read_nova_conf(readable, config_dirs=config_dirs)
+            continue
+        entry: dict[str, Any] = {"file": str(f), "kind": verdict.kind, "reason": verdict.reason,
+                                 "fragments": _fragments(f, facts)}
+        not_nova.append(entry)
+        found = (f"; it embeds {len(entry['fragments'])} nova.conf fragment(s), checked one by "
+                 "one below" if entry["fragments"] else "")
+        pre_problems.append(errors.Problem(
+            code="NotNovaConf", file=str(f), line=verdict.line,
+            message=f"not a nova.conf: {verdict.kind} ({verdict.reason}){found}",
+            hint="pass the INI file that nova-compute or nova-api reads, e.g. /etc/nova/nova.conf"))
+    view = analyze(novaconf.read_nova_conf(readable, config_dirs=config_dirs), facts)
+    view.not_nova = not_nova
+    view.errors[:0] = pre_problems
+    if sriov_agent_conf is not None:
+        view.sriov_agent = sriovagent.read_sriov_agent_conf(sriov_agent_conf)
+        view.errors.extend(view.sriov_agent.problems)
+        view.warnings.extend(view.sriov_agent.warnings)
+    return view
+
+
+def _fragments(path: str | Path, facts: model.HostFacts) -> list[dict[str, Any]]:
+    out = []
+    for snip in novaconf.read_nova_snippets(path):
+        frag = analyze(snip.config, facts)
+        out.append({"lines": [snip.first_line, snip.last_line], "valid": frag.valid,
+                    "device_specs": len(frag.specs.specs), "aliases": len(frag.aliases.aliases),
+                    "errors": [p.to_dict() for p in frag.errors],
+                    "warnings": [p.to_dict() for p in frag.warnings]})
+    return out
+
+
+def analyze(nova: config.NovaConfig, facts: model.HostFacts) -> ConfigView:
+    """Parse the PCI options of an already-read configuration (pure apart from the input)."""
     specs = spec.parse_device_spec_values([v.value for v in nova.device_spec], facts,
                                           report_in_placement=bool(nova.report_in_placement))
     aliases = alias_mod.parse_alias_values([v.value for v in nova.alias],
                                            pci_in_placement=bool(nova.pci_in_placement))
-    view = ConfigView(nova=nova, specs=specs, aliases=aliases, not_nova=not_nova)
-    view.errors.extend(pre_problems)
+    view = ConfigView(nova=nova, specs=specs, aliases=aliases)
     view.errors.extend(nova.problems)
     view.warnings.extend(nova.warnings)
     view.errors.extend(_locate(specs.problems, nova.device_spec))
@@ -156,10 +185,6 @@ def load_config(nova_conf: Sequence[str | Path], *, sriov_agent_conf: str | Path
         view.errors.extend(view.legacy.problems)
         view.warnings.extend(w.located(file=first.file, line=first.line)
                              for w in view.legacy.warnings)
-    if sriov_agent_conf is not None:
-        view.sriov_agent = sriovagent.read_sriov_agent_conf(sriov_agent_conf)
-        view.errors.extend(view.sriov_agent.problems)
-        view.warnings.extend(view.sriov_agent.warnings)
     return view
 
 
