@@ -95,7 +95,9 @@ def nova_device_dict(device: model.Device) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def nova_oracle() -> types.SimpleNamespace:
     """Nova (skipped when absent) with CONF parsed, plus the probe/CONF helpers above."""
-    pytest.importorskip("nova")
+    from support import require_module
+
+    require_module("nova")
     return types.SimpleNamespace(conf=nova_conf(), probes=nova_probes,
                                  report_in_placement=report_in_placement,
                                  device_dict=nova_device_dict)

@@ -14,10 +14,12 @@ import json
 from typing import Any
 
 import pytest
+
+from support import require_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-pytest.importorskip("nova")
+require_module("nova")
 
 from pcipass.core import alias  # noqa: E402
 

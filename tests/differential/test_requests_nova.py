@@ -20,10 +20,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
+from support import require_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-pytest.importorskip("nova")
+require_module("nova")
 
 from pcipass.core import alias, errors, requests  # noqa: E402
 

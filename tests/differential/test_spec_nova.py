@@ -17,12 +17,14 @@ import json
 from typing import Any
 
 import pytest
+
+from support import require_module
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from pcipass.core import errors, model, spec
 
-pytest.importorskip("nova")
+require_module("nova")
 
 pytestmark = pytest.mark.nova
 
