@@ -1,44 +1,16 @@
-"""Shared test fixtures: paths to the repo's fixtures and to ../shared, and a CLI runner."""
+"""Shared fixtures. Importable helpers live in tests/support.py (``from support import ...``)."""
 
 from __future__ import annotations
 
-import io
-import json
-import os
 import sys
-from collections.abc import Sequence
-from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-FIXTURES = REPO / "tests" / "fixtures"
-SCHEMAS = REPO / "docs" / "schemas"
-IN_CI = bool(os.environ.get("CI"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-@dataclass
-class CliResult:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-def run_cli(args: Sequence[str]) -> CliResult:
-    """Run ``pcipass ARGS`` in-process and capture its exit code and output."""
-    from pcipass.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main.main(list(args))
-    return CliResult(code, out.getvalue(), err.getvalue())
+from support import IN_CI, SHARED, run_cli  # noqa: E402
 
 
 @pytest.fixture
@@ -54,23 +26,6 @@ def shared() -> Path:
         pytest.skip("../shared is not present")
     return SHARED
 
-
-def validate_schema(doc: Any, name: str) -> None:
-    """Validate ``doc`` against docs/schemas/<name>.json (with local $refs)."""
-    import jsonschema
-    import referencing
-
-    resources = []
-    for path in SCHEMAS.glob("*.json"):
-        schema = json.loads(path.read_text())
-        resources.append((path.name, referencing.Resource.from_contents(schema)))
-        resources.append((schema["$id"], referencing.Resource.from_contents(schema)))
-    registry = referencing.Registry().with_resources(resources)
-    schema = json.loads((SCHEMAS / f"{name}.json").read_text())
-    jsonschema.Draft202012Validator(schema, registry=registry).validate(doc)
-
-
-sys.path.insert(0, str(REPO / "tests"))
 
 try:
     from hypothesis import HealthCheck

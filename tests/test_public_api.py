@@ -6,7 +6,7 @@ import doctest
 import inspect
 
 import pcipass
-from conftest import FIXTURES
+from support import FIXTURES
 
 
 def test_all_is_pinned() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import FIXTURES, validate_schema
+from support import FIXTURES, validate_schema
 
 CLI = FIXTURES / "cli"
 

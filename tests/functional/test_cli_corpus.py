@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from conftest import SHARED, validate_schema
+from support import SHARED, validate_schema
 
 CORPUS = SHARED / "corpus" / "config"
 FILES = sorted(p for p in CORPUS.glob("*") if p.is_file() and not p.name.endswith(".source.txt")) \
