@@ -22,7 +22,12 @@ Exception tree::
     |   +-- InvalidAliasRequest        pcipass: malformed pci_passthrough:alias
     |   +-- InvalidExtraSpec           pcipass: other bad flavor/image values
     |   +-- InvalidPciAddress          pcipass: a device address that is not dddd:bb:ss.f
-    +-- ...
+    |   +-- PciDeviceNotFoundById      a device Nova probes while parsing is missing
+    |   +-- ValidationError            Nova API extra spec validation
+    |   +-- InvalidRequest             Nova API: image property of the wrong type
+    |   +-- InvalidNUMANodesNumber, ImageNUMATopologyForbidden,
+    |   |   InvalidCPUAllocationPolicy, ImageCPUPinningForbidden   (nova.virt.hardware)
+    |   +-- PciDeviceInvalidConfig     the 2013 pci_passthrough_devices format
 """
 
 from __future__ import annotations
@@ -161,3 +166,36 @@ class InvalidPciAddress(InputError):
     """A device address that is not a full ``dddd:bb:ss.f`` address."""
 
     msg_fmt = "Invalid PCI address %(address)r: %(reason)s"
+
+
+class ValidationError(InputError):
+    """Nova API's extra spec validation failure (``nova.exception.ValidationError``)."""
+
+
+class InvalidRequest(InputError):
+    """Nova API's ``InvalidRequest``: here, an image property of the wrong type."""
+
+
+class InvalidNUMANodesNumber(InputError):
+    msg_fmt = "The property 'numa_nodes' cannot be '%(nodes)s'. It must be a number greater than 0"
+
+
+class ImageNUMATopologyForbidden(InputError):
+    msg_fmt = ("Image property '%(name)s' is not permitted to override NUMA configuration set "
+               "against the flavor")
+
+
+class InvalidCPUAllocationPolicy(InputError):
+    msg_fmt = ("CPU policy requested from '%(source)s' is invalid, given: '%(requested)s', "
+               "available: '%(available)s'.")
+
+
+class ImageCPUPinningForbidden(InputError):
+    msg_fmt = ("Image property 'hw_cpu_policy' is not permitted to override CPU pinning policy "
+               "set against the flavor")
+
+
+class PciDeviceInvalidConfig(InputError):
+    """A bad ``pci_passthrough_devices`` value (the 2013 design's exception name)."""
+
+    msg_fmt = "Invalid [DEFAULT] pci_passthrough_devices config: %(reason)s"

@@ -45,10 +45,7 @@ SCHEDULER_OPTION = "[filter_scheduler] pci_in_placement = True"
 _ID = re.compile(r"[0-9a-fA-F]{4}\Z")
 
 
-class PciDeviceInvalidConfig(errors.InputError):
-    """A bad ``pci_passthrough_devices`` value (the 2013 design's exception name)."""
-
-    msg_fmt = "Invalid [DEFAULT] pci_passthrough_devices config: %(reason)s"
+PciDeviceInvalidConfig = errors.PciDeviceInvalidConfig
 
 
 class _Located(Protocol):

@@ -46,31 +46,13 @@ CPU_POLICIES = ("dedicated", "shared", "mixed")
 NUMA_POLICIES_API = ("required", "preferred", "legacy", "socket")
 
 
-class ValidationError(errors.InputError):
-    """Nova API's extra spec validation failure (``nova.exception.ValidationError``)."""
-
-
-class InvalidRequest(errors.InputError):
-    """Nova API's ``InvalidRequest``: here, an image property of the wrong type."""
-
-
-class InvalidNUMANodesNumber(errors.InputError):
-    msg_fmt = "The property 'numa_nodes' cannot be '%(nodes)s'. It must be a number greater than 0"
-
-
-class ImageNUMATopologyForbidden(errors.InputError):
-    msg_fmt = ("Image property '%(name)s' is not permitted to override NUMA configuration set "
-               "against the flavor")
-
-
-class InvalidCPUAllocationPolicy(errors.InputError):
-    msg_fmt = ("CPU policy requested from '%(source)s' is invalid, given: '%(requested)s', "
-               "available: '%(available)s'.")
-
-
-class ImageCPUPinningForbidden(errors.InputError):
-    msg_fmt = ("Image property 'hw_cpu_policy' is not permitted to override CPU pinning policy "
-               "set against the flavor")
+# Nova API errors that flavor/image translation raises (defined with the rest in errors.py).
+ValidationError = errors.ValidationError
+InvalidRequest = errors.InvalidRequest
+InvalidNUMANodesNumber = errors.InvalidNUMANodesNumber
+ImageNUMATopologyForbidden = errors.ImageNUMATopologyForbidden
+InvalidCPUAllocationPolicy = errors.InvalidCPUAllocationPolicy
+ImageCPUPinningForbidden = errors.ImageCPUPinningForbidden
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
