@@ -1,0 +1,299 @@
+"""``pcipass scan``: the PCI devices of hosts, and which of them Nova would pass through."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from pcipass.cli import main as climain
+
+if TYPE_CHECKING:
+    import rich.console
+    import rich.table
+
+#: More VFs than this under one PF are shown as one summary row (unless --all-vfs).
+COLLAPSE_VFS_OVER = 8
+MAX_LISTED_WARNINGS = 10
+NAME_WIDTH = 32
+
+
+@climain.cli.command("scan")
+@click.option("--host", "hosts", multiple=True, metavar="ROOT",
+              help="A host root: / (the live host), a directory, or a .tar.gz bundle. Repeat to "
+                   "scan a fleet. Default: / when neither --host nor --lspci is given.")
+@click.option("--lspci", "lspci_files", multiple=True, metavar="FILE",
+              help="lspci -nnk / -vmmnnkD / -nnvvv output standing for a host (named after the "
+                   "file's stem). Repeatable.")
+@click.option("--nova-conf", "nova_conf", multiple=True, type=climain.existing_file(),
+              help="The controller's nova.conf: its [pci] alias values are added after the "
+                   "compute config's and its [filter_scheduler] options win. Repeatable.")
+@click.option("--compute-conf", "compute_conf", multiple=True, type=climain.existing_file(),
+              help="nova.conf replacing every host's own etc/nova/ compute config (merged in "
+                   "order). Repeatable.")
+@click.option("--all-vfs", is_flag=True,
+              help=f"List every VF in the table (default: more than {COLLAPSE_VFS_OVER} VFs of a "
+                   "PF are summarized in one row).")
+@climain.format_option()
+def scan_command(hosts: tuple[str, ...], lspci_files: tuple[str, ...], nova_conf: tuple[str, ...],
+                 compute_conf: tuple[str, ...], all_vfs: bool, fmt: str) -> int:
+    """Read the PCI devices of hosts and match each against its own [pci] device_spec.
+
+    Exit 0 when the scan printed, 2 when an input is invalid: a host path that
+    is not a root or bundle, an lspci file without devices, or a host whose
+    config has errors (its devices are still listed).
+    """
+    from pcipass.core import errors
+    from pcipass.services import scan
+
+    if not hosts and not lspci_files:
+        hosts = ("/",)
+    try:
+        report = scan.scan_hosts(hosts, lspci=lspci_files, nova_conf=nova_conf,
+                                 compute_conf=compute_conf)
+    except errors.InputError as exc:
+        click.echo(f"pcipass scan: {exc.message}", err=True)
+        if exc.hint:
+            click.echo(f"  fix: {exc.hint}", err=True)
+        return climain.EXIT_FAIL
+    _emit(report.to_dict(), fmt, all_vfs)
+    return climain.EXIT_OK if report.valid else climain.EXIT_FAIL
+
+
+def _emit(doc: dict[str, Any], fmt: str, all_vfs: bool) -> None:
+    if fmt == "json":  # the common scripted case: skip loading rich and yaml
+        import json
+        import sys
+
+        try:
+            sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+            return
+        except ValueError:  # NaN in a tag (json.loads accepts it in configs): let output fix it
+            pass
+    from pcipass.cli import output
+
+    output.emit(doc, fmt, lambda d, con: render_scan(d, con, all_vfs=all_vfs))
+
+
+# -- rendering ------------------------------------------------------------------------------
+
+
+def render_scan(doc: dict[str, Any], con: rich.console.Console, *, all_vfs: bool = False) -> None:
+    """Per host: a header with kernel and config facts, the device table, then problems."""
+    for n, host in enumerate(doc["hosts"]):
+        if n:
+            con.print()
+        _render_header(con, host)
+        con.print(device_table(host, all_vfs=all_vfs))
+        _render_notes(con, host)
+
+
+def _render_header(con: rich.console.Console, host: dict[str, Any]) -> None:
+    import rich.text
+
+    title = rich.text.Text.assemble((host["name"], "bold cyan"), f"  ({host['kind']} {host['root']})")
+    if host.get("nova_host") and host["nova_host"] != host["name"]:
+        title.append(f"  Nova host name: {host['nova_host']}")
+    con.print(title)
+    con.print("  " + kernel_line(host), markup=False, highlight=False)
+    if host.get("numa") and host["numa"]["cells"]:
+        cells = ", ".join(f"node{c['id']} cpus {_cpus(c['cpus'])}" for c in host["numa"]["cells"])
+        con.print(f"  NUMA: {cells}", markup=False, highlight=False)
+    con.print("  " + config_line(host), markup=False, highlight=False)
+
+
+def kernel_line(host: dict[str, Any]) -> str:
+    """``kernel 6.1.0 · IOMMU on (12 groups) · cmdline intel_iommu=on iommu=pt · vfio-pci module``."""
+    k = host["kernel"]
+    if host["kind"] == "lspci":
+        return "kernel: unknown (lspci paste)"
+    parts = [f"kernel {k['release'] or 'unknown'}"]
+    if k["iommu_present"]:
+        parts.append(f"IOMMU on ({k['iommu_groups']} groups)")
+    else:
+        parts.append("IOMMU off (no IOMMU groups)")
+    cmd = k.get("cmdline")
+    if cmd is None:
+        parts.append("cmdline unknown")
+    else:
+        flags = [f"{key}={cmd[key]}" for key in ("intel_iommu", "amd_iommu", "iommu") if cmd[key]]
+        if cmd["vfio_pci_ids"]:
+            flags.append("vfio-pci.ids=" + ",".join(cmd["vfio_pci_ids"]))
+        parts.append("cmdline " + (" ".join(flags) if flags else "has no IOMMU flags"))
+    parts.append(f"vfio-pci {k['vfio_pci'] or 'unknown'}")
+    return " · ".join(parts)
+
+
+def config_line(host: dict[str, Any]) -> str:
+    """``config: etc/nova/nova.conf: valid, 4 of 14 devices assignable``."""
+    cfg = host["config"]
+    files = ", ".join(cfg["files"])
+    n_err = len(cfg["errors"])
+    state = "valid" if not n_err else f"INVALID ({n_err} error{'s' if n_err > 1 else ''})"
+    if cfg["compute_starts"] is None:
+        head = f"config: {files}: {state}, " if files else "config: "
+        return head + "no compute config, so nothing is assignable"
+    if cfg["compute_starts"] is False:
+        return f"config: {files}: {state}: nova-compute would not start, so nothing is assignable"
+    assignable = sum(1 for d in host["devices"] if d["passthrough"])
+    return f"config: {files}: {state}, {assignable} of {len(host['devices'])} devices assignable"
+
+
+def _cpus(cpus: list[int]) -> str:
+    """``[0, 1, 2, 5]`` -> ``0-2,5``."""
+    runs: list[list[int]] = []
+    for cpu in cpus:
+        if runs and runs[-1][1] == cpu - 1:
+            runs[-1][1] = cpu
+        else:
+            runs.append([cpu, cpu])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs) or "-"
+
+
+COLUMNS = ("address", "ids", "name", "type", "driver", "NUMA", "IOMMU", "passthrough")
+
+
+def device_table(host: dict[str, Any], *, all_vfs: bool = False) -> rich.table.Table:
+    """The device table: each PF followed by its VFs (indented, or one summary row)."""
+    import rich.box
+    import rich.table
+
+    table = rich.table.Table(show_header=True, header_style="bold", box=rich.box.SIMPLE_HEAD,
+                             padding=(0, 1, 0, 0), show_edge=False)
+    for col in COLUMNS:
+        if col == "name":  # one line per device; the full name is in -f json
+            table.add_column(col, no_wrap=True, overflow="ellipsis", max_width=NAME_WIDTH)
+        elif col in ("passthrough", "driver"):  # VF summaries list several drivers
+            table.add_column(col, overflow="fold", min_width=len(col))
+        else:
+            table.add_column(col, no_wrap=True, min_width=len(col))
+    for row, style in table_rows(host, all_vfs=all_vfs):
+        table.add_row(*row, style=style)
+    return table
+
+
+def table_rows(host: dict[str, Any], *, all_vfs: bool = False) -> Iterator[tuple[list[str], str | None]]:
+    """Rows (cells, style) in display order; VFs follow their PF."""
+    devices = host["devices"]
+    present = {d["address"] for d in devices}
+    children: dict[str, list[dict[str, Any]]] = {}
+    for d in devices:
+        if d["parent_addr"] in present:
+            children.setdefault(d["parent_addr"], []).append(d)
+    invalid = host["config"]["compute_starts"] is False
+    for d in devices:
+        if d["parent_addr"] in present:
+            continue
+        yield _device_row(d, "", invalid), ("dim" if (d["class"] or "").startswith("06") else None)
+        vfs = sorted(children.get(d["address"], []), key=lambda v: (v["vf_index"] is None,
+                                                                   v["vf_index"], v["address"]))
+        if len(vfs) > COLLAPSE_VFS_OVER and not all_vfs:
+            yield _summary_row(vfs), None
+        else:
+            for i, vf in enumerate(vfs):
+                yield _device_row(vf, "└ " if i == len(vfs) - 1 else "├ ", invalid), None
+
+
+_VENDOR_SUFFIX = re.compile(r"^([^, ]+(?: [^, ]+){0,2}?),?(?: (?:Corporation|Corp\.|Technologies|Inc\.?|"
+                            r"Co\., Ltd\.|Ltd\.|Limited|Semiconductor|Systems))+ ")
+
+
+def short_name(name: str | None) -> str:
+    """``Intel Corporation Ethernet ...`` -> ``Intel Ethernet ...``: room for the model in the table."""
+    return _VENDOR_SUFFIX.sub(r"\1 ", name) if name else "-"
+
+
+def _device_row(d: dict[str, Any], indent: str, invalid: bool) -> list[str]:
+    return [indent + d["address"], f"{d['vendor_id']}:{d['product_id']}", short_name(d["name"]),
+            _type(d), d["driver"] or ("unbound" if d["dev_type"] is not None else "-"),
+            _opt(d["numa_node"]), _opt(d["iommu_group"]), _passthrough(d, invalid)]
+
+
+def _type(d: dict[str, Any]) -> str:
+    kind = {"type-PF": "PF", "type-VF": "VF", "type-PCI": "PCI"}.get(d["dev_type"] or "", "-")
+    if kind == "PF" and d["sriov_totalvfs"] is not None:
+        numvfs = "?" if d["sriov_numvfs"] is None else d["sriov_numvfs"]
+        return f"PF {numvfs}/{d['sriov_totalvfs']} VFs"
+    if kind == "VF" and d["vf_index"] is not None:
+        return f"VF {d['vf_index']}"
+    return kind
+
+
+def _passthrough(d: dict[str, Any], invalid: bool) -> str:
+    if not d["passthrough"]:
+        return "no (config invalid)" if invalid else "-"
+    tags = " ".join(f"{k}={v}" for k, v in d["tags"].items())
+    return f"spec #{d['spec_index']}" + (f" {tags}" if tags else "")
+
+
+def _opt(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def _summary_row(vfs: list[dict[str, Any]]) -> list[str]:
+    """One row for many VFs: address range, count, and each column's distinct values."""
+    ids = _distinct(f"{v['vendor_id']}:{v['product_id']}" for v in vfs)
+    names = _distinct(short_name(v["name"]) for v in vfs)
+    drivers = Counter(v["driver"] or "unbound" for v in vfs)
+    groups = sorted(v["iommu_group"] for v in vfs if v["iommu_group"] is not None)
+    matched = Counter(f"spec #{v['spec_index']}" if v["passthrough"] else "no" for v in vfs)
+    return [f"└ {address_range(vfs[0]['address'], vfs[-1]['address'])}", ids, names,
+            f"{len(vfs)} VFs", " ".join(f"{k}×{n}" for k, n in sorted(drivers.items())),
+            _distinct(_opt(v["numa_node"]) for v in vfs),
+            (f"{groups[0]}-{groups[-1]}" if len(groups) > 1 else _opt(groups[0] if groups else None)),
+            "-" if set(matched) == {"no"} else " ".join(f"{k}×{n}" for k, n in sorted(matched.items()))]
+
+
+def _distinct(values: Iterator[str] | Any) -> str:
+    return ", ".join(dict.fromkeys(values))
+
+
+def address_range(first: str, last: str) -> str:
+    """``0000:81:00.1`` .. ``0000:81:00.4`` -> ``0000:81:00.1-.4`` (the shared prefix said once)."""
+    if first == last:
+        return first
+    cut = 0
+    for i, (a, b) in enumerate(zip(first, last)):
+        if a != b:
+            break
+        if a in ":.":
+            cut = i
+    rest = last[cut:]
+    return f"{first}-{rest.lstrip(':')}"
+
+
+def _render_notes(con: rich.console.Console, host: dict[str, Any]) -> None:
+    cfg = host["config"]
+    _problems(con, "config errors", cfg["errors"], "red")
+    _problems(con, "config warnings", cfg["warnings"], "yellow")
+    device_notes = [w for d in host["devices"] for w in d["warnings"]]
+    _lines(con, "device warnings", device_notes)
+    _lines(con, "host warnings", host["warnings"])
+
+
+def _problems(con: rich.console.Console, title: str, problems: list[dict[str, Any]], style: str) -> None:
+    import rich.text
+
+    if not problems:
+        return
+    con.print(rich.text.Text(f"  {title} ({len(problems)})", style=f"bold {style}"))
+    for p in problems:
+        where = f"{p['file']}:{p['line']}" if p.get("file") and p.get("line") else p.get("file") or ""
+        con.print(f"    {p['code']} {where}".rstrip() + f": {p['message']}", markup=False,
+                  highlight=False)
+        if p.get("hint"):
+            con.print(rich.text.Text(f"      fix: {p['hint']}", style="green"))
+
+
+def _lines(con: rich.console.Console, title: str, lines: list[str]) -> None:
+    if not lines:
+        return
+    con.print(f"  {title} ({len(lines)})", markup=False, highlight=False)
+    for line in lines[:MAX_LISTED_WARNINGS]:
+        con.print(f"    {line}", markup=False, highlight=False)
+    if len(lines) > MAX_LISTED_WARNINGS:
+        con.print(f"    ... and {len(lines) - MAX_LISTED_WARNINGS} more (see -f json)",
+                  markup=False, highlight=False)
