@@ -1,0 +1,718 @@
+"""Device pools and PCI requests with Nova's ``PciDeviceStats`` semantics (nova-pci.md §4).
+
+A host's assignable devices are grouped into pools of equivalent devices; a
+request is checked against the pools through a fixed pipeline of filters.
+Nova keeps two views of the same pools, and so do we:
+
+* the **compute view** (:func:`build`): pools hold their devices, keys keep
+  the JSON types of the spec tags, and :meth:`PciStats.consume` picks real
+  devices (popping from the end of a pool) and applies the PF/VF dependency
+  rule, as the compute claim does;
+* the **scheduler view** (:meth:`PciStats.scheduler_view`): what the
+  scheduler rebuilds from the ``PciDevicePool`` objects the compute reports.
+  Pools carry counts only and every tag value went through the objects'
+  string coercion (a JSON ``true`` tag becomes ``"True"``, which then matches
+  a request's ``"true"`` case-insensitively, while the compute view's ``True``
+  does not). :meth:`PciStats.support` runs there.
+
+Every filter stage records what it dropped as a :class:`Drop`, so that a
+"no" comes with the stage, the count, the pools and the reason (these
+become the ``reasons`` of ``pcipass schedule``). The Placement stage is kept
+as a hook: requests carry ``rp_uuids``; pools without ``rp_uuid`` are ignored
+as Nova does; we never assign ``rp_uuid`` to pools ourselves.
+
+The one deliberate improvement over Nova is :meth:`PciStats.can_fit`, which
+answers "can this host take the requests" by running the compute claim on a
+copy, so the PF/VF dependency is honoured (§9.8).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+from pcipass.core import model, spec
+
+REQUIRED = "required"
+LEGACY = "legacy"
+PREFERRED = "preferred"
+SOCKET = "socket"
+
+#: Filter stages in pipeline order, with the reason Nova logs for each.
+STAGES: dict[str, str] = {
+    "spec": "mismatched PCI attribute(s)",
+    "numa": "they are on the wrong NUMA node(s)",
+    "unrequested_pf": "they are PFs which we have not requested",
+    "unrequested_vdpa": "they are VDPA devices which we have not requested",
+    "unrequested_remote_managed": "they are remote-managed devices which we have not requested",
+    "placement": "they are not part of the placement allocation",
+    "live_migratable": "they are not live migratable",
+    "no_pool": "no pool is left for the request (Nova fails even a request for 0 devices)",
+}
+#: Stages after which Nova checks that enough devices remain.
+_COUNTED = frozenset({"spec", "numa", "unrequested_pf", "live_migratable"})
+_IGNORED_SPEC_KEYS = frozenset({"resource_class", "traits", "rp_uuids"})
+_REMOTE_MANAGED_TYPES = (model.TYPE_VF, model.TYPE_PF, model.TYPE_VDPA)
+_TRUE = spec.TRUE_STRINGS
+
+
+class RequestLike(Protocol):
+    """A flavor request (``requests.PciRequest``) or a port request (:class:`Request`)."""
+
+    @property
+    def count(self) -> int: ...
+
+    @property
+    def numa_policy(self) -> str | None: ...
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Request:
+    """One ``InstancePCIRequest``: ``count`` devices matching any of ``specs``.
+
+    :ivar alias_name: None for a Neutron port request (Nova's ``source`` test).
+    :ivar label: how reasons name the request ("alias 'nic'", "port 1").
+    :ivar rp_uuids: Placement allocation for the request (the hook; empty: none).
+    """
+
+    count: int
+    specs: tuple[Mapping[str, str | None], ...]
+    alias_name: str | None = None
+    numa_policy: str | None = None
+    request_id: str = ""
+    label: str = ""
+    rp_uuids: tuple[str, ...] = ()
+
+    @property
+    def is_port(self) -> bool:
+        return self.alias_name is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"alias_name": self.alias_name, "count": self.count, "numa_policy": self.numa_policy,
+                "specs": [dict(s) for s in self.specs]}
+
+
+def as_request(value: Any, position: int = 0) -> Request:
+    """Normalize a ``requests.PciRequest`` (or a :class:`Request`) into a :class:`Request`."""
+    if isinstance(value, Request):
+        return value
+    name = value.alias_name
+    return Request(count=value.count, specs=tuple(dict(s) for s in value.specs), alias_name=name,
+                   numa_policy=value.numa_policy, request_id=str(getattr(value, "request_id", position)),
+                   label=f"alias '{name}'" if name is not None else f"request {position + 1}")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PooledDevice:
+    """A device in a pool, with the pool key Nova computed for it."""
+
+    device: model.Device
+    key: Mapping[str, Any]
+    spec_index: int | None = None
+
+    @property
+    def address(self) -> str:
+        return self.device.address
+
+
+class Pool:
+    """A group of equivalent free devices (Nova's pool dict, typed).
+
+    ``count`` and ``devices`` are separate on purpose: Nova's claim decrements
+    the count before it pops devices, and its quirks depend on that.
+    """
+
+    __slots__ = ("key", "count", "devices")
+
+    def __init__(self, key: dict[str, Any], count: int = 0,
+                 devices: list[PooledDevice] | None = None) -> None:
+        self.key = key
+        self.count = count
+        self.devices = devices if devices is not None else []
+
+    def __repr__(self) -> str:
+        return f"Pool({self.key!r}, count={self.count})"
+
+    def get(self, name: str) -> Any:
+        return self.key.get(name)
+
+    def info(self) -> PoolInfo:
+        return PoolInfo(tuple(self.key.items()), self.count)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PoolInfo:
+    """A snapshot of a pool for reports: its key items and free count."""
+
+    key: tuple[tuple[str, Any], ...]
+    count: int
+
+    def get(self, name: str) -> Any:
+        return dict(self.key).get(name)
+
+    @property
+    def dev_type(self) -> str | None:
+        value = self.get("dev_type")
+        return None if value is None else str(value)
+
+    @property
+    def numa_node(self) -> Any:
+        return self.get("numa_node")
+
+    def describe(self) -> str:
+        """``8 VFs 8086:154c on NUMA node 1`` (PF address when VFs)."""
+        kind = {model.TYPE_VF: "VF", model.TYPE_PF: "PF", model.TYPE_PCI: "PCI device",
+                model.TYPE_VDPA: "vDPA device"}.get(self.dev_type or "", "device")
+        noun = kind + ("s" if self.count != 1 else "")
+        node = self.numa_node
+        where = "of unknown NUMA node" if node is None else f"on NUMA node {node}"
+        text = f"{self.count} {noun} {self.get('vendor_id')}:{self.get('product_id')} {where}"
+        if self.dev_type == model.TYPE_VF and self.get("address"):
+            text += f" (PF {self.get('address')})"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": {k: v for k, v in self.key}, "count": self.count}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Drop:
+    """What one filter stage did to one request.
+
+    :ivar request: index of the request in the list given.
+    :ivar before: free devices entering the stage.
+    :ivar pools: the pools the stage dropped (snapshots).
+    :ivar failed: fewer than ``needed`` devices remain: Nova stops here.
+    """
+
+    stage: str
+    request: int
+    label: str
+    before: int
+    dropped: int
+    needed: int
+    pools: tuple[PoolInfo, ...] = ()
+    failed: bool = False
+    detail: str = ""
+
+    @property
+    def remaining(self) -> int:
+        return self.before - self.dropped
+
+    @property
+    def why(self) -> str:
+        return STAGES[self.stage]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of support/apply/consume.
+
+    :ivar ok: every request was satisfied.
+    :ivar failed_request: index of the first request that failed.
+    :ivar drops: every stage that dropped devices, plus the failing one.
+    :ivar devices: for consume, the chosen devices in Nova's order, with their request index.
+    :ivar crashed: Nova itself would raise a bare Python error here (a pool emptied under it).
+    """
+
+    ok: bool
+    failed_request: int | None = None
+    drops: tuple[Drop, ...] = ()
+    devices: tuple[tuple[int, PooledDevice], ...] = ()
+    crashed: bool = False
+
+
+class PoolCorrupted(Exception):
+    """Nova's claim would pop a device from an emptied pool (``IndexError`` in Nova)."""
+
+
+# -- building pools (add_device) ---------------------------------------------------------------
+
+
+def pool_key(device: model.Device, tags: Mapping[str, Any], parent_ifname: str | None = None,
+             ) -> dict[str, Any]:
+    """Nova's ``_create_pool_keys_from_dev`` for a device matched by a spec with ``tags``."""
+    key: dict[str, Any] = {"product_id": device.product_id, "vendor_id": device.vendor_id,
+                           "numa_node": device.numa_node, "dev_type": device.dev_type}
+    key.update({k: v for k, v in tags.items() if k not in spec.POOL_IGNORED_TAGS})
+    key["address"] = device.parent_addr or device.address
+    if parent_ifname:
+        key["parent_ifname"] = parent_ifname
+    if device.dev_type in _REMOTE_MANAGED_TYPES and key.get(spec.REMOTE_MANAGED) is None:
+        key[spec.REMOTE_MANAGED] = "false"
+    return key
+
+
+def parent_ifnames(devices: Sequence[model.Device]) -> dict[str, str]:
+    """``parent_ifname`` per VF address, as the libvirt driver reports it.
+
+    A VF gets its PF's (first) netdev name when the VF itself has a netdev
+    and its PF has one.
+    """
+    netdevs = {d.address: d.netdevs for d in devices if d.netdevs}
+    out = {}
+    for dev in devices:
+        if dev.dev_type == model.TYPE_VF and dev.parent_addr and dev.netdevs:
+            parent = netdevs.get(dev.parent_addr)
+            if parent:
+                out[dev.address] = parent[0]
+    return out
+
+
+class PciStats:
+    """One host's pools (Nova's ``PciDeviceStats``).
+
+    :ivar sockets: host NUMA cell id -> socket (None: unknown), for the
+        ``socket`` policy; None when the host has no NUMA topology.
+    """
+
+    __slots__ = ("pools", "sockets", "_parents", "_children")
+
+    def __init__(self, pools: list[Pool] | None = None,
+                 sockets: Mapping[int, int | None] | None = None) -> None:
+        self.pools: list[Pool] = pools if pools is not None else []
+        self.sockets = dict(sockets) if sockets is not None else None
+        self._parents: dict[str, str] = {}
+        self._children: dict[str, list[str]] = {}
+
+    # -- construction ---------------------------------------------------------------------------
+
+    def add(self, item: PooledDevice) -> None:
+        """Nova's ``add_device``: join the first pool with an identical key, else append and re-sort."""
+        pool = self._find(item.key)
+        if pool is None:
+            pool = Pool(dict(item.key))
+            self.pools.append(pool)
+            self.pools.sort(key=lambda p: len(p.key))
+        pool.count += 1
+        pool.devices.append(item)
+
+    def _find(self, key: Mapping[str, Any]) -> Pool | None:
+        for pool in self.pools:
+            if len(pool.key) == len(key) and all(pool.key.get(k) == v for k, v in key.items()):
+                return pool
+        return None
+
+    def link(self, devices: Iterable[model.Device]) -> None:
+        """Nova's device tree (``_build_device_tree``): PF <-> VF/vDPA links among tracked devices.
+
+        Devices are walked in address order, so a VF is linked only to a PF
+        whose address sorts before its own.
+        """
+        self._parents.clear()
+        self._children.clear()
+        pfs: set[str] = set()
+        for dev in sorted(devices, key=lambda d: d.address):
+            if dev.dev_type == model.TYPE_PF:
+                pfs.add(dev.address)
+                self._children[dev.address] = []
+            elif dev.dev_type in (model.TYPE_VF, model.TYPE_VDPA) and dev.parent_addr in pfs:
+                assert dev.parent_addr is not None
+                self._parents[dev.address] = dev.parent_addr
+                self._children[dev.parent_addr].append(dev.address)
+
+    def copy(self) -> PciStats:
+        """A copy whose pools can be consumed without touching this one (Nova's deepcopy)."""
+        clone = PciStats([Pool(dict(p.key), p.count, list(p.devices)) for p in self.pools],
+                         self.sockets)
+        clone._parents = self._parents
+        clone._children = self._children
+        return clone
+
+    def scheduler_view(self) -> PciStats:
+        """The pools as the scheduler sees them: counts only, tag values string-coerced.
+
+        This is ``PciDevicePool.from_dict(...)`` then ``to_dict()``: ``vendor_id``,
+        ``product_id`` and every tag become strings (``str(True)`` is ``"True"``),
+        ``numa_node`` an int or None. Values those fields refuse (lists,
+        objects) are kept as they are; Nova's compute would fail to report them.
+        """
+        return PciStats([Pool(_coerce_key(p.key), p.count) for p in self.pools], self.sockets)
+
+    # -- queries ---------------------------------------------------------------------------------
+
+    @property
+    def free(self) -> int:
+        return sum(p.count for p in self.pools)
+
+    def free_per_node(self) -> dict[int | None, int]:
+        """Free devices per pool ``numa_node``, as Nova counts them to order host cells."""
+        out: dict[Any, int] = {}
+        for pool in self.pools:
+            node = pool.key.get("numa_node")
+            out[node] = out.get(node, 0) + pool.count
+        return out
+
+    def free_devices(self) -> list[PooledDevice]:
+        return [d for p in self.pools for d in p.devices]
+
+    def snapshot(self) -> tuple[PoolInfo, ...]:
+        return tuple(p.info() for p in self.pools)
+
+    # -- support / apply (scheduler) -----------------------------------------------------------
+
+    def support(self, requests: Sequence[Request], numa_cells: Sequence[int] | None = None,
+                ) -> Outcome:
+        """Nova's ``support_requests``: apply the requests to a copy of the pools.
+
+        ``numa_cells`` are the host cell ids the instance's cells were mapped to;
+        None or empty means no NUMA filtering.
+        """
+        return self.copy().apply(requests, numa_cells)
+
+    def apply(self, requests: Sequence[Request], numa_cells: Sequence[int] | None = None,
+              ) -> Outcome:
+        """Nova's ``apply_requests``: subtract counts greedily, request by request.
+
+        On failure the pools are left part-applied, as Nova leaves them
+        (callers use :meth:`support` to test without changing anything).
+        """
+        drops: list[Drop] = []
+        for index, request in enumerate(requests):
+            filtered = filter_pools(self.pools, request, numa_cells, self.sockets, index, drops)
+            if not filtered:
+                if filtered is not None:
+                    drops.append(_no_pool(request, index))
+                return Outcome(False, index, tuple(drops))
+            if request.rp_uuids:
+                if not self._apply_placement(filtered, request):
+                    return Outcome(False, index, tuple(drops))
+                continue
+            count = request.count
+            for pool in filtered:
+                count = self._decrease(pool, count)
+                if not count:
+                    break
+        return Outcome(True, None, tuple(drops))
+
+    def _decrease(self, pool: Pool, count: int = 1) -> int:
+        """Nova's ``_decrease_pool_count``: an emptied pool leaves the list (its count is not zeroed)."""
+        if pool.count > count:
+            pool.count -= count
+            return 0
+        count -= pool.count
+        self._remove_pool(pool)
+        return count
+
+    def _remove_pool(self, pool: Pool) -> None:
+        for i, candidate in enumerate(self.pools):
+            if candidate is pool:
+                del self.pools[i]
+                return
+        raise ValueError("pool not in list")
+
+    def _apply_placement(self, filtered: list[Pool], request: Request) -> bool:
+        if not _one_pool_per_rp(self.pools):
+            return False
+        wanted = _counter(request.rp_uuids)
+        for pool in filtered:
+            rp = pool.key.get("rp_uuid")
+            pool.count -= wanted.pop(rp, 0)
+            if pool.count == 0:
+                self._remove_pool(pool)
+        return True
+
+    # -- consume (compute claim) ---------------------------------------------------------------
+
+    def consume(self, requests: Sequence[Request], numa_cells: Sequence[int] | None = None,
+                ) -> Outcome:
+        """Nova's ``consume_requests``: pick devices, popping from the end of each pool.
+
+        Taking a PF removes its free VFs from their pools; taking a VF or vDPA
+        device removes its free parent PF. On failure the devices taken by
+        earlier requests of this call go back (their dependents do not: Nova
+        does not restore them either).
+        """
+        taken: list[tuple[int, PooledDevice]] = []
+        drops: list[Drop] = []
+        for index, request in enumerate(requests):
+            filtered = filter_pools(self.pools, request, numa_cells, self.sockets, index, drops)
+            if not filtered:
+                if filtered is not None:
+                    drops.append(_no_pool(request, index))
+                while taken:
+                    self.add(taken.pop()[1])
+                return Outcome(False, index, tuple(drops))
+            try:
+                taken.extend((index, d) for d in self._take(filtered, request))
+            except PoolCorrupted:
+                return Outcome(False, index, tuple(drops), tuple(taken), crashed=True)
+        return Outcome(True, None, tuple(drops), tuple(taken))
+
+    def _take(self, filtered: list[Pool], request: Request) -> list[PooledDevice]:
+        out: list[PooledDevice] = []
+        if request.rp_uuids:
+            if not _one_pool_per_rp(self.pools):
+                raise PoolCorrupted("rp_uuid split across pools")
+            wanted = _counter(request.rp_uuids)
+            for pool in filtered:
+                num = wanted.pop(pool.key.get("rp_uuid"), 0)
+                pool.count -= num
+                out.extend(self._pop(pool, num))
+            return out
+        count = request.count
+        for pool in filtered:
+            num = min(pool.count, count)
+            count -= num
+            pool.count -= num
+            out.extend(self._pop(pool, num))
+            if count == 0:
+                break
+        return out
+
+    def _pop(self, pool: Pool, num: int) -> list[PooledDevice]:
+        out = []
+        for _ in range(num):
+            if not pool.devices:
+                raise PoolCorrupted(f"pool {pool.key} is empty")
+            item = pool.devices.pop()
+            self._drop_dependents(item)
+            out.append(item)
+        return out
+
+    def _drop_dependents(self, item: PooledDevice) -> None:
+        dev = item.device
+        if dev.dev_type == model.TYPE_PF:
+            related = self._children.get(dev.address, [])
+        elif dev.dev_type in (model.TYPE_VF, model.TYPE_VDPA):
+            parent = self._parents.get(dev.address)
+            related = [parent] if parent else []
+        else:
+            return
+        if not related:
+            return
+        free = {d.address: d for d in self.free_devices()}
+        for address in related:
+            found = free.get(address)
+            if found is not None:
+                self._remove_device(found)
+
+    def _remove_device(self, item: PooledDevice) -> None:
+        """Nova's ``remove_device``: out of the pool its key names, count decreased."""
+        pool = self._find(item.key)
+        if pool is None:
+            raise PoolCorrupted(f"no pool for {item.address}")
+        pool.devices.remove(item)
+        self._decrease(pool)
+
+    # -- the improvement -----------------------------------------------------------------------
+
+    def can_fit(self, requests: Sequence[Request], numa_cells: Sequence[int] | None = None,
+                ) -> Outcome:
+        """Can this host take the requests? The compute claim, run on a copy.
+
+        Unlike :meth:`support` (Nova's scheduler check), this honours the PF/VF
+        dependency: one PF plus one VF of the only PF is a "no" here, where
+        Nova's scheduler says yes and the compute claim then fails (§9.8).
+        """
+        return self.copy().consume(requests, numa_cells)
+
+
+def build(devices: Sequence[model.Device], specs: Sequence[spec.SpecEntry],
+          sockets: Mapping[int, int | None] | None = None) -> PciStats:
+    """The compute view of a host: every device a spec matches, in the given order, is free.
+
+    Devices whose address Nova could not parse never match (discovery does not
+    produce them).
+    """
+    stats = PciStats(sockets=sockets)
+    ifnames = parent_ifnames(devices)
+    tracked = []
+    for dev in devices:
+        entry = spec.first_match(specs, dev)
+        if entry is None:
+            continue
+        tracked.append(dev)
+        key = pool_key(dev, entry.spec.tags, ifnames.get(dev.address))
+        stats.add(PooledDevice(dev, key, entry.index))
+    stats.link(tracked)
+    return stats
+
+
+# -- the filter pipeline ---------------------------------------------------------------------
+
+
+def filter_pools(pools: Sequence[Pool], request: Request, numa_cells: Sequence[int] | None,
+                 sockets: Mapping[int, int | None] | None, index: int = 0,
+                 drops: list[Drop] | None = None) -> list[Pool] | None:
+    """Nova's ``_filter_pools``: the pools usable for ``request``, None when too few devices remain.
+
+    Each stage that drops devices (or leaves too few) appends a :class:`Drop` to ``drops``.
+    """
+    log = drops if drops is not None else []
+    current = list(pools)
+    for stage in ("spec", "numa", "unrequested_pf", "unrequested_vdpa",
+                  "unrequested_remote_managed", "placement", "live_migratable"):
+        before = _total(current)
+        kept, detail = _stage(stage, current, request, numa_cells, sockets)
+        after = _total(kept)
+        failed = stage in _COUNTED and after < request.count
+        if after < before or failed:
+            kept_ids = {id(p) for p in kept}
+            gone = tuple(p.info() for p in current if id(p) not in kept_ids and p.count)
+            log.append(Drop(stage, index, request.label, before, before - after, request.count,
+                            gone, failed, detail))
+        if failed:
+            return None
+        current = kept
+    return current
+
+
+def _stage(stage: str, pools: list[Pool], request: Request, numa_cells: Sequence[int] | None,
+           sockets: Mapping[int, int | None] | None) -> tuple[list[Pool], str]:
+    specs = request.specs
+    if stage == "spec":
+        wanted = [{k: v for k, v in s.items() if k not in _IGNORED_SPEC_KEYS} for s in specs]
+        return [p for p in pools if any(_spec_matches(p.key, w) for w in wanted)], ""
+    if stage == "numa":
+        return filter_numa(pools, request, numa_cells, sockets)
+    if stage == "unrequested_pf":
+        return _unrequested(pools, specs, model.TYPE_PF), ""
+    if stage == "unrequested_vdpa":
+        return _unrequested(pools, specs, model.TYPE_VDPA), ""
+    if stage == "unrequested_remote_managed":
+        if all(not _truthy(s.get(spec.REMOTE_MANAGED)) for s in specs):
+            return [p for p in pools if not _truthy(p.key.get(spec.REMOTE_MANAGED))], ""
+        return pools, ""
+    if stage == "placement":
+        return _placement(pools, request), ""
+    return _live_migratable(pools, specs), ""
+
+
+def _spec_matches(key: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    """Nova's ``pci_device_prop_match`` for one spec: strings compare case-insensitively."""
+    for name, value in wanted.items():
+        have = key.get(name)
+        if isinstance(value, list) and isinstance(have, list):
+            if not all(x in have for x in value):
+                return False
+            continue
+        if isinstance(value, str):
+            value = value.lower()
+        if isinstance(have, str):
+            have = have.lower()
+        if have != value:
+            return False
+    return True
+
+
+def filter_numa(pools: list[Pool], request: Request, numa_cells: Sequence[int] | None,
+                sockets: Mapping[int, int | None] | None) -> tuple[list[Pool], str]:
+    """Nova's ``_filter_pools_for_numa_cells`` (§4.4); also returns which rule decided."""
+    if not numa_cells:
+        return pools, ""
+    policy = request.numa_policy or LEGACY
+    cells = list(numa_cells)
+    strict = [p for p in pools if any(_same_node(p, c) for c in cells)]
+    if policy == REQUIRED or _total(strict) >= request.count:
+        return strict, f"policy {policy}: only NUMA node(s) {_nodes(cells)}"
+    if policy == SOCKET:
+        return _socket_pools(pools, cells, sockets)
+    relaxed = [p for p in pools if any(_same_node(p, c) for c in [*cells, None])]
+    if policy == LEGACY or _total(relaxed) >= request.count:
+        return relaxed, f"policy {policy}: NUMA node(s) {_nodes(cells)} or unknown"
+    ordered = sorted(pools, key=lambda p: p.key.get("numa_node") not in [*cells, None])
+    return ordered, f"policy {policy}: any NUMA node, node(s) {_nodes(cells)} first"
+
+
+def _same_node(pool: Pool, cell: int | None) -> bool:
+    return _spec_matches(pool.key, {"numa_node": cell})
+
+
+def _socket_pools(pools: list[Pool], cells: list[int], sockets: Mapping[int, int | None] | None,
+                  ) -> tuple[list[Pool], str]:
+    host = dict(sockets or {})
+    if any(s is None for s in host.values()):
+        return [], "policy socket: the host reports no socket for some NUMA node"
+    wanted = {host[c] for c in cells if c in host}
+    allowed = sorted(n for n, s in host.items() if s in wanted)
+    kept = [p for p in pools if any(_same_node(p, n) for n in allowed)]
+    return kept, f"policy socket: NUMA node(s) {_nodes(allowed)} on socket(s) {_nodes(sorted(wanted))}"
+
+
+def _nodes(values: Iterable[Any]) -> str:
+    return ",".join(str(v) for v in values) or "none"
+
+
+def _unrequested(pools: list[Pool], specs: Sequence[Mapping[str, Any]], dev_type: str) -> list[Pool]:
+    if all(s.get("dev_type") != dev_type for s in specs):
+        return [p for p in pools if p.key.get("dev_type") != dev_type]
+    return pools
+
+
+def _placement(pools: list[Pool], request: Request) -> list[Pool]:
+    if not request.rp_uuids:
+        return pools
+    wanted = _counter(request.rp_uuids)
+    return [p for p in pools if p.key.get("rp_uuid") is not None
+            and p.key["rp_uuid"] in wanted and p.count >= wanted[p.key["rp_uuid"]]]
+
+
+def _live_migratable(pools: list[Pool], specs: Sequence[Mapping[str, Any]]) -> list[Pool]:
+    for value in ("true", "false"):
+        if all(s.get("live_migratable") == value for s in specs):
+            return [p for p in pools if p.key.get("live_migratable") == value]
+    return pools
+
+
+def _truthy(value: Any) -> bool:
+    """oslo ``bool_from_string`` (lenient): only the true spellings are True."""
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in _TRUE
+
+
+def _total(pools: Iterable[Pool]) -> int:
+    return sum(p.count for p in pools)
+
+
+def _counter(values: Iterable[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return out
+
+
+def _one_pool_per_rp(pools: Iterable[Pool]) -> bool:
+    seen: set[Any] = set()
+    for pool in pools:
+        rp = pool.key.get("rp_uuid")
+        if rp is None:
+            continue
+        if rp in seen:
+            return False
+        seen.add(rp)
+    return True
+
+
+def _no_pool(request: Request, index: int) -> Drop:
+    return Drop("no_pool", index, request.label, 0, 0, request.count, (), True)
+
+
+def _coerce_key(key: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in key.items():
+        if name == "numa_node":
+            out[name] = _coerce_int(value)
+        elif value is None and name not in ("vendor_id", "product_id"):
+            out[name] = None
+        else:
+            out[name] = _coerce_str(value)
+    return out
+
+
+def _coerce_str(value: Any) -> Any:
+    """oslo.versionedobjects ``String.coerce``: str, int, float (and bool, an int) -> ``str()``."""
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    return value
+
+
+def _coerce_int(value: Any) -> Any:
+    if value is None or isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
