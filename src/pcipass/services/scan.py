@@ -262,12 +262,16 @@ def _read_lspci(path: str) -> str:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise LspciInputInvalid(path=path, reason=exc.strerror or str(exc)) from exc
-    with os.fdopen(fd, "rb") as handle:
+    try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
             raise LspciInputInvalid(path=path, reason=kind)
-        data = handle.read(MAX_LSPCI_BYTES + 1)
+        data = os.read(fd, MAX_LSPCI_BYTES + 1)
+    except OSError as exc:
+        raise LspciInputInvalid(path=path, reason=exc.strerror or str(exc)) from exc
+    finally:
+        os.close(fd)
     if len(data) > MAX_LSPCI_BYTES:
         raise LspciInputInvalid(path=path, reason=f"larger than {MAX_LSPCI_BYTES >> 20} MiB")
     return data.decode("utf-8", "replace")
@@ -312,10 +316,28 @@ def _host_conf_files(root: hostroot.HostRoot, warnings: list[str]) -> list[tuple
              if n.endswith(".conf") and not n.startswith(".")]
     out = []
     for rel in rels:
+        if not _is_regular(root, rel, warnings):
+            continue
         data = root.read_bytes(rel, warnings, limit=MAX_CONF_BYTES + 1)
         if data is not None:
             out.append((rel, data))
     return out
+
+
+def _is_regular(root: hostroot.HostRoot, rel: str, warnings: list[str]) -> bool:
+    """A FIFO opened without blocking reads as empty: refuse it (and sockets, devices) by name."""
+    real = root.resolve(rel, warnings)
+    if real is None:
+        return False
+    try:
+        mode = os.lstat(real).st_mode
+    except OSError:
+        return False
+    if stat.S_ISREG(mode):
+        return True
+    kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file (FIFO, socket or device)"
+    warnings.append(f"{rel}: {kind}; not read")
+    return False
 
 
 def _decode_conf(rel: str, data: bytes) -> tuple[str | None, errors.Problem | None]:
