@@ -1,0 +1,1 @@
+"""Built-in checks, one module per layer. Checks are pure: they read facts, yield results."""

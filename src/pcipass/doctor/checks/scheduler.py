@@ -1,0 +1,89 @@
+"""Scheduler config: the filters and Placement switches the controller and computes must agree on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from pcipass.doctor import model as dm
+from pcipass.doctor.registry import check
+
+PCI_FILTER = "PciPassthroughFilter"
+NUMA_FILTER = "NUMATopologyFilter"
+
+
+def _filters_fix(current: list[str], add: str) -> str:
+    return f"[filter_scheduler] enabled_filters = {','.join([*current, add])}"
+
+
+@check("PCI-C001", "scheduler", title="PciPassthroughFilter is enabled")
+def pci_filter(controller_config: dm.ControllerFacts,
+               flavors: Sequence[dm.FlavorFacts] | None = None) -> Iterator[dm.Result]:
+    """Without ``PciPassthroughFilter`` in ``[filter_scheduler] enabled_filters`` the scheduler picks
+    hosts without looking at PCI devices; the claim then fails on the compute ("Insufficient compute
+    resources") and the instance is rescheduled until it runs out of hosts. Fails when aliases are
+    defined or a flavor requests PCI devices. The default filter list does not include it."""
+    nova = controller_config.nova
+    if PCI_FILTER in nova.enabled_filters:
+        return
+    users = [f.name for f in flavors or () if f.requests]
+    if not users and not controller_config.aliases.aliases:
+        return
+    why = f"flavor(s) {', '.join(users)} request PCI devices" if users else "[pci] alias is defined"
+    yield dm.result(dm.FAIL, "enabled_filters", f"{PCI_FILTER} is not enabled but {why}",
+                    [controller_config.option_source("enabled_filters", "[filter_scheduler] enabled_filters")],
+                    _filters_fix(nova.enabled_filters, PCI_FILTER))
+
+
+@check("PCI-C002", "scheduler", title="NUMATopologyFilter is enabled for NUMA flavors")
+def numa_filter(controller_config: dm.ControllerFacts, flavors: Sequence[dm.FlavorFacts]) -> Iterator[dm.Result]:
+    """PCI NUMA affinity (``required``, ``socket``, ``legacy``) and pinned CPUs are enforced by
+    ``NUMATopologyFilter``, not by PciPassthroughFilter. Without it the scheduler ignores the guest's
+    NUMA needs and the compute's claim fails late. Fails when a flavor has a NUMA topology
+    (``hw:numa_nodes``, or ``hw:cpu_policy`` dedicated/mixed)."""
+    nova = controller_config.nova
+    users = [f for f in flavors if f.uses_numa]
+    if NUMA_FILTER in nova.enabled_filters or not users:
+        return
+    yield dm.result(dm.FAIL, "enabled_filters",
+                    f"{NUMA_FILTER} is not enabled but flavor(s) {', '.join(f.name for f in users)} "
+                    "have a NUMA topology",
+                    [controller_config.option_source("enabled_filters", "[filter_scheduler] enabled_filters"),
+                     *(f.evidence("hw:numa_nodes" if f.numa_nodes else "hw:cpu_policy") for f in users[:3])],
+                    _filters_fix(nova.enabled_filters, NUMA_FILTER))
+
+
+@check("PCI-C003", "scheduler", title="pci_in_placement only with report_in_placement")
+def placement_switches(controller_config: dm.ControllerFacts, compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
+    """``[filter_scheduler] pci_in_placement`` makes the scheduler ask Placement for PCI inventory that
+    only computes with ``[pci] report_in_placement = True`` report. With the first on and the second off
+    on a compute, that compute never matches a PCI flavor. Fails per such host."""
+    if not controller_config.nova.pci_in_placement or compute_config.nova.report_in_placement:
+        return
+    ov = compute_config.nova.located("report_in_placement")
+    yield dm.result(dm.FAIL, "report_in_placement",
+                    "the scheduler has pci_in_placement = True but this compute does not report PCI "
+                    "devices to Placement ([pci] report_in_placement is False)",
+                    [controller_config.option_source("pci_in_placement", "[filter_scheduler] pci_in_placement"),
+                     dm.Evidence(ov.file or "(config)", f"report_in_placement = {ov.value}", ov.line)
+                     if ov is not None else
+                     dm.Evidence(", ".join(compute_config.files) or "(config)", "report_in_placement (default False)")],
+                    "[pci] report_in_placement = True (on every compute, then restart nova-compute)")
+
+
+@check("PCI-C004", "scheduler", title="dedicated-CPU flavors have a cpu_dedicated_set")
+def dedicated_cpus(flavors: Sequence[dm.FlavorFacts], compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
+    """A flavor with ``hw:cpu_policy=dedicated`` asks Placement for PCPU inventory, which a compute
+    reports only from ``[compute] cpu_dedicated_set`` (``vcpu_pin_set`` is the deprecated fallback).
+    Without either this host never fits such a flavor. Fails per host."""
+    nova = compute_config.nova
+    if nova.cpu_dedicated_set or nova.vcpu_pin_set:
+        return
+    for fl in flavors:
+        if fl.cpu_policy != "dedicated":
+            continue
+        yield dm.result(dm.FAIL, f"flavor {fl.name!r}",
+                        f"flavor {fl.name!r} pins CPUs (hw:cpu_policy=dedicated) but this compute has no "
+                        "[compute] cpu_dedicated_set: it reports no PCPU inventory",
+                        [fl.evidence("hw:cpu_policy"),
+                         dm.Evidence(", ".join(compute_config.files) or "(config)", "cpu_dedicated_set (unset)")],
+                        "[compute] cpu_dedicated_set = <host CPUs for guests, e.g. 2-15,18-31>")

@@ -1,0 +1,274 @@
+"""Nova's device_spec and alias against the hardware: what each entry claims, and what it misses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+
+from pcipass.core import errors, model, spec
+from pcipass.doctor import mapping
+from pcipass.doctor import model as dm
+from pcipass.doctor.checks import common
+from pcipass.doctor.registry import check
+
+NAME_CODES = frozenset({"DeprecatedOption", "RemovedOption", "MisplacedOption", "UnknownOption"})
+TYPO_CODES = frozenset({"SuspiciousTag"})
+
+
+def _from_problem(p: errors.Problem, severity: str) -> dm.Result:
+    subject = p.entry or p.code
+    return dm.result(severity, subject, f"{p.code}: {p.message}", [dm.problem_evidence(p)], p.hint)
+
+
+@check("PCI-S001", "device_spec", title="the compute config is valid")
+def config_errors(compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
+    """Everything Nova would refuse in the host's nova.conf, as ``config check`` reports it with file and
+    line: an invalid ``device_spec`` stops nova-compute, so no device of the host is assignable."""
+    for p in compute_config.problems:
+        yield _from_problem(p, dm.FAIL)
+
+
+@check("PCI-S002", "device_spec", title="every device_spec entry matches a device")
+def spec_matches_nothing(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
+    """A device_spec entry that matches no device of the host is dead config, and usually a typo: a
+    PF product ID where the VFs have another, a wrong slot, a devname that no longer exists. Fails
+    with the near misses (devices that differ in one field) and what differs, e.g. "product_id 10ed
+    is the VF ID of the PF 0000:5e:00.0, which has no VFs"."""
+    by_index = {r["index"]: r for r in mapping.spec_rows("", compute_config, devices)}
+    for entry in compute_config.specs.specs:
+        row = by_index[entry.index]
+        if row["status"] != mapping.MISSING:
+            continue
+        misses = mapping.near_misses(entry, devices)
+        ev = [compute_config.source_of(entry)]
+        ev += [dm.Evidence(common.sysfs(m.device.address), "; ".join(
+            f"{d.field}={d.got}" for d in m.differs)) for m in misses]
+        yield dm.result(dm.FAIL, f"device_spec entry {entry.index}",
+                        "matches no device (MISSING): " + " | ".join(row["notes"]), ev,
+                        _missing_fix(entry, misses, devices))
+
+
+def _missing_fix(entry: spec.SpecEntry, misses: list[mapping.NearMiss], devices: dm.DeviceFacts) -> str | None:
+    s = entry.spec
+    for pf in devices.devices:
+        if pf.sriov_vf_device == s.product_id and pf.sriov_totalvfs and not devices.vfs_of(pf.address):
+            return f"echo {pf.sriov_totalvfs} > /sys/bus/pci/devices/{pf.address}/sriov_numvfs"
+    if not misses:
+        return "check the IDs with `lspci -nn`; remove the entry if the device is gone"
+    raw = dict(s.raw)
+    for d in misses[0].differs:
+        if d.field in ("vendor_id", "product_id", "address") and d.got is not None:
+            raw[d.field] = d.got
+    return "device_spec = " + json.dumps(raw)
+
+
+@check("PCI-S003", "device_spec", title="device_spec spares the host's own NIC")
+def spec_claims_host_nic(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts,
+                         default_route: dm.RouteFacts) -> Iterator[dm.Result]:
+    """A device_spec so broad that it claims the NIC of the host's default route lets Nova hand the
+    host's own network card to a guest; the host drops off the network when the guest boots. Fails."""
+    owner = {n: d for d in devices.devices for n in d.netdevs}
+    for ifname, line in default_route.default:
+        dev = owner.get(ifname)
+        entry = compute_config.matches.get(dev.address) if dev is not None else None
+        if dev is None or entry is None:
+            continue
+        yield dm.result(
+            dm.FAIL, dev.address, f"device_spec entry {entry.index} claims {dev.address} ({ifname}), the "
+            "NIC of the host's default route: a guest can take the host's network away",
+            [compute_config.source_of(entry), dm.Evidence(default_route.source, f"{ifname} 00000000 (default)", line),
+             dm.Evidence(common.sysfs(dev.address, f"net/{ifname}"), ifname)],
+            f"narrow the entry with an \"address\" that excludes {dev.address}")
+
+
+@check("PCI-S012", "device_spec", title="device_spec spares the root disk's controller")
+def spec_claims_root_disk(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts,
+                          root_disk: dm.RootDiskFacts) -> Iterator[dm.Result]:
+    """A device_spec that claims the controller of the root filesystem (an NVMe drive, a SATA/SAS HBA)
+    lets Nova give the host's system disk to a guest. Fails."""
+    if root_disk.address is None:
+        return
+    entry = compute_config.matches.get(root_disk.address)
+    if entry is None:
+        return
+    yield dm.result(
+        dm.FAIL, root_disk.address, f"device_spec entry {entry.index} claims {root_disk.address}, the "
+        f"controller of the root filesystem ({root_disk.block})",
+        [compute_config.source_of(entry), dm.Evidence(root_disk.source, root_disk.mount, root_disk.line),
+         dm.Evidence(root_disk.sysfs_path, root_disk.address)],
+        f"narrow the entry with an \"address\" that excludes {root_disk.address}")
+
+
+@check("PCI-S004", "device_spec", title="a PF and its VFs are not both in device_spec")
+def pf_and_vfs(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
+    """A PF and its VFs are mutually exclusive: assigning the PF destroys its VFs. With
+    ``report_in_placement`` nova-compute refuses the config ("Configuring both ... in
+    [pci]device_spec is not supported. Either the parent PF or its children VFs can be configured.");
+    without it the scheduler accepts both and the claim fails later ("Not all Virtual Functions of PF
+    ... are free"). Fails with Placement reporting, warns otherwise."""
+    pairs = common.claimed(compute_config, devices)
+    pfs = {d.address: e for d, e in pairs if d.is_pf}
+    children: dict[str, list[str]] = {}
+    for d, _ in pairs:
+        if d.is_vf and d.parent_addr in pfs:
+            children.setdefault(d.parent_addr, []).append(d.address)
+    severity = dm.FAIL if compute_config.nova.report_in_placement else dm.WARN
+    for pf, vfs in sorted(children.items()):
+        entry = pfs[pf]
+        yield dm.result(
+            severity, pf, f"Configuring both {pf} and {','.join(vfs[:3])}{'...' if len(vfs) > 3 else ''} "
+            "in [pci]device_spec is not supported. Either the parent PF or its children VFs can be configured.",
+            [compute_config.source_of(entry)],
+            "add \"product_id\" (the VF ID) or an address of the VFs only to the entry, so it no longer "
+            "matches the PF")
+
+
+def _id_types(devices: dm.DeviceFacts, vendor: str, product: str) -> dict[str, list[model.Device]]:
+    out: dict[str, list[model.Device]] = {}
+    for d in devices.devices:
+        if d.vendor_id == vendor.lower() and d.product_id == product.lower() and d.dev_type:
+            out.setdefault(d.dev_type, []).append(d)
+    return out
+
+
+@check("PCI-S005", "device_spec", title="alias device_type fits what its IDs are")
+def alias_type_mismatch(devices: dm.DeviceFacts, controller_config: dm.ControllerFacts) -> Iterator[dm.Result]:
+    """An alias names vendor/product IDs and a ``device_type``. When the devices with those IDs on the
+    host are of another type, the request never matches ("No valid host"). The classic: the PF's
+    product_id with ``type-VF`` (the VFs report another ID), or no device_type for a PF (Nova never
+    hands out PFs unless ``type-PF`` is asked). Fails, naming the ID to write."""
+    for al in controller_config.aliases.aliases.values():
+        for req in al.specs:
+            vendor, product = req.get("vendor_id"), req.get("product_id")
+            if not vendor or not product:
+                continue
+            types = _id_types(devices, vendor, product)
+            want = req.get("dev_type")
+            if not types or (want in types) or (want is None and set(types) != {model.TYPE_PF}):
+                continue
+            yield dm.result(dm.FAIL, f"alias {al.name!r}", _type_message(al.name, want, types, devices),
+                            [controller_config.alias_source(al.name),
+                             *(dm.Evidence(common.sysfs(d.address), f"{d.vendor_id}:{d.product_id} {t}")
+                               for t, ds in sorted(types.items()) for d in ds[:2])],
+                            _type_fix(al.name, req, types, devices))
+
+
+def _vf_id(pfs: list[model.Device], devices: dm.DeviceFacts) -> tuple[str | None, int]:
+    pf = pfs[0]
+    vfs = devices.vfs_of(pf.address)
+    ids = sorted({v.product_id for v in vfs}) or ([pf.sriov_vf_device] if pf.sriov_vf_device else [])
+    return (ids[0] if ids else None), len(vfs)
+
+
+def _type_message(name: str, want: str | None, types: Mapping[str, list[model.Device]],
+                  devices: dm.DeviceFacts) -> str:
+    have = ", ".join(f"{len(ds)} {t}" for t, ds in sorted(types.items()))
+    if want == model.TYPE_VF and model.TYPE_PF in types:
+        pfs = types[model.TYPE_PF]
+        vf_id, n = _vf_id(pfs, devices)
+        if vf_id and vf_id != pfs[0].product_id:
+            return (f"alias {name!r} asks type-VF, but product_id {pfs[0].product_id} matches the PF "
+                    f"{pfs[0].address}; its {n} VFs report {vf_id}. For VFs write {vf_id}, and use "
+                    "device_type type-VF in the alias.")
+    if want is None:
+        return (f"alias {name!r} sets no device_type and its IDs match only PFs ({have}): Nova drops "
+                "PFs unless a request names type-PF")
+    return f"alias {name!r} asks {want}, but the devices with its IDs are {have}"
+
+
+def _type_fix(name: str, req: Mapping[str, str], types: Mapping[str, list[model.Device]],
+              devices: dm.DeviceFacts) -> str:
+    fixed = {"name": name, **{k: v for k, v in req.items() if k != "dev_type"}}
+    if req.get("dev_type") == model.TYPE_VF and model.TYPE_PF in types:
+        vf_id, _ = _vf_id(types[model.TYPE_PF], devices)
+        if vf_id:
+            fixed["product_id"] = vf_id
+            fixed["device_type"] = model.TYPE_VF
+            return f"alias = {json.dumps(fixed)} (and device_spec product_id {vf_id})"
+    fixed["device_type"] = sorted(types)[0]
+    return f"alias = {json.dumps(fixed)}"
+
+
+@check("PCI-S006", "device_spec", title="alias definitions are valid and consistent")
+def alias_problems(controller_config: dm.ControllerFacts) -> Iterator[dm.Result]:
+    """Nova parses the whole ``[pci] alias`` table when the first PCI flavor boots, and refuses every
+    PCI flavor while one value is invalid: bad JSON, unknown keys, and duplicate names whose
+    definitions disagree ("Device type mismatch for alias", "NUMA policy mismatch for alias"). Fails
+    for those; warns for aliases Nova accepts that can never be satisfied."""
+    for p in controller_config.problems:
+        yield _from_problem(p, dm.FAIL)
+    for p in controller_config.warnings:
+        if p.code.startswith("Alias") or p.code == "PciInvalidAlias":
+            yield _from_problem(p, dm.WARN)
+
+
+@check("PCI-S007", "device_spec", title="device_spec tags are spelled right")
+def typo_tags(compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
+    """Nova keeps any unknown key of a device_spec as a tag, and tags become pool keys: a
+    ``physical_netwrok`` puts the devices in a pool no request asks for. Warns for unknown tags close
+    to a known tag or key."""
+    for p in compute_config.warnings:
+        if p.code in TYPO_CODES:
+            yield _from_problem(p, dm.WARN)
+
+
+@check("PCI-S008", "device_spec", title="option names are current")
+def option_names(compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
+    """Deprecated names (``passthrough_whitelist``, ``[DEFAULT] pci_alias``...) still work but are on
+    their way out; removed, misplaced or misspelled names are silently ignored by Nova. Warns with the
+    line as it should read."""
+    for p in compute_config.warnings:
+        if p.code in NAME_CODES:
+            yield _from_problem(p, dm.WARN)
+
+
+@check("PCI-S009", "device_spec", title="the controller config's names and values are sound")
+def controller_warnings(controller_config: dm.ControllerFacts) -> Iterator[dm.Result]:
+    """The same naming checks as PCI-S008 for the controller's nova.conf (``--nova-conf``), plus its
+    other warnings that are not about aliases (those are PCI-S006's)."""
+    for p in controller_config.warnings:
+        if not (p.code.startswith("Alias") or p.code == "PciInvalidAlias"):
+            yield _from_problem(p, dm.WARN)
+
+
+@check("PCI-S010", "device_spec", title="no other compute config warnings")
+def other_warnings(compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
+    """What else ``config check`` warns about in the compute config: a devname that is not on the host,
+    IDs that can never match, values Nova accepts but misreads. Warns."""
+    for p in compute_config.warnings:
+        if p.code not in NAME_CODES | TYPO_CODES:
+            yield _from_problem(p, dm.WARN)
+
+
+@check("PCI-S011", "device_spec", title="specs with a PF's product_id meant the PF")
+def pf_id_for_vfs(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
+    """A device_spec entry whose product_id matches only PFs that have VFs with another ID usually meant
+    the VFs: the PF ID was copied from ``lspci``. The PFs become assignable whole (wiping their VFs when
+    used) while the VFs stay invisible to Nova. Warns with the VF ID to write."""
+    claimed: dict[int, list[model.Device]] = {}
+    for d, e in common.claimed(compute_config, devices):
+        claimed.setdefault(e.index, []).append(d)
+    for entry in compute_config.specs.specs:
+        mine = claimed.get(entry.index, [])
+        note = mapping.pf_instead_of_vf(entry.spec, mine, devices)
+        if note is None or not any(devices.vfs_of(d.address) for d in mine):
+            continue
+        vf_id, _ = _vf_id(mine, devices)
+        raw = {**entry.spec.raw, "product_id": vf_id}
+        yield dm.result(dm.WARN, f"device_spec entry {entry.index}", note,
+                        [compute_config.source_of(entry),
+                         dm.Evidence(common.sysfs(mine[0].address, "sriov_numvfs"), str(mine[0].sriov_numvfs))],
+                        "device_spec = " + json.dumps(raw))
+
+
+@check("PCI-S013", "device_spec", title="no device_spec entry is shadowed")
+def spec_shadowed(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
+    """Nova uses the first device_spec entry that matches a device. An entry whose devices are all
+    claimed by earlier entries never applies: its tags (physical_network, resource_class...) are
+    ignored. Warns."""
+    for row in mapping.spec_rows("", compute_config, devices):
+        if row["status"] == mapping.SHADOWED:
+            file, line = row["source"]["file"], row["source"]["line"]
+            yield dm.result(dm.WARN, f"device_spec entry {row['index']}", row["notes"][0],
+                            [dm.Evidence(file or "(config)", f"device_spec entry {row['index']}", line)],
+                            "merge it into the earlier entry, or move it before the broader one")

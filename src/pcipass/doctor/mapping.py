@@ -1,0 +1,254 @@
+"""The mapping table: device_spec entries, aliases and flavors -> the devices they reach.
+
+This is the artefact operators ask an AI assistant for, computed instead.
+Pure: it takes the facts the gatherer built. For an entry that matches
+nothing it finds the *near misses* (devices that differ in one field) and
+says what differs, in the operator's terms:
+
+    product_id 10fb matches the PF 0000:5e:00.0; its 4 VFs report 10ed. For VFs
+    write 10ed, and use device_type type-VF in the alias.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pcipass.core import alias as alias_mod
+from pcipass.core import model, spec
+from pcipass.doctor import model as dm
+
+MAX_NEAR_MISSES = 8
+MATCHED, MISSING, SHADOWED = "MATCHED", "MISSING", "SHADOWED"
+#: Alias keys Placement matches (ignored by the PCI pools unless pci_in_placement).
+PLACEMENT_KEYS = frozenset({"resource_class", "traits"})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NearMiss:
+    """A device a spec entry misses by one field."""
+
+    device: model.Device
+    differs: tuple[spec.Mismatch, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**device_row(self.device),
+                "differs": [{"field": m.field, "wanted": m.wanted, "got": m.got} for m in self.differs]}
+
+
+def device_row(dev: model.Device) -> dict[str, Any]:
+    """The columns of the mapping table for one device."""
+    return {"address": dev.address, "vendor_id": dev.vendor_id, "product_id": dev.product_id,
+            "dev_type": dev.dev_type, "driver": dev.driver, "numa_node": dev.numa_node,
+            "iommu_group": dev.iommu_group}
+
+
+# -- device_spec --------------------------------------------------------------------------------
+
+
+def near_misses(entry: spec.SpecEntry, devices: dm.DeviceFacts) -> list[NearMiss]:
+    """Devices that one field (vendor, product, address, devname or serial) keeps out of ``entry``."""
+    out = []
+    for dev in devices.devices:
+        try:
+            diffs = entry.spec.mismatches(dev)
+        except Exception:  # noqa: BLE001 - a malformed address is no near miss
+            continue
+        fields = {d.field for d in diffs} - {"parent_addr"}
+        if len(fields) == 1 and _plausible(entry.spec, dev, diffs):
+            out.append(NearMiss(dev, tuple(diffs)))
+    out.sort(key=lambda n: (n.device.dev_type != model.TYPE_VF, n.device.address))
+    return out[:MAX_NEAR_MISSES] if len(out) > MAX_NEAR_MISSES else out
+
+
+def _plausible(s: spec.DeviceSpec, dev: model.Device, diffs: list[spec.Mismatch]) -> bool:
+    """An address-only miss on a wildcard-id spec is no hint (every device would be one)."""
+    field = diffs[0].field
+    if field in ("address", "parent_addr", "devname"):
+        return s.vendor_id != spec.ANY and s.product_id != spec.ANY
+    return True
+
+
+def explain_missing(entry: spec.SpecEntry, devices: dm.DeviceFacts,
+                    misses: Sequence[NearMiss]) -> list[str]:
+    """Plain-language notes for an entry that matches nothing."""
+    notes = _vf_id_notes(entry.spec, devices)
+    for miss in misses:
+        diffs = "; ".join(f"{m.field} is {m.got} (the spec wants {m.wanted})" for m in miss.differs)
+        notes.append(f"{miss.device.address} ({miss.device.dev_type or 'type ?'}) differs only in: {diffs}")
+    if not notes:
+        notes.append(f"no device has vendor_id {entry.spec.vendor_id} and product_id "
+                     f"{entry.spec.product_id}")
+    return notes
+
+
+def _vf_id_notes(s: spec.DeviceSpec, devices: dm.DeviceFacts) -> list[str]:
+    """The spec names the VF ID of PFs whose VFs are not created."""
+    out = []
+    for pf in devices.devices:
+        if (pf.sriov_vf_device and pf.sriov_vf_device == s.product_id
+                and s.vendor_id in (spec.ANY, pf.vendor_id) and not devices.vfs_of(pf.address)):
+            out.append(f"product_id {s.product_id} is the VF ID of the PF {pf.address}, which has no "
+                       f"VFs (sriov_numvfs={pf.sriov_numvfs}, sriov_totalvfs={pf.sriov_totalvfs})")
+    return out
+
+
+def pf_instead_of_vf(s: spec.DeviceSpec, claimed: Sequence[model.Device],
+                     devices: dm.DeviceFacts) -> str | None:
+    """When a spec with a product_id claims only PFs whose VFs report another ID, say so.
+
+    This is the commonest mix-up: the PF's product_id copied where the VFs were meant.
+    """
+    if s.product_id == spec.ANY or not claimed or any(d.dev_type != model.TYPE_PF for d in claimed):
+        return None
+    pf = claimed[0]
+    vfs = devices.vfs_of(pf.address)
+    vf_ids = sorted({v.product_id for v in vfs} or ({pf.sriov_vf_device} if pf.sriov_vf_device else set()))
+    if not vf_ids or vf_ids == [s.product_id]:
+        return None
+    vf_id = vf_ids[0]
+    more = f" (and {len(claimed) - 1} more PF(s))" if len(claimed) > 1 else ""
+    return (f"product_id {s.product_id} matches the PF {pf.address}{more}; its {len(vfs)} VFs report "
+            f"{vf_id}. For VFs write {vf_id}, and use device_type type-VF in the alias.")
+
+
+def spec_rows(host: str, config: dm.ConfigFacts, devices: dm.DeviceFacts) -> list[dict[str, Any]]:
+    """One row per device_spec entry of ``host``: what it claims, or MISSING with near misses."""
+    claimed: dict[int, list[model.Device]] = {}
+    for dev in devices.devices:
+        entry = config.matches.get(dev.address)
+        if entry is not None:
+            claimed.setdefault(entry.index, []).append(dev)
+    rows = []
+    for entry in config.specs.specs:
+        rows.append(_spec_row(host, config, devices, entry, claimed.get(entry.index, [])))
+    return rows
+
+
+def _spec_row(host: str, config: dm.ConfigFacts, devices: dm.DeviceFacts, entry: spec.SpecEntry,
+              mine: list[model.Device]) -> dict[str, Any]:
+    file, line, item = config.spec_sources.get(entry.index, (None, None, None))
+    d = entry.spec.to_dict()
+    row: dict[str, Any] = {
+        "host": host, "index": entry.index, "source": {"file": file, "line": line, "item": item},
+        "vendor_id": d["vendor_id"], "product_id": d["product_id"], "address": d["address"],
+        "devname": d["devname"], "tags": d["tags"], "status": MATCHED,
+        "devices": [device_row(x) for x in mine], "near_misses": [], "notes": []}
+    if mine:
+        note = pf_instead_of_vf(entry.spec, mine, devices)
+        if note:
+            row["notes"].append(note)
+        return row
+    shadowed = [x for x in devices.devices if _matches(entry.spec, x)]
+    if shadowed:
+        row["status"] = SHADOWED
+        row["notes"].append(f"matches {len(shadowed)} device(s), all claimed by earlier entries "
+                            "(Nova uses the first entry that matches)")
+        return row
+    misses = near_misses(entry, devices)
+    row["status"] = MISSING
+    row["near_misses"] = [m.to_dict() for m in misses]
+    row["notes"] = explain_missing(entry, devices, misses)
+    return row
+
+
+def _matches(s: spec.DeviceSpec, dev: model.Device) -> bool:
+    try:
+        return s.match(dev)
+    except Exception:  # noqa: BLE001 - malformed device address: no match
+        return False
+
+
+# -- aliases --------------------------------------------------------------------------------
+
+
+def alias_spec_matches(request: Mapping[str, str], dev: model.Device, entry: spec.SpecEntry) -> bool:
+    """Would a device pool made of ``dev`` (claimed by ``entry``) satisfy one alias spec?
+
+    As Nova's PCI stats: every request key must equal the pool's value; PFs
+    only when ``dev_type`` asks for them; resource_class/traits are
+    Placement's business.
+    """
+    if dev.dev_type == model.TYPE_PF and request.get("dev_type") != model.TYPE_PF:
+        return False
+    for key, want in request.items():
+        if key in PLACEMENT_KEYS:
+            continue  # Placement matches these (or, without pci_in_placement, nothing does)
+        if not _pool_value_equal(key, str(want), dev, entry):
+            return False
+    return True
+
+
+def _pool_value_equal(key: str, want: str, dev: model.Device, entry: spec.SpecEntry) -> bool:
+    if key == "vendor_id":
+        return dev.vendor_id == want.lower()
+    if key == "product_id":
+        return dev.product_id == want.lower()
+    if key == "dev_type":
+        return dev.dev_type == want
+    got = entry.spec.tags.get(key)
+    return got is not None and str(got) == want
+
+
+def alias_devices(al: alias_mod.Alias, config: dm.ConfigFacts,
+                  devices: dm.DeviceFacts) -> tuple[list[int], list[model.Device]]:
+    """The spec indexes and the devices of this host that satisfy any spec of the alias."""
+    specs: set[int] = set()
+    found: list[model.Device] = []
+    for dev in devices.devices:
+        entry = config.matches.get(dev.address)
+        if entry is None:
+            continue
+        if any(alias_spec_matches(s, dev, entry) for s in al.specs):
+            specs.add(entry.index)
+            found.append(dev)
+    return sorted(specs), found
+
+
+def alias_rows(hosts: Iterable[tuple[str, dm.ConfigFacts | None, dm.DeviceFacts | None]],
+               controller: dm.ControllerFacts | None) -> list[dict[str, Any]]:
+    """One row per alias: its definition and, per host, the specs and devices it reaches."""
+    rows: dict[str, dict[str, Any]] = {}
+    if controller is not None:
+        for al in controller.aliases.aliases.values():
+            rows[al.name] = _alias_head(al)
+    for host, config, devices in hosts:
+        if config is None or devices is None:
+            continue
+        for al in config.aliases.aliases.values():
+            row = rows.setdefault(al.name, _alias_head(al))
+            idx, devs = alias_devices(al, config, devices)
+            row["hosts"].append({"host": host, "device_specs": idx,
+                                 "devices": [device_row(d) for d in devs]})
+    return list(rows.values())
+
+
+def _alias_head(al: alias_mod.Alias) -> dict[str, Any]:
+    return {"name": al.name, "device_type": al.dev_type, "numa_policy": al.numa_policy,
+            "specs": [dict(s) for s in al.specs], "hosts": []}
+
+
+# -- flavors --------------------------------------------------------------------------------
+
+
+def flavor_rows(flavors: Sequence[dm.FlavorFacts], hosts: Sequence[str],
+                first_broken: Mapping[str | None, str | None]) -> list[dict[str, Any]]:
+    """Each flavor's requests and, per host, the first broken layer.
+
+    ``fits`` stays None until the scheduling core answers (a later step); the
+    first broken layer is known now: the earliest layer with a failing
+    finding on that host, or a failing flavor finding.
+    """
+    rows = []
+    for fl in flavors:
+        own = "flavor" if fl.error is not None else None
+        rows.append({
+            "flavor": fl.name, "file": fl.file,
+            "requests": [r.to_dict() for r in fl.requests],
+            "numa_nodes": fl.numa_nodes, "numa_policy": fl.numa_policy,
+            "error": fl.error.to_dict() if fl.error is not None else None,
+            "hosts": [{"name": h, "fits": None,
+                       "first_broken_layer": own or first_broken.get(h) or first_broken.get(None)}
+                      for h in hosts]})
+    return rows

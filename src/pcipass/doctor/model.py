@@ -1,0 +1,323 @@
+"""What the doctor talks about: layers, severities, findings, and the facts checks consume.
+
+Pure data (contracts.md §3 "doctor"). Checks import this module and the core,
+never the adapters: every fact a check can ask for is declared here, by name,
+in :data:`FACT_TYPES`, with a plain record type. :mod:`pcipass.doctor.gather`
+fills the records from hosts and files; tests build them by hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from pcipass.core import alias as alias_mod
+from pcipass.core import config, errors, model, requests, spec
+
+# -- layers and severities ------------------------------------------------------------------
+
+#: Layers in run order (bottom-up), with the id letter of each (contracts.md §3).
+LAYERS: tuple[tuple[str, str], ...] = (
+    ("kernel", "K"), ("driver", "D"), ("device_spec", "S"), ("numa", "N"),
+    ("placement", "P"), ("flavor", "F"), ("neutron", "Q"), ("scheduler", "C"),
+)
+LAYER_LETTER: dict[str, str] = dict(LAYERS)
+LAYER_ORDER: dict[str, int] = {name: i for i, (name, _) in enumerate(LAYERS)}
+
+FAIL, WARN, INFO, SKIP = "fail", "warn", "info", "skip"
+SEVERITIES = (FAIL, WARN, INFO, SKIP)
+#: What each severity contributes to the exit code; skip changes nothing.
+EXIT_CONTRIBUTION = {FAIL: 2, WARN: 1, INFO: 0, SKIP: 0}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Evidence:
+    """One value read, and where: a file (and line) or a sysfs path, with the exact value."""
+
+    source: str
+    value: str
+    line: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "value": self.value, "line": self.line}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Finding:
+    """One result of one check on one host (``host`` None: cloud-wide, e.g. a flavor)."""
+
+    id: str
+    layer: str
+    severity: str
+    host: str | None
+    subject: str
+    message: str
+    evidence: tuple[Evidence, ...] = ()
+    fix: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "layer": self.layer, "severity": self.severity, "host": self.host,
+                "subject": self.subject, "message": self.message,
+                "evidence": [e.to_dict() for e in self.evidence], "fix": self.fix}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Result:
+    """What a check yields: a finding without the bookkeeping the runner adds (id, layer, host)."""
+
+    severity: str
+    subject: str
+    message: str
+    evidence: tuple[Evidence, ...] = ()
+    fix: str | None = None
+
+
+def result(severity: str, subject: str, message: str, evidence: list[Evidence] | tuple[Evidence, ...] = (),
+           fix: str | None = None) -> Result:
+    """Shorthand for checks."""
+    return Result(severity, subject, message, tuple(evidence), fix)
+
+
+def problem_evidence(problem: errors.Problem) -> Evidence:
+    """A config problem as evidence: its file and line, and its entry or message."""
+    where = problem.file or "(config)"
+    value = problem.entry or problem.code
+    return Evidence(where, value, problem.line)
+
+
+# -- facts ----------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HostInfo:
+    """Which host this is: its name, what was given, and of what kind."""
+
+    name: str
+    root: str
+    kind: str  # live | directory | bundle | lspci
+    nova_name: str
+    warnings: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class KernelView:
+    """The kernel's IOMMU and vfio facts, each with the file it came from.
+
+    :ivar cmdline: the raw ``proc/cmdline``; None when unreadable.
+    :ivar acpi_tables: which of ``DMAR``/``IVRS`` exist in ``sys/firmware/acpi/tables``.
+    :ivar iommu_groups: how many ``sys/kernel/iommu_groups/*`` exist.
+    :ivar vfio_pci: ``module``, ``builtin``, ``absent``, or None (cannot tell).
+    :ivar dmesg_lines: the IOMMU/DMAR/vfio lines of the kernel log.
+    """
+
+    release: str | None
+    cmdline: str | None
+    intel_iommu: str | None
+    amd_iommu: str | None
+    iommu: str | None
+    vfio_pci_ids: tuple[str, ...]
+    iommu_devices: tuple[str, ...]
+    iommu_groups: int
+    acpi_tables: tuple[str, ...]
+    vfio_pci: str | None
+    modules: tuple[str, ...]
+    dmesg_source: str | None
+    dmesg_lines: tuple[str, ...]
+    platform: str | None = None  # intel | amd | None (from ACPI tables or dmesg)
+
+    @property
+    def iommu_present(self) -> bool:
+        return bool(self.iommu_devices) or self.iommu_groups > 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DeviceFacts:
+    """A host's PCI functions and where they were read from (``sysfs`` or ``lspci``)."""
+
+    devices: tuple[model.Device, ...]
+    source: str
+    by_address: Mapping[str, model.Device]
+
+    @classmethod
+    def of(cls, devices: tuple[model.Device, ...] | list[model.Device], source: str) -> DeviceFacts:
+        devs = tuple(devices)
+        return cls(devs, source, {d.address: d for d in devs})
+
+    def vfs_of(self, pf_address: str) -> list[model.Device]:
+        return [d for d in self.devices if d.parent_addr == pf_address]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NumaFacts:
+    """Host NUMA cells: id -> CPUs (for the NUMA-fit checks)."""
+
+    cells: Mapping[int, tuple[int, ...]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ConfigFacts:
+    """A host's compute config (merged with the controller's, as nova-compute + API see it).
+
+    :ivar problems: errors that belong to this host (controller-only ones are
+        reported once, by the controller checks).
+    :ivar matches: device address -> the spec entry that claims it (first match).
+    :ivar starts: False when nova-compute would refuse this config.
+    :ivar spec_sources: spec index -> (file, line, item).
+    """
+
+    files: tuple[str, ...]
+    nova: config.NovaConfig
+    specs: spec.SpecParseResult
+    aliases: alias_mod.AliasParseResult
+    problems: tuple[errors.Problem, ...]
+    warnings: tuple[errors.Problem, ...]
+    matches: Mapping[str, spec.SpecEntry | None]
+    starts: bool | None
+    spec_sources: Mapping[int, tuple[str | None, int | None, int | None]]
+
+    def source_of(self, entry: spec.SpecEntry) -> Evidence:
+        file, line, item = self.spec_sources.get(entry.index, (None, None, None))
+        where = f" item {item}" if item is not None else ""
+        return Evidence(file or "(config)", f"device_spec = {_raw(entry)}{where}", line)
+
+    def matched(self, entry: spec.SpecEntry, devices: DeviceFacts) -> list[model.Device]:
+        """The devices this entry claims (first match wins, as in Nova)."""
+        return [d for d in devices.devices if (m := self.matches.get(d.address)) is not None
+                and m.index == entry.index]
+
+
+def _raw(entry: spec.SpecEntry) -> str:
+    import json
+
+    return json.dumps(entry.spec.raw, sort_keys=False)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ControllerFacts:
+    """The controller's view (nova-api / nova-scheduler): aliases and scheduler options.
+
+    :ivar origin: ``--nova-conf`` or the one host whose config stands in for it.
+    """
+
+    files: tuple[str, ...]
+    nova: config.NovaConfig
+    aliases: alias_mod.AliasParseResult
+    problems: tuple[errors.Problem, ...]
+    warnings: tuple[errors.Problem, ...]
+    origin: str
+
+    def alias_source(self, name: str) -> Evidence:
+        al = self.aliases.aliases.get(name)
+        if al is not None and al.sources and 0 <= al.sources[0] < len(self.nova.alias):
+            ov = self.nova.alias[al.sources[0]]
+            return Evidence(ov.file or "(config)", f"alias = {ov.value}", ov.line)
+        return Evidence(", ".join(self.files) or "(config)", f"alias {name!r}")
+
+    def option_source(self, option: str, shown: str) -> Evidence:
+        ov = self.nova.located(option)
+        if ov is None:
+            return Evidence(", ".join(self.files) or "(config)", f"{shown} (default)")
+        return Evidence(ov.file or "(config)", f"{ov.option} = {ov.value}", ov.line)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FlavorFacts:
+    """One flavor as Nova would turn it into PCI requests (or refuse it).
+
+    :ivar aliases_known: False when no alias table was available (no controller config).
+    """
+
+    name: str
+    file: str | None
+    extra_specs: Mapping[str, str]
+    requests: tuple[requests.PciRequest, ...]
+    numa_nodes: int | None
+    numa_policy: str | None
+    cpu_policy: str | None
+    error: errors.Problem | None
+    warnings: tuple[errors.Problem, ...]
+    aliases_known: bool = True
+    line_of: Mapping[str, int] = dataclasses.field(default_factory=dict)
+
+    def evidence(self, key: str) -> Evidence:
+        value = self.extra_specs.get(key)
+        return Evidence(self.file or f"flavor {self.name}",
+                        f"{key}={value}" if value is not None else f"{key} (unset)",
+                        self.line_of.get(key))
+
+    @property
+    def uses_numa(self) -> bool:
+        """True when Nova builds a guest NUMA topology (then NUMATopologyFilter decides)."""
+        return self.numa_nodes is not None or self.cpu_policy in ("dedicated", "mixed")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RouteFacts:
+    """The interfaces of the default route, from ``proc/net/route``: (ifname, line)."""
+
+    source: str
+    default: tuple[tuple[str, int], ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RootDiskFacts:
+    """The PCI controller behind ``/``: mounts line, block device, sysfs path, address."""
+
+    source: str
+    line: int
+    mount: str
+    block: str
+    sysfs_path: str
+    address: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PersistenceFacts:
+    """Collected boot-time config (udev, modprobe.d, driverctl, systemd units): (path, text)."""
+
+    files: tuple[tuple[str, str], ...]
+    cmdline_vfio_ids: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FactType:
+    """A fact checks may name: its record type, scope and what it is."""
+
+    type: str
+    scope: str  # "host": one per host; "global": one for the run
+    doc: str
+    later: bool = False  # declared for the Placement/Neutron/fit layers, not gathered yet
+
+
+HOST, GLOBAL = "host", "global"
+
+#: Every fact a check may name, by parameter name. The registry refuses any other name.
+FACT_TYPES: dict[str, FactType] = {
+    "host": FactType("HostInfo", HOST, "the host's name and what was given"),
+    "kernel": FactType("KernelView", HOST, "command line, ACPI tables, IOMMU groups, vfio, dmesg"),
+    "devices": FactType("DeviceFacts", HOST, "PCI functions from sysfs or an lspci paste"),
+    "iommu_groups": FactType("Mapping[int, tuple[str, ...]]", HOST, "IOMMU group -> member addresses (sysfs)"),
+    "numa": FactType("NumaFacts", HOST, "host NUMA cells (sysfs)"),
+    "compute_config": FactType("ConfigFacts", HOST, "the host's nova.conf: device_spec, matches"),
+    "default_route": FactType("RouteFacts", HOST, "default-route interfaces (proc/net/route)"),
+    "root_disk": FactType("RootDiskFacts", HOST, "the PCI controller of the root filesystem"),
+    "persistence": FactType("PersistenceFacts", HOST,
+                            "udev rules, modprobe.d, driverctl, systemd units that persist VFs/drivers"),
+    "controller_config": FactType("ControllerFacts", GLOBAL, "aliases and scheduler options"),
+    "flavors": FactType("tuple[FlavorFacts, ...]", GLOBAL, "flavors (and image) as PCI requests"),
+    # Declared for the layers a later issue adds; gather reports them missing for now.
+    "placement": FactType("PlacementView", HOST, "resource providers, inventories, traits", later=True),
+    "sriov_agent": FactType("SriovAgentConfig", HOST, "Neutron SR-IOV agent mappings", later=True),
+    "neutron": FactType("NeutronView", GLOBAL, "networks' physnets and ports' vnic types", later=True),
+    "host_fit": FactType("HostFit", HOST, "flavor -> host NUMA/PCI fit (scheduling core)", later=True),
+}
+
+
+class FactMissing(Exception):
+    """A fact could not be gathered; ``reason`` says why (shown in the skip finding)."""
+
+    def __init__(self, fact: str, reason: str) -> None:
+        super().__init__(f"{fact}: {reason}")
+        self.fact = fact
+        self.reason = reason

@@ -1,0 +1,82 @@
+"""The doctor as one use case: gather, run the checks, build the ``pcipass-doctor/1`` document."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from pcipass.doctor import gather, mapping, registry, runner
+from pcipass.doctor import model as dm
+
+SCHEMA = "pcipass-doctor/1"
+
+
+@dataclasses.dataclass(frozen=True)
+class Diagnosis:
+    """The findings, the JSON document, and the exit code they imply."""
+
+    doc: dict[str, Any]
+    findings: tuple[dm.Finding, ...]
+    internal_errors: tuple[str, ...]
+
+    @property
+    def exit_code(self) -> int:
+        """0/1/2 from the findings (contracts.md §5); 255 when gathering itself broke."""
+        return 255 if self.internal_errors else runner.exit_code(self.findings)
+
+
+def diagnose(inputs: gather.Inputs, selection: runner.Selection = runner.Selection(),
+             checks: Sequence[registry.Check] | None = None) -> Diagnosis:
+    """Run the doctor over ``inputs``.
+
+    :raises hostroot.HostRootInvalid, scan.LspciInputInvalid: unusable inputs.
+    """
+    chosen = list(checks) if checks is not None else registry.load_builtin().all()
+    with gather.gather(inputs) as g:
+        findings = runner.run(chosen, g.hosts, g.run, selection)
+        doc = build_document(g, findings)
+        errors = tuple(g.run.internal_errors)
+    if errors:
+        doc["internal_errors"] = list(errors)
+    return Diagnosis(doc, tuple(findings), errors)
+
+
+def build_document(g: gather.Gathered, findings: Sequence[dm.Finding]) -> dict[str, Any]:
+    """The contract document: hosts, mapping table, findings, summary."""
+    return {
+        "schema": SCHEMA,
+        "hosts": [_host(h) for h in g.hosts],
+        "broken_layers": runner.broken_layers(findings),
+        "mapping": build_mapping(g, findings),
+        "findings": [f.to_dict() for f in findings],
+        "summary": runner.summary(findings),
+    }
+
+
+def _host(h: gather.HostSource) -> dict[str, Any]:
+    info: dm.HostInfo = h.get("host")
+    return {"name": info.name, "root": info.root, "kind": info.kind, "nova_name": info.nova_name,
+            "warnings": list(info.warnings)}
+
+
+def build_mapping(g: gather.Gathered, findings: Sequence[dm.Finding]) -> dict[str, Any]:
+    specs: list[dict[str, Any]] = []
+    per_host: list[tuple[str, dm.ConfigFacts | None, dm.DeviceFacts | None]] = []
+    for h in g.hosts:
+        config: dm.ConfigFacts | None = h.peek("compute_config")
+        devices: dm.DeviceFacts | None = h.peek("devices")
+        per_host.append((h.host, config, devices))
+        if config is not None and devices is not None:
+            specs.extend(mapping.spec_rows(h.host, config, devices))
+    flavors = g.run.peek("flavors") or ()
+    return {
+        "specs": specs,
+        "aliases": mapping.alias_rows(per_host, g.run.peek("controller_config")),
+        "flavors": mapping.flavor_rows(flavors, [h.host for h in g.hosts], runner.first_broken(findings)),
+    }
+
+
+def checks_document(reg: registry.Registry) -> dict[str, Any]:
+    """``pcipass doctor checks -f json``: every check with its documentation."""
+    return {"schema": "pcipass-doctor-checks/1", "checks": [c.to_dict() for c in reg.all()]}
