@@ -54,6 +54,7 @@ def _register_commands() -> None:
     # Imported here so each command module can import this one for the helpers above.
     from pcipass.cli import commands_config  # noqa: F401
     from pcipass.cli import commands_scan  # noqa: F401
+    from pcipass.cli import commands_doctor  # noqa: F401
 
 
 def main(argv: Sequence[str] | None = None) -> int:
