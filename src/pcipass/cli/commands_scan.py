@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 COLLAPSE_VFS_OVER = 8
 MAX_LISTED_WARNINGS = 10
 NAME_WIDTH = 32
+MIN_FLEX = len("passthrough")
 
 
 @climain.cli.command("scan")
@@ -87,7 +88,7 @@ def render_scan(doc: dict[str, Any], con: rich.console.Console, *, all_vfs: bool
         if n:
             con.print()
         _render_header(con, host)
-        con.print(device_table(host, all_vfs=all_vfs))
+        con.print(device_table(host, all_vfs=all_vfs, width=con.width))
         _render_notes(con, host)
 
 
@@ -156,23 +157,41 @@ def _cpus(cpus: list[int]) -> str:
 COLUMNS = ("address", "ids", "name", "type", "driver", "NUMA", "IOMMU", "passthrough")
 
 
-def device_table(host: dict[str, Any], *, all_vfs: bool = False) -> rich.table.Table:
-    """The device table: each PF followed by its VFs (indented, or one summary row)."""
+def device_table(host: dict[str, Any], *, all_vfs: bool = False,
+                 width: int = 120) -> rich.table.Table:
+    """The device table: each PF followed by its VFs (indented, or one summary row).
+
+    Every device is one line: address, IDs, type, driver, NUMA and group keep
+    their full width; the name and the passthrough tags share what is left
+    (cut with an ellipsis; ``-f json`` has them whole).
+    """
     import rich.box
     import rich.table
 
+    rows = list(table_rows(host, all_vfs=all_vfs))
+    widths = column_widths([r for r, _ in rows], width)
     table = rich.table.Table(show_header=True, header_style="bold", box=rich.box.SIMPLE_HEAD,
                              padding=(0, 1, 0, 0), show_edge=False)
-    for col in COLUMNS:
-        if col == "name":  # one line per device; the full name is in -f json
-            table.add_column(col, no_wrap=True, overflow="ellipsis", max_width=NAME_WIDTH)
-        elif col in ("passthrough", "driver"):  # VF summaries list several drivers
-            table.add_column(col, overflow="fold", min_width=len(col))
-        else:
-            table.add_column(col, no_wrap=True, min_width=len(col))
-    for row, style in table_rows(host, all_vfs=all_vfs):
+    for col, w in zip(COLUMNS, widths):
+        table.add_column(col, no_wrap=True, overflow="ellipsis", width=w)
+    for row, style in rows:
         table.add_row(*row, style=style)
     return table
+
+
+def column_widths(rows: list[list[str]], width: int) -> list[int]:
+    """Natural widths, with the name (first, up to NAME_WIDTH) and passthrough fitted into ``width``."""
+    import rich.cells
+
+    natural = [max([len(col), *(rich.cells.cell_len(r[i]) for r in rows)])
+               for i, col in enumerate(COLUMNS)]
+    name, pt = COLUMNS.index("name"), COLUMNS.index("passthrough")
+    fixed = sum(w for i, w in enumerate(natural) if i not in (name, pt))
+    room = width - fixed - 2 * len(COLUMNS) + 1  # one space of padding and one of separator
+    name_w = max(MIN_FLEX, min(natural[name], NAME_WIDTH, room - min(natural[pt], MIN_FLEX + 4)))
+    natural[pt] = max(MIN_FLEX, min(natural[pt], room - name_w))
+    natural[name] = name_w
+    return natural
 
 
 def table_rows(host: dict[str, Any], *, all_vfs: bool = False) -> Iterator[tuple[list[str], str | None]]:
@@ -183,18 +202,17 @@ def table_rows(host: dict[str, Any], *, all_vfs: bool = False) -> Iterator[tuple
     for d in devices:
         if d["parent_addr"] in present:
             children.setdefault(d["parent_addr"], []).append(d)
-    invalid = host["config"]["compute_starts"] is False
     for d in devices:
         if d["parent_addr"] in present:
             continue
-        yield _device_row(d, "", invalid), ("dim" if (d["class"] or "").startswith("06") else None)
+        yield _device_row(d, ""), ("dim" if (d["class"] or "").startswith("06") else None)
         vfs = sorted(children.get(d["address"], []), key=lambda v: (v["vf_index"] is None,
                                                                    v["vf_index"], v["address"]))
         if len(vfs) > COLLAPSE_VFS_OVER and not all_vfs:
             yield _summary_row(vfs), None
         else:
             for i, vf in enumerate(vfs):
-                yield _device_row(vf, "└ " if i == len(vfs) - 1 else "├ ", invalid), None
+                yield _device_row(vf, "└ " if i == len(vfs) - 1 else "├ "), None
 
 
 _VENDOR_SUFFIX = re.compile(r"^([^, ]+(?: [^, ]+){0,2}?),?(?: (?:Corporation|Corp\.|Technologies|Inc\.?|"
@@ -206,10 +224,10 @@ def short_name(name: str | None) -> str:
     return _VENDOR_SUFFIX.sub(r"\1 ", name) if name else "-"
 
 
-def _device_row(d: dict[str, Any], indent: str, invalid: bool) -> list[str]:
+def _device_row(d: dict[str, Any], indent: str) -> list[str]:
     return [indent + d["address"], f"{d['vendor_id']}:{d['product_id']}", short_name(d["name"]),
             _type(d), d["driver"] or ("unbound" if d["dev_type"] is not None else "-"),
-            _opt(d["numa_node"]), _opt(d["iommu_group"]), _passthrough(d, invalid)]
+            _opt(d["numa_node"]), _opt(d["iommu_group"]), _passthrough(d)]
 
 
 def _type(d: dict[str, Any]) -> str:
@@ -222,11 +240,14 @@ def _type(d: dict[str, Any]) -> str:
     return kind
 
 
-def _passthrough(d: dict[str, Any], invalid: bool) -> str:
+def _passthrough(d: dict[str, Any]) -> str:
     if not d["passthrough"]:
-        return "no (config invalid)" if invalid else "-"
-    tags = " ".join(f"{k}={v}" for k, v in d["tags"].items())
-    return f"spec #{d['spec_index']}" + (f" {tags}" if tags else "")
+        return "-"
+    return f"spec #{d['spec_index']}" + (f" {_tags(d['tags'])}" if d["tags"] else "")
+
+
+def _tags(tags: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in tags.items())
 
 
 def _opt(value: Any) -> str:
@@ -265,8 +286,27 @@ def address_range(first: str, last: str) -> str:
     return f"{first}-{rest.lstrip(':')}"
 
 
+def spec_lines(host: dict[str, Any]) -> list[str]:
+    """One line per matched spec entry: where it is written, its tags, how many devices it took."""
+    by_index: dict[int, list[dict[str, Any]]] = {}
+    for d in host["devices"]:
+        if d["passthrough"]:
+            by_index.setdefault(d["spec_index"], []).append(d)
+    out = []
+    for index, devs in sorted(by_index.items()):
+        src = devs[0]["spec_source"] or {}
+        where = f"{src.get('file')}:{src.get('line')}" if src.get("line") else str(src.get("file"))
+        if src.get("item") is not None:
+            where += f" item {src['item']}"
+        tags = f"  {_tags(devs[0]['tags'])}" if devs[0]["tags"] else ""
+        out.append(f"spec #{index}  {where}{tags}  -> {len(devs)} device{'s' if len(devs) > 1 else ''}")
+    return out
+
+
 def _render_notes(con: rich.console.Console, host: dict[str, Any]) -> None:
     cfg = host["config"]
+    for line in spec_lines(host):
+        con.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
     _problems(con, "config errors", cfg["errors"], "red")
     _problems(con, "config warnings", cfg["warnings"], "yellow")
     device_notes = [w for d in host["devices"] for w in d["warnings"]]
@@ -283,7 +323,7 @@ def _problems(con: rich.console.Console, title: str, problems: list[dict[str, An
     for p in problems:
         where = f"{p['file']}:{p['line']}" if p.get("file") and p.get("line") else p.get("file") or ""
         con.print(f"    {p['code']} {where}".rstrip() + f": {p['message']}", markup=False,
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
         if p.get("hint"):
             con.print(rich.text.Text(f"      fix: {p['hint']}", style="green"))
 
@@ -292,8 +332,8 @@ def _lines(con: rich.console.Console, title: str, lines: list[str]) -> None:
     if not lines:
         return
     con.print(f"  {title} ({len(lines)})", markup=False, highlight=False)
-    for line in lines[:MAX_LISTED_WARNINGS]:
-        con.print(f"    {line}", markup=False, highlight=False)
+    for line in lines[:MAX_LISTED_WARNINGS]:  # unwrapped: paths stay copyable
+        con.print(f"    {line}", markup=False, highlight=False, soft_wrap=True)
     if len(lines) > MAX_LISTED_WARNINGS:
         con.print(f"    ... and {len(lines) - MAX_LISTED_WARNINGS} more (see -f json)",
                   markup=False, highlight=False)
