@@ -173,7 +173,7 @@ def nova_topology(cells: Sequence[numa.HostCell]) -> Any:
     return objects.NUMATopology(cells=[
         objects.NUMACell(id=c.id, cpuset=set(c.cpus), pcpuset=set(c.pcpus), memory=c.memory_mb,
                          socket=c.socket, cpu_usage=0, memory_usage=0, pinned_cpus=set(),
-                         siblings=[], mempages=[],
+                         siblings=[{cpu} for cpu in sorted(c.cpus | c.pcpus)], mempages=[],
                          network_metadata=objects.NetworkMetadata(physnets=set(), tunneled=False))
         for c in cells])
 
