@@ -26,8 +26,9 @@ stops nova-compute, so such a host has no assignable device:
 ``passthrough`` is false everywhere. :attr:`HostScan.matches` still says what
 the valid entries would match, for the doctor.
 
-The optional imports (oslo.config through the config reader, jsonschema
-through the alias parser) are taken only when some config is read.
+Start-up matters (``scan -f json`` in scripts, on a fleet): the config
+reader (oslo.config), the alias parser (jsonschema), the spec matcher and the
+lspci parser are imported only when some config or paste is read.
 """
 
 from __future__ import annotations
@@ -40,11 +41,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pcipass.adapters import hostroot, kernel, lspci, pciids, sysfs
-from pcipass.core import errors, model, spec
+from pcipass.adapters import hostroot, kernel, pciids, sysfs
+from pcipass.core import errors, model
 
 if TYPE_CHECKING:
-    from pcipass.core import config
+    from pcipass.core import config, spec
     from pcipass.services import configcheck
 
 SCAN_SCHEMA = "pcipass-scan/1"
@@ -239,6 +240,8 @@ def _scan_root(path: str | Path, controller: config.NovaConfig | None,
 
 def _scan_lspci(path: str | Path, controller: config.NovaConfig | None,
                 override: config.NovaConfig | None) -> HostScan:
+    from pcipass.adapters import lspci
+
     name = os.fspath(path)
     # NOTE: pastes without -nn carry names only; IDs guessed from unambiguous pci.ids
     # names are flagged on the device, which beats dropping the device.
@@ -430,9 +433,13 @@ def _match(devices: Sequence[model.Device], view: configcheck.ConfigView | None,
            warnings: list[str]) -> dict[str, spec.SpecEntry | None]:
     entries = view.specs.specs if view is not None else []
     out: dict[str, spec.SpecEntry | None] = {}
+    if not entries:
+        return dict.fromkeys((d.address for d in devices), None)
+    from pcipass.core import spec
+
     for dev in devices:
         try:
-            out[dev.address] = spec.first_match(entries, dev) if entries else None
+            out[dev.address] = spec.first_match(entries, dev)
         except errors.PcipassError as exc:
             warnings.append(f"{dev.address}: cannot be matched: {exc.message}")
             out[dev.address] = None
