@@ -17,6 +17,7 @@ import yaml
 from support import REPO, validate_schema
 
 from pcipass import fakehost
+from pcipass.adapters import pciids
 
 PF, VFS = "0000:81:00.0", [f"0000:81:00.{i}" for i in range(1, 5)]
 ROW = re.compile(r"^(?:[├└] )?[0-9a-f]{4}:[0-9a-f]{2}:")
@@ -293,3 +294,34 @@ def test_scan_without_config_does_not_load_oslo_or_jsonschema(tmp_path: Path) ->
     proc = subprocess.run([sys.executable, "-c", code, str(built.root)], capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(REPO / "src")}, check=True, timeout=60)
     assert proc.stdout.strip() == "[]"
+
+
+# -- agreement with pciutils ----------------------------------------------------------------------
+
+
+def triples(devices: list[dict[str, Any]]) -> dict[str, tuple[str, str, str | None]]:
+    return {d["address"]: (d["vendor_id"], d["product_id"], d["driver"]) for d in devices}
+
+
+def test_scan_agrees_with_lspci_on_the_same_trees(cli: Any, lab: Path, tmp_path: Path) -> None:
+    """`pcipass scan` and Debian's lspci read the same tree: same addresses, IDs and drivers."""
+    binary = shutil.which("lspci")
+    if binary is None:
+        pytest.skip("lspci (pciutils) is not installed; test_lspci_agreement installs it")
+    fake = fakehost.build(tmp_path / "h", fakehost.PROFILES["mixed"]).root
+    for root in (lab, fake):
+        paste = tmp_path / f"{root.name}-lspci.txt"
+        paste.write_text(subprocess.run([binary, "-nnk", "-O", f"sysfs.path={root}/sys/bus/pci"],
+                                        capture_output=True, text=True, check=True, timeout=60).stdout)
+        doc = scan_json(cli, "--host", str(root), "--lspci", str(paste))
+        ours, theirs = doc["hosts"]
+        assert theirs["name"] == paste.stem and theirs["warnings"] == []
+        assert triples(theirs["devices"]) == triples(ours["devices"]) and ours["devices"]
+
+
+def test_scan_agrees_with_the_lspci_the_lab_vm_printed(cli: Any, lab: Path) -> None:
+    doc = scan_json(cli, "--host", str(lab), "--lspci", str(lab / "cmd/lspci-nnk.txt"))
+    ours, printed = doc["hosts"]
+    assert triples(printed["devices"]) == triples(ours["devices"])
+    if pciids.PciIds.system() is not None:  # both name devices from this machine's pci.ids
+        assert [d["name"] for d in printed["devices"]] == [d["name"] for d in ours["devices"]]
