@@ -317,6 +317,14 @@ def test_fifo_and_directory_as_config_do_not_block(configured: Path) -> None:
     assert host.compute_starts is True and len(host.passthrough_devices()) == 7
 
 
+def test_a_directory_without_sysfs_is_scanned_with_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/hostname").write_text("typo-host\n")
+    host = one_host(scan.scan_hosts([tmp_path]))
+    assert (host.name, host.devices) == ("typo-host", ())
+    assert host.warnings[0].startswith("sys/bus/pci/devices: missing, so no PCI device was read")
+
+
 def test_missing_and_invalid_host_paths(tmp_path: Path) -> None:
     with pytest.raises(hostroot.HostRootInvalid, match="no such file"):
         scan.scan_hosts([tmp_path / "nope"])

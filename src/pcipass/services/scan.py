@@ -230,6 +230,9 @@ def _scan_root(path: str | Path, controller: config.NovaConfig | None,
         numa = sysfs.read_numa(root)
         facts = kernel.read_kernel(root)
         warnings = [*found.warnings, *numa.warnings, *facts.warnings]
+        if not found.devices and not root.exists(sysfs.DEVICES_DIR):
+            warnings.insert(0, f"{sysfs.DEVICES_DIR}: missing, so no PCI device was read; is "
+                               f"{os.fspath(path)} a host root (contracts.md §1)?")
         compute = override if override is not None else _read_host_config(root, warnings)
         warnings[:0] = root.warnings  # after the reads: the root collects as it goes
         return _finish(_Partial(root.name, os.fspath(path), kind, found.devices, numa, facts,
