@@ -94,20 +94,23 @@ def healthy(tmp_path: Path, profile: str = PROFILE) -> Host:
     host.write("etc/nova/nova.conf", COMPUTE_CONF)
     host.controller.write_text(CONTROLLER_CONF)
     host.set_flavor()
-    nic_if = built.by_address()[NIC].netdevs[0][0]
+    by_id = {(d.vendor_id, d.product_id): d for d in built.devices if d.dev_type != "type-VF"}
+    nic_if = by_id[("8086", "1521")].netdevs[0][0]
     host.write("proc/net/route",
                "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
                f"{nic_if}\t00000000\t0102A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
                f"{nic_if}\t0002A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n")
     host.write("proc/mounts", "sysfs /sys sysfs rw 0 0\n/dev/nvme0n1p2 / ext4 rw,relatime 0 0\n")
-    nvme = built.by_address()[NVME].sysfs_path
+    nvme = by_id[("1b36", "0010")].sysfs_path
     part = root / nvme / "nvme/nvme0/nvme0n1/nvme0n1p2"
     part.mkdir(parents=True)
     (root / "sys/class/block").mkdir(parents=True, exist_ok=True)
     os.symlink(os.path.relpath(part, root / "sys/class/block"), root / "sys/class/block/nvme0n1p2")
     host.write("etc/udev/rules.d/70-sriov.rules",
                'ACTION=="add", SUBSYSTEM=="net", ENV{ID_NET_DRIVER}=="ixgbe", ATTR{device/sriov_numvfs}="4"\n')
-    host.write(f"etc/driverctl.d/pci-{GPU}", "vfio-pci\n")
+    gpu = by_id.get(("10de", "20f1"))
+    if gpu is not None:
+        host.write(f"etc/driverctl.d/pci-{gpu.address}", "vfio-pci\n")
     return host
 
 

@@ -19,7 +19,7 @@ def _numvfs_fix(pf: model.Device, count: int) -> str:
 def _wants_vfs(pf: model.Device, config: dm.ConfigFacts | None,
                controller: dm.ControllerFacts | None) -> str | None:
     """Why the configuration expects VFs of ``pf``: a spec or alias naming its VF ID or address."""
-    vf_id = pf.sriov_vf_device
+    vf_id = pf.sriov_vf_device if pf.sriov_vf_device != pf.product_id else None  # same ID: the PF itself
     if config is not None:
         for entry in config.specs.specs:
             s = entry.spec

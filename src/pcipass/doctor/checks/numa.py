@@ -68,7 +68,7 @@ def count_per_node(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts,
                 if d.numa_node is not None:
                     per_node[d.numa_node] = per_node.get(d.numa_node, 0) + 1
             best = max(per_node.values(), default=0)
-            if best >= req.count or len(usable) < req.count:
+            if best >= req.count or sum(per_node.values()) < req.count:  # unknown nodes: PCI-N001
                 continue
             counts = ", ".join(f"node {n}: {c}" for n, c in sorted(per_node.items()))
             yield dm.result(
