@@ -43,6 +43,9 @@ def scan_command(hosts: tuple[str, ...], lspci_files: tuple[str, ...], nova_conf
                  compute_conf: tuple[str, ...], all_vfs: bool, fmt: str) -> int:
     """Read the PCI devices of hosts and match each against its own [pci] device_spec.
 
+    A host's compute config is its root's etc/nova/nova.conf followed by
+    etc/nova/nova.conf.d/*.conf, unless --compute-conf is given.
+
     Exit 0 when the scan printed, 2 when an input is invalid: a host path that
     is not a root or bundle, an lspci file without devices, or a host whose
     config has errors (its devices are still listed).

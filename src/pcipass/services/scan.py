@@ -206,9 +206,12 @@ def scan_hosts(hosts: Sequence[str | Path], *, lspci: Sequence[str | Path] = (),
     :raises hostroot.HostRootInvalid: a host path is missing or not a root or bundle.
     :raises LspciInputInvalid: an lspci file is unreadable or lists no device.
     """
-    for path in hosts:
+    for path in hosts:  # fail before the first (maybe long) scan
         if not os.path.exists(path):
             raise hostroot.HostRootInvalid(path=os.fspath(path), reason="no such file or directory")
+    for path in lspci:
+        if not os.path.exists(path):
+            raise LspciInputInvalid(path=os.fspath(path), reason="No such file or directory")
     controller = _read_files(nova_conf) if nova_conf else None
     override = _read_files(compute_conf) if compute_conf else None
     scans = [_scan_root(p, controller, override) for p in hosts]
