@@ -408,7 +408,7 @@ class PciStats:
         wanted = _counter(request.rp_uuids)
         for pool in filtered:
             rp = pool.key.get("rp_uuid")
-            pool.count -= wanted.pop(rp, 0)
+            pool.count -= wanted.pop(rp, 0) if rp is not None else 0
             if pool.count == 0:
                 self._remove_pool(pool)
         return True
@@ -447,7 +447,8 @@ class PciStats:
                 raise PoolCorrupted("rp_uuid split across pools")
             wanted = _counter(request.rp_uuids)
             for pool in filtered:
-                num = wanted.pop(pool.key.get("rp_uuid"), 0)
+                rp = pool.key.get("rp_uuid")
+                num = wanted.pop(rp, 0) if rp is not None else 0
                 pool.count -= num
                 out.extend(self._pop(pool, num))
             return out
@@ -604,16 +605,18 @@ def filter_numa(pools: list[Pool], request: Request, numa_cells: Sequence[int] |
         return pools, ""
     policy = request.numa_policy or LEGACY
     cells = list(numa_cells)
+    where = f"the instance is on NUMA node(s) {_nodes(cells)} and policy is {policy}"
     strict = [p for p in pools if any(_same_node(p, c) for c in cells)]
     if policy == REQUIRED or _total(strict) >= request.count:
-        return strict, f"policy {policy}: only NUMA node(s) {_nodes(cells)}"
+        return strict, where
     if policy == SOCKET:
-        return _socket_pools(pools, cells, sockets)
+        kept, why = _socket_pools(pools, cells, sockets)
+        return kept, f"{where}: {why}"
     relaxed = [p for p in pools if any(_same_node(p, c) for c in [*cells, None])]
     if policy == LEGACY or _total(relaxed) >= request.count:
-        return relaxed, f"policy {policy}: NUMA node(s) {_nodes(cells)} or unknown"
+        return relaxed, f"{where} (devices of unknown NUMA node are allowed too)"
     ordered = sorted(pools, key=lambda p: p.key.get("numa_node") not in [*cells, None])
-    return ordered, f"policy {policy}: any NUMA node, node(s) {_nodes(cells)} first"
+    return ordered, f"{where}: any node, those first"
 
 
 def _same_node(pool: Pool, cell: int | None) -> bool:
@@ -623,12 +626,14 @@ def _same_node(pool: Pool, cell: int | None) -> bool:
 def _socket_pools(pools: list[Pool], cells: list[int], sockets: Mapping[int, int | None] | None,
                   ) -> tuple[list[Pool], str]:
     host = dict(sockets or {})
-    if any(s is None for s in host.values()):
-        return [], "policy socket: the host reports no socket for some NUMA node"
+    unknown = sorted(n for n, s in host.items() if s is None)
+    if unknown:
+        return [], f"the host reports no CPU socket for NUMA node(s) {_nodes(unknown)}"
     wanted = {host[c] for c in cells if c in host}
     allowed = sorted(n for n, s in host.items() if s in wanted)
     kept = [p for p in pools if any(_same_node(p, n) for n in allowed)]
-    return kept, f"policy socket: NUMA node(s) {_nodes(allowed)} on socket(s) {_nodes(sorted(wanted))}"
+    return kept, (f"only NUMA node(s) {_nodes(allowed)} share its socket(s) "
+                  f"{_nodes(sorted(x for x in wanted if x is not None))}")
 
 
 def _nodes(values: Iterable[Any]) -> str:
