@@ -94,12 +94,11 @@ class RunSource:
 
     def _controller(self) -> model.ControllerFacts:
         if self.inputs.nova_conf:
-            view = configcheck.load_config(list(self.inputs.nova_conf))
-            return _controller_facts(view, "--nova-conf", only_controller_problems=False)
+            return _controller_facts(configcheck.load_config(list(self.inputs.nova_conf)), "--nova-conf",
+                                     only_controller_problems=False)
         with_config = [s for s in self.scans if s.config is not None and s.compute_starts is not None]
-        if len(with_config) == 1 and with_config[0].config is not None:
-            host = with_config[0]
-            return _controller_facts(host.config, f"{host.name}'s own nova.conf (no --nova-conf given)",
+        if len(with_config) == 1 and (own := with_config[0].config) is not None:
+            return _controller_facts(own, f"{with_config[0].name}'s own nova.conf (no --nova-conf given)",
                                      only_controller_problems=True)
         why = ("no --nova-conf given and no host has a nova.conf" if not with_config else
                f"no --nova-conf given and {len(with_config)} hosts have their own nova.conf")

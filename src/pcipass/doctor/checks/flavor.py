@@ -44,7 +44,7 @@ def malformed_alias(flavors: Sequence[dm.FlavorFacts]) -> Iterator[dm.Result]:
             yield _refusal(fl, requests.ALIAS_KEY)
         for w in fl.warnings:
             yield dm.result(dm.WARN, f"flavor {fl.name!r}", f"{w.code}: {w.message}",
-                            [fl.evidence(w.entry if w.entry in fl.extra_specs else requests.ALIAS_KEY)], w.hint)
+                            [fl.evidence(w.entry if w.entry and w.entry in fl.extra_specs else requests.ALIAS_KEY)], w.hint)
 
 
 @check("PCI-F003", "flavor", title="the image agrees with the flavor")
