@@ -163,18 +163,24 @@ def test_iommu_capture_has_no_failures(shared: Path) -> None:
     assert {"PCI-S002", "PCI-D003"} <= skipped
 
 
-def test_noiommu_capture_fails_the_kernel_layer_with_quoted_evidence(shared: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def noiommu(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The noiommu capture unpacked once (bundles themselves are tested with the iommu capture)."""
     import tarfile
 
-    bundle = shared / "corpus/realkernel/lab-noiommu.tar.gz"
-    res = run_cli(["doctor", "--host", str(bundle), "-f", "json"])
+    dest = tmp_path_factory.mktemp("capture")
+    with tarfile.open(shared / "corpus/realkernel/lab-noiommu.tar.gz") as tar:
+        tar.extractall(dest, filter="data")
+    return dest / "lab-noiommu"
+
+
+def test_noiommu_capture_fails_the_kernel_layer_with_quoted_evidence(noiommu: Path) -> None:
+    res = run_cli(["doctor", "--host", str(noiommu), "-f", "json"])
     assert res.code == 2
     doc = res.json()
     assert doc["broken_layers"] == ["kernel"]
     [k001] = [f for f in _findings(doc, "fail") if f["id"] == "PCI-K001"]
-    with tarfile.open(bundle) as tar:
-        tar.extractall(tmp_path, filter="data")
-    cap = tmp_path / "lab-noiommu"
+    cap = noiommu
     evidence = {(e["source"], e["value"]) for e in k001["evidence"]}
     assert ("proc/cmdline", (cap / "proc/cmdline").read_text().strip()) in evidence
     assert ("sys/firmware/acpi/tables", "no DMAR or IVRS table") in evidence
@@ -199,7 +205,7 @@ def test_lspci_paste_host(shared: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["table", "json", "yaml", "sarif", "junit"])
-def test_every_format_on_the_noiommu_capture(shared: Path, fmt: str) -> None:
-    res = run_cli(["doctor", "--host", str(shared / "corpus/realkernel/lab-noiommu.tar.gz"), "-f", fmt])
+def test_every_format_on_the_noiommu_capture(noiommu: Path, fmt: str) -> None:
+    res = run_cli(["doctor", "--host", str(noiommu), "-f", fmt])
     assert res.code == 2 and res.out.strip()
     assert "Traceback" not in res.err

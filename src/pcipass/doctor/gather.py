@@ -11,6 +11,7 @@ reason, which the runner turns into ``skip`` findings.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -164,11 +165,11 @@ def _flavor(path: str, controller: model.ControllerFacts | None, image_props: di
 class HostSource:
     """One host's facts, built from its scan and, lazily, from its root."""
 
-    def __init__(self, hs: scan.HostScan, run: RunSource) -> None:
+    def __init__(self, hs: scan.HostScan, run: RunSource, root: hostroot.HostRoot | None = None) -> None:
         self.scan = hs
         self.run = run
         self._cache: dict[str, Any] = {}
-        self._root: hostroot.HostRoot | None = None
+        self._root = root
         self._getters: dict[str, Callable[[], Any]] = {
             "host": self._host, "kernel": self._kernel, "devices": self._devices,
             "iommu_groups": self._groups, "numa": self._numa, "compute_config": self._config,
@@ -404,10 +405,28 @@ class Gathered:
 def gather(inputs: Inputs) -> Gathered:
     """Scan every host (the live host ``/`` when none is given) and set up lazy fact sources.
 
+    A bundle is extracted once: the scan reads the extraction, and the
+    doctor's own reads (route, mounts, boot files) reuse it.
+
     :raises hostroot.HostRootInvalid, scan.LspciInputInvalid: unusable inputs.
     """
-    hosts = list(inputs.hosts) or ([] if inputs.lspci else ["/"])
-    report = scan.scan_hosts([str(Path(h)) for h in hosts], lspci=list(inputs.lspci),
-                             nova_conf=list(inputs.nova_conf), compute_conf=list(inputs.compute_conf))
-    run = RunSource(inputs, report.hosts)
-    return Gathered([HostSource(h, run) for h in report.hosts], run)
+    hosts = [str(Path(h)) for h in inputs.hosts] or ([] if inputs.lspci else ["/"])
+    opened: list[hostroot.HostRoot | None] = []
+    try:
+        for h in hosts:
+            opened.append(hostroot.HostRoot.open(h) if os.path.isfile(h) else None)
+        paths = [r.path if r is not None else h for h, r in zip(hosts, opened)]
+        report = scan.scan_hosts(paths, lspci=list(inputs.lspci), nova_conf=list(inputs.nova_conf),
+                                 compute_conf=list(inputs.compute_conf))
+    except BaseException:
+        for r in opened:
+            if r is not None:
+                r.close()
+        raise
+    scans = list(report.hosts)
+    for i, (h, r) in enumerate(zip(hosts, opened)):
+        if r is not None:
+            scans[i] = dataclasses.replace(scans[i], root=h, kind=scan.KIND_BUNDLE)
+    run = RunSource(inputs, scans)
+    roots = opened + [None] * (len(scans) - len(opened))
+    return Gathered([HostSource(s, run, r) for s, r in zip(scans, roots)], run)
