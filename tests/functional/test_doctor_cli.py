@@ -209,3 +209,31 @@ def test_every_format_on_the_noiommu_capture(noiommu: Path, fmt: str) -> None:
     res = run_cli(["doctor", "--host", str(noiommu), "-f", fmt])
     assert res.code == 2 and res.out.strip()
     assert "Traceback" not in res.err
+
+
+def test_gathering_bug_exits_255_without_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pcipass.doctor import gather
+
+    def broken(self: object) -> None:
+        raise RuntimeError("disk on fire")
+    monkeypatch.setattr(gather.HostSource, "_route", broken)
+    res = run_cli(_args(healthy(tmp_path), "-f", "json"))
+    assert res.code == 255
+    assert "internal error: compute-1: gathering default_route: RuntimeError: disk on fire" in res.err
+    assert "Traceback" not in res.err
+    doc = res.json()
+    [s003] = [f for f in doc["findings"] if f["id"] == "PCI-S003"]
+    assert s003["severity"] == "skip" and "internal error" in s003["message"]
+    assert doc["internal_errors"]
+
+
+def test_crashing_check_is_a_finding_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pcipass.doctor import model
+
+    def boom(self: object) -> bool:
+        raise ZeroDivisionError("x")
+    monkeypatch.setattr(model.FlavorFacts, "uses_numa", property(boom))
+    res = run_cli(_args(healthy(tmp_path), "-f", "json"))
+    assert res.code == 2 and "Traceback" not in res.err
+    crashed = {f["id"] for f in res.json()["findings"] if f["message"].startswith("check crashed: ZeroDivisionError")}
+    assert crashed == {"PCI-C002", "PCI-N001", "PCI-N003"}
