@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import click
-import rich.console
-import rich.table
-import rich.text
 
 from pcipass.cli import main as climain
 from pcipass.cli import output
-from pcipass.services import configcheck
+
+if TYPE_CHECKING:
+    import rich.console
+
+# NOTE: rich and the services are imported inside the functions that use them, so
+# `pcipass scan -f json` and `--help` do not pay for oslo.config, jsonschema and rich.
 
 
 @climain.cli.group("config")
@@ -31,6 +35,8 @@ def config_group() -> None:
 def config_check(nova_conf: tuple[str, ...], config_dirs: tuple[str, ...],
                  sriov_agent_conf: str | None, fmt: str) -> int:
     """Read nova.conf exactly as Nova does and report every problem with its file and line."""
+    from pcipass.services import configcheck
+
     if not nova_conf and not config_dirs:
         raise click.UsageError("give at least one --nova-conf FILE (or --config-dir DIR)")
     view = configcheck.load_config(nova_conf, sriov_agent_conf=sriov_agent_conf,
@@ -58,6 +64,8 @@ def flavor_group() -> None:
 def flavor_explain(nova_conf: tuple[str, ...], flavors: tuple[str, ...], image: str | None,
                    fmt: str) -> int:
     """Turn flavors into the PCI requests Nova would make, or say why Nova refuses them."""
+    from pcipass.services import configcheck
+
     report = configcheck.explain_flavors(flavors, nova_conf=nova_conf, image=image)
     doc = report.to_dict()
     output.emit(doc, fmt, render_flavors)
@@ -78,6 +86,9 @@ def _where(p: dict[str, Any]) -> str:
 
 def render_problems(con: rich.console.Console, title: str, problems: list[dict[str, Any]],
                     style: str) -> None:
+    import rich.table
+    import rich.text
+
     if not problems:
         return
     con.print(rich.text.Text(f"{title} ({len(problems)})", style=f"bold {style}"))
@@ -94,6 +105,9 @@ def _tags(tags: dict[str, Any]) -> str:
 
 
 def render_config(doc: dict[str, Any], con: rich.console.Console) -> None:
+    import rich.table
+    import rich.text
+
     n_err, n_warn = len(doc["errors"]), len(doc["warnings"])
     verdict = ("VALID" if not n_err else "INVALID") + (f", {n_warn} warning(s)" if n_warn else "")
     con.print(rich.text.Text.assemble(("config check: ", "bold"),
@@ -140,6 +154,9 @@ def render_config(doc: dict[str, Any], con: rich.console.Console) -> None:
 
 
 def render_modern(con: rich.console.Console, modern: dict[str, Any]) -> None:
+    import rich.table
+    import rich.text
+
     con.print(rich.text.Text("Modern equivalent of the 2013 label configuration "
                              "(Nova ignores pci_passthrough_devices today)", style="bold"))
     blocks = (("# every compute with these labels: nova.conf", modern.get("compute_conf")),
@@ -155,6 +172,9 @@ def render_modern(con: rich.console.Console, modern: dict[str, Any]) -> None:
 
 
 def render_flavors(doc: dict[str, Any], con: rich.console.Console) -> None:
+    import rich.table
+    import rich.text
+
     if doc.get("config_errors"):
         render_problems(con, "Config errors", doc["config_errors"], "red")
     for r in doc["results"]:

@@ -6,6 +6,7 @@ input, 64 usage error, 255 internal error (traceback only with ``--debug``).
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -40,7 +41,31 @@ def existing_file(**kwargs: Any) -> click.Path:
     return click.Path(exists=True, dir_okay=False, readable=True, **kwargs)
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+class LazyGroup(click.Group):
+    """A group whose subcommand modules are imported only when that command runs.
+
+    Each module registers its commands on :data:`cli` with the usual decorators;
+    importing it on demand keeps ``pcipass scan`` from loading oslo.config,
+    jsonschema and rich, which only other commands need.
+    """
+
+    lazy: dict[str, str] = {
+        "config": "pcipass.cli.commands_config",
+        "flavor": "pcipass.cli.commands_config",
+        "scan": "pcipass.cli.commands_scan",
+        "doctor": "pcipass.cli.commands_doctor",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            importlib.import_module(self.lazy[cmd_name])
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(pcipass.__version__, prog_name="pcipass")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 @click.pass_context
@@ -50,16 +75,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-def _register_commands() -> None:
-    # Imported here so each command module can import this one for the helpers above.
-    from pcipass.cli import commands_config  # noqa: F401
-    from pcipass.cli import commands_scan  # noqa: F401
-    from pcipass.cli import commands_doctor  # noqa: F401
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return the process exit code (the console script exits with it)."""
-    _register_commands()
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:

@@ -11,16 +11,18 @@ import json
 import math
 import sys
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import rich.console
-import yaml
+if TYPE_CHECKING:
+    import rich.console
 
 FORMATS = ("table", "json", "yaml")
 
 
 def make_console(file: IO[str] | None = None) -> rich.console.Console:
     """Return the console used for tables: colour only on a TTY, stable width in pipes."""
+    import rich.console
+
     out = file if file is not None else sys.stdout
     is_tty = hasattr(out, "isatty") and out.isatty()
     return rich.console.Console(file=out, highlight=False, soft_wrap=False,
@@ -43,6 +45,8 @@ def dump_json(doc: dict[str, Any]) -> str:
 
 
 def dump_yaml(doc: dict[str, Any]) -> str:
+    import yaml
+
     return yaml.safe_dump(_finite(doc), sort_keys=False, allow_unicode=True, default_flow_style=False)
 
 

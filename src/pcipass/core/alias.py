@@ -21,7 +21,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import jsonschema
+import functools
 
 from pcipass.core import errors
 
@@ -52,7 +52,14 @@ ALIAS_SCHEMA: dict[str, Any] = {
 
 KNOWN_KEYS = tuple(ALIAS_SCHEMA["properties"])
 
-_VALIDATOR = jsonschema.validators.validator_for(ALIAS_SCHEMA)(ALIAS_SCHEMA)
+
+
+@functools.cache
+def _validator() -> Any:
+    # NOTE: jsonschema costs ~100 ms to import; load it only when an alias is parsed.
+    import jsonschema
+
+    return jsonschema.validators.validator_for(ALIAS_SCHEMA)(ALIAS_SCHEMA)
 
 # oslo.utils strutils.TRUE_STRINGS / FALSE_STRINGS (bool_from_string, strict).
 _TRUE_STRINGS = ("1", "t", "true", "on", "y", "yes")
@@ -149,7 +156,9 @@ def _parse_one(raw: str, index: int) -> tuple[str, str, dict[str, str]]:
                                  hint="each [pci] alias value must be one JSON object, "
                                       'e.g. {"name": "gpu", "vendor_id": "10de", "product_id": "1db6"}'))
     try:
-        error = jsonschema.exceptions.best_match(_VALIDATOR.iter_errors(obj))
+        import jsonschema
+
+        error = jsonschema.exceptions.best_match(_validator().iter_errors(obj))
         message = error.message if error is not None else None
     except RecursionError as exc:  # repr() of a deeply nested value, as in Nova
         raise _Rejected(_invalid(str(exc), index, None))
