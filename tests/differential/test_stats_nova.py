@@ -280,11 +280,14 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     return {"devices": devices, "cells": cells, "specs": specs, "requests": reqs, "numa": inst}
 
 
-def _ours(sc: dict[str, Any]) -> tuple[pools.PciStats, list[str], model.HostFacts]:
+def _ours(sc: dict[str, Any], generated: bool = True,
+          ) -> tuple[pools.PciStats, list[str], model.HostFacts]:
     facts = model.HostFacts.from_devices(sc["devices"])
     values = [json.dumps(sc["specs"])]
     parsed = spec.parse_device_spec_values(values, facts)
-    assume(parsed.valid)
+    if generated:
+        assume(parsed.valid)
+    assert parsed.valid, parsed.problems
     sockets = {c.id: c.socket for c in sc["cells"]}
     return pools.build(sc["devices"], parsed.specs, sockets), values, facts
 
@@ -355,7 +358,7 @@ def test_can_fit_refuses_pf_plus_vf_of_the_only_pf(nova_oracle: Any) -> None:
           "specs": [{"vendor_id": "8086"}]}
     reqs = [pools.Request(1, ({"dev_type": "type-PF"},), "pf", None, "r1"),
             pools.Request(1, ({"dev_type": "type-VF"},), "vf", None, "r2")]
-    ours, values, facts = _ours(sc)
+    ours, values, facts = _ours(sc, generated=False)
     compute, wl = nova_stats(nova_oracle, sc["devices"], values, facts, sc["cells"])
     scheduler = nova_scheduler_stats(compute, wl, sc["cells"])
 
@@ -378,7 +381,7 @@ def test_policy_table_agrees_with_nova(nova_oracle: Any, sockets: tuple[int | No
     cells = tuple(numa.HostCell(i, memory_mb=1024, socket=s) for i, s in enumerate(sockets))
     sc = {"devices": [gpu], "cells": cells, "specs": [{}]}
     reqs = [pools.Request(1, ({"vendor_id": GPU[0]},), "gpu", policy, "r1")]
-    ours, values, facts = _ours(sc)
+    ours, values, facts = _ours(sc, generated=False)
     compute, wl = nova_stats(nova_oracle, sc["devices"], values, facts, cells)
     scheduler = nova_scheduler_stats(compute, wl, cells)
     expected = scheduler.support_requests(nova_requests(reqs), None, nova_cells([0]))
