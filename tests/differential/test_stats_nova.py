@@ -387,3 +387,47 @@ def test_policy_table_agrees_with_nova(nova_oracle: Any, sockets: tuple[int | No
     expected = scheduler.support_requests(nova_requests(reqs), None, nova_cells([0]))
     assert ours.scheduler_view().support(reqs, [0]).ok == expected
     assert our_consume(ours, reqs, [0]) == nova_consume(compute, nova_requests(reqs), nova_cells([0]))
+
+
+# -- Neutron port requests --------------------------------------------------------------------
+
+PORT_VNICS = ["direct", "macvtap", "direct-physical", "virtio-forwarder", "vdpa", "remote-managed"]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(vnic=st.sampled_from(PORT_VNICS), physnet=st.sampled_from([None, "physnet1"]),
+       trusted=st.sampled_from([None, "true", "no", "1"]),
+       port_policy=st.sampled_from([None, "required", "socket"]),
+       flavor_policy=st.sampled_from([None, "preferred"]))
+def test_port_requests_match_novas_create_resource_requests(
+        nova_oracle: Any, vnic: str, physnet: str | None, trusted: str | None,
+        port_policy: str | None, flavor_policy: str | None) -> None:
+    """``parse_port`` builds the InstancePCIRequest Nova's neutron API builds for such a port."""
+    from unittest import mock
+
+    from nova import context, objects
+    from nova.network import neutron
+
+    from pcipass.core import schedule
+
+    objects.register_all()
+    text = ",".join(f"{k}={v}" for k, v in (("vnic_type", vnic), ("physnet", physnet),
+                                            ("trusted", trusted), ("numa_policy", port_policy))
+                    if v is not None)
+    ours = schedule.parse_port(text, 0, flavor_policy)
+
+    api = neutron.API()
+    trusted_bool = None if trusted is None else spec.strict_bool(trusted)
+    port_id = "7f6c5a3e-1b2c-4d5e-8f90-0123456789ab"
+    nets = objects.NetworkRequestList(objects=[objects.NetworkRequest(port_id=port_id)])
+    pci = objects.InstancePCIRequests(requests=[])
+    with mock.patch.object(neutron, "get_client"), \
+            mock.patch.object(api, "has_extended_resource_request_extension", return_value=False), \
+            mock.patch.object(api, "_get_port_vnic_info",
+                              return_value=(vnic, trusted_bool, "net", None, port_policy, None)), \
+            mock.patch.object(api, "_get_physnet_tunneled_info", return_value=(physnet, False)):
+        api.create_resource_requests(context.get_admin_context(), nets, pci, flavor_policy)
+    (theirs,) = pci.requests
+    assert [dict(s) for s in ours.specs] == theirs.spec
+    assert (ours.count, ours.alias_name) == (theirs.count, theirs.alias_name)
+    assert ours.numa_policy == (theirs.numa_policy if "numa_policy" in theirs else None)
