@@ -145,3 +145,12 @@ def test_fit_needs_enough_host_cells() -> None:
     guest = numa.instance_cells(numa.InstanceShape(3, 3072, numa_nodes=3)) or ()
     assert numa.fit(numa.host_cells(NODES), guest).too_few_cells
     assert numa.fit((), guest).too_few_cells
+
+
+def test_host_cells_take_the_sysfs_adapters_records() -> None:
+    from pcipass.adapters import sysfs
+
+    nodes = [sysfs.NumaCell(1, (2, 3), 2 * 1024 * 1024, (1,)), sysfs.NumaCell(0, (0, 1), None, ())]
+    cells = numa.host_cells(nodes, cpu_dedicated_set="1-3")
+    assert [(c.id, sorted(c.pcpus), c.memory_mb, c.socket) for c in cells] == [
+        (0, [1], 0, None), (1, [2, 3], 2048, 1)]
