@@ -20,7 +20,7 @@ from typing import Any
 from pcipass.adapters import flavorfile, hostroot, kernel
 from pcipass.core import alias as alias_mod
 from pcipass.core import errors, requests
-from pcipass.doctor import model
+from pcipass.doctor import mapping, model
 from pcipass.services import configcheck, scan
 
 PERSISTENCE_DIRS = ("etc/udev/rules.d", "etc/modprobe.d", "etc/driverctl.d", "etc/systemd/system",
@@ -50,6 +50,7 @@ class Inputs:
     compute_conf: Sequence[str] = ()
     flavors: Sequence[str] = ()
     image: str | None = None
+    jobs: int = 1  # host roots scanned in parallel processes when > 1
 
 
 class RunSource:
@@ -174,7 +175,7 @@ class HostSource:
             "host": self._host, "kernel": self._kernel, "devices": self._devices,
             "iommu_groups": self._groups, "numa": self._numa, "compute_config": self._config,
             "default_route": self._route, "root_disk": self._root_disk,
-            "persistence": self._persistence,
+            "persistence": self._persistence, "spec_map": self._spec_map,
         }
 
     @property
@@ -247,6 +248,9 @@ class HostSource:
                                     "root); pass --compute-conf FILE")
         controller = self.run.peek("controller_config")
         return config_facts(s, controller)
+
+    def _spec_map(self) -> list[dict[str, Any]]:
+        return mapping.spec_rows(self.host, self.get("compute_config"), self.get("devices"))
 
     # -- facts only the doctor reads ------------------------------------------------------
 
@@ -381,6 +385,28 @@ def root_mount(lines: Sequence[str]) -> tuple[int, str] | None:
     return found
 
 
+def _scan(paths: list[str], inputs: Inputs) -> list[scan.HostScan]:
+    """The scan service over every host; host roots in ``inputs.jobs`` processes when asked.
+
+    In parallel each root is scanned on its own, so the scan's warning about
+    two inputs with one host name is not given.
+    """
+    conf = {"nova_conf": list(inputs.nova_conf), "compute_conf": list(inputs.compute_conf)}
+    if inputs.jobs <= 1 or len(paths) < 2:
+        return list(scan.scan_hosts(paths, lspci=list(inputs.lspci), **conf).hosts)
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=inputs.jobs) as pool:
+        scans = list(pool.map(_scan_one, paths, [conf] * len(paths), chunksize=max(1, len(paths) // (4 * inputs.jobs))))
+    if inputs.lspci:
+        scans.extend(scan.scan_hosts([], lspci=list(inputs.lspci), **conf).hosts)
+    return scans
+
+
+def _scan_one(path: str, conf: dict[str, list[str]]) -> scan.HostScan:
+    return scan.scan_hosts([path], **conf).hosts[0]
+
+
 # -- the whole gathering --------------------------------------------------------------------------
 
 
@@ -416,14 +442,12 @@ def gather(inputs: Inputs) -> Gathered:
         for h in hosts:
             opened.append(hostroot.HostRoot.open(h) if os.path.isfile(h) else None)
         paths = [r.path if r is not None else h for h, r in zip(hosts, opened)]
-        report = scan.scan_hosts(paths, lspci=list(inputs.lspci), nova_conf=list(inputs.nova_conf),
-                                 compute_conf=list(inputs.compute_conf))
+        scans = _scan(paths, inputs)
     except BaseException:
         for r in opened:
             if r is not None:
                 r.close()
         raise
-    scans = list(report.hosts)
     for i, (h, r) in enumerate(zip(hosts, opened)):
         if r is not None:
             scans[i] = dataclasses.replace(scans[i], root=h, kind=scan.KIND_BUNDLE)

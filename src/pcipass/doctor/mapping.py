@@ -50,9 +50,13 @@ def device_row(dev: model.Device) -> dict[str, Any]:
 def near_misses(entry: spec.SpecEntry, devices: dm.DeviceFacts) -> list[NearMiss]:
     """Devices that one field (vendor, product, address, devname or serial) keeps out of ``entry``."""
     out = []
+    s = entry.spec
     for dev in devices.devices:
+        if ((s.vendor_id != spec.ANY and s.vendor_id != dev.vendor_id)
+                and (s.product_id != spec.ANY and s.product_id != dev.product_id)):
+            continue  # two fields differ already: no near miss
         try:
-            diffs = entry.spec.mismatches(dev)
+            diffs = s.mismatches(dev)
         except Exception:  # noqa: BLE001 - a malformed address is no near miss
             continue
         fields = {d.field for d in diffs} - {"parent_addr"}

@@ -67,8 +67,7 @@ def build_mapping(g: gather.Gathered, findings: Sequence[dm.Finding]) -> dict[st
         config: dm.ConfigFacts | None = h.peek("compute_config")
         devices: dm.DeviceFacts | None = h.peek("devices")
         per_host.append((h.host, config, devices))
-        if config is not None and devices is not None:
-            specs.extend(mapping.spec_rows(h.host, config, devices))
+        specs.extend(h.peek("spec_map") or [])
     flavors = g.run.peek("flavors") or ()
     return {
         "specs": specs,

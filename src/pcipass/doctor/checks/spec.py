@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from pcipass.core import errors, model, spec
 from pcipass.doctor import mapping
@@ -29,26 +30,27 @@ def config_errors(compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
 
 
 @check("PCI-S002", "device_spec", title="every device_spec entry matches a device")
-def spec_matches_nothing(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
+def spec_matches_nothing(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts,
+                         spec_map: Sequence[Mapping[str, Any]]) -> Iterator[dm.Result]:
     """A device_spec entry that matches no device of the host is dead config, and usually a typo: a
     PF product ID where the VFs have another, a wrong slot, a devname that no longer exists. Fails
     with the near misses (devices that differ in one field) and what differs, e.g. "product_id 10ed
     is the VF ID of the PF 0000:5e:00.0, which has no VFs"."""
-    by_index = {r["index"]: r for r in mapping.spec_rows("", compute_config, devices)}
-    for entry in compute_config.specs.specs:
-        row = by_index[entry.index]
-        if row["status"] != mapping.MISSING:
+    entries = {e.index: e for e in compute_config.specs.specs}
+    for row in spec_map:
+        if row["status"] != mapping.MISSING or row["index"] not in entries:
             continue
-        misses = mapping.near_misses(entry, devices)
+        entry = entries[row["index"]]
+        misses = row["near_misses"]
         ev = [compute_config.source_of(entry)]
-        ev += [dm.Evidence(common.sysfs(m.device.address), "; ".join(
-            f"{d.field}={d.got}" for d in m.differs)) for m in misses]
+        ev += [dm.Evidence(common.sysfs(m["address"]), "; ".join(
+            f"{d['field']}={d['got']}" for d in m["differs"])) for m in misses]
         yield dm.result(dm.FAIL, f"device_spec entry {entry.index}",
                         "matches no device (MISSING): " + " | ".join(row["notes"]), ev,
                         _missing_fix(entry, misses, devices))
 
 
-def _missing_fix(entry: spec.SpecEntry, misses: list[mapping.NearMiss], devices: dm.DeviceFacts) -> str | None:
+def _missing_fix(entry: spec.SpecEntry, misses: Sequence[Mapping[str, Any]], devices: dm.DeviceFacts) -> str | None:
     s = entry.spec
     for pf in devices.devices:
         if pf.sriov_vf_device == s.product_id and pf.sriov_totalvfs and not devices.vfs_of(pf.address):
@@ -56,9 +58,9 @@ def _missing_fix(entry: spec.SpecEntry, misses: list[mapping.NearMiss], devices:
     if not misses:
         return "check the IDs with `lspci -nn`; remove the entry if the device is gone"
     raw = dict(s.raw)
-    for d in misses[0].differs:
-        if d.field in ("vendor_id", "product_id", "address") and d.got is not None:
-            raw[d.field] = d.got
+    for d in misses[0]["differs"]:
+        if d["field"] in ("vendor_id", "product_id", "address") and d["got"] is not None:
+            raw[d["field"]] = d["got"]
     return "device_spec = " + json.dumps(raw)
 
 
@@ -262,11 +264,11 @@ def pf_id_for_vfs(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts) -> It
 
 
 @check("PCI-S013", "device_spec", title="no device_spec entry is shadowed")
-def spec_shadowed(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
+def spec_shadowed(spec_map: Sequence[Mapping[str, Any]]) -> Iterator[dm.Result]:
     """Nova uses the first device_spec entry that matches a device. An entry whose devices are all
     claimed by earlier entries never applies: its tags (physical_network, resource_class...) are
     ignored. Warns."""
-    for row in mapping.spec_rows("", compute_config, devices):
+    for row in spec_map:
         if row["status"] == mapping.SHADOWED:
             file, line = row["source"]["file"], row["source"]["line"]
             yield dm.result(dm.WARN, f"device_spec entry {row['index']}", row["notes"][0],
