@@ -54,6 +54,7 @@ class LazyGroup(click.Group):
         "flavor": "pcipass.cli.commands_config",
         "scan": "pcipass.cli.commands_scan",
         "doctor": "pcipass.cli.commands_doctor",
+        "schedule": "pcipass.cli.commands_schedule",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -421,9 +421,11 @@ def _near_miss(ctx: _Context, req: pools.Request, prefix: str) -> Reason:
     pools_now = ctx.view.snapshot()
     wanted = " or ".join(_spec_text(s) for s in req.specs) or "any device"
     if not pools_now:
-        return Reason("device_spec", f"{prefix}{req.label} matches no device: this host has no "
-                      "assignable device (no [pci] device_spec entry matches any of its devices)",
-                      0, _request_evidence(req))
+        closest = _closest_devices(ctx.devices, req.specs)
+        seen = f"; closest devices on this host: {closest}" if closest else ""
+        return Reason("device_spec", f"{prefix}{req.label} matches no device: its spec wants "
+                      f"{wanted}, and this host has no assignable device (no [pci] device_spec "
+                      f"entry matches any of its devices){seen}", 0, _request_evidence(req))
     scored = sorted(((_misses(s, p), p) for s in req.specs for p in pools_now),
                     key=lambda t: len(t[0]))
     best = len(scored[0][0]) if scored else 0
@@ -433,6 +435,23 @@ def _near_miss(ctx: _Context, req: pools.Request, prefix: str) -> Reason:
                 *(Evidence("pool", _pool_text(p)) for _, p in _unique(close)[:4]))
     return Reason(layer, f"{prefix}{req.label} matches no device: its spec wants {wanted}, this "
                   f"host has {has}", 0, evidence)
+
+
+def _closest_devices(devices: Sequence[model.Device],
+                     wanted: Sequence[Mapping[str, Any]]) -> str:
+    """Devices sharing the wanted vendor (same type first), grouped: ``4 VFs 8086:10ed``."""
+    vendors = {w.get("vendor_id", "").lower() for w in wanted if w.get("vendor_id")}
+    types = {w.get("dev_type") for w in wanted if w.get("dev_type")}
+    groups: dict[tuple[int, str | None, str, str], int] = {}
+    for dev in devices:
+        if vendors and dev.vendor_id.lower() not in vendors:
+            continue
+        rank = 0 if not types or dev.dev_type in types else 1
+        key = (rank, dev.dev_type, dev.vendor_id, dev.product_id)
+        groups[key] = groups.get(key, 0) + 1
+    ordered = sorted(groups.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1:]))
+    return ", ".join(f"{n} {_kind(t, n)} {v}:{p}".replace("device(s)", "devices")
+                     for (_, t, v, p), n in ordered[:4])
 
 
 def _misses(wanted: Mapping[str, Any], info: pools.PoolInfo) -> tuple[str, ...]:

@@ -1,0 +1,124 @@
+"""``pcipass schedule``: where would this flavor land, and why not elsewhere."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from pcipass.cli import main as climain
+from pcipass.cli import output
+
+if TYPE_CHECKING:
+    import rich.console
+
+
+def _numa_list(ctx: click.Context, param: click.Parameter, value: str | None) -> list[int] | None:
+    if value is None:
+        return None
+    try:
+        nodes = [int(v) for v in value.split(",") if v.strip() != ""]
+    except ValueError:
+        raise click.BadParameter("expected host NUMA node ids, e.g. 0,1") from None
+    if not nodes or any(n < 0 for n in nodes):
+        raise click.BadParameter("expected host NUMA node ids, e.g. 0,1")
+    return nodes
+
+
+@climain.cli.command("schedule")
+@click.option("--flavor", "flavors", multiple=True, required=True, type=climain.existing_file(),
+              help="Flavor JSON (openstack flavor show -f json, or the API's). Repeatable.")
+@click.option("--image", type=climain.existing_file(), help="Image JSON (openstack image show -f json).")
+@click.option("--port", "ports", multiple=True, metavar="SPEC",
+              help="A Neutron SR-IOV port: vnic_type=direct|direct-physical|macvtap|remote-managed,"
+                   "physnet=NAME[,trusted=true][,numa_policy=...]. Repeatable.")
+@click.option("--nova-conf", "nova_conf", multiple=True, type=climain.existing_file(),
+              help="The controller's nova.conf: [pci] alias and [filter_scheduler] options.")
+@click.option("--compute-conf", "compute_conf", multiple=True, type=climain.existing_file(),
+              help="Replace every host's compute config (e.g. for lspci pastes).")
+@click.option("--host", "hosts", multiple=True, metavar="ROOT",
+              help="Host root directory or .tar.gz bundle. Repeatable.")
+@click.option("--lspci", "lspci", multiple=True, type=climain.existing_file(),
+              help="A host known only from an lspci paste (named after the file). Repeatable.")
+@click.option("--instance-numa-nodes", callback=_numa_list, metavar="N,N",
+              help="What if: pin the instance's NUMA cells to these host nodes.")
+@climain.format_option()
+def schedule_command(flavors: tuple[str, ...], image: str | None, ports: tuple[str, ...],
+                     nova_conf: tuple[str, ...], compute_conf: tuple[str, ...],
+                     hosts: tuple[str, ...], lspci: tuple[str, ...],
+                     instance_numa_nodes: list[int] | None, fmt: str) -> int:
+    """Play Nova's PCI scheduling for each flavor on each host, and explain every "no".
+
+    Every matched device of a host counts as free (bundles carry no allocation
+    state). The chosen host is Nova's PCIWeigher pick; ties go to the host
+    where the request fits on one NUMA node, then to the host name.
+    """
+    from pcipass.adapters import hostroot
+    from pcipass.services import scan as scan_mod
+    from pcipass.services import schedule
+
+    if not hosts and not lspci:
+        raise click.UsageError("give at least one --host ROOT or --lspci FILE")
+    try:
+        report = schedule.schedule_flavors(flavors, hosts, lspci=lspci, nova_conf=nova_conf,
+                                           compute_conf=compute_conf, image=image, ports=ports,
+                                           instance_numa_nodes=instance_numa_nodes)
+    except (hostroot.HostRootInvalid, scan_mod.LspciInputInvalid) as exc:
+        click.echo(f"pcipass schedule: {exc.message}", err=True)
+        return climain.EXIT_FAIL
+    output.emit(report.to_dict(), fmt, render_schedule)
+    return climain.EXIT_OK if report.valid else climain.EXIT_FAIL
+
+
+def _devices_text(devices: list[dict[str, Any]]) -> str:
+    if not devices:
+        return "-"
+    return "\n".join(f"{d['address']} {d['dev_type'] or ''} NUMA {d['numa_node']}"
+                     f" ({d['alias_name'] or 'port'})" for d in devices)
+
+
+def render_schedule(doc: dict[str, Any], con: rich.console.Console) -> None:
+    import rich.table
+    import rich.text
+
+    from pcipass.cli import commands_config
+
+    for res in doc["results"]:
+        head = rich.text.Text.assemble(("flavor ", "bold"), (res["flavor"], "bold cyan"))
+        con.print(head)
+        if res["error"]:
+            commands_config.render_problems(con, "Refused before scheduling", [res["error"]], "red")
+            continue
+        for q in res["requests"]:
+            what = ", ".join(f"{k}={v}" for s in q["specs"] for k, v in s.items())
+            con.print(f"  asks {q['count']} × {q['alias_name'] or 'Neutron port'} "
+                      f"(numa_policy {q['numa_policy'] or 'legacy'}): {what}", markup=False)
+        if not res["requests"]:
+            con.print("  asks no PCI device")
+        chosen = res["chosen_host"]
+        fits = sum(1 for h in res["hosts"] if h["fits"])
+        con.print(rich.text.Text.assemble(
+            "  chosen host: ", (chosen or "none — Nova would answer 'No valid host was found'",
+                                "bold green" if chosen else "bold red"),
+            f"   ({fits} of {len(res['hosts'])} host(s) fit)"))
+        t = rich.table.Table(show_lines=False)
+        for col in ("host", "fits", "instance NUMA", "devices", "weight"):
+            t.add_column(col, overflow="fold")
+        for h in res["hosts"]:
+            nodes = h["instance_numa_nodes"]
+            t.add_row(h["name"], "yes" if h["fits"] else "NO",
+                      "-" if nodes is None else ",".join(map(str, nodes)),
+                      _devices_text(h["devices"]), f"{h['weight']:.2f}")
+        if res["hosts"]:
+            con.print(t)
+        for h in res["hosts"]:
+            if not h["reasons"]:
+                continue
+            con.print(rich.text.Text.assemble(("  why not ", "bold"), (h["name"], "bold yellow")
+                                              if not h["fits"] else (h["name"], "bold")))
+            for r in h["reasons"]:
+                con.print(rich.text.Text.assemble(("    [", ""), (r["layer"], "magenta"), ("] ", ""),
+                                                  r["message"]))
+                for ev in r["evidence"][:3]:
+                    con.print(f"        {ev['source']}: {ev['value']}", markup=False)
+        commands_config.render_problems(con, "Warnings", res.get("warnings", []), "yellow")

@@ -1,0 +1,207 @@
+"""``pcipass schedule``: which host would Nova pick for this flavor, and why not the others.
+
+Hosts are scanned once (host roots, bundles or lspci pastes, each matched
+against its own compute config); every matched device counts as free.
+Each flavor is translated with the controller's aliases (``--nova-conf``),
+joined by the ``--port`` requests, and evaluated on every host by the pure
+scheduling core, which plays Nova's filters, the compute claim and the
+PCIWeigher, and explains every rejection.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pcipass.adapters import flavorfile
+from pcipass.core import config, errors, numa, requests, schedule
+from pcipass.services import scan as scan_mod
+
+SCHEDULE_SCHEMA = "pcipass-schedule/1"
+PCI_FILTER = "PciPassthroughFilter"
+NUMA_FILTER = "NUMATopologyFilter"
+
+
+@dataclasses.dataclass(frozen=True)
+class HostModel:
+    """One scanned host, reduced to what the scheduler needs."""
+
+    name: str
+    scan: scan_mod.HostScan
+    usable: schedule.HostInput
+    broken: errors.Problem | None  # nova-compute would not start with this config
+
+    @classmethod
+    def from_scan(cls, host: scan_mod.HostScan) -> HostModel:
+        view = host.config
+        specs = tuple(view.specs.specs) if view is not None and host.compute_starts else ()
+        nova = view.nova if view is not None else None
+        cells: tuple[numa.HostCell, ...] = ()
+        if host.numa is not None and host.numa.cells:
+            cells = numa.host_cells(
+                host.numa.cells,
+                cpu_dedicated_set=nova.cpu_dedicated_set if nova else None,
+                cpu_shared_set=nova.cpu_shared_set if nova else None,
+                vcpu_pin_set=nova.vcpu_pin_set if nova else None)
+        broken = None
+        if host.compute_starts is False and host.config_errors:
+            broken = host.config_errors[0]
+        return cls(host.nova_name, host,
+                   schedule.HostInput(host.nova_name, tuple(host.devices), specs, cells), broken)
+
+
+@dataclasses.dataclass
+class FlavorSchedule:
+    flavor: str
+    file: str | None
+    requests: list[Any]
+    error: errors.Problem | None
+    ranking: schedule.Ranking | None = None
+    warnings: list[errors.Problem] = dataclasses.field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "flavor": self.flavor,
+            "file": self.file,
+            "requests": [_request_dict(r) for r in self.requests],
+            "error": self.error.to_dict() if self.error else None,
+            "chosen_host": self.ranking.chosen if self.ranking else None,
+            "hosts": [h.to_dict() for h in self.ranking.hosts] if self.ranking else [],
+            "warnings": [w.to_dict() for w in self.warnings],
+        }
+
+
+def _request_dict(r: Any) -> dict[str, Any]:
+    return {"alias_name": r.alias_name, "count": r.count, "numa_policy": r.numa_policy,
+            "specs": [dict(s) for s in r.specs]}
+
+
+@dataclasses.dataclass
+class ScheduleReport:
+    results: list[FlavorSchedule]
+    hosts: list[HostModel]
+
+    @property
+    def valid(self) -> bool:
+        return all(r.error is None for r in self.results)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": SCHEDULE_SCHEMA, "results": [r.to_dict() for r in self.results]}
+
+
+def schedule_flavors(flavors: Sequence[str | Path], hosts: Sequence[str | Path], *,
+                     lspci: Sequence[str | Path] = (), nova_conf: Sequence[str | Path] = (),
+                     compute_conf: Sequence[str | Path] = (), image: str | Path | None = None,
+                     ports: Sequence[str] = (),
+                     instance_numa_nodes: Sequence[int] | None = None) -> ScheduleReport:
+    """Evaluate every flavor on every host and rank the hosts as Nova would.
+
+    :raises hostroot.HostRootInvalid, scan.LspciInputInvalid: a host cannot be read.
+    """
+    report = scan_mod.scan_hosts(hosts, lspci=lspci, nova_conf=nova_conf,
+                                 compute_conf=compute_conf)
+    models = [HostModel.from_scan(h) for h in report.hosts]
+    controller, note = _controller_config(nova_conf, models)
+    image_props: dict[str, str] | None = None
+    image_problem: errors.Problem | None = None
+    if image is not None:
+        img = flavorfile.read_image(image)
+        image_props = dict(img.properties)
+        image_problem = img.problems[0] if img.problems else None
+    results = []
+    for path in flavors:
+        fl = flavorfile.read_flavor(path)
+        problem = fl.problems[0] if fl.problems else image_problem
+        if problem is not None:
+            results.append(FlavorSchedule(fl.name, str(path), [], problem))
+            continue
+        result = _schedule_one(fl, controller, image_props, ports, instance_numa_nodes, models,
+                               check_filters=bool(nova_conf))
+        if note is not None and fl.extra_specs.get(requests.ALIAS_KEY):
+            result.warnings.insert(0, note)
+        results.append(result)
+    return ScheduleReport(results, models)
+
+
+def _controller_config(nova_conf: Sequence[str | Path],
+                       models: Sequence[HostModel]) -> tuple[Any, errors.Problem | None]:
+    """The controller's view (aliases, scheduler options).
+
+    Without ``--nova-conf`` the aliases come from the first host whose compute
+    config defines any (nova-api must define the same ones: failure mode #2).
+    """
+    from pcipass.services import configcheck
+
+    if nova_conf:
+        return configcheck.load_config(nova_conf), None
+    for m in models:
+        view = m.scan.config
+        if view is not None and view.aliases.aliases:
+            first = view.nova.alias[0] if view.nova.alias else None
+            return view, errors.Problem(
+                code="AliasesFromCompute", file=first.file if first else None,
+                line=first.line if first else None,
+                message=(f"no --nova-conf given: using the [pci] alias entries of host "
+                         f"{m.name}'s compute config; nova-api must define the same aliases"),
+                hint="pass the controller's nova.conf with --nova-conf")
+    return configcheck.load_config([]), None
+
+
+def _schedule_one(fl: config.Flavor, controller: Any, image_props: dict[str, str] | None,
+                  ports: Sequence[str], pinned: Sequence[int] | None,
+                  models: Sequence[HostModel], *, check_filters: bool) -> FlavorSchedule:
+    where = {"file": fl.file, "entry": f"flavor {fl.name!r}"}
+    if fl.extra_specs.get(requests.ALIAS_KEY) and not controller.aliases.valid:
+        return FlavorSchedule(fl.name, fl.file, [], controller.aliases.nova_error)
+    try:
+        fr = requests.translate_flavor(fl.extra_specs, controller.aliases.aliases, image_props)
+        reqs = schedule.build_requests(fr.requests, ports, flavor_policy=fr.numa_policy)
+        shape = numa.InstanceShape(vcpus=fl.vcpus or 1, memory_mb=fl.ram or 512,
+                                   numa_nodes=fr.numa_nodes, cpu_policy=fr.cpu_policy)
+        verdicts = [_evaluate(m, reqs, shape, pinned) for m in models]
+    except errors.PcipassError as exc:
+        return FlavorSchedule(fl.name, fl.file, [], exc.to_problem(**where))
+    warnings = [w.located(file=fl.file) for w in fr.warnings]
+    if check_filters:
+        warnings.extend(_filter_warnings(controller.nova, reqs, shape))
+    multiplier = controller.nova.pci_weight_multiplier
+    ranking = schedule.rank_hosts(verdicts, multiplier if multiplier is not None else 1.0)
+    return FlavorSchedule(fl.name, fl.file, reqs, None, ranking, warnings)
+
+
+def _evaluate(model: HostModel, reqs: Sequence[Any], shape: numa.InstanceShape,
+              pinned: Sequence[int] | None) -> schedule.HostVerdict:
+    if model.broken is not None and reqs:
+        p = model.broken
+        where = f"{p.file}:{p.line}" if p.line else str(p.file)
+        return schedule.HostVerdict(
+            model.name, False, False, None, reasons=(schedule.Reason(
+                "device_spec", f"nova-compute would refuse to start with this host's config: "
+                f"{p.message}", 0, (schedule.Evidence(where, p.message),)),))
+    u = model.usable
+    return schedule.evaluate_host(u.devices, u.specs, reqs, u.cells, shape, name=u.name,
+                                  instance_numa_nodes=pinned)
+
+
+def _filter_warnings(nova: config.NovaConfig, reqs: Sequence[Any],
+                     shape: numa.InstanceShape) -> list[errors.Problem]:
+    out = []
+    filters = list(nova.enabled_filters or [])
+    src = nova.located("enabled_filters")
+    where = {"file": src.file if src else None, "line": src.line if src else None}
+    if reqs and PCI_FILTER not in filters:
+        out.append(errors.Problem(
+            code="PciFilterDisabled", **where, entry="[filter_scheduler] enabled_filters",
+            message=("PciPassthroughFilter is not in [filter_scheduler] enabled_filters: Nova's "
+                     "scheduler ignores the PCI request, picks any host, and the compute claim "
+                     "fails there (reschedule, then 'No valid host')"),
+            hint="add PciPassthroughFilter to [filter_scheduler] enabled_filters"))
+    if shape.numa_nodes and NUMA_FILTER not in filters:
+        out.append(errors.Problem(
+            code="NumaFilterDisabled", **where, entry="[filter_scheduler] enabled_filters",
+            message=("NUMATopologyFilter is not in [filter_scheduler] enabled_filters while the "
+                     "flavor has hw:numa_nodes: NUMA placement is decided only at the compute"),
+            hint="add NUMATopologyFilter to [filter_scheduler] enabled_filters"))
+    return out

@@ -1,0 +1,183 @@
+"""`pcipass schedule` on fake host roots: Nova's decisions, our reasons, the contract's JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pcipass import fakehost
+from support import validate_schema
+
+SPEC = '{"vendor_id": "8086", "product_id": "154c", "physical_network": "physnet2"}'
+ALIAS = ('{"name": "intel-vf", "vendor_id": "8086", "product_id": "154c", '
+         '"device_type": "type-VF", "numa_policy": "%s"}')
+
+
+def make_host(root: Path, name: str, profile: str, device_spec: str | None = SPEC) -> str:
+    built = fakehost.build(root / name, f"{profile}; hostname={name}; cmdline=intel_iommu=on")
+    if device_spec is not None:
+        (built.root / "etc/nova").mkdir(parents=True, exist_ok=True)
+        (built.root / "etc/nova/nova.conf").write_text(
+            f"[DEFAULT]\nhost = {name}\n[pci]\ndevice_spec = {device_spec}\n")
+    return str(built.root)
+
+
+def write(path: Path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    d = tmp_path_factory.mktemp("fleet")
+    hosts = {
+        # VFs on NUMA node 1 only
+        "cmp-a": make_host(d, "cmp-a", "2x intel-x710 numa=1 vfs=4 vf-driver=iavf; numa-nodes=2"),
+        # VFs on NUMA node 0
+        "cmp-b": make_host(d, "cmp-b", "2x intel-x710 numa=0 vfs=4 vf-driver=iavf; numa-nodes=2"),
+        # 82599 VFs (10ed), and a device_spec that asks for 154c: matches nothing
+        "cmp-c": make_host(d, "cmp-c", "1x intel-82599 numa=0 vfs=4 vf-driver=ixgbevf; numa-nodes=2"),
+    }
+    files = {
+        "required": write(d / "ctl-required.conf", "[pci]\nalias = %s\n[filter_scheduler]\n"
+                          "enabled_filters = ComputeFilter,PciPassthroughFilter,NUMATopologyFilter\n"
+                          % (ALIAS % "required")),
+        "preferred": write(d / "ctl-preferred.conf", "[pci]\nalias = %s\n" % (ALIAS % "preferred")),
+        "nofilter": write(d / "ctl-nofilter.conf", "[pci]\nalias = %s\n[filter_scheduler]\n"
+                          "enabled_filters = ComputeFilter\n" % (ALIAS % "required")),
+        "flavor": write(d / "flavor.json", json.dumps({
+            "name": "nfv.medium", "vcpus": 2, "ram": 2048, "disk": 20, "properties": {
+                "hw:numa_nodes": "1", "pci_passthrough:alias": "intel-vf:2"}})),
+        "typo": write(d / "typo.json", json.dumps({
+            "name": "nfv.typo", "vcpus": 2, "ram": 2048, "disk": 20,
+            "properties": {"pci_passthrough:alias": "intel_vf:2"}})),
+        "plain": write(d / "plain.json", json.dumps({"name": "m1.small", "vcpus": 1, "ram": 512,
+                                                     "disk": 1, "properties": {}})),
+    }
+    return {"hosts": hosts, "files": files, "dir": d}
+
+
+def run(cli: Any, fleet: dict[str, Any], *extra: str, conf: str = "required",
+        flavors: tuple[str, ...] = ("flavor",), hosts: tuple[str, ...] = ("cmp-a", "cmp-b", "cmp-c"),
+        ) -> tuple[int, dict[str, Any]]:
+    args = ["schedule", "--nova-conf", fleet["files"][conf]]
+    for f in flavors:
+        args += ["--flavor", fleet["files"][f]]
+    for h in hosts:
+        args += ["--host", fleet["hosts"][h]]
+    r = cli([*args, *extra, "-f", "json"])
+    doc = r.json()
+    validate_schema(doc, "schedule")
+    return r.code, doc
+
+
+def by_name(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {h["name"]: h for h in result["hosts"]}
+
+
+def test_required_policy_pinned_to_node_0(cli: Any, fleet: dict[str, Any]) -> None:
+    code, doc = run(cli, fleet, "--instance-numa-nodes", "0")
+    assert code == 0
+    (res,) = doc["results"]
+    assert res["requests"] == [{"alias_name": "intel-vf", "count": 2, "numa_policy": "required",
+                                "specs": [{"vendor_id": "8086", "product_id": "154c",
+                                           "dev_type": "type-VF"}]}]
+    hosts = by_name(res)
+    assert res["chosen_host"] == "cmp-b"
+    assert hosts["cmp-b"]["fits"] and hosts["cmp-b"]["instance_numa_nodes"] == [0]
+    assert len(hosts["cmp-b"]["devices"]) == 2
+    assert all(d["numa_node"] == 0 and d["alias_name"] == "intel-vf" and d["dev_type"] == "type-VF"
+               for d in hosts["cmp-b"]["devices"])
+    # cmp-a: its 8 VFs sit on node 1, the instance on node 0, policy required
+    a = hosts["cmp-a"]
+    assert not a["fits"]
+    numa_reasons = [r for r in a["reasons"] if r["layer"] == "numa" and r["dropped"]]
+    assert sum(r["dropped"] for r in numa_reasons) == 8
+    assert all("policy is required" in r["message"] and "NUMA node 1" in r["message"]
+               for r in numa_reasons)
+    # cmp-c: the spec wants 154c but the host has 82599 VFs (10ed)
+    c = hosts["cmp-c"]
+    assert not c["fits"]
+    text = " ".join(r["message"] for r in c["reasons"])
+    assert "8086:154c" in text and "10ed" in text
+
+
+def test_unpinned_instance_fits_on_the_node_with_the_vfs(cli: Any, fleet: dict[str, Any]) -> None:
+    code, doc = run(cli, fleet)
+    hosts = by_name(doc["results"][0])
+    assert hosts["cmp-a"]["fits"] and hosts["cmp-a"]["instance_numa_nodes"] == [1]
+    assert hosts["cmp-b"]["fits"] and hosts["cmp-b"]["instance_numa_nodes"] == [0]
+    assert not hosts["cmp-c"]["fits"]
+    # Equal PCIWeigher weights: ties are broken by one-NUMA-node fit, then the host name.
+    assert doc["results"][0]["chosen_host"] == "cmp-a"
+    assert [h["name"] for h in doc["results"][0]["hosts"]] == ["cmp-a", "cmp-b", "cmp-c"]
+
+
+def test_preferred_policy_takes_remote_vfs(cli: Any, fleet: dict[str, Any]) -> None:
+    code, doc = run(cli, fleet, "--instance-numa-nodes", "0", conf="preferred",
+                    hosts=("cmp-a",))
+    a = by_name(doc["results"][0])["cmp-a"]
+    assert a["fits"] and {d["numa_node"] for d in a["devices"]} == {1}
+
+
+def test_undefined_alias_is_refused_with_the_closest_name(cli: Any, fleet: dict[str, Any]) -> None:
+    code, doc = run(cli, fleet, flavors=("typo", "plain"))
+    assert code == 2
+    typo, plain = doc["results"]
+    assert typo["error"]["code"] == "PciRequestAliasNotDefined"
+    assert "intel-vf" in typo["error"]["hint"]
+    assert typo["chosen_host"] is None and typo["hosts"] == []
+    # a flavor without PCI fits everywhere
+    assert plain["error"] is None and all(h["fits"] for h in plain["hosts"])
+
+
+def test_missing_pci_filter_is_a_warning(cli: Any, fleet: dict[str, Any]) -> None:
+    code, doc = run(cli, fleet, conf="nofilter", hosts=("cmp-b",))
+    codes = [w["code"] for w in doc["results"][0]["warnings"]]
+    assert "PciFilterDisabled" in codes and "NumaFilterDisabled" in codes
+
+
+def test_port_requests(cli: Any, fleet: dict[str, Any]) -> None:
+    code, doc = run(cli, fleet, "--port", "vnic_type=direct,physnet=physnet2", flavors=("plain",),
+                    hosts=("cmp-b", "cmp-c"))
+    res = doc["results"][0]
+    assert res["requests"][0]["alias_name"] is None
+    assert res["requests"][0]["specs"][0]["physical_network"] == "physnet2"
+    hosts = by_name(res)
+    assert hosts["cmp-b"]["fits"] and hosts["cmp-b"]["devices"][0]["alias_name"] is None
+    assert not hosts["cmp-c"]["fits"]
+
+
+def test_instance_numa_nodes_contradicting_flavor(cli: Any, fleet: dict[str, Any]) -> None:
+    code, doc = run(cli, fleet, "--instance-numa-nodes", "0,1")
+    assert code == 2
+    assert doc["results"][0]["error"]["code"] == "InstanceNumaNodesMismatch"
+
+
+def test_table_view_explains_rejections(cli: Any, fleet: dict[str, Any]) -> None:
+    args = ["schedule", "--nova-conf", fleet["files"]["required"], "--flavor", fleet["files"]["flavor"],
+            "--instance-numa-nodes", "0"]
+    for h in ("cmp-a", "cmp-b", "cmp-c"):
+        args += ["--host", fleet["hosts"][h]]
+    r = cli(args)
+    assert r.code == 0
+    assert "chosen host: cmp-b" in r.out
+    assert "why not cmp-a" in r.out and "policy is required" in r.out
+    assert "Traceback" not in r.out + r.err
+
+
+def test_bad_host_path_exits_2(cli: Any, fleet: dict[str, Any], tmp_path: Path) -> None:
+    r = cli(["schedule", "--flavor", fleet["files"]["flavor"], "--host", str(tmp_path / "nope")])
+    assert r.code == 2 and "Traceback" not in r.err and "nope" in r.err
+
+
+@pytest.mark.parametrize("args", [
+    ["schedule", "--host", "/"],
+    ["schedule", "--flavor", "/nonexistent.json", "--host", "/"],
+    ["schedule", "--flavor", str(Path(__file__)), "--host", "/", "--instance-numa-nodes", "x"],
+], ids=["no-flavor", "missing-flavor", "bad-numa-nodes"])
+def test_usage_errors(cli: Any, args: list[str]) -> None:
+    assert cli(args).code == 64
