@@ -190,17 +190,17 @@ def _filter_warnings(nova: config.NovaConfig, reqs: Sequence[Any],
     out = []
     filters = list(nova.enabled_filters or [])
     src = nova.located("enabled_filters")
-    where = {"file": src.file if src else None, "line": src.line if src else None}
+    file, line = (src.file, src.line) if src else (None, None)
     if reqs and PCI_FILTER not in filters:
         out.append(errors.Problem(
-            code="PciFilterDisabled", **where, entry="[filter_scheduler] enabled_filters",
+            code="PciFilterDisabled", file=file, line=line, entry="[filter_scheduler] enabled_filters",
             message=("PciPassthroughFilter is not in [filter_scheduler] enabled_filters: Nova's "
                      "scheduler ignores the PCI request, picks any host, and the compute claim "
                      "fails there (reschedule, then 'No valid host')"),
             hint="add PciPassthroughFilter to [filter_scheduler] enabled_filters"))
     if shape.numa_nodes and NUMA_FILTER not in filters:
         out.append(errors.Problem(
-            code="NumaFilterDisabled", **where, entry="[filter_scheduler] enabled_filters",
+            code="NumaFilterDisabled", file=file, line=line, entry="[filter_scheduler] enabled_filters",
             message=("NUMATopologyFilter is not in [filter_scheduler] enabled_filters while the "
                      "flavor has hw:numa_nodes: NUMA placement is decided only at the compute"),
             hint="add NUMATopologyFilter to [filter_scheduler] enabled_filters"))
