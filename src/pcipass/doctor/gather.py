@@ -386,25 +386,9 @@ def root_mount(lines: Sequence[str]) -> tuple[int, str] | None:
 
 
 def _scan(paths: list[str], inputs: Inputs) -> list[scan.HostScan]:
-    """The scan service over every host; host roots in ``inputs.jobs`` processes when asked.
-
-    In parallel each root is scanned on its own, so the scan's warning about
-    two inputs with one host name is not given.
-    """
-    conf = {"nova_conf": list(inputs.nova_conf), "compute_conf": list(inputs.compute_conf)}
-    if inputs.jobs <= 1 or len(paths) < 2:
-        return list(scan.scan_hosts(paths, lspci=list(inputs.lspci), **conf).hosts)
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(max_workers=inputs.jobs) as pool:
-        scans = list(pool.map(_scan_one, paths, [conf] * len(paths), chunksize=max(1, len(paths) // (4 * inputs.jobs))))
-    if inputs.lspci:
-        scans.extend(scan.scan_hosts([], lspci=list(inputs.lspci), **conf).hosts)
-    return scans
-
-
-def _scan_one(path: str, conf: dict[str, list[str]]) -> scan.HostScan:
-    return scan.scan_hosts([path], **conf).hosts[0]
+    """The scan service over every host; host roots in ``inputs.jobs`` processes when asked."""
+    return list(scan.scan_hosts(paths, lspci=list(inputs.lspci), nova_conf=list(inputs.nova_conf),
+                                compute_conf=list(inputs.compute_conf), jobs=inputs.jobs).hosts)
 
 
 # -- the whole gathering --------------------------------------------------------------------------

@@ -95,13 +95,14 @@ def schedule_flavors(flavors: Sequence[str | Path], hosts: Sequence[str | Path],
                      lspci: Sequence[str | Path] = (), nova_conf: Sequence[str | Path] = (),
                      compute_conf: Sequence[str | Path] = (), image: str | Path | None = None,
                      ports: Sequence[str] = (),
-                     instance_numa_nodes: Sequence[int] | None = None) -> ScheduleReport:
+                     instance_numa_nodes: Sequence[int] | None = None,
+                     jobs: int = 0) -> ScheduleReport:
     """Evaluate every flavor on every host and rank the hosts as Nova would.
 
     :raises hostroot.HostRootInvalid, scan.LspciInputInvalid: a host cannot be read.
     """
     report = scan_mod.scan_hosts(hosts, lspci=lspci, nova_conf=nova_conf,
-                                 compute_conf=compute_conf)
+                                 compute_conf=compute_conf, jobs=jobs)
     models = [HostModel.from_scan(h) for h in report.hosts]
     controller, note = _controller_config(nova_conf, models)
     image_props: dict[str, str] | None = None
