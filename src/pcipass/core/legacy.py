@@ -31,8 +31,9 @@ from typing import Any, Protocol
 import os_resource_classes
 
 from pcipass.core import address as address_mod
-from pcipass.core import errors
+from pcipass.core import errors, model
 from pcipass.core import requests as requests_mod
+from pcipass.core import spec as spec_mod
 
 OPTION = "pci_passthrough_devices"
 LABELS_KEY = "pci_passthrough:labels"
@@ -442,3 +443,25 @@ def _locate(problem: errors.Problem, sources: Sequence[Mapping[str, Any]]) -> er
     if idx is None or not 0 <= idx < len(sources):
         return problem
     return problem.located(file=sources[idx]["file"], line=sources[idx]["line"])
+
+
+def spec_entries(devices: Sequence[LegacyDevice], facts: model.HostFacts, *,
+                 start: int) -> list[spec_mod.SpecEntry]:
+    """The 2013 devices as device_spec entries, the label kept as a tag.
+
+    pcipass's own model supports the original design: a device listed with a
+    label is assignable, and a ``pci_passthrough:labels`` request matches it
+    through the ``label`` tag (see :func:`parse_labels`). The entries are
+    numbered from ``start`` (after the host's modern specs); their
+    ``value_index``/``item`` point into ``[DEFAULT] pci_passthrough_devices``.
+    Devices whose dict the spec parser rejects were already reported by
+    :func:`parse_legacy_devices` and are left out.
+    """
+    out = []
+    for n, dev in enumerate(devices):
+        try:
+            parsed = spec_mod.parse_spec(dev.spec_dict(), facts)
+        except errors.PcipassError:
+            continue
+        out.append(spec_mod.SpecEntry(start + n, dev.value_index, dev.item, parsed))
+    return out

@@ -292,3 +292,26 @@ def test_arbitrary_labels_raise_only_our_error(value: str) -> None:
     except errors.InvalidExtraSpec:
         return
     assert all(r.count >= 1 and r.specs == [{"label": r.alias_name}] for r in reqs)
+
+
+def test_legacy_devices_become_label_specs_that_label_requests_match() -> None:
+    from pcipass.core import model, pools
+    from pcipass.core import spec as spec_mod
+
+    parsed = legacy.parse_legacy_devices(
+        ['[{"label": "with_eth", "address": "0000:04:10.7"}, {"label": "gpu", "address": "0000:05:00.0"}]'])
+    entries = legacy.spec_entries(parsed.devices, model.HostFacts(), start=3)
+    assert [e.index for e in entries] == [3, 4]
+    assert entries[0].spec.tags == {"label": "with_eth"}
+    devices = [model.Device("0000:04:10.7", "8086", "10ed", dev_type=model.TYPE_VF,
+                            parent_addr="0000:04:00.0"),
+               model.Device("0000:05:00.0", "10de", "20b5"),
+               model.Device("0000:06:00.0", "10de", "20b5")]
+    assert spec_mod.first_match(entries, devices[0]) is entries[0]
+    assert spec_mod.first_match(entries, devices[2]) is None
+    stats = pools.build(devices, entries)
+    (req,) = legacy.parse_labels('["gpu"]')
+    outcome = stats.consume([pools.as_request(req)])
+    assert outcome.ok and [d.address for _, d in outcome.devices] == ["0000:05:00.0"]
+    (two,) = legacy.parse_labels('["gpu", "gpu"]')
+    assert not stats.support([pools.as_request(two)]).ok  # only one device carries the label
