@@ -142,7 +142,13 @@ def test_healthy_mapping_table(tmp_path: Path) -> None:
     flavors = d.doc["mapping"]["flavors"]
     assert flavors[0]["flavor"] == "nfv.small"
     assert flavors[0]["requests"][0]["alias_name"] == "vf"
-    assert flavors[0]["hosts"] == [{"name": "compute-1", "fits": None, "first_broken_layer": None}]
+    [row] = flavors[0]["hosts"]
+    assert (row["name"], row["fits"], row["first_broken_layer"], row["reasons"]) == ("compute-1", True, None, [])
+    # Two VFs of the 82599s on node 0, where the 2 pinned vCPUs fit (cpu_dedicated_set 1-3 there).
+    assert row["instance_numa_nodes"] == [0]
+    assert len(row["devices"]) == 2 and {(x["dev_type"], x["numa_node"], x["alias_name"]) for x in row["devices"]} == {
+        ("type-VF", 0, "vf")}
+    assert flavors[0]["chosen_host"] == "compute-1"
 
 
 def test_root_disk_and_route_facts_are_read(tmp_path: Path) -> None:

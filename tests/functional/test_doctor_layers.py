@@ -19,9 +19,17 @@ def fired(d: report.Diagnosis) -> dict[str, list[model.Finding]]:
     return out
 
 
-def only(d: report.Diagnosis, check_id: str, severity: str) -> list[model.Finding]:
-    """The findings of ``check_id``, after asserting nothing else was found."""
+def only(d: report.Diagnosis, check_id: str, severity: str, *, no_valid_host: str | None = None,
+         ) -> list[model.Finding]:
+    """The findings of ``check_id``, after asserting nothing else was found.
+
+    ``no_valid_host``: the breakage also leaves the flavor without a host, and
+    PCI-C005 must name this layer as the host's first broken one.
+    """
     got = fired(d)
+    if no_valid_host is not None:
+        [c5] = got.pop("PCI-C005")
+        assert c5.severity == "fail" and f"compute-1: {no_valid_host} - " in c5.message, c5.message
     assert set(got) == {check_id}, {k: [f.message for f in v] for k, v in got.items()}
     assert {f.severity for f in got[check_id]} == {severity}
     return got[check_id]
@@ -170,7 +178,9 @@ def test_s001_invalid_spec_with_file_and_line(tmp_path: Path) -> None:
     got = fired(host.diagnose())
     [f] = got["PCI-S001"]
     assert f.evidence[0].source == "etc/nova/nova.conf" and f.evidence[0].line == 7
-    assert set(got) == {"PCI-S001"}
+    assert set(got) == {"PCI-S001", "PCI-C005"}
+    [c5] = got["PCI-C005"]
+    assert "compute-1: device_spec - nova-compute would refuse to start" in c5.message
 
 
 def test_s002_missing_with_near_miss(tmp_path: Path) -> None:
@@ -264,14 +274,14 @@ def test_s013_shadowed_entry(tmp_path: Path) -> None:
 
 def test_n001_unknown_numa_under_required(tmp_path: Path) -> None:
     host = healthy(tmp_path, PROFILE.replace("2x intel-82599 numa=0", "2x intel-82599 numa=-1"))
-    found = only(host.diagnose(), "PCI-N001", "fail")
+    found = only(host.diagnose(), "PCI-N001", "fail", no_valid_host="numa")
     assert "8 of the 8 device(s) for alias 'vf'" in found[0].message
 
 
 def test_n003_count_split_across_nodes(tmp_path: Path) -> None:
     host = healthy(tmp_path, PROFILE.replace("2x intel-82599 numa=0 vfs=4", "1x intel-82599 numa=0 vfs=4; 1x intel-82599 numa=1 vfs=4"))
     host.set_flavor(**{"pci_passthrough:alias": "vf:6"})
-    [f] = only(host.diagnose(), "PCI-N003", "fail")
+    [f] = only(host.diagnose(), "PCI-N003", "fail", no_valid_host="numa")
     assert "node 0: 4, node 1: 4" in f.message
 
 

@@ -21,7 +21,9 @@ from pcipass.adapters import flavorfile, hostroot, kernel
 from pcipass.core import alias as alias_mod
 from pcipass.core import errors, requests
 from pcipass.doctor import mapping, model
+from pcipass.core import schedule
 from pcipass.services import configcheck, scan
+from pcipass.services import schedule as schedule_svc
 
 PERSISTENCE_DIRS = ("etc/udev/rules.d", "etc/modprobe.d", "etc/driverctl.d", "etc/systemd/system",
                     "etc/sysfs.d", "etc/modules-load.d")
@@ -33,7 +35,7 @@ _PCI_IN_PATH = re.compile(r"[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]")
 CONTROLLER_CODES = frozenset({"PciInvalidAlias", "AliasNameUnusable", "AliasNeverMatches",
                               "AliasPlacementFieldsIgnored"})
 LATER = {"placement": "the Placement layer", "sriov_agent": "the Neutron layer",
-         "neutron": "the Neutron layer", "host_fit": "the scheduling core's host fit"}
+         "neutron": "the Neutron layer"}
 
 
 def _later(name: str) -> model.FactMissing:
@@ -63,6 +65,7 @@ class RunSource:
         self.scans = scans
         self._cache: dict[str, Any] = {}
         self.internal_errors: list[str] = []
+        self.hosts: list[HostSource] = []  # set by gather(): fleet-wide facts read every host
 
     def get(self, name: str) -> Any:
         if name in self._cache:
@@ -71,7 +74,8 @@ class RunSource:
                 raise value
             return value
         getter: Callable[[], Any] | None = {"controller_config": self._controller,
-                                            "flavors": self._flavors}.get(name)
+                                            "flavors": self._flavors,
+                                            "fleet_fit": self._fleet_fit}.get(name)
         try:
             if getter is None:
                 raise _later(name) if name in LATER else model.FactMissing(name, "not a run-wide fact")
@@ -105,6 +109,15 @@ class RunSource:
         why = ("no --nova-conf given and no host has a nova.conf" if not with_config else
                f"no --nova-conf given and {len(with_config)} hosts have their own nova.conf")
         raise model.FactMissing("controller_config", why + "; pass the controller's nova.conf with --nova-conf")
+
+    def _fleet_fit(self) -> tuple[model.HostFit, ...]:
+        fits = tuple(f for h in self.hosts if (f := h.peek("host_fit")) is not None)
+        if not fits:
+            reasons = sorted({str(exc.reason) for h in self.hosts
+                              if isinstance(exc := h._cache.get("host_fit"), model.FactMissing)})
+            raise model.FactMissing("fleet_fit", "no host could be evaluated" +
+                                    (f" ({'; '.join(reasons)})" if reasons else ""))
+        return fits
 
     def _flavors(self) -> tuple[model.FlavorFacts, ...]:
         if not self.inputs.flavors:
@@ -147,7 +160,7 @@ def _flavor(path: str, controller: model.ControllerFacts | None, image_props: di
 
     def refused(problem: errors.Problem) -> model.FlavorFacts:
         return model.FlavorFacts(fl.name, fl.file, dict(fl.extra_specs), (), None, None, None,
-                                 problem, (), known)
+                                 problem, (), known, vcpus=fl.vcpus, ram=fl.ram)
     if fl.problems:
         return refused(fl.problems[0])
     if image_problem is not None:
@@ -160,7 +173,8 @@ def _flavor(path: str, controller: model.ControllerFacts | None, image_props: di
         return refused(exc.to_problem(file=fl.file, entry=f"flavor {fl.name!r}"))
     return model.FlavorFacts(fl.name, fl.file, dict(fl.extra_specs), tuple(fr.requests), fr.numa_nodes,
                              fr.numa_policy, fr.cpu_policy, None,
-                             tuple(w.located(file=fl.file) for w in fr.warnings), known)
+                             tuple(w.located(file=fl.file) for w in fr.warnings), known,
+                             vcpus=fl.vcpus, ram=fl.ram)
 
 
 class HostSource:
@@ -176,6 +190,7 @@ class HostSource:
             "iommu_groups": self._groups, "numa": self._numa, "compute_config": self._config,
             "default_route": self._route, "root_disk": self._root_disk,
             "persistence": self._persistence, "spec_map": self._spec_map,
+            "host_fit": self._host_fit,
         }
 
     @property
@@ -252,6 +267,20 @@ class HostSource:
     def _spec_map(self) -> list[dict[str, Any]]:
         return mapping.spec_rows(self.host, self.get("compute_config"), self.get("devices"))
 
+    def _host_fit(self) -> model.HostFit:
+        flavors: tuple[model.FlavorFacts, ...] = self.run.get("flavors")
+        if self.scan.kind == scan.KIND_LSPCI:
+            raise model.FactMissing("host_fit", "an lspci paste has no NUMA cells or CPUs to fit an instance on")
+        self.get("compute_config")
+        try:
+            hm = schedule_svc.host_model(self.scan)
+        except errors.PcipassError as exc:
+            raise model.FactMissing("host_fit", f"host NUMA cells: {exc.message}") from exc
+        controller: model.ControllerFacts | None = self.run.peek("controller_config")
+        mult = controller.nova.pci_weight_multiplier if controller is not None else None
+        fits = {fl.name: flavor_fit(hm, fl) for fl in flavors if fl.error is None}
+        return model.HostFit(self.host, hm.usable, hm.broken, fits, 1.0 if mult is None else float(mult))
+
     # -- facts only the doctor reads ------------------------------------------------------
 
     def _open(self, fact: str) -> hostroot.HostRoot:
@@ -320,6 +349,17 @@ class HostSource:
 
 
 # -- conversions (pure) ---------------------------------------------------------------------------
+
+
+def flavor_fit(hm: schedule_svc.HostModel, fl: model.FlavorFacts) -> model.FlavorFit:
+    """The scheduling core's verdict for ``fl`` on ``hm`` (all matched devices free)."""
+    reqs = tuple(schedule.build_requests(fl.requests))
+    shape = schedule_svc.instance_shape(fl.vcpus, fl.ram, fl.numa_nodes, fl.cpu_policy)
+    try:
+        verdict = schedule_svc.evaluate(hm, reqs, shape)
+    except errors.PcipassError as exc:
+        return model.FlavorFit(fl.name, reqs, shape, None, exc.to_problem(file=fl.file, entry=f"flavor {fl.name!r}"))
+    return model.FlavorFit(fl.name, reqs, shape, verdict)
 
 
 def kernel_view(k: kernel.KernelFacts) -> model.KernelView:
@@ -437,4 +477,5 @@ def gather(inputs: Inputs) -> Gathered:
             scans[i] = dataclasses.replace(scans[i], root=h, kind=scan.KIND_BUNDLE)
     run = RunSource(inputs, scans)
     roots = opened + [None] * (len(scans) - len(opened))
-    return Gathered([HostSource(s, run, r) for s, r in zip(scans, roots)], run)
+    run.hosts = [HostSource(s, run, r) for s, r in zip(scans, roots)]
+    return Gathered(run.hosts, run)

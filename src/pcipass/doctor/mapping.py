@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pcipass.core import alias as alias_mod
-from pcipass.core import model, spec
+from pcipass.core import model, schedule, spec
 from pcipass.doctor import model as dm
 
 MAX_NEAR_MISSES = 8
@@ -235,24 +235,91 @@ def _alias_head(al: alias_mod.Alias) -> dict[str, Any]:
 
 # -- flavors --------------------------------------------------------------------------------
 
+#: Checks that summarize the flavor mapping (their findings are its output, never its input).
+FIT_SUMMARY_IDS = frozenset({"PCI-C005"})
+#: Layers whose failures make a host unable to run passthrough guests whatever the scheduler says.
+BOOT_BREAKING = ("kernel", "driver")
+MAX_REASONS = 4
 
-def flavor_rows(flavors: Sequence[dm.FlavorFacts], hosts: Sequence[str],
-                first_broken: Mapping[str | None, str | None]) -> list[dict[str, Any]]:
-    """Each flavor's requests and, per host, the first broken layer.
 
-    ``fits`` stays None until the scheduling core answers (a later step); the
-    first broken layer is known now: the earliest layer with a failing
-    finding on that host, or a failing flavor finding.
+def flavor_rows(flavors: Sequence[dm.FlavorFacts], hosts: Sequence[str], findings: Sequence[dm.Finding],
+                fits: Mapping[str, dm.HostFit | None]) -> list[dict[str, Any]]:
+    """Each flavor's requests and, per host, whether it fits (the scheduling core) or the first broken layer.
+
+    ``fits`` per host: the core's verdict, except that a host with a failing
+    kernel or driver finding never counts as fitting (the scheduler may pick
+    it, the boot fails there). The first broken layer is the lowest of the
+    failing findings that concern this flavor on this host (or cloud-wide) and
+    the layers of the core's reasons. ``chosen_host`` is Nova's pick
+    (PCIWeigher) among the hosts that fit.
     """
     rows = []
     for fl in flavors:
-        own = "flavor" if fl.error is not None else None
+        relevant = [f for f in findings if f.severity == dm.FAIL and f.id not in FIT_SUMMARY_IDS
+                    and _concerns(f, fl.name)]
+        cells = [_flavor_host(fl, h, fits.get(h), relevant) for h in hosts]
         rows.append({
             "flavor": fl.name, "file": fl.file,
             "requests": [r.to_dict() for r in fl.requests],
             "numa_nodes": fl.numa_nodes, "numa_policy": fl.numa_policy,
             "error": fl.error.to_dict() if fl.error is not None else None,
-            "hosts": [{"name": h, "fits": None,
-                       "first_broken_layer": own or first_broken.get(h) or first_broken.get(None)}
-                      for h in hosts]})
+            "chosen_host": _chosen(fl, hosts, cells, fits),
+            "hosts": cells})
     return rows
+
+
+def _concerns(f: dm.Finding, flavor: str) -> bool:
+    """A finding about another flavor says nothing about this one; every other finding may."""
+    return not f.subject.startswith("flavor ") or f.subject == f"flavor {flavor!r}"
+
+
+def _flavor_host(fl: dm.FlavorFacts, host: str, fit: dm.HostFit | None,
+                 relevant: Sequence[dm.Finding]) -> dict[str, Any]:
+    row: dict[str, Any] = {"name": host, "fits": None, "instance_numa_nodes": None, "devices": [],
+                           "first_broken_layer": None, "reasons": []}
+    if fl.error is not None:
+        row.update(fits=False, first_broken_layer="flavor",
+                   reasons=[_reason("flavor", f"{fl.error.code}: {fl.error.message}", [])])
+        return row
+    blockers = [f for f in relevant if f.host in (host, None)]
+    ff = fit.flavors.get(fl.name) if fit is not None else None
+    verdict = ff.verdict if ff is not None else None
+    reasons: list[dict[str, Any]] = []
+    if ff is not None and ff.error is not None:
+        reasons.append(_reason("flavor", f"{ff.error.code}: {ff.error.message}", []))
+    elif verdict is not None:
+        boot_broken = any(f.layer in BOOT_BREAKING and f.host == host for f in blockers)
+        row["fits"] = verdict.fits and not boot_broken
+        if verdict.fits:
+            row["instance_numa_nodes"] = (list(verdict.instance_numa_nodes)
+                                          if verdict.instance_numa_nodes is not None else None)
+            row["devices"] = [d.to_dict() for d in verdict.devices]
+        else:
+            reasons = [_reason(r.layer, r.message, [e.to_dict() for e in r.evidence]) for r in verdict.reasons]
+    if row["fits"]:
+        return row
+    reasons += [_reason(f.layer, f"{f.id}: {f.message}", [{"source": e.source, "value": e.value}
+                                                          for e in f.evidence[:4]], f.id) for f in blockers]
+    if reasons:
+        first = min((r["layer"] for r in reasons), key=dm.LAYER_ORDER.__getitem__)
+        row["first_broken_layer"] = first
+        row["reasons"] = [r for r in reasons if r["layer"] == first][:MAX_REASONS]
+    return row
+
+
+def _reason(layer: str, message: str, evidence: list[dict[str, Any]], check: str | None = None) -> dict[str, Any]:
+    return {"layer": layer, "message": message, "check": check, "evidence": evidence}
+
+
+def _chosen(fl: dm.FlavorFacts, hosts: Sequence[str], cells: Sequence[Mapping[str, Any]],
+            fits: Mapping[str, dm.HostFit | None]) -> str | None:
+    verdicts = []
+    multiplier: dict[str, float] = {}
+    for host, cell in zip(hosts, cells):
+        fit = fits.get(host)
+        ff = fit.flavors.get(fl.name) if fit is not None else None
+        if fit is None or ff is None or ff.verdict is None:
+            continue
+        verdicts.append(dataclasses.replace(ff.verdict, name=host, fits=bool(cell["fits"])))
+        multiplier[host] = fit.multiplier
+    return schedule.rank_hosts(verdicts, multiplier).chosen if verdicts else None

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pcipass.core import alias as alias_mod
-from pcipass.core import config, errors, model, requests, spec
+from pcipass.core import config, errors, model, numa, pools, requests, schedule, spec
 
 # -- layers and severities ------------------------------------------------------------------
 
@@ -239,6 +239,8 @@ class FlavorFacts:
     warnings: tuple[errors.Problem, ...]
     aliases_known: bool = True
     line_of: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    vcpus: int | None = None
+    ram: int | None = None
 
     def evidence(self, key: str) -> Evidence:
         value = self.extra_specs.get(key)
@@ -250,6 +252,36 @@ class FlavorFacts:
     def uses_numa(self) -> bool:
         """True when Nova builds a guest NUMA topology (then NUMATopologyFilter decides)."""
         return self.numa_nodes is not None or self.cpu_policy in ("dedicated", "mixed")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FlavorFit:
+    """One flavor on one host, as the scheduling core decides it (every matched device free).
+
+    :ivar verdict: None when the instance layout cannot be evaluated (``error`` says why).
+    """
+
+    flavor: str
+    requests: tuple[pools.Request, ...]
+    shape: numa.InstanceShape
+    verdict: schedule.HostVerdict | None
+    error: errors.Problem | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HostFit:
+    """The scheduler's input for one host and every valid flavor's verdict on it.
+
+    ``usable`` keeps the devices, specs and cells so checks can ask "what if the
+    device_spec were corrected" of the same core; ``broken`` is set when
+    nova-compute would refuse the host's config (then no PCI request fits).
+    """
+
+    host: str
+    usable: schedule.HostInput
+    broken: errors.Problem | None
+    flavors: Mapping[str, FlavorFit]
+    multiplier: float = 1.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -312,7 +344,9 @@ FACT_TYPES: dict[str, FactType] = {
     "placement": FactType("PlacementView", HOST, "resource providers, inventories, traits", later=True),
     "sriov_agent": FactType("SriovAgentConfig", HOST, "Neutron SR-IOV agent mappings", later=True),
     "neutron": FactType("NeutronView", GLOBAL, "networks' physnets and ports' vnic types", later=True),
-    "host_fit": FactType("HostFit", HOST, "flavor -> host NUMA/PCI fit (scheduling core)", later=True),
+    "host_fit": FactType("HostFit", HOST, "each flavor's verdict on this host (the scheduling core: "
+                         "pools, NUMA fit, claim), with the host's scheduler input"),
+    "fleet_fit": FactType("tuple[HostFit, ...]", GLOBAL, "host_fit of every host that has one"),
 }
 
 

@@ -72,7 +72,8 @@ def build_mapping(g: gather.Gathered, findings: Sequence[dm.Finding]) -> dict[st
     return {
         "specs": specs,
         "aliases": mapping.alias_rows(per_host, g.run.peek("controller_config")),
-        "flavors": mapping.flavor_rows(flavors, [h.host for h in g.hosts], runner.first_broken(findings)),
+        "flavors": mapping.flavor_rows(flavors, [h.host for h in g.hosts], findings,
+                                       {h.host: h.peek("host_fit") for h in g.hosts}),
     }
 
 

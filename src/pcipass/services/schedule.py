@@ -159,9 +159,8 @@ def _schedule_one(fl: config.Flavor, controller: Any, image_props: dict[str, str
     try:
         fr = requests.translate_flavor(fl.extra_specs, controller.aliases.aliases, image_props)
         reqs = schedule.build_requests(fr.requests, ports, flavor_policy=fr.numa_policy)
-        shape = numa.InstanceShape(vcpus=fl.vcpus or 1, memory_mb=fl.ram or 512,
-                                   numa_nodes=fr.numa_nodes, cpu_policy=fr.cpu_policy)
-        verdicts = [_evaluate(m, reqs, shape, pinned) for m in models]
+        shape = instance_shape(fl.vcpus, fl.ram, fr.numa_nodes, fr.cpu_policy)
+        verdicts = [evaluate(m, reqs, shape, pinned) for m in models]
     except errors.PcipassError as exc:
         return FlavorSchedule(fl.name, fl.file, [], exc.to_problem(**where))
     warnings = [w.located(file=fl.file) for w in fr.warnings]
@@ -172,8 +171,28 @@ def _schedule_one(fl: config.Flavor, controller: Any, image_props: dict[str, str
     return FlavorSchedule(fl.name, fl.file, reqs, None, ranking, warnings)
 
 
-def _evaluate(model: HostModel, reqs: Sequence[Any], shape: numa.InstanceShape,
-              pinned: Sequence[int] | None) -> schedule.HostVerdict:
+def host_model(host: scan_mod.HostScan) -> HostModel:
+    """The scheduler's view of one scanned host (shared with the doctor).
+
+    :raises numa.InvalidCpuSet: a CPU set option Nova cannot parse.
+    """
+    return HostModel.from_scan(host)
+
+
+def instance_shape(vcpus: int | None, ram: int | None, numa_nodes: int | None,
+                   cpu_policy: str | None) -> numa.InstanceShape:
+    """The CPU/RAM/NUMA shape of a flavor (Nova's defaults for a flavor file without sizes)."""
+    return numa.InstanceShape(vcpus=vcpus or 1, memory_mb=ram or 512, numa_nodes=numa_nodes,
+                              cpu_policy=cpu_policy)
+
+
+def evaluate(model: HostModel, reqs: Sequence[Any], shape: numa.InstanceShape,
+             pinned: Sequence[int] | None = None) -> schedule.HostVerdict:
+    """One host's verdict; a host whose nova-compute would not start takes no PCI request.
+
+    :raises numa.InstanceNumaNodesMismatch, numa.ImageNUMATopologyAsymmetric,
+        numa.UnsupportedTopology: see :func:`schedule.evaluate_host`.
+    """
     if model.broken is not None and reqs:
         p = model.broken
         where = f"{p.file}:{p.line}" if p.line else str(p.file)

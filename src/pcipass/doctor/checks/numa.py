@@ -1,14 +1,19 @@
 """NUMA: device locality against what the flavors' PCI NUMA policies demand.
 
-The full fit (host cells x guest cells x pools) is the scheduling core's; the
-checks here need only the devices' NUMA nodes and the policies in effect.
+The full fit (host cells x guest cells x pools) is the scheduling core's:
+PCI-N002 asks it (``host_fit``), and asks it again with a near-miss
+device_spec corrected, so the operator hears about NUMA before fixing an ID.
+The other checks need only the devices' NUMA nodes and the policies in effect.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import dataclasses
+import itertools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
-from pcipass.core import model, requests
+from pcipass.core import model, numa, requests, schedule, spec
 from pcipass.doctor import mapping
 from pcipass.doctor import model as dm
 from pcipass.doctor.checks import common
@@ -78,3 +83,240 @@ def count_per_node(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts,
                 [fl.evidence(requests.ALIAS_KEY), fl.evidence(requests.POLICY_KEY)],
                 f"openstack flavor set {fl.name} --property hw:numa_nodes=2, or --property "
                 "hw:pci_numa_affinity_policy=preferred")
+
+
+# -- PCI-N002: where the devices are vs where the instance can be placed ---------------------------
+
+MAX_HYPOTHESES = 2
+Matcher = Callable[[model.Device], "spec.SpecEntry | None"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Correction:
+    """A near-miss device_spec entry, corrected: ``field`` from ``wanted`` to ``got``."""
+
+    entry: spec.SpecEntry
+    field: str
+    wanted: str
+    got: str
+
+
+@check("PCI-N002", "numa", title="the flavor's devices sit where the instance can be placed")
+def device_numa_vs_fit(host_fit: dm.HostFit, devices: dm.DeviceFacts, compute_config: dm.ConfigFacts,
+                       flavors: Sequence[dm.FlavorFacts], spec_map: Sequence[Mapping[str, Any]],
+                       controller_config: dm.ControllerFacts | None = None) -> Iterator[dm.Result]:
+    """Under ``required`` (or ``socket``) the devices must sit on the NUMA node(s) the guest is placed
+    on. When the devices the flavor's alias would use are on a node where the instance cannot be
+    placed (too few CPUs or too little memory there, CPUs not in ``cpu_dedicated_set``, a
+    ``hw:numa_nodes`` layout), NUMATopologyFilter rejects the host although both the devices and the
+    CPUs exist. The scheduling core decides it, with the device NUMA nodes from sysfs and the cells'
+    capacity as evidence. The check also runs on the near misses of a device_spec entry that matches
+    nothing (or only the PFs): with the ID corrected, would the flavor fit? So the operator hears about
+    NUMA before fixing the ID. Fails; the fix moves the instance to the devices' node or relaxes
+    ``hw:pci_numa_affinity_policy`` to ``preferred``."""
+    if host_fit.broken is not None:
+        return
+    for fl in flavors:
+        ff = host_fit.flavors.get(fl.name)
+        if ff is None or ff.verdict is None or ff.verdict.fits or not fl.requests:
+            continue
+        guest = numa.instance_cells(ff.shape)
+        cells = host_fit.usable.cells
+        feasible = _placements(cells, guest) if guest is not None else []
+        if guest is None or not feasible:
+            continue  # no NUMA topology, or the instance fits no node at all (PCI-C005 says so)
+        ctx = _Fit(fl, ff, guest, cells, feasible, compute_config, controller_config)
+        if _has_numa_reason(ff.verdict):
+            yield from _stuck(ctx, lambda d: compute_config.matches.get(d.address), devices, None)
+        for fix in _corrections(spec_map, compute_config, devices)[:MAX_HYPOTHESES]:
+            corrected = _corrected(fix)
+            specs = [corrected if e.index == fix.entry.index else e for e in host_fit.usable.specs]
+            verdict = schedule.evaluate_host(host_fit.usable.devices, specs, ff.requests, cells, ff.shape)
+            if verdict.fits or not _has_numa_reason(verdict):
+                continue
+            yield from _stuck(ctx, _matcher(specs), devices, (fix, corrected))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Fit:
+    fl: dm.FlavorFacts
+    ff: dm.FlavorFit
+    guest: tuple[numa.InstanceCell, ...]
+    cells: tuple[numa.HostCell, ...]
+    feasible: list[tuple[numa.HostCell, ...]]
+    config: dm.ConfigFacts
+    controller: dm.ControllerFacts | None
+
+
+def _has_numa_reason(verdict: schedule.HostVerdict) -> bool:
+    return any(r.layer == "numa" for r in verdict.reasons)
+
+
+def _placements(cells: Sequence[numa.HostCell], guest: Sequence[numa.InstanceCell],
+                ) -> list[tuple[numa.HostCell, ...]]:
+    """Host cell tuples (one per guest cell) that hold the guest's CPUs and memory."""
+    out = []
+    for perm in itertools.islice(itertools.permutations(cells, len(guest)), numa.MAX_PERMUTATIONS):
+        if all(numa.cell_miss(h, g) is None for h, g in zip(perm, guest)):
+            out.append(perm)
+    return out
+
+
+def _allowed(placement: Sequence[numa.HostCell], cells: Sequence[numa.HostCell], policy: str) -> set[int]:
+    nodes = {c.id for c in placement}
+    if policy == "socket":
+        sockets = {c.socket for c in placement if c.socket is not None}
+        nodes |= {c.id for c in cells if c.socket in sockets}
+    return nodes
+
+
+def _enough(devs: Sequence[model.Device], need: int, placement: Sequence[numa.HostCell],
+            cells: Sequence[numa.HostCell], policy: str) -> bool:
+    allowed = _allowed(placement, cells, policy)
+    return sum(1 for d in devs if d.numa_node in allowed) >= need
+
+
+def _stuck(ctx: _Fit, matcher: Matcher, devices: dm.DeviceFacts,
+           hypothesis: tuple[_Correction, spec.SpecEntry] | None) -> Iterator[dm.Result]:
+    """One result per strict request whose devices suffice on some node set, but not on any set the
+    instance can be placed on."""
+    for req in ctx.fl.requests:
+        policy = req.numa_policy or "legacy"
+        if policy not in STRICT:
+            continue
+        devs = [d for d in devices.devices if d.numa_node is not None
+                and (e := matcher(d)) is not None and (hypothesis is None or e.index == hypothesis[1].index)
+                and any(mapping.alias_spec_matches(s, d, e) for s in req.specs)]
+        anywhere = itertools.permutations(ctx.cells, len(ctx.guest))
+        if not devs or not any(_enough(devs, req.count, p, ctx.cells, policy) for p in anywhere):
+            continue  # too few devices per node: PCI-N003; none at all: PCI-S002/PCI-C005
+        if any(_enough(devs, req.count, p, ctx.cells, policy) for p in ctx.feasible):
+            continue
+        yield _result(ctx, req, policy, devs, hypothesis)
+
+
+def _result(ctx: _Fit, req: requests.PciRequest, policy: str, devs: Sequence[model.Device],
+            hypothesis: tuple[_Correction, spec.SpecEntry] | None) -> dm.Result:
+    dev_nodes = sorted({d.numa_node for d in devs if d.numa_node is not None})
+    fit_nodes = sorted({c.id for p in ctx.feasible for c in p})
+    kind = _kinds(devs)
+    where = ", ".join(map(str, dev_nodes))
+    why = "; ".join(str(m) for m in _misses(ctx, dev_nodes)) or "another guest cell does not fit there"
+    shape = ctx.ff.shape
+    instance = (f"the instance ({shape.vcpus} vCPUs{' pinned' if shape.cpu_policy == numa.DEDICATED else ''}, "
+                f"{shape.memory_mb} MiB) can only be placed on NUMA node(s) {', '.join(map(str, fit_nodes))}")
+    if hypothesis is None:
+        message = (f"alias {req.alias_name!r} needs {req.count} device(s) under {policy!r}: the {len(devs)} "
+                   f"{kind} it can use sit on NUMA node {where}, but {instance} ({why})")
+    else:
+        fix, corrected = hypothesis
+        message = (f"after you fix the {fix.field} of device_spec entry {fix.entry.index} ({fix.wanted} -> "
+                   f"{fix.got}), these {len(devs)} {kind} on NUMA node {where} still won't fit alias "
+                   f"{req.alias_name!r} under {policy}: {instance} ({why})")
+    return dm.result(dm.FAIL, f"flavor {ctx.fl.name!r}", message, _evidence(ctx, req, devs, hypothesis),
+                     _fix(ctx, dev_nodes))
+
+
+def _kinds(devs: Sequence[model.Device]) -> str:
+    names = {model.TYPE_VF: "VFs", model.TYPE_PF: "PFs", model.TYPE_PCI: "PCI devices"}
+    types = {d.dev_type for d in devs}
+    return names.get(types.pop() or "", "devices") if len(types) == 1 else "devices"
+
+
+def _misses(ctx: _Fit, nodes: Sequence[int]) -> list[numa.CellMiss]:
+    by_id = {c.id: c for c in ctx.cells}
+    out = []
+    for n in nodes:
+        miss = numa.cell_miss(by_id[n], ctx.guest[0]) if n in by_id else None
+        if miss is not None:
+            out.append(miss)
+    return out
+
+
+def _evidence(ctx: _Fit, req: requests.PciRequest, devs: Sequence[model.Device],
+              hypothesis: tuple[_Correction, spec.SpecEntry] | None) -> list[dm.Evidence]:
+    out = [dm.Evidence(common.sysfs(d.address, "numa_node"), str(d.numa_node)) for d in devs[:4]]
+    for c in ctx.cells:
+        out.append(dm.Evidence(f"sys/devices/system/node/node{c.id}",
+                               f"{len(c.pcpus)} dedicated CPU(s) {_cpus(c.pcpus)}, {len(c.cpus)} shared CPU(s) "
+                               f"{_cpus(c.cpus)}, {c.memory_mb} MiB"))
+    nova = ctx.config.nova
+    if nova.cpu_dedicated_set is not None:
+        ov = nova.located("cpu_dedicated_set")
+        out.append(dm.Evidence(ov.file or "(config)", f"cpu_dedicated_set = {ov.value}", ov.line)
+                   if ov is not None else dm.Evidence("(config)", f"cpu_dedicated_set = {nova.cpu_dedicated_set}"))
+    if ctx.fl.extra_specs.get(requests.POLICY_KEY):
+        out.append(ctx.fl.evidence(requests.POLICY_KEY))
+    elif ctx.controller is not None and req.alias_name:
+        out.append(ctx.controller.alias_source(req.alias_name))
+    for key in ("hw:numa_nodes", "hw:cpu_policy"):
+        if key in ctx.fl.extra_specs:
+            out.append(ctx.fl.evidence(key))
+    if hypothesis is not None:
+        out.append(ctx.config.source_of(hypothesis[0].entry))
+    return out
+
+
+def _cpus(cpus: frozenset[int]) -> str:
+    return "(" + ",".join(map(str, sorted(cpus))) + ")" if cpus else "(none)"
+
+
+def _fix(ctx: _Fit, dev_nodes: Sequence[int]) -> str:
+    name = ctx.fl.name
+    relax = f"openstack flavor set {name} --property hw:pci_numa_affinity_policy=preferred"
+    steps = []
+    by_id = {c.id: c for c in ctx.cells}
+    for miss in _misses(ctx, dev_nodes):
+        cell = by_id[miss.host]
+        if miss.resource == "dedicated CPUs" and len(cell.cpus | cell.pcpus) >= miss.need:
+            steps.append(f"add NUMA node {miss.host}'s CPUs {_cpus(cell.cpus | cell.pcpus)} to "
+                         "[compute] cpu_dedicated_set")
+        elif miss.resource == "MiB of memory":
+            steps.append(f"use a flavor with at most {miss.have * len(ctx.guest)} MiB RAM")
+        else:
+            steps.append(f"use a flavor with at most {miss.have * len(ctx.guest)} vCPUs (node {miss.host} "
+                         f"has {miss.have} {miss.resource})")
+    place = "; ".join(dict.fromkeys(steps)) or f"place the instance on NUMA node {', '.join(map(str, dev_nodes))}"
+    return f"pin/resize the flavor to fit node {', '.join(map(str, dev_nodes))}: {place}; or relax the policy: {relax}"
+
+
+def _corrections(rows: Sequence[Mapping[str, Any]], config: dm.ConfigFacts,
+                 devices: dm.DeviceFacts) -> list[_Correction]:
+    """ID fixes the mapping table suggests: near misses of MISSING entries, and PF IDs meant for VFs."""
+    entries = {e.index: e for e in config.specs.specs}
+    out: list[_Correction] = []
+    for row in rows:
+        entry = entries.get(row["index"])
+        if entry is None:
+            continue
+        if row["status"] == mapping.MISSING:
+            for miss in row["near_misses"]:
+                diff = miss["differs"]
+                if len(diff) == 1 and diff[0]["field"] in ("vendor_id", "product_id") and diff[0]["got"]:
+                    out.append(_Correction(entry, diff[0]["field"], diff[0]["wanted"], diff[0]["got"]))
+        elif row["status"] == mapping.MATCHED and entry.spec.product_id != spec.ANY:
+            pfs = [devices.by_address[d["address"]] for d in row["devices"] if d["address"] in devices.by_address]
+            if mapping.pf_instead_of_vf(entry.spec, pfs, devices) is not None:
+                vf_ids = sorted({v.product_id for pf in pfs for v in devices.vfs_of(pf.address)})
+                if vf_ids:
+                    out.append(_Correction(entry, "product_id", entry.spec.product_id, vf_ids[0]))
+    return list(dict.fromkeys(out))
+
+
+def _corrected(fix: _Correction) -> spec.SpecEntry:
+    raw = {**fix.entry.spec.raw, fix.field: fix.got}
+    old = fix.entry.spec
+    if fix.field == "vendor_id":
+        new = dataclasses.replace(old, raw=raw, vendor_id=fix.got)
+    else:
+        new = dataclasses.replace(old, raw=raw, product_id=fix.got)
+    return dataclasses.replace(fix.entry, spec=new)
+
+
+def _matcher(specs: Sequence[spec.SpecEntry]) -> Matcher:
+    def match(dev: model.Device) -> spec.SpecEntry | None:
+        try:
+            return spec.first_match(specs, dev)
+        except Exception:  # noqa: BLE001 - a malformed address matches nothing
+            return None
+    return match

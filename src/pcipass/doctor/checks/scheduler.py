@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from pcipass.core import schedule
 from pcipass.doctor import model as dm
 from pcipass.doctor.registry import check
 
@@ -87,3 +88,49 @@ def dedicated_cpus(flavors: Sequence[dm.FlavorFacts], compute_config: dm.ConfigF
                         [fl.evidence("hw:cpu_policy"),
                          dm.Evidence(", ".join(compute_config.files) or "(config)", "cpu_dedicated_set (unset)")],
                         "[compute] cpu_dedicated_set = <host CPUs for guests, e.g. 2-15,18-31>")
+
+
+#: Where to look when a layer is the first broken one on every host (the fix of PCI-C005).
+LAYER_FIX = {
+    "device_spec": "make a [pci] device_spec entry match the devices the alias asks for (see PCI-S002, "
+                   "PCI-S011 and the device_spec table)",
+    "numa": "place the instance where its devices are, or relax the policy: openstack flavor set {flavor} "
+            "--property hw:pci_numa_affinity_policy=preferred (see PCI-N002, PCI-N003)",
+    "flavor": "ask for devices the hosts have: the alias's vendor/product/device_type and the count in "
+              "pci_passthrough:alias (see the alias table)",
+    "neutron": "check the port's physnet against the device_spec physical_network tags",
+    "placement": "check the PCI inventories and traits in Placement",
+    "scheduler": "see the reasons: the claim on the compute fails where the scheduler passes",
+}
+
+
+@check("PCI-C005", "scheduler", title="every flavor fits some host")
+def no_valid_host(flavors: Sequence[dm.FlavorFacts], fleet_fit: Sequence[dm.HostFit]) -> Iterator[dm.Result]:
+    """Nova's "No valid host was found" for a flavor, answered before a tenant hits it: the scheduling core
+    evaluates each flavor on every host (all matched devices free) and, when no host fits, this check names
+    the first broken layer per host with its reason. The fix points at that layer. Flavors Nova refuses
+    outright are the flavor checks' (PCI-F001..F004). Fails per flavor."""
+    for fl in flavors:
+        verdicts = [(fit.host, ff.verdict) for fit in fleet_fit
+                    if (ff := fit.flavors.get(fl.name)) is not None and ff.verdict is not None]
+        if not verdicts or any(v.fits for _, v in verdicts):
+            continue
+        per_host = [(host, _first(v)) for host, v in verdicts]
+        layers = [r.layer for _, r in per_host if r is not None]
+        text = "; ".join(f"{host}: {r.layer} - {r.message}" if r else f"{host}: (no reason given)"
+                         for host, r in per_host[:4])
+        more = f" (and {len(per_host) - 4} more host(s))" if len(per_host) > 4 else ""
+        first = min(layers, key=dm.LAYER_ORDER.__getitem__) if layers else None
+        fix = LAYER_FIX.get(first or "", "see the reasons per host").format(flavor=fl.name)
+        yield dm.result(
+            dm.FAIL, f"flavor {fl.name!r}",
+            f"No valid host for flavor {fl.name!r}; first broken layer per host: {text}{more}",
+            [dm.Evidence(f"host {host}", f"{r.layer}: {r.message}" if r else "no fit") for host, r in per_host[:8]],
+            fix)
+
+
+def _first(verdict: schedule.HostVerdict) -> schedule.Reason | None:
+    """The reason of the lowest layer (reasons keep their order within a layer)."""
+    if not verdict.reasons:
+        return None
+    return min(verdict.reasons, key=lambda r: dm.LAYER_ORDER.get(r.layer, len(dm.LAYER_ORDER)))
