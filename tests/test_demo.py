@@ -17,3 +17,29 @@ def test_demo_runs_and_every_step_holds() -> None:
     assert "property slot (20) is greater than the maximum allowable value (1F)" in text
     assert "CUSTOM_WITH_ETH" in text
     assert "every step behaved as expected" in text
+    _story_holds(text)
+
+
+def _story_holds(text: str) -> None:
+    """Issue 5's story: both bugs in the first doctor run, the NUMA one after the ID fix, then green."""
+    story = text[text.index("5. The story of issue 5"):]
+    parts = [" ".join(part.split()) for part in story.split("(exit code ")]
+    # parts[i] holds run i's output; parts[i + 1] starts with run i's exit code.
+    first, second, third, schedule = parts[0], parts[1], parts[2], parts[3]
+    assert [p[:2] for p in parts[1:5]] == ["2)", "2)", "0)", "0)"]
+    # Run 1: the PF's product_id (S011, with the issue's sentence) and, already, the NUMA problem behind it.
+    assert ("product_id 1572 matches the PF 0000:81:00.0; its 4 VFs report 154c. For VFs write 154c, "
+            "and use device_type type-VF in the alias.") in first
+    assert ("after you fix the product_id of device_spec entry 0 (1572 -> 154c), these 4 VFs on NUMA node 1 "
+            "still won't fit alias 'x710-vf' under required") in first
+    assert "No valid host for flavor 'nfv.vf'; first broken layer per host: compute-7: device_spec" in first
+    # Run 2: ID fixed; the NUMA problem remains, with the fix to pin or relax.
+    assert "product_id 1572" not in second.split("2)", 1)[1]
+    assert ("the 4 VFs it can use sit on NUMA node 1, but the instance (2 vCPUs pinned, 4096 MiB) can only be "
+            "placed on NUMA node(s) 0") in second
+    assert "hw:pci_numa_affinity_policy=preferred" in second
+    assert "compute-7: numa - guest cell 0 needs 2 dedicated CPUs but host NUMA node 1 has 0" in second
+    # Run 3: green, and the flavor mapping shows where it lands.
+    assert "doctor: OK 0 fail, 0 warn" in third
+    assert "compute-7 (chosen)" in third and "fits on NUMA 0 with devices" in third
+    assert "chosen host: compute-7" in schedule

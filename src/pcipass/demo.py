@@ -11,6 +11,7 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+from pcipass import fakehost
 from pcipass.cli import main as climain
 
 BROKEN_CONF = """\
@@ -58,6 +59,37 @@ pci_passthrough_devices = [{"label": "with_eth", "address": "0000:04:10.7"}]
 """
 
 
+#: The operator's compute (issue 5): one X710 on NUMA node 1 with 4 VFs; node 0 CPUs 0-3, node 1 CPUs 4-7.
+STORY_HOST = ("1x intel-x710 numa=1 vfs=4; numa-nodes=2; cpus-per-node=4; "
+              "cmdline=intel_iommu=on iommu=pt; hostname=compute-7")
+
+#: device_spec holds the PF's product_id (1572); the VFs report 154c. Only node 0's CPUs are for guests.
+STORY_COMPUTE = """\
+[DEFAULT]
+host = compute-7
+
+[pci]
+device_spec = {{"vendor_id": "8086", "product_id": "{product}"}}
+alias = {{"name": "x710-vf", "vendor_id": "8086", "product_id": "154c", "device_type": "type-VF", "numa_policy": "required"}}
+
+[compute]
+cpu_dedicated_set = 1-3
+"""
+
+STORY_CONTROLLER = """\
+[pci]
+alias = {"name": "x710-vf", "vendor_id": "8086", "product_id": "154c", "device_type": "type-VF", "numa_policy": "required"}
+
+[filter_scheduler]
+enabled_filters = ComputeFilter,ImagePropertiesFilter,PciPassthroughFilter,NUMATopologyFilter
+"""
+
+STORY_FLAVOR = """\
+{{"name": "nfv.vf", "vcpus": 2, "ram": 4096, "disk": 20,
+ "properties": "hw:cpu_policy='dedicated', hw:numa_nodes='1', {extra}pci_passthrough:alias='x710-vf:2'"}}
+"""
+
+
 def _banner(text: str) -> None:
     print("\n" + "=" * 100)
     print(textwrap.fill(text, 100))
@@ -100,8 +132,45 @@ def main() -> int:
                 "Nova ignores it; pcipass prints the modern equivalent: resource classes per label, "
                 "aliases naming them, and PCI in Placement.")
         _run(["config", "check", "--nova-conf", str(d / "nova-2013.conf")], expect=1)
+        _story(d)
     print("\ndemo: every step behaved as expected.")
     return 0
+
+
+def _story(d: Path) -> None:
+    """Issue 5's operator: two bugs, one hiding behind the other; the doctor finds both at once."""
+    built = fakehost.build(d / "compute-7", STORY_HOST)
+    compute = built.root / "etc/nova/nova.conf"
+    compute.parent.mkdir(parents=True, exist_ok=True)
+    compute.write_text(STORY_COMPUTE.format(product="1572"))
+    (d / "controller.conf").write_text(STORY_CONTROLLER)
+    flavor = d / "nfv-vf.json"
+    flavor.write_text(STORY_FLAVOR.format(extra=""))
+    doctor = ["doctor", "--host", str(built.root), "--nova-conf", str(d / "controller.conf"),
+              "--flavor", str(flavor)]
+
+    _banner("5. The story of issue 5, on a fake compute-7: an X710 whose 4 VFs sit on NUMA node 1, and "
+            "the flavor nfv.vf (2 pinned vCPUs, alias x710-vf with numa_policy required). Its "
+            "device_spec holds the PF's product_id 1572; the VFs report 154c. Only node 0's CPUs are "
+            "in cpu_dedicated_set. The doctor finds both bugs in one run: the ID, and the NUMA problem "
+            "that would remain after fixing it.")
+    _run(doctor, expect=2)
+
+    _banner("6. The product_id fixed (154c). The VFs are now in Nova's pools, and the doctor's second "
+            "finding stands: under 'required' the VFs on node 1 are useless to an instance that can "
+            "only be placed on node 0.")
+    compute.write_text(STORY_COMPUTE.format(product="154c"))
+    _run(doctor, expect=2)
+
+    _banner("7. The policy relaxed on the flavor (hw:pci_numa_affinity_policy=preferred; adding node "
+            "1's CPUs to cpu_dedicated_set would do too). The doctor turns green.")
+    flavor.write_text(STORY_FLAVOR.format(extra="hw:pci_numa_affinity_policy='preferred', "))
+    _run(doctor, expect=0)
+
+    _banner("8. And the scheduler's answer: compute-7 takes nfv.vf, the instance on NUMA node 0, "
+            "two VFs from node 1.")
+    _run(["schedule", "--host", str(built.root), "--nova-conf", str(d / "controller.conf"),
+          "--flavor", str(flavor)], expect=0)
 
 
 if __name__ == "__main__":

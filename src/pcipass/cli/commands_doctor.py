@@ -186,13 +186,30 @@ def _render_flavors(rows: list[dict[str, Any]], con: rich.console.Console) -> No
     if not rows:
         return
     t = rich.table.Table(title="flavor -> hosts", title_justify="left", show_lines=True)
-    for col in ("flavor", "requests", "host", "first broken layer"):
+    for col in ("flavor", "requests", "host", "fits / first broken layer"):
         t.add_column(col, overflow="fold")
     for fl in rows:
         reqs = ", ".join(f"{r['alias_name']}:{r['count']} ({r['numa_policy']})" for r in fl["requests"]) or "-"
         for h in fl["hosts"]:
-            t.add_row(fl["flavor"], reqs, h["name"], h["first_broken_layer"] or "none found")
+            name = h["name"] + (" (chosen)" if h["name"] == fl.get("chosen_host") else "")
+            t.add_row(fl["flavor"], reqs, name, flavor_host_cell(h))
     con.print(t)
+
+
+def flavor_host_cell(h: dict[str, Any]) -> rich.text.Text:
+    """"fits on NUMA 0 with devices ..." or "first broken layer: numa — <reason>"."""
+    if h["fits"]:
+        nodes = h.get("instance_numa_nodes")
+        where = f"on NUMA {','.join(map(str, nodes))}" if nodes else "(no guest NUMA topology)"
+        devs = ", ".join(f"{d['address']} (numa {d['numa_node'] if d['numa_node'] is not None else '-'})"
+                         for d in h.get("devices", []))
+        return rich.text.Text(f"fits {where}" + (f" with devices {devs}" if devs else ""), style="green")
+    layer = h.get("first_broken_layer")
+    if layer is None:
+        return rich.text.Text("not evaluated (no NUMA/CPU facts for this host)", style="dim")
+    reasons = h.get("reasons") or []
+    why = f" — {reasons[0]['message']}" if reasons else ""
+    return rich.text.Text(f"first broken layer: {layer}{why}", style="red")
 
 
 def _render_findings(findings: list[dict[str, Any]], con: rich.console.Console) -> None:

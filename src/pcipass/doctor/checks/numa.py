@@ -13,7 +13,8 @@ import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from pcipass.core import model, numa, requests, schedule, spec
+from pcipass.core import model, requests, schedule, spec
+from pcipass.core import numa as numa_mod
 from pcipass.doctor import mapping
 from pcipass.doctor import model as dm
 from pcipass.doctor.checks import common
@@ -104,7 +105,8 @@ class _Correction:
 @check("PCI-N002", "numa", title="the flavor's devices sit where the instance can be placed")
 def device_numa_vs_fit(host_fit: dm.HostFit, devices: dm.DeviceFacts, compute_config: dm.ConfigFacts,
                        flavors: Sequence[dm.FlavorFacts], spec_map: Sequence[Mapping[str, Any]],
-                       controller_config: dm.ControllerFacts | None = None) -> Iterator[dm.Result]:
+                       controller_config: dm.ControllerFacts | None = None,
+                       numa: dm.NumaFacts | None = None) -> Iterator[dm.Result]:
     """Under ``required`` (or ``socket``) the devices must sit on the NUMA node(s) the guest is placed
     on. When the devices the flavor's alias would use are on a node where the instance cannot be
     placed (too few CPUs or too little memory there, CPUs not in ``cpu_dedicated_set``, a
@@ -120,12 +122,13 @@ def device_numa_vs_fit(host_fit: dm.HostFit, devices: dm.DeviceFacts, compute_co
         ff = host_fit.flavors.get(fl.name)
         if ff is None or ff.verdict is None or ff.verdict.fits or not fl.requests:
             continue
-        guest = numa.instance_cells(ff.shape)
+        guest = numa_mod.instance_cells(ff.shape)
         cells = host_fit.usable.cells
         feasible = _placements(cells, guest) if guest is not None else []
         if guest is None or not feasible:
             continue  # no NUMA topology, or the instance fits no node at all (PCI-C005 says so)
-        ctx = _Fit(fl, ff, guest, cells, feasible, compute_config, controller_config)
+        ctx = _Fit(fl, ff, guest, cells, feasible, compute_config, controller_config,
+                   dict(numa.cells) if numa is not None else {})
         if _has_numa_reason(ff.verdict):
             yield from _stuck(ctx, lambda d: compute_config.matches.get(d.address), devices, None)
         for fix in _corrections(spec_map, compute_config, devices)[:MAX_HYPOTHESES]:
@@ -141,28 +144,29 @@ def device_numa_vs_fit(host_fit: dm.HostFit, devices: dm.DeviceFacts, compute_co
 class _Fit:
     fl: dm.FlavorFacts
     ff: dm.FlavorFit
-    guest: tuple[numa.InstanceCell, ...]
-    cells: tuple[numa.HostCell, ...]
-    feasible: list[tuple[numa.HostCell, ...]]
+    guest: tuple[numa_mod.InstanceCell, ...]
+    cells: tuple[numa_mod.HostCell, ...]
+    feasible: list[tuple[numa_mod.HostCell, ...]]
     config: dm.ConfigFacts
     controller: dm.ControllerFacts | None
+    node_cpus: Mapping[int, tuple[int, ...]]
 
 
 def _has_numa_reason(verdict: schedule.HostVerdict) -> bool:
     return any(r.layer == "numa" for r in verdict.reasons)
 
 
-def _placements(cells: Sequence[numa.HostCell], guest: Sequence[numa.InstanceCell],
-                ) -> list[tuple[numa.HostCell, ...]]:
+def _placements(cells: Sequence[numa_mod.HostCell], guest: Sequence[numa_mod.InstanceCell],
+                ) -> list[tuple[numa_mod.HostCell, ...]]:
     """Host cell tuples (one per guest cell) that hold the guest's CPUs and memory."""
     out = []
-    for perm in itertools.islice(itertools.permutations(cells, len(guest)), numa.MAX_PERMUTATIONS):
-        if all(numa.cell_miss(h, g) is None for h, g in zip(perm, guest)):
+    for perm in itertools.islice(itertools.permutations(cells, len(guest)), numa_mod.MAX_PERMUTATIONS):
+        if all(numa_mod.cell_miss(h, g) is None for h, g in zip(perm, guest)):
             out.append(perm)
     return out
 
 
-def _allowed(placement: Sequence[numa.HostCell], cells: Sequence[numa.HostCell], policy: str) -> set[int]:
+def _allowed(placement: Sequence[numa_mod.HostCell], cells: Sequence[numa_mod.HostCell], policy: str) -> set[int]:
     nodes = {c.id for c in placement}
     if policy == "socket":
         sockets = {c.socket for c in placement if c.socket is not None}
@@ -170,8 +174,8 @@ def _allowed(placement: Sequence[numa.HostCell], cells: Sequence[numa.HostCell],
     return nodes
 
 
-def _enough(devs: Sequence[model.Device], need: int, placement: Sequence[numa.HostCell],
-            cells: Sequence[numa.HostCell], policy: str) -> bool:
+def _enough(devs: Sequence[model.Device], need: int, placement: Sequence[numa_mod.HostCell],
+            cells: Sequence[numa_mod.HostCell], policy: str) -> bool:
     allowed = _allowed(placement, cells, policy)
     return sum(1 for d in devs if d.numa_node in allowed) >= need
 
@@ -203,7 +207,7 @@ def _result(ctx: _Fit, req: requests.PciRequest, policy: str, devs: Sequence[mod
     where = ", ".join(map(str, dev_nodes))
     why = "; ".join(str(m) for m in _misses(ctx, dev_nodes)) or "another guest cell does not fit there"
     shape = ctx.ff.shape
-    instance = (f"the instance ({shape.vcpus} vCPUs{' pinned' if shape.cpu_policy == numa.DEDICATED else ''}, "
+    instance = (f"the instance ({shape.vcpus} vCPUs{' pinned' if shape.cpu_policy == numa_mod.DEDICATED else ''}, "
                 f"{shape.memory_mb} MiB) can only be placed on NUMA node(s) {', '.join(map(str, fit_nodes))}")
     if hypothesis is None:
         message = (f"alias {req.alias_name!r} needs {req.count} device(s) under {policy!r}: the {len(devs)} "
@@ -223,11 +227,11 @@ def _kinds(devs: Sequence[model.Device]) -> str:
     return names.get(types.pop() or "", "devices") if len(types) == 1 else "devices"
 
 
-def _misses(ctx: _Fit, nodes: Sequence[int]) -> list[numa.CellMiss]:
+def _misses(ctx: _Fit, nodes: Sequence[int]) -> list[numa_mod.CellMiss]:
     by_id = {c.id: c for c in ctx.cells}
     out = []
     for n in nodes:
-        miss = numa.cell_miss(by_id[n], ctx.guest[0]) if n in by_id else None
+        miss = numa_mod.cell_miss(by_id[n], ctx.guest[0]) if n in by_id else None
         if miss is not None:
             out.append(miss)
     return out
@@ -235,11 +239,13 @@ def _misses(ctx: _Fit, nodes: Sequence[int]) -> list[numa.CellMiss]:
 
 def _evidence(ctx: _Fit, req: requests.PciRequest, devs: Sequence[model.Device],
               hypothesis: tuple[_Correction, spec.SpecEntry] | None) -> list[dm.Evidence]:
-    out = [dm.Evidence(common.sysfs(d.address, "numa_node"), str(d.numa_node)) for d in devs[:4]]
+    out = [dm.Evidence(common.sysfs(d.address, "numa_node"), str(d.numa_node)) for d in devs[:2]]
     for c in ctx.cells:
+        online = ctx.node_cpus.get(c.id)
+        has = f"CPUs {_cpus(frozenset(online))}: " if online is not None else ""
         out.append(dm.Evidence(f"sys/devices/system/node/node{c.id}",
-                               f"{len(c.pcpus)} dedicated CPU(s) {_cpus(c.pcpus)}, {len(c.cpus)} shared CPU(s) "
-                               f"{_cpus(c.cpus)}, {c.memory_mb} MiB"))
+                               f"{has}{len(c.pcpus)} dedicated {_cpus(c.pcpus)}, {len(c.cpus)} shared "
+                               f"{_cpus(c.cpus)}; {c.memory_mb} MiB"))
     nova = ctx.config.nova
     if nova.cpu_dedicated_set is not None:
         ov = nova.located("cpu_dedicated_set")
@@ -268,9 +274,11 @@ def _fix(ctx: _Fit, dev_nodes: Sequence[int]) -> str:
     by_id = {c.id: c for c in ctx.cells}
     for miss in _misses(ctx, dev_nodes):
         cell = by_id[miss.host]
-        if miss.resource == "dedicated CPUs" and len(cell.cpus | cell.pcpus) >= miss.need:
-            steps.append(f"add NUMA node {miss.host}'s CPUs {_cpus(cell.cpus | cell.pcpus)} to "
-                         "[compute] cpu_dedicated_set")
+        online = frozenset(ctx.node_cpus.get(cell.id, ())) | cell.cpus | cell.pcpus
+        if miss.resource.endswith("CPUs") and len(online) >= miss.need:
+            option = "cpu_dedicated_set" if miss.resource == "dedicated CPUs" else "cpu_shared_set"
+            steps.append(f"add NUMA node {miss.host}'s CPUs {_cpus(online - cell.pcpus - cell.cpus)} to "
+                         f"[compute] {option}")
         elif miss.resource == "MiB of memory":
             steps.append(f"use a flavor with at most {miss.have * len(ctx.guest)} MiB RAM")
         else:
@@ -300,7 +308,10 @@ def _corrections(rows: Sequence[Mapping[str, Any]], config: dm.ConfigFacts,
                 vf_ids = sorted({v.product_id for pf in pfs for v in devices.vfs_of(pf.address)})
                 if vf_ids:
                     out.append(_Correction(entry, "product_id", entry.spec.product_id, vf_ids[0]))
-    return list(dict.fromkeys(out))
+    unique: dict[tuple[int, str, str], _Correction] = {}
+    for c in out:
+        unique.setdefault((c.entry.index, c.field, c.got), c)
+    return list(unique.values())
 
 
 def _corrected(fix: _Correction) -> spec.SpecEntry:
