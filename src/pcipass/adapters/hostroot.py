@@ -21,7 +21,6 @@ import json
 import os
 import posixpath
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pcipass.core import errors
@@ -88,6 +87,7 @@ class HostRoot:
         self._cleanup = cleanup
         self._dirs: dict[str, str | None] = {"": self.path}
         self._real: set[str] = set()  # real paths known not to be links
+        self._heads: dict[tuple[str, str], str] = {}  # (real dir, link text's dirname) -> real path
         self._prefix = self.path.rstrip("/") + "/"
         self.manifest = self._read_manifest()
         self.name = self._hostname()
@@ -198,22 +198,54 @@ class HostRoot:
                 if exc.errno == errno.ENOTDIR:
                     raise FileNotFoundError(nxt) from exc
                 raise _Unreadable(f"cannot read ({exc.strerror})") from exc
-            hops[0] += 1
-            if hops[0] > MAX_LINK_HOPS:
-                raise _Unreadable("symlink loop (too many levels of links); not followed")
-            if posixpath.isabs(target):
-                if not self.live:
-                    raise _Unreadable(f"symlink to {target} leads outside the host root; not followed")
-                cur = self._walk("/", target.split("/"), hops)
-            else:
-                try:
-                    cur = self._walk(cur, target.split("/"), hops)
-                except _Unreadable as exc:
-                    if "outside" in exc.args[0] and "symlink to" not in exc.args[0]:
-                        raise _Unreadable(f"symlink to {target} leads outside the host root; "
-                                          "not followed") from exc
-                    raise
+            cur = self._follow(cur, target, hops)
         return cur
+
+    def _follow(self, cur: str, target: str, hops: list[int]) -> str:
+        """Follow one link found in the real directory ``cur`` whose text is ``target``."""
+        hops[0] += 1
+        if hops[0] > MAX_LINK_HOPS:
+            raise _Unreadable("symlink loop (too many levels of links); not followed")
+        if posixpath.isabs(target):
+            if not self.live:
+                raise _Unreadable(f"symlink to {target} leads outside the host root; not followed")
+            return self._walk("/", target.split("/"), hops)
+        try:
+            return self._walk(cur, target.split("/"), hops)
+        except _Unreadable as exc:
+            if "outside" in exc.args[0] and "symlink to" not in exc.args[0]:
+                raise _Unreadable(f"symlink to {target} leads outside the host root; "
+                                  "not followed") from exc
+            raise
+
+    def _opendir_link(self, parent: DirHandle, name: str, warnings: list[str]) -> DirHandle:
+        """Open ``parent/name`` when it is a link (a ``sys/bus/pci/devices`` entry), cheaply.
+
+        The link is read relative to the parent's fd and its directories are
+        walked by hand as :meth:`_walk` does (cached, so usually no syscall);
+        only the last component is opened, with ``O_NOFOLLOW``, which proves
+        it is a real directory without a ``readlink`` first. Anything else
+        (absolute, dotted or odd targets, errors) takes the general path,
+        which reports it exactly as :meth:`opendir` always has.
+        """
+        rel = f"{parent.rel}/{name}"
+        assert parent.fd is not None and parent.real is not None
+        try:
+            target = os.readlink(name, dir_fd=parent.fd)
+        except OSError:
+            return self.opendir(rel, warnings)
+        head, _, last = target.rpartition("/")
+        if self.live or not last or last in (".", "..") or target.startswith("/"):
+            return self.opendir(rel, warnings)
+        try:
+            cur = self._heads.get((parent.real, head)) if head else parent.real
+            if cur is None:  # every VF of a PF links through the same directories
+                cur = self._heads[parent.real, head] = self._walk(parent.real, head.split("/"), [1])
+            path = f"{cur}/{last}"
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except (OSError, _Unreadable):
+            return self.opendir(rel, warnings)
+        return DirHandle(self, rel, path, warnings, fd=fd)
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -435,8 +467,7 @@ class DirHandle:
         if self.fd is None:
             return []
         try:
-            with os.scandir(self.fd) as it:
-                entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
+            entries = _list_fd(self.fd)
         except OSError as exc:
             self.warnings.append(f"{self.rel}: cannot list ({exc.strerror})")
             return []
@@ -448,22 +479,30 @@ class DirHandle:
                 self.warnings.append(f"{self.rel}/{name}: expected a directory; ignored")
         return subdirs
 
-    def subdir(self, name: str) -> DirHandle:
-        """Open the subdirectory ``name`` without following links (a link is resolved by hand)."""
+    def subdir(self, name: str, *, link: bool = False, warnings: list[str] | None = None) -> DirHandle:
+        """Open the subdirectory ``name`` without following links (a link is resolved by hand).
+
+        :param link: ``name`` is expected to be a symlink (a ``sys/bus/pci/devices``
+            entry): resolve it straight away rather than try it as a directory first.
+        :param warnings: where the new handle reports (default: this handle's list).
+        """
         rel = f"{self.rel}/{name}"
+        sink = self.warnings if warnings is None else warnings
         if self.fd is None or self.real is None:
-            return DirHandle(self.root, rel, None, self.warnings, fd=None)
+            return DirHandle(self.root, rel, None, sink, fd=None)
+        if link:
+            return self.root._opendir_link(self, name, sink)
         try:
             fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
                          dir_fd=self.fd)
         except FileNotFoundError:
-            return DirHandle(self.root, rel, None, self.warnings, fd=None)
+            return DirHandle(self.root, rel, None, sink, fd=None)
         except OSError as exc:
-            if exc.errno in (errno.ELOOP, errno.ENOTDIR):  # a link (or not a dir): the slow, safe way
-                return self.root.opendir(rel, self.warnings)
-            self.warnings.append(f"{rel}: cannot list ({exc.strerror})")
-            return DirHandle(self.root, rel, None, self.warnings, fd=None)
-        return DirHandle(self.root, rel, f"{self.real}/{name}", self.warnings, fd=fd)
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):  # a link (or not a dir): resolve by hand
+                return self.root._opendir_link(self, name, sink)
+            sink.append(f"{rel}: cannot list ({exc.strerror})")
+            return DirHandle(self.root, rel, None, sink, fd=None)
+        return DirHandle(self.root, rel, f"{self.real}/{name}", sink, fd=fd)
 
     def __enter__(self) -> DirHandle:
         return self
@@ -482,27 +521,35 @@ class DirHandle:
         return None if data is None else data.decode("utf-8", "replace").strip()
 
     def read_bytes(self, name: str, *, limit: int = MAX_TEXT_BYTES) -> bytes | None:
-        rel = f"{self.rel}/{name}"
-        limit = _check_allowed(rel, limit)
-        if self.fd is None or (self._names is not None and name not in self._names
-                               and name.partition("/")[0] not in self._subdirs):
+        """Read at most ``limit`` bytes of entry ``name``; the hot path of a scan, so it is
+        one open, one read and one close when nothing is odd."""
+        if name not in _ALLOWED_FAST or self._names is not None:
+            limit = _check_allowed(f"{self.rel}/{name}", limit)
+            if self.fd is None or (self._names is not None and name not in self._names
+                                   and name.partition("/")[0] not in self._subdirs):
+                return None
+            if "/" in name and name.partition("/")[0] not in self._subdirs:
+                raise ValueError(f"{self.rel}/{name}: only files of listed real subdirectories "
+                                 "can be read by path")
+        elif self.fd is None:
             return None
-        if "/" in name and name.partition("/")[0] not in self._subdirs:
-            raise ValueError(f"{rel}: only files of listed real subdirectories can be read by path")
         try:
             fd = os.open(name, _READ_FLAGS, dir_fd=self.fd)
         except FileNotFoundError:
             return None
         except OSError as exc:
+            rel = f"{self.rel}/{name}"
             if exc.errno != errno.ELOOP:
                 self.warnings.append(f"{rel}: cannot read ({exc.strerror})")
                 return None
             return self.root.read_bytes(rel, self.warnings, limit=limit)  # a link: resolve by hand
         try:
-            return _read_fd(fd, limit)
-        except _Unreadable as exc:
-            self.warnings.append(f"{rel}: {exc.args[0]}")
+            return os.read(fd, limit)
+        except OSError as exc:
+            self.warnings.append(f"{self.rel}/{name}: {_read_error(exc)}")
             return None
+        finally:
+            os.close(fd)
 
     def readlink(self, name: str) -> str | None:
         """The target text of link ``name``; ``None`` (with a warning) when it leaves the root."""
@@ -532,6 +579,24 @@ class DirHandle:
 
 
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_PROC_FD = "/proc/self/fd/"
+
+
+def _list_fd(fd: int) -> list[tuple[str, bool]]:
+    """(name, is a real directory) of the entries of the open directory ``fd``.
+
+    ``os.scandir(fd)`` dups the fd and checks and rewinds it: four syscalls
+    more than listing ``/proc/self/fd/N``, which reopens that very directory
+    (it is the fd's own magic link, not a path in the host root). Without
+    ``/proc``, the fd is listed directly.
+    """
+    try:
+        with os.scandir(f"{_PROC_FD}{fd}") as it:
+            return [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
+    except OSError:
+        pass
+    with os.scandir(fd) as it:
+        return [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
 
 
 def _clean(rel: str) -> str:
@@ -573,14 +638,19 @@ def _read_fd(fd: int, limit: int) -> bytes:
     a directory fails with EISDIR. (No fstat: it would cost a syscall per attribute.)"""
     try:
         return os.read(fd, limit)
-    except BlockingIOError as exc:
-        raise _Unreadable("not a regular file (would block); not read") from exc
-    except IsADirectoryError as exc:
-        raise _Unreadable("a directory; not read") from exc
     except OSError as exc:
-        raise _Unreadable(f"cannot read ({exc.strerror})") from exc
+        raise _Unreadable(_read_error(exc)) from exc
     finally:
         os.close(fd)
+
+
+def _read_error(exc: OSError) -> str:
+    """Why a read failed, as the warnings say it."""
+    if isinstance(exc, BlockingIOError):
+        return "not a regular file (would block); not read"
+    if isinstance(exc, IsADirectoryError):
+        return "a directory; not read"
+    return f"cannot read ({exc.strerror})"
 
 
 # -- bundles ------------------------------------------------------------------------------

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import shlex
-import subprocess
 from typing import Any
 
 from pcipass.adapters import hostroot
@@ -99,6 +97,8 @@ class KernelFacts:
 
 def parse_cmdline(text: str) -> Cmdline:
     """Parse a kernel command line; quoted values are kept whole, ``--`` ends kernel parameters."""
+    import shlex  # lazily: a scan's start-up matters (pcipass scan -f json in scripts)
+
     try:
         words = shlex.split(text)
     except ValueError:
@@ -201,6 +201,8 @@ def _read_dmesg(root: hostroot.HostRoot, warnings: list[str],
         return "cmd/dmesg.txt", text
     if not (root.live and live_dmesg):
         return None, None
+    import subprocess  # only the live host runs dmesg
+
     try:
         done = subprocess.run(["dmesg"], capture_output=True, text=True, timeout=DMESG_TIMEOUT_S,
                               check=False, errors="replace")

@@ -125,11 +125,12 @@ def read_devices(root: hostroot.HostRoot, *, pci_ids: pciids.PciIds | None = _DE
         pci_ids = pciids.PciIds.find(root)
     host_warnings: list[str] = []
     raw: list[_Raw] = []
-    for entry in sorted(root.scandir(DEVICES_DIR, host_warnings), key=lambda e: e.name):
-        if not _CANONICAL.match(entry.name):
-            host_warnings.append(f"{DEVICES_DIR}/{entry.name}: not a PCI address (dddd:bb:ss.f); ignored")
-            continue
-        raw.append(_read_one(root, entry.name))
+    with root.opendir(DEVICES_DIR, host_warnings) as bus:
+        for name in sorted(bus.names):
+            if not _CANONICAL.match(name):
+                host_warnings.append(f"{DEVICES_DIR}/{name}: not a PCI address (dddd:bb:ss.f); ignored")
+                continue
+            raw.append(_read_one(bus, name))
     vf_index = {vf: idx for r in raw for vf, idx in r.virtfns.items()}
     _check_family_links(raw)
     devices = tuple(r.to_device(vf_index.get(r.address), pci_ids) for r in raw)
@@ -212,7 +213,7 @@ def _hex_rev(text: str) -> str | None:
 
 def _vf_device(text: str) -> str | None:
     """``sriov_vf_device`` is printed ``%x`` (no ``0x``, no padding)."""
-    m = re.match(r"^(?:0x)?([0-9a-fA-F]{1,4})$", text)
+    m = _VF_DEVICE.match(text)
     return m.group(1).lower().zfill(4) if m else None
 
 
@@ -237,7 +238,7 @@ def _cpulist(text: str) -> str | None:
 
 
 def _override(text: str) -> str | None:
-    return text if re.fullmatch(r"[\x21-\x7e]*", text) else None
+    return text if _PRINTABLE_OR_EMPTY.fullmatch(text) else None
 
 
 _ATTRS: dict[str, tuple[str, Any]] = {
@@ -255,26 +256,31 @@ _ATTRS: dict[str, tuple[str, Any]] = {
     "sriov_drivers_autoprobe": ("sriov_drivers_autoprobe", _bool01),
     "sriov_vf_device": ("sriov_vf_device", _vf_device),
 }
+_ATTR_LIST = tuple((attr, field, parse) for attr, (field, parse) in _ATTRS.items())
 _REQUIRED = ("vendor", "device", "class")
 _SRIOV_MORE = ("sriov_numvfs", "sriov_drivers_autoprobe", "sriov_vf_device")
 _CANONICAL = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]$")
 _UEVENT_IDS = re.compile(r"^([0-9A-Fa-f]{4}):([0-9A-Fa-f]{4})$")
+_UEVENT_CLASS = re.compile(r"[0-9A-Fa-f]{1,6}")
+_PRINTABLE = re.compile(r"[\x21-\x7e]+")
+_PRINTABLE_OR_EMPTY = re.compile(r"[\x21-\x7e]*")
+_VF_DEVICE = re.compile(r"^(?:0x)?([0-9a-fA-F]{1,4})$")
 
 
-def _read_one(root: hostroot.HostRoot, name: str) -> _Raw:
+def _read_one(bus: hostroot.DirHandle, name: str) -> _Raw:
     """Read one device directory: probe files directly rather than listing the directory
     (a listing costs more than the few failed opens it would save)."""
     rel = f"{DEVICES_DIR}/{name}"
     raw = _Raw(address=name, rel=rel)
-    with root.opendir(rel, raw.warnings) as handle:
+    with bus.subdir(name, link=True, warnings=raw.warnings) as handle:
         if handle.fd is None:
             if not raw.warnings:
                 raw.warnings.append(f"{rel}: broken link; device attributes unreadable")
             return raw
         from_uevent = _read_uevent(handle, raw)
         sriov = False
-        for attr, (field, parse) in _ATTRS.items():
-            if field in from_uevent or (attr in _SRIOV_MORE and not sriov):
+        for attr, field, parse in _ATTR_LIST:
+            if field in from_uevent or (not sriov and attr in _SRIOV_MORE):
                 continue
             present = _read_attr(handle, raw, attr, field, parse)
             if attr == "sriov_totalvfs":
@@ -312,11 +318,11 @@ def _read_uevent(handle: hostroot.DirHandle, raw: _Raw) -> set[str]:
         raw.fields["subsystem_vendor_id"], raw.fields["subsystem_id"] = sub.group(1).lower(), sub.group(2).lower()
         got |= {"subsystem_vendor_id", "subsystem_id"}
     cls = values.get("PCI_CLASS", "")
-    if re.fullmatch(r"[0-9A-Fa-f]{1,6}", cls):
+    if _UEVENT_CLASS.fullmatch(cls):
         raw.fields["class_code"] = cls.lower().zfill(6)
         got.add("class_code")
     driver = values.get("DRIVER")
-    if driver and re.fullmatch(r"[\x21-\x7e]+", driver):
+    if driver and _PRINTABLE.fullmatch(driver):
         raw.fields["driver"] = driver
         got.add("driver")
     return got
@@ -373,7 +379,7 @@ def _read_links(handle: hostroot.DirHandle, raw: _Raw, sriov: bool) -> None:
     raw.physfn = _link_address(handle, raw, "physfn")
     if not sriov:
         return
-    for entry_name in handle.names:
+    for entry_name in sorted(handle.names):
         if entry_name.startswith("virtfn"):
             m = _VIRTFN.match(entry_name)
             if m:

@@ -36,15 +36,15 @@ from __future__ import annotations
 import dataclasses
 import os
 import stat
-import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pcipass.adapters import hostroot, kernel, pciids, sysfs
 from pcipass.core import errors, model
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pcipass.core import config, spec
     from pcipass.services import configcheck
 
@@ -271,6 +271,8 @@ def _scan_root(path: str | Path, controller: config.NovaConfig | None,
 
 def _scan_lspci(path: str | Path, controller: config.NovaConfig | None,
                 override: config.NovaConfig | None) -> HostScan:
+    from pathlib import Path
+
     from pcipass.adapters import lspci
 
     name = os.fspath(path)
@@ -323,6 +325,9 @@ def _read_host_config(root: hostroot.HostRoot, warnings: list[str]) -> config.No
     files = _host_conf_files(root, warnings)
     if not files:
         return None
+    import tempfile  # only hosts with a compute config need it (scan start-up matters)
+    from pathlib import Path
+
     from pcipass.adapters import novaconf
 
     loaded: list[novaconf.Loaded] = []
