@@ -348,3 +348,103 @@ def test_c004_dedicated_flavor_without_cpu_dedicated_set(tmp_path: Path) -> None
     _set_conf(host, "cpu_dedicated_set = 1-3,5-7\n", "")
     [f] = only(host.diagnose(), "PCI-C004", "fail")
     assert "nfv.small" in f.subject
+
+
+# -- NUMA fit (scheduling core) and "No valid host" --------------------------------------------------------
+
+VFS_ON_NODE1 = PROFILE.replace("2x intel-82599 numa=0 vfs=4", "2x intel-82599 numa=1 vfs=4")
+
+
+def _node0_cpus_only(host: Host) -> None:
+    _set_conf(host, "cpu_dedicated_set = 1-3,5-7\n", "cpu_dedicated_set = 1-3\n")
+
+
+def test_n002_devices_on_a_node_the_instance_cannot_use(tmp_path: Path) -> None:
+    host = healthy(tmp_path, VFS_ON_NODE1)
+    _node0_cpus_only(host)
+    d = host.diagnose()
+    [f] = only(d, "PCI-N002", "fail", no_valid_host="numa")
+    assert f.subject == "flavor 'nfv.small'"
+    assert ("alias 'vf' needs 2 device(s) under 'required': the 8 VFs it can use sit on NUMA node 1, but the "
+            "instance (2 vCPUs pinned, 2048 MiB) can only be placed on NUMA node(s) 0") in f.message
+    assert "host NUMA node 1 has 0" in f.message
+    values = {e.source: e.value for e in f.evidence}
+    vf = sorted(x.address for x in host.built.devices if x.dev_type == "type-VF")[0]
+    assert values[f"sys/bus/pci/devices/{vf}/numa_node"] == "1"
+    assert values["sys/devices/system/node/node1"].startswith("CPUs (4,5,6,7): 0 dedicated (none)")
+    assert [e.line for e in f.evidence if e.value == "cpu_dedicated_set = 1-3"] == [9]
+    assert any('"numa_policy": "required"' in e.value and e.line == 2 for e in f.evidence)  # the alias
+    assert f.fix is not None and "add NUMA node 1's CPUs (4) to [compute] cpu_dedicated_set" in f.fix
+    assert f.fix.endswith("openstack flavor set nfv.small --property hw:pci_numa_affinity_policy=preferred")
+    row = d.doc["mapping"]["flavors"][0]
+    [h] = row["hosts"]
+    assert (h["fits"], h["first_broken_layer"], row["chosen_host"]) == (False, "numa", None)
+    assert h["reasons"][0]["message"] == "guest cell 0 needs 2 dedicated CPUs but host NUMA node 1 has 0"
+
+
+def test_n002_fix_by_relaxing_the_policy_turns_the_host_green(tmp_path: Path) -> None:
+    host = healthy(tmp_path, VFS_ON_NODE1)
+    _node0_cpus_only(host)
+    host.set_flavor(**{"hw:pci_numa_affinity_policy": "preferred"})
+    d = host.diagnose()
+    assert fired(d) == {}
+    [h] = d.doc["mapping"]["flavors"][0]["hosts"]
+    assert h["fits"] and h["instance_numa_nodes"] == [0] and {x["numa_node"] for x in h["devices"]} == {1}
+
+
+def test_n002_runs_on_the_near_misses_before_the_id_is_fixed(tmp_path: Path) -> None:
+    """The issue's story: the PF's product_id in device_spec, and VFs where the instance cannot go."""
+    host = healthy(tmp_path, VFS_ON_NODE1)
+    _node0_cpus_only(host)
+    _set_conf(host, '"product_id": "10ed"', '"product_id": "10fb"')
+    got = fired(host.diagnose())
+    assert set(got) == {"PCI-S011", "PCI-N002", "PCI-C005"}
+    [n2] = got["PCI-N002"]
+    assert n2.severity == "fail" and n2.message.startswith(
+        "after you fix the product_id of device_spec entry 0 (10fb -> 10ed), these 8 VFs on NUMA node 1 still "
+        "won't fit alias 'vf' under required: the instance (2 vCPUs pinned, 2048 MiB) can only be placed on "
+        "NUMA node(s) 0")
+    assert any(e.value.startswith('device_spec = {"vendor_id": "8086", "product_id": "10fb"') for e in n2.evidence)
+    [c5] = got["PCI-C005"]
+    assert "compute-1: device_spec - 8 VFs 8086:10ed would match alias 'vf' but no [pci] device_spec" in c5.message
+    assert "PCI-S011" in (c5.fix or "")
+
+
+def test_n002_quiet_when_the_corrected_spec_would_fit(tmp_path: Path) -> None:
+    """Near misses whose correction fits: only the ID findings, no NUMA noise."""
+    host = healthy(tmp_path)
+    _set_conf(host, '"product_id": "10ed"', '"product_id": "10fb"')
+    got = fired(host.diagnose())
+    assert "PCI-N002" not in got and {"PCI-S011", "PCI-C005"} <= set(got)
+
+
+def test_c005_flavor_too_big_for_any_node(tmp_path: Path) -> None:
+    host = healthy(tmp_path)
+    flavor = json.loads(host.flavor.read_text())
+    host.flavor.write_text(json.dumps(dict(flavor, vcpus=6)))
+    d = host.diagnose()
+    [f] = only(d, "PCI-C005", "fail")
+    assert f.host is None and f.subject == "flavor 'nfv.small'"
+    assert "compute-1: numa - guest cell 0 needs 6 dedicated CPUs but host NUMA node" in f.message
+    assert (f.fix or "").startswith("place the instance where its devices are")
+
+
+def test_flavor_mapping_kernel_failure_beats_the_numa_reason(tmp_path: Path) -> None:
+    host = healthy(tmp_path, VFS_ON_NODE1.replace("intel_iommu=on iommu=pt", "iommu=pt"))
+    _node0_cpus_only(host)
+    d = host.diagnose()
+    assert {"PCI-K002", "PCI-N002"} <= set(fired(d))
+    [h] = d.doc["mapping"]["flavors"][0]["hosts"]
+    assert h["fits"] is False and h["first_broken_layer"] == "kernel"
+    assert h["reasons"] and all(r["layer"] == "kernel" and r["check"].startswith("PCI-K") for r in h["reasons"])
+
+
+def test_flavor_mapping_host_with_failing_driver_does_not_fit(tmp_path: Path) -> None:
+    """The core would place the flavor, but a driver-layer failure on the host means the boot fails there."""
+    host = healthy(tmp_path)
+    host.replace(f"sys/bus/pci/devices/{PF1}/sriov_numvfs", "4", "0")
+    d = host.diagnose()
+    [h] = d.doc["mapping"]["flavors"][0]["hosts"]
+    assert "PCI-D001" in fired(d) or "PCI-D002" in fired(d)
+    assert (h["fits"], h["first_broken_layer"]) == (False, "driver")
+    assert d.doc["mapping"]["flavors"][0]["chosen_host"] is None
