@@ -374,7 +374,7 @@ def test_n002_devices_on_a_node_the_instance_cannot_use(tmp_path: Path) -> None:
     assert values["sys/devices/system/node/node1"].startswith("CPUs (4,5,6,7): 0 dedicated (none)")
     assert [e.line for e in f.evidence if e.value == "cpu_dedicated_set = 1-3"] == [9]
     assert any('"numa_policy": "required"' in e.value and e.line == 2 for e in f.evidence)  # the alias
-    assert f.fix is not None and "add NUMA node 1's CPUs (4) to [compute] cpu_dedicated_set" in f.fix
+    assert f.fix is not None and "add NUMA node 1's CPUs (4,5,6,7) to [compute] cpu_dedicated_set" in f.fix
     assert f.fix.endswith("openstack flavor set nfv.small --property hw:pci_numa_affinity_policy=preferred")
     row = d.doc["mapping"]["flavors"][0]
     [h] = row["hosts"]
