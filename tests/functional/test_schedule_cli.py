@@ -181,3 +181,35 @@ def test_bad_host_path_exits_2(cli: Any, fleet: dict[str, Any], tmp_path: Path) 
 ], ids=["no-flavor", "missing-flavor", "bad-numa-nodes"])
 def test_usage_errors(cli: Any, args: list[str]) -> None:
     assert cli(args).code == 64
+
+
+def test_2013_labels_schedule_by_label_across_hosts(cli: Any, tmp_path: Path) -> None:
+    """The original design: one label names devices at different addresses on each host."""
+    hosts = []
+    for name, profile in (("old-a", "1x nvidia-a100 driver=vfio-pci"),
+                          ("old-b", "2x nvidia-a100 driver=vfio-pci")):
+        built = fakehost.build(tmp_path / name, f"{profile}; hostname={name}; cmdline=intel_iommu=on")
+        gpu = next(d.address for d in built.devices if d.product_id == "20b5"
+                   or d.vendor_id == "10de")
+        (built.root / "etc/nova").mkdir(parents=True)
+        (built.root / "etc/nova/nova.conf").write_text(
+            f'[DEFAULT]\nhost = {name}\npci_passthrough_devices = '
+            f'[{{"label": "gpu", "address": "{gpu}"}}]\n')
+        hosts.append(str(built.root))
+    flavor = write(tmp_path / "f.json", json.dumps({"name": "gpu.legacy", "vcpus": 1, "ram": 512,
+                                                    "properties": {"pci_passthrough:labels": '["gpu"]'}}))
+    r = cli(["schedule", "--flavor", flavor, "--host", hosts[0], "--host", hosts[1], "-f", "json"])
+    assert r.code == 0, r.err
+    doc = r.json()
+    validate_schema(doc, "schedule")
+    res = doc["results"][0]
+    assert res["requests"] == [{"alias_name": "gpu", "count": 1, "numa_policy": None,
+                                "specs": [{"label": "gpu"}]}]
+    assert all(h["fits"] for h in res["hosts"])
+    assert {h["devices"][0]["alias_name"] for h in res["hosts"]} == {"gpu"}
+    two = write(tmp_path / "f2.json", json.dumps({"name": "gpu.two", "vcpus": 1, "ram": 512,
+                                                  "properties": {"pci_passthrough:labels":
+                                                                 '["gpu", "gpu"]'}}))
+    doc = cli(["schedule", "--flavor", two, "--host", hosts[1], "-f", "json"]).json()
+    # only one device per host carries the label
+    assert not doc["results"][0]["hosts"][0]["fits"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pcipass.adapters import flavorfile
-from pcipass.core import config, errors, numa, requests, schedule
+from pcipass.core import config, errors, legacy, model, numa, requests, schedule
 from pcipass.services import scan as scan_mod
 
 SCHEDULE_SCHEMA = "pcipass-schedule/1"
@@ -37,6 +37,12 @@ class HostModel:
     def from_scan(cls, host: scan_mod.HostScan) -> HostModel:
         view = host.config
         specs = tuple(view.specs.specs) if view is not None and host.compute_starts else ()
+        if view is not None and view.legacy is not None and view.legacy.devices:
+            # The 2013 design's per-host labelled devices (pcipass's own model supports them).
+            start = max((e.index for e in specs), default=-1) + 1
+            specs += tuple(legacy.spec_entries(view.legacy.devices,
+                                               model.HostFacts.from_devices(list(host.devices)),
+                                               start=start))
         nova = view.nova if view is not None else None
         cells: tuple[numa.HostCell, ...] = ()
         if host.numa is not None and host.numa.cells:
@@ -158,7 +164,11 @@ def _schedule_one(fl: config.Flavor, controller: Any, image_props: dict[str, str
         return FlavorSchedule(fl.name, fl.file, [], controller.aliases.nova_error)
     try:
         fr = requests.translate_flavor(fl.extra_specs, controller.aliases.aliases, image_props)
-        reqs = schedule.build_requests(fr.requests, ports, flavor_policy=fr.numa_policy)
+        flavor_reqs: list[Any] = list(fr.requests)
+        if legacy.LABELS_KEY in fl.extra_specs:
+            flavor_reqs += [dataclasses.replace(r, request_id=len(flavor_reqs) + i) for i, r in
+                            enumerate(legacy.parse_labels(fl.extra_specs[legacy.LABELS_KEY]))]
+        reqs = schedule.build_requests(flavor_reqs, ports, flavor_policy=fr.numa_policy)
         shape = instance_shape(fl.vcpus, fl.ram, fr.numa_nodes, fr.cpu_policy)
         verdicts = [evaluate(m, reqs, shape, pinned) for m in models]
     except errors.PcipassError as exc:
