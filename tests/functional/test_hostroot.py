@@ -249,3 +249,118 @@ def test_real_kernel_bundles_open_cleanly(shared: Path) -> None:
             assert root.warnings == []
             assert root.manifest is not None and root.manifest["kernel"] == "6.1.0-56-cloud-amd64"
             assert root.link_name("sys/bus/pci/devices/0000:81:00.1/physfn") == "0000:81:00.0"
+
+
+# -- directory handles: the scan's fast paths agree with the general ones -----------------------
+
+
+def _link_zoo(base: Path, outside: Path) -> Path:
+    """A bus directory whose entries are every shape of link a hostile capture can hold."""
+    root = make_tree(base, {"sys/devices/pci0000:00/0000:00:01.0/uevent": "PCI_ID=8086:1572\n",
+                            "sys/devices/pci0000:00/0000:00:02.0/uevent": "PCI_ID=8086:1889\n",
+                            "sys/devices/afile": "x"})
+    bus = root / "sys/bus/pci/devices"
+    bus.mkdir(parents=True)
+    (root / "sys/devices/alias").symlink_to("pci0000:00")
+    (root / "sys/devices/pci0000:00/0000:00:02.0/self").symlink_to("../0000:00:02.0")
+    links = {
+        "plain": "../../../devices/pci0000:00/0000:00:01.0",
+        "via-link": "../../../devices/alias/0000:00:02.0",
+        "last-is-link": "../../../devices/pci0000:00/0000:00:02.0/self",
+        "trailing-slash": "../../../devices/pci0000:00/0000:00:01.0/",
+        "dotted": "../../../devices/pci0000:00/0000:00:01.0/..",
+        "absolute": str(outside),
+        "climbs-out": "../../../../../outside",
+        "climbs-out-late": "../../../devices/../../../outside",
+        "broken": "../../../devices/pci0000:00/0000:00:09.0",
+        "to-a-file": "../../../devices/afile",
+        "loop-a": "loop-b",
+        "loop-b": "loop-a",
+    }
+    for name, target in links.items():
+        (bus / name).symlink_to(target)
+    (bus / "real-dir").mkdir()
+    (bus / "a-file").write_text("x")
+    return root
+
+
+def test_subdir_of_a_link_matches_opendir_for_every_link_shape(tmp_path: Path) -> None:
+    """The bus fast path (readlink from the bus fd, O_NOFOLLOW open of the last component)
+    ends where the general resolver ends, and reports the same warnings."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root_dir = _link_zoo(tmp_path / "h", outside)
+    names = sorted(os.listdir(root_dir / "sys/bus/pci/devices"))
+    assert len(names) == 14
+    for name in names:
+        fast_root, slow_root = hostroot.HostRoot(str(root_dir)), hostroot.HostRoot(str(root_dir))
+        fast_warn: list[str] = []
+        slow_warn: list[str] = []
+        with fast_root.opendir("sys/bus/pci/devices") as bus:
+            with bus.subdir(name, link=True, warnings=fast_warn) as fast, \
+                    slow_root.opendir(f"sys/bus/pci/devices/{name}", slow_warn) as slow:
+                assert (fast.real, fast.fd is None, fast.missing) == \
+                       (slow.real, slow.fd is None, slow.missing), name
+                assert fast.rel == slow.rel == f"sys/bus/pci/devices/{name}"
+                assert fast_warn == slow_warn, name
+                assert fast.read_text("uevent") == slow.read_text("uevent"), name
+    # and the shapes do what they say
+    root = hostroot.HostRoot(str(root_dir))
+    with root.opendir("sys/bus/pci/devices") as bus:
+        def opened(name: str) -> tuple[str | None, list[str]]:
+            warnings: list[str] = []
+            with bus.subdir(name, link=True, warnings=warnings) as handle:
+                return handle.read_text("uevent"), warnings
+        assert opened("plain") == ("PCI_ID=8086:1572", [])
+        assert opened("last-is-link") == ("PCI_ID=8086:1889", [])
+        assert opened("broken") == (None, [])
+        for name in ("absolute", "climbs-out", "climbs-out-late"):
+            text, warnings = opened(name)
+            assert text is None and len(warnings) == 1 and "leads outside the host root" in warnings[0]
+        assert "symlink loop" in opened("loop-a")[1][0]
+        assert opened("to-a-file")[1] == ["sys/bus/pci/devices/to-a-file: expected a directory"]
+
+
+def test_a_bus_link_walk_is_reused_only_for_the_same_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """VFs of one PF link through the same directories; the walk is cached per (dir, head),
+    and plain device links never take the general (slower) resolver."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = hostroot.HostRoot(str(_link_zoo(tmp_path / "h", outside)))
+    with root.opendir("sys/bus/pci/devices") as bus:
+        def general(*args: object) -> None:
+            raise AssertionError(f"general resolver used for {args}")
+        monkeypatch.setattr(root, "opendir", general)
+        for _ in range(2):
+            with bus.subdir("plain", link=True) as a, bus.subdir("via-link", link=True) as b:
+                assert a.real is not None and a.real.endswith("/sys/devices/pci0000:00/0000:00:01.0")
+                assert b.real is not None and b.real.endswith("/sys/devices/pci0000:00/0000:00:02.0")
+    assert root.warnings == []
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "link-inside", "link-outside", "missing",
+                                  "plain"])
+def test_handle_read_text_inline_path_matches_the_root_reader(tmp_path: Path, kind: str) -> None:
+    """DirHandle.read_text reads plain attributes inline; odd entries give the root reader's answer."""
+    base = make_tree(tmp_path / "h", {"sys/dev/vendor": "0x8086\n", "sys/dev/device": "0x1572\n"})
+    target = base / "sys/dev/numa_node"
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "directory":
+        target.mkdir()
+    elif kind == "link-inside":
+        target.symlink_to("vendor")
+    elif kind == "link-outside":
+        target.symlink_to("../../../etc/passwd")
+    elif kind == "plain":
+        target.write_text(" 1 \n")
+    root = hostroot.HostRoot(str(base))
+    root_warnings: list[str] = []
+    expected = root.read_text("sys/dev/numa_node", root_warnings)
+    handle_warnings: list[str] = []
+    with root.opendir("sys/dev", handle_warnings) as handle:
+        assert handle.read_text("numa_node") == expected
+    assert handle_warnings == root_warnings
+    assert expected == {"link-inside": "0x8086", "plain": "1"}.get(kind, "" if kind == "fifo" else None)
+    assert bool(root_warnings) == (kind in ("directory", "link-outside"))

@@ -467,7 +467,8 @@ class DirHandle:
         if self.fd is None:
             return []
         try:
-            entries = _list_fd(self.fd)
+            with os.scandir(self.fd) as it:
+                entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
         except OSError as exc:
             self.warnings.append(f"{self.rel}: cannot list ({exc.strerror})")
             return []
@@ -516,7 +517,26 @@ class DirHandle:
             self.fd = None
 
     def read_text(self, name: str, *, limit: int = MAX_TEXT_BYTES) -> str | None:
-        """Read entry ``name`` (allow-listed under sys/); ``None`` when missing or unreadable."""
+        """Read entry ``name`` (allow-listed under sys/); ``None`` when missing or unreadable.
+
+        A plain attribute of an unlisted directory is read inline (a scan reads
+        thousands); anything else, or any error, goes through :meth:`read_bytes`.
+        """
+        if self._names is None and self.fd is not None and name in _ALLOWED_FAST:
+            try:
+                fd = os.open(name, _READ_FLAGS, dir_fd=self.fd)
+            except FileNotFoundError:
+                return None
+            except OSError:
+                fd = -1  # a link or an odd entry: read_bytes says why
+            if fd >= 0:
+                try:
+                    return os.read(fd, limit).decode("utf-8", "replace").strip()
+                except OSError as exc:
+                    self.warnings.append(f"{self.rel}/{name}: {_read_error(exc)}")
+                    return None
+                finally:
+                    os.close(fd)
         data = self.read_bytes(name, limit=limit)
         return None if data is None else data.decode("utf-8", "replace").strip()
 
@@ -579,24 +599,6 @@ class DirHandle:
 
 
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-_PROC_FD = "/proc/self/fd/"
-
-
-def _list_fd(fd: int) -> list[tuple[str, bool]]:
-    """(name, is a real directory) of the entries of the open directory ``fd``.
-
-    ``os.scandir(fd)`` dups the fd and checks and rewinds it: four syscalls
-    more than listing ``/proc/self/fd/N``, which reopens that very directory
-    (it is the fd's own magic link, not a path in the host root). Without
-    ``/proc``, the fd is listed directly.
-    """
-    try:
-        with os.scandir(f"{_PROC_FD}{fd}") as it:
-            return [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
-    except OSError:
-        pass
-    with os.scandir(fd) as it:
-        return [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
 
 
 def _clean(rel: str) -> str:
