@@ -17,6 +17,12 @@ def test_demo_runs_and_every_step_holds() -> None:
     assert "property slot (20) is greater than the maximum allowable value (1F)" in text
     assert "CUSTOM_WITH_ETH" in text
     assert "every step behaved as expected" in text
+    # the fleet step: every rejected host has its reason
+    fleet = text[text.index("9. A small fleet"):]
+    assert "chosen host: rack1-b" in fleet
+    for host in ("rack1-a", "rack2-a", "rack2-b"):
+        assert f"why not {host}" in fleet
+    assert "policy is required" in fleet and "4 VFs 8086:10ed" in fleet
     _story_holds(text)
 
 

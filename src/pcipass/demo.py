@@ -59,7 +59,7 @@ pci_passthrough_devices = [{"label": "with_eth", "address": "0000:04:10.7"}]
 """
 
 
-#: The operator's compute (issue 5): one X710 on NUMA node 1 with 4 VFs; node 0 CPUs 0-3, node 1 CPUs 4-7.
+#: The operator's compute: one X710 on NUMA node 1 with 4 VFs; node 0 CPUs 0-3, node 1 CPUs 4-7.
 STORY_HOST = ("1x intel-x710 numa=1 vfs=4; numa-nodes=2; cpus-per-node=4; "
               "cmdline=intel_iommu=on iommu=pt; hostname=compute-7")
 
@@ -133,12 +133,13 @@ def main() -> int:
                 "aliases naming them, and PCI in Placement.")
         _run(["config", "check", "--nova-conf", str(d / "nova-2013.conf")], expect=1)
         _story(d)
+        _fleet(d)
     print("\ndemo: every step behaved as expected.")
     return 0
 
 
 def _story(d: Path) -> None:
-    """Issue 5's operator: two bugs, one hiding behind the other; the doctor finds both at once."""
+    """An operator's two bugs, one hiding behind the other; the doctor finds both at once."""
     built = fakehost.build(d / "compute-7", STORY_HOST)
     compute = built.root / "etc/nova/nova.conf"
     compute.parent.mkdir(parents=True, exist_ok=True)
@@ -149,7 +150,7 @@ def _story(d: Path) -> None:
     doctor = ["doctor", "--host", str(built.root), "--nova-conf", str(d / "controller.conf"),
               "--flavor", str(flavor)]
 
-    _banner("5. The story of issue 5, on a fake compute-7: an X710 whose 4 VFs sit on NUMA node 1, and "
+    _banner("5. An operator's story, on a fake compute-7: an X710 whose 4 VFs sit on NUMA node 1, and "
             "the flavor nfv.vf (2 pinned vCPUs, alias x710-vf with numa_policy required). Its "
             "device_spec holds the PF's product_id 1572; the VFs report 154c. Only node 0's CPUs are "
             "in cpu_dedicated_set. The doctor finds both bugs in one run: the ID, and the NUMA problem "
@@ -171,6 +172,46 @@ def _story(d: Path) -> None:
             "two VFs from node 1.")
     _run(["schedule", "--host", str(built.root), "--nova-conf", str(d / "controller.conf"),
           "--flavor", str(flavor)], expect=0)
+
+
+FLEET = (
+    ("rack1-a", "2x intel-x710 numa=1 vfs=4 vf-driver=iavf", "154c"),
+    ("rack1-b", "2x intel-x710 numa=0 vfs=4 vf-driver=iavf", "154c"),
+    ("rack2-a", "1x intel-82599 numa=0 vfs=4 vf-driver=ixgbevf", "154c"),
+    ("rack2-b", "2x intel-x710 numa=0 vfs=4 vf-driver=iavf", None),
+)
+FLEET_CONTROLLER = """\
+[pci]
+alias = {"name": "sriov-nic", "vendor_id": "8086", "product_id": "154c", "device_type": "type-VF", "numa_policy": "required"}
+[filter_scheduler]
+enabled_filters = ComputeFilter,PciPassthroughFilter,NUMATopologyFilter
+"""
+FLEET_FLAVOR = """\
+{"name": "nfv.small", "vcpus": 2, "ram": 2048, "disk": 20,
+ "properties": {"hw:numa_nodes": "1", "pci_passthrough:alias": "sriov-nic:2"}}
+"""
+
+
+def _fleet(d: Path) -> None:
+    """Four computes, one flavor: where Nova says 'No valid host', each host gets its reason."""
+    args = ["schedule", "--nova-conf", str(d / "fleet-controller.conf"), "--flavor",
+            str(d / "nfv-small.json"), "--instance-numa-nodes", "0"]
+    (d / "fleet-controller.conf").write_text(FLEET_CONTROLLER)
+    (d / "nfv-small.json").write_text(FLEET_FLAVOR)
+    for name, profile, product in FLEET:
+        built = fakehost.build(d / name, f"{profile}; hostname={name}; numa-nodes=2; "
+                                         "cmdline=intel_iommu=on")
+        if product is not None:
+            conf = built.root / "etc/nova/nova.conf"
+            conf.parent.mkdir(parents=True, exist_ok=True)
+            conf.write_text('[pci]\ndevice_spec = {"vendor_id": "8086", "product_id": "%s", '
+                            '"physical_network": "physnet2"}\n' % product)
+        args += ["--host", str(built.root)]
+    _banner("9. A small fleet and the question 'what if the instance sits on NUMA node 0?'. Nova would "
+            "pick one host or answer 'No valid host'; pcipass names the host it picks and why each "
+            "other host was dropped: VFs on the wrong NUMA node under 'required', a NIC whose VFs "
+            "are another model (82599, 10ed), and a compute with no device_spec at all.")
+    _run(args, expect=0)
 
 
 if __name__ == "__main__":
