@@ -28,8 +28,8 @@ def test_demo_runs_and_every_step_holds() -> None:
 
 
 def _story_holds(text: str) -> None:
-    """Issue 5's story: both bugs in the first doctor run, the NUMA one after the ID fix, then green."""
-    story = text[text.index("5. The story of issue 5"):]
+    """The operator's story: both bugs in the first doctor run, the NUMA one after the ID fix, then green."""
+    story = text[text.index("5. An operator's story"):]
     parts = [" ".join(part.split()) for part in story.split("(exit code ")]
     # parts[i] holds run i's output; parts[i + 1] starts with run i's exit code.
     first, second, third, schedule = parts[0], parts[1], parts[2], parts[3]
