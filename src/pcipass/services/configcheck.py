@@ -262,16 +262,19 @@ class FlavorReport:
                 "results": [r.to_dict() for r in self.results]}
 
 
+def load_image(image: str | Path | None) -> tuple[dict[str, str] | None, errors.Problem | None]:
+    """The image's properties (None without ``--image``) and its first problem, if any."""
+    if image is None:
+        return None, None
+    img = flavorfile.read_image(image)
+    return dict(img.properties), (img.problems[0] if img.problems else None)
+
+
 def explain_flavors(flavors: Sequence[str | Path], *, nova_conf: Sequence[str | Path] = (),
                     image: str | Path | None = None) -> FlavorReport:
     """Turn each flavor (and the image) into Nova's PCI requests, or say why Nova would refuse."""
     view = load_config(nova_conf)
-    image_props: dict[str, str] | None = None
-    image_problem: errors.Problem | None = None
-    if image is not None:
-        img = flavorfile.read_image(image)
-        image_props = dict(img.properties)
-        image_problem = img.problems[0] if img.problems else None
+    image_props, image_problem = load_image(image)
     results = []
     for path in flavors:
         fl = flavorfile.read_flavor(path)

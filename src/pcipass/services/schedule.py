@@ -111,12 +111,9 @@ def schedule_flavors(flavors: Sequence[str | Path], hosts: Sequence[str | Path],
                                  compute_conf=compute_conf, jobs=jobs)
     models = [HostModel.from_scan(h) for h in report.hosts]
     controller, note = _controller_config(nova_conf, models)
-    image_props: dict[str, str] | None = None
-    image_problem: errors.Problem | None = None
-    if image is not None:
-        img = flavorfile.read_image(image)
-        image_props = dict(img.properties)
-        image_problem = img.problems[0] if img.problems else None
+    from pcipass.services import configcheck
+
+    image_props, image_problem = configcheck.load_image(image)
     results = []
     for path in flavors:
         fl = flavorfile.read_flavor(path)
