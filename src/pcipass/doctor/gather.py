@@ -55,6 +55,38 @@ class Inputs:
     jobs: int = 1  # host roots scanned in parallel processes when > 1
 
 
+def _raiser(missing: model.FactMissing) -> Callable[[], Any]:
+    def raise_missing() -> Any:
+        raise missing
+    return raise_missing
+
+
+def _memoized(cache: dict[str, Any], name: str, getter: Callable[[], Any],
+              internal_errors: list[str], prefix: str) -> Any:
+    """Gather a fact once: a value, or a FactMissing that is raised again on every ask.
+
+    An unexpected exception becomes a FactMissing too, and is recorded as an
+    internal error (the doctor then exits 255).
+    """
+    if name in cache:
+        value = cache[name]
+        if isinstance(value, model.FactMissing):
+            raise value
+        return value
+    try:
+        value = getter()
+    except model.FactMissing as exc:
+        cache[name] = exc
+        raise
+    except Exception as exc:  # noqa: BLE001 - reported as an internal error (exit 255)
+        internal_errors.append(f"{prefix}gathering {name}: {type(exc).__name__}: {exc}")
+        missing = model.FactMissing(name, f"internal error: {type(exc).__name__}: {exc}")
+        cache[name] = missing
+        raise missing from exc
+    cache[name] = value
+    return value
+
+
 class RunSource:
     """Global facts: the controller's config and the flavors, gathered once."""
 
@@ -68,28 +100,13 @@ class RunSource:
         self.hosts: list[HostSource] = []  # set by gather(): fleet-wide facts read every host
 
     def get(self, name: str) -> Any:
-        if name in self._cache:
-            value = self._cache[name]
-            if isinstance(value, model.FactMissing):
-                raise value
-            return value
         getter: Callable[[], Any] | None = {"controller_config": self._controller,
                                             "flavors": self._flavors,
                                             "fleet_fit": self._fleet_fit}.get(name)
-        try:
-            if getter is None:
-                raise _later(name) if name in LATER else model.FactMissing(name, "not a run-wide fact")
-            value = getter()
-        except model.FactMissing as exc:
-            self._cache[name] = exc
-            raise
-        except Exception as exc:  # noqa: BLE001 - reported as an internal error (exit 255)
-            self.internal_errors.append(f"gathering {name}: {type(exc).__name__}: {exc}")
-            missing = model.FactMissing(name, f"internal error: {type(exc).__name__}: {exc}")
-            self._cache[name] = missing
-            raise missing from exc
-        self._cache[name] = value
-        return value
+        if getter is None:
+            getter = _raiser(_later(name) if name in LATER
+                             else model.FactMissing(name, "not a run-wide fact"))
+        return _memoized(self._cache, name, getter, self.internal_errors, "")
 
     def peek(self, name: str) -> Any:
         """The fact, or None when it is missing (for the mapping table)."""
@@ -200,26 +217,8 @@ class HostSource:
     def get(self, name: str) -> Any:
         if model.FACT_TYPES.get(name, model.FactType("", model.HOST, "")).scope == model.GLOBAL:
             return self.run.get(name)
-        if name in self._cache:
-            value = self._cache[name]
-            if isinstance(value, model.FactMissing):
-                raise value
-            return value
-        try:
-            getter = self._getters.get(name)
-            if getter is None:
-                raise _later(name)
-            value = getter()
-        except model.FactMissing as exc:
-            self._cache[name] = exc
-            raise
-        except Exception as exc:  # noqa: BLE001 - reported as an internal error (exit 255)
-            self.run.internal_errors.append(f"{self.host}: gathering {name}: {type(exc).__name__}: {exc}")
-            missing = model.FactMissing(name, f"internal error: {type(exc).__name__}: {exc}")
-            self._cache[name] = missing
-            raise missing from exc
-        self._cache[name] = value
-        return value
+        getter = self._getters.get(name) or _raiser(_later(name))
+        return _memoized(self._cache, name, getter, self.run.internal_errors, f"{self.host}: ")
 
     def peek(self, name: str) -> Any:
         try:
