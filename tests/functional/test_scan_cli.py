@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from support import REPO, validate_schema
+from support import REPO, skip_unless_ci, validate_schema
 
 from pcipass import fakehost
 from pcipass.adapters import pciids
@@ -307,7 +307,7 @@ def test_scan_agrees_with_lspci_on_the_same_trees(cli: Any, lab: Path, tmp_path:
     """`pcipass scan` and Debian's lspci read the same tree: same addresses, IDs and drivers."""
     binary = shutil.which("lspci")
     if binary is None:
-        pytest.skip("lspci (pciutils) is not installed; test_lspci_agreement installs it")
+        skip_unless_ci("lspci (pciutils) is not installed; make test installs it")
     fake = fakehost.build(tmp_path / "h", fakehost.PROFILES["mixed"]).root
     for root in (lab, fake):
         paste = tmp_path / f"{root.name}-lspci.txt"

@@ -325,6 +325,11 @@ def read_text(path: str | Path, *, what: str = "config file") -> tuple[str | Non
     except OSError as exc:
         return None, errors.Problem("ConfigFileUnreadable",
                                     f"cannot read {what} {name}: {exc.strerror or exc}", file=name)
+    return decode_text(name, data)
+
+
+def decode_text(name: str, data: bytes) -> tuple[str | None, errors.Problem | None]:
+    """Decode a config file's bytes as oslo.config does (UTF-8), naming the bad byte's line."""
     try:
         return data.decode("utf-8"), None
     except UnicodeDecodeError as exc:

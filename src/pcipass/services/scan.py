@@ -384,14 +384,9 @@ def _decode_conf(rel: str, data: bytes) -> tuple[str | None, errors.Problem | No
         return None, errors.Problem("ConfigFileUnreadable",
                                     f"cannot read config file {rel}: larger than "
                                     f"{MAX_CONF_BYTES >> 20} MiB", file=rel)
-    try:
-        return data.decode("utf-8"), None
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        return None, errors.Problem(
-            "ConfigFileDecodeError", f"{rel} is not UTF-8 text: byte 0x{data[exc.start]:02x} at "
-            f"line {line} cannot be decoded", file=rel, line=line,
-            hint="oslo.config reads config files as UTF-8 text")
+    from pcipass.adapters import novaconf
+
+    return novaconf.decode_text(rel, data)
 
 
 def with_controller(compute: config.NovaConfig, controller: config.NovaConfig) -> config.NovaConfig:
