@@ -520,15 +520,48 @@ def build(devices: Sequence[model.Device], specs: Sequence[spec.SpecEntry],
     stats = PciStats(sockets=sockets)
     ifnames = parent_ifnames(devices)
     tracked = []
+    index: dict[Any, Pool] = {}
     for dev in devices:
         entry = spec.first_match(specs, dev)
         if entry is None:
             continue
         tracked.append(dev)
         key = pool_key(dev, entry.spec.tags, ifnames.get(dev.address))
-        stats.add(PooledDevice(dev, key, entry.index))
+        item = PooledDevice(dev, key, entry.index)
+        frozen = _frozen(key)
+        if frozen is None:  # a value that cannot be hashed: Nova's linear search
+            stats.add(item)
+            continue
+        pool = index.get(frozen)
+        if pool is None:
+            pool = index[frozen] = Pool(dict(key))
+            stats.pools.append(pool)
+        pool.count += 1
+        pool.devices.append(item)
+    # add() re-sorts after each new pool; one stable sort at the end gives the same order
+    stats.pools.sort(key=lambda p: len(p.key))
     stats.link(tracked)
     return stats
+
+
+def _frozen(key: Mapping[str, Any]) -> Any:
+    """A hashable value equal for two keys exactly when Nova's pool comparison finds them equal
+    (same names, ``==`` values); None when a value is not hashable."""
+    try:
+        return frozenset((k, _freeze(v)) for k, v in key.items())
+    except TypeError:
+        return None
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return (dict, frozenset((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return (list, tuple(_freeze(v) for v in value))
+    if value != value:  # NaN equals nothing, not even itself: no pool can be shared
+        raise TypeError("NaN")
+    hash(value)
+    return value
 
 
 # -- the filter pipeline ---------------------------------------------------------------------

@@ -235,11 +235,29 @@ def build_requests(flavor_requests: Iterable[Any], ports: Sequence[str] = (),
 # -- one host ---------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class HostPools:
+    """A host's pools, built once and shared by every flavor evaluated on it.
+
+    Neither view is ever consumed in place (support and claims work on copies).
+    """
+
+    compute: pools.PciStats
+    view: pools.PciStats
+
+
+def host_pools(host_devices: Sequence[model.Device], specs: Sequence[spec.SpecEntry],
+               numa_cells: Sequence[numa.HostCell] = ()) -> HostPools:
+    """The compute's pools of a host (every matched device free) and the scheduler's view."""
+    compute = pools.build(host_devices, specs, {c.id: c.socket for c in numa_cells})
+    return HostPools(compute, compute.scheduler_view())
+
+
 def evaluate_host(host_devices: Sequence[model.Device], specs: Sequence[spec.SpecEntry],
                   requests: Sequence[Any], numa_cells: Sequence[numa.HostCell] = (),
                   instance_shape: numa.InstanceShape | None = None, *, name: str = "",
                   instance_numa_nodes: Sequence[int] | None = None,
-                  nova_compatible: bool = False) -> HostVerdict:
+                  nova_compatible: bool = False, prebuilt: HostPools | None = None) -> HostVerdict:
     """Decide whether the instance fits this host, with Nova's decisions and our reasons.
 
     :param requests: ``requests.PciRequest`` or :class:`pools.Request` values, flavor ones first.
@@ -247,14 +265,14 @@ def evaluate_host(host_devices: Sequence[model.Device], specs: Sequence[spec.Spe
     :param instance_shape: vCPUs/RAM/NUMA of the flavor; None: CPU and RAM are not considered
         and the instance has a NUMA topology only when ``instance_numa_nodes`` is given.
     :param instance_numa_nodes: pin the guest cells to these host nodes ("what if").
+    :param prebuilt: :func:`host_pools` of the same devices, specs and cells, to reuse.
     :raises numa.InstanceNumaNodesMismatch, numa.ImageNUMATopologyAsymmetric,
         numa.UnsupportedTopology: the instance layout is contradictory or not modelled.
     """
     reqs = [pools.as_request(r, i) for i, r in enumerate(requests)]
     guest = _guest(instance_shape, instance_numa_nodes)
-    sockets = {c.id: c.socket for c in numa_cells}
-    compute = pools.build(host_devices, specs, sockets)
-    view = compute.scheduler_view()
+    built = prebuilt if prebuilt is not None else host_pools(host_devices, specs, numa_cells)
+    compute, view = built.compute, built.view
     ctx = _Context(reqs, compute, view, host_devices, specs)
     verdict = _scheduler(ctx, numa_cells, guest, instance_numa_nodes)
     verdict = dataclasses.replace(verdict, name=name, free=view.free)

@@ -8,6 +8,7 @@ from typing import Any
 
 from pcipass.doctor import gather, mapping, registry, runner
 from pcipass.doctor import model as dm
+from pcipass.services import gcpause
 
 SCHEMA = "pcipass-doctor/1"
 
@@ -33,7 +34,7 @@ def diagnose(inputs: gather.Inputs, selection: runner.Selection = runner.Selecti
     :raises hostroot.HostRootInvalid, scan.LspciInputInvalid: unusable inputs.
     """
     chosen = list(checks) if checks is not None else registry.load_builtin().all()
-    with gather.gather(inputs) as g:
+    with gcpause.paused(), gather.gather(inputs) as g:
         findings = runner.run(chosen, g.hosts, g.run, selection)
         doc = build_document(g, findings)
         errors = tuple(g.run.internal_errors)

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from pcipass.adapters import hostroot, kernel, pciids, sysfs
 from pcipass.core import errors, model
+from pcipass.services import gcpause
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -216,9 +217,10 @@ def scan_hosts(hosts: Sequence[str | Path], *, lspci: Sequence[str | Path] = (),
             raise LspciInputInvalid(path=os.fspath(path), reason="No such file or directory")
     controller = _read_files(nova_conf) if nova_conf else None
     override = _read_files(compute_conf) if compute_conf else None
-    scans = _scan_roots(list(hosts), controller, override, jobs)
-    scans.extend(_scan_lspci(p, controller, override) for p in lspci)
-    return ScanReport(tuple(_flag_duplicate_names(scans)))
+    with gcpause.paused():
+        scans = _scan_roots(list(hosts), controller, override, jobs)
+        scans.extend(_scan_lspci(p, controller, override) for p in lspci)
+        return ScanReport(tuple(_flag_duplicate_names(scans)))
 
 
 #: Below this many host roots a process pool costs more than it saves.

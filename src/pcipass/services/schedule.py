@@ -11,12 +11,14 @@ PCIWeigher, and explains every rejection.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pcipass.adapters import flavorfile
 from pcipass.core import config, errors, legacy, model, numa, requests, schedule
+from pcipass.services import gcpause
 from pcipass.services import scan as scan_mod
 
 SCHEDULE_SCHEMA = "pcipass-schedule/1"
@@ -56,6 +58,12 @@ class HostModel:
             broken = host.config_errors[0]
         return cls(host.nova_name, host,
                    schedule.HostInput(host.nova_name, tuple(host.devices), specs, cells), broken)
+
+    @functools.cached_property
+    def pools(self) -> schedule.HostPools:
+        """The host's pools, built on first use and shared by every flavor."""
+        u = self.usable
+        return schedule.host_pools(u.devices, u.specs, u.cells)
 
 
 @dataclasses.dataclass
@@ -107,26 +115,27 @@ def schedule_flavors(flavors: Sequence[str | Path], hosts: Sequence[str | Path],
 
     :raises hostroot.HostRootInvalid, scan.LspciInputInvalid: a host cannot be read.
     """
-    report = scan_mod.scan_hosts(hosts, lspci=lspci, nova_conf=nova_conf,
-                                 compute_conf=compute_conf, jobs=jobs)
-    models = [HostModel.from_scan(h) for h in report.hosts]
-    controller, note = _controller_config(nova_conf, models)
-    from pcipass.services import configcheck
+    with gcpause.paused():
+        report = scan_mod.scan_hosts(hosts, lspci=lspci, nova_conf=nova_conf,
+                                     compute_conf=compute_conf, jobs=jobs)
+        models = [HostModel.from_scan(h) for h in report.hosts]
+        controller, note = _controller_config(nova_conf, models)
+        from pcipass.services import configcheck
 
-    image_props, image_problem = configcheck.load_image(image)
-    results = []
-    for path in flavors:
-        fl = flavorfile.read_flavor(path)
-        problem = fl.problems[0] if fl.problems else image_problem
-        if problem is not None:
-            results.append(FlavorSchedule(fl.name, str(path), [], problem))
-            continue
-        result = _schedule_one(fl, controller, image_props, ports, instance_numa_nodes, models,
-                               check_filters=bool(nova_conf))
-        if note is not None and fl.extra_specs.get(requests.ALIAS_KEY):
-            result.warnings.insert(0, note)
-        results.append(result)
-    return ScheduleReport(results, models)
+        image_props, image_problem = configcheck.load_image(image)
+        results = []
+        for path in flavors:
+            fl = flavorfile.read_flavor(path)
+            problem = fl.problems[0] if fl.problems else image_problem
+            if problem is not None:
+                results.append(FlavorSchedule(fl.name, str(path), [], problem))
+                continue
+            result = _schedule_one(fl, controller, image_props, ports, instance_numa_nodes, models,
+                                   check_filters=bool(nova_conf))
+            if note is not None and fl.extra_specs.get(requests.ALIAS_KEY):
+                result.warnings.insert(0, note)
+            results.append(result)
+        return ScheduleReport(results, models)
 
 
 def _controller_config(nova_conf: Sequence[str | Path],
@@ -209,7 +218,7 @@ def evaluate(model: HostModel, reqs: Sequence[Any], shape: numa.InstanceShape,
                 f"{p.message}", 0, (schedule.Evidence(where, p.message),)),))
     u = model.usable
     return schedule.evaluate_host(u.devices, u.specs, reqs, u.cells, shape, name=u.name,
-                                  instance_numa_nodes=pinned)
+                                  instance_numa_nodes=pinned, prebuilt=model.pools)
 
 
 def _filter_warnings(nova: config.NovaConfig, reqs: Sequence[Any],

@@ -190,3 +190,35 @@ def test_as_request_takes_flavor_requests() -> None:
     assert (out.alias_name, out.count, out.numa_policy, out.label) == ("nic", 2, "required",
                                                                          "alias 'nic'")
     assert out.specs == ({"vendor_id": "8086"},) and not out.is_port
+
+
+def _one_by_one(devices: list[model.Device], specs: list[spec.SpecEntry]) -> pools.PciStats:
+    """Nova's add_device loop, device by device (what build's index must reproduce)."""
+    stats = pools.PciStats()
+    ifnames = pools.parent_ifnames(devices)
+    for dev in devices:
+        entry = spec.first_match(specs, dev)
+        if entry is not None:
+            stats.add(pools.PooledDevice(dev, pools.pool_key(dev, entry.spec.tags,
+                                                             ifnames.get(dev.address)), entry.index))
+    return stats
+
+
+@pytest.mark.parametrize("tags", [
+    {"physical_network": "p1"},
+    {"trusted": True, "n": 1},                  # True == 1: one pool, as Nova's == says
+    {"weights": [1, 2], "meta": {"a": [3]}},    # unhashable values
+    {"ratio": float("nan")},                    # NaN equals nothing: one pool per device
+])
+def test_build_groups_devices_exactly_as_adding_them_one_by_one(tags: dict[str, Any]) -> None:
+    devices = [*nic(3, node=0), *nic(3, node=1, pf="0000:82:00.0", vf_product="1889")]
+    entries = [{"address": "0000:82:*.*", **tags}, {"vendor_id": "8086", **tags}, {}]
+    parsed = spec.parse_device_spec_values([json.dumps(entries)], model.HostFacts.from_devices(devices))
+    built, reference = pools.build(devices, parsed.specs), _one_by_one(devices, list(parsed.specs))
+    got = [(p.key, p.count, [d.address for d in p.devices]) for p in built.pools]
+    want = [(p.key, p.count, [d.address for d in p.devices]) for p in reference.pools]
+    assert repr(got) == repr(want)  # repr: NaN keys compare unequal even to themselves
+    if "ratio" in tags:
+        assert all(p.count == 1 for p in built.pools)
+    else:
+        assert len(built.pools) == 4  # 2 PFs x (PF pool, VF pool)
