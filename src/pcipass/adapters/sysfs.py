@@ -278,10 +278,13 @@ def _read_one(bus: hostroot.DirHandle, name: str) -> _Raw:
                 raw.warnings.append(f"{rel}: broken link; device attributes unreadable")
             return raw
         from_uevent = _read_uevent(handle, raw)
+        raw.physfn = _link_address(handle, raw, "physfn")
         sriov = False
         for attr, field, parse in _ATTR_LIST:
             if field in from_uevent or (not sriov and attr in _SRIOV_MORE):
                 continue
+            if attr == "sriov_totalvfs" and raw.physfn is not None:
+                continue  # a VF has no SR-IOV capability of its own
             present = _read_attr(handle, raw, attr, field, parse)
             if attr == "sriov_totalvfs":
                 sriov = present
@@ -376,7 +379,6 @@ def _read_links(handle: hostroot.DirHandle, raw: _Raw, sriov: bool) -> None:
             raw.fields["iommu_group"] = int(group)
         else:
             raw.warnings.append(f"{raw.rel}/iommu_group: link to {group!r} is not a group number")
-    raw.physfn = _link_address(handle, raw, "physfn")
     if not sriov:
         return
     for entry_name in sorted(handle.names):
@@ -402,19 +404,24 @@ def _link_address(handle: hostroot.DirHandle, raw: _Raw, link: str) -> str | Non
 
 
 def _read_netdevs(device: hostroot.DirHandle, raw: _Raw) -> None:
-    with device.subdir("net") as net:
+    ifnames = device.nested_real_subdirs("net")
+    if ifnames is not None:  # the common case: a real net/ directory, read through the device
+        for ifname in ifnames:
+            _read_netdev(device, f"net/{ifname}", ifname, raw)
+        return
+    with device.subdir("net") as net:  # a link or odd entry: resolved and reported by hand
         if net.fd is None:
             return
         for ifname in net.real_subdirs():
-            _read_netdev(net, ifname, raw)
+            _read_netdev(net, ifname, ifname, raw)
 
 
-def _read_netdev(net: hostroot.DirHandle, ifname: str, raw: _Raw) -> None:
-    mac = net.read_text(f"{ifname}/address")
+def _read_netdev(handle: hostroot.DirHandle, path: str, ifname: str, raw: _Raw) -> None:
+    mac = handle.read_text(f"{path}/address")
     if mac is not None and not _MAC.match(mac):
-        raw.warnings.append(f"{net.rel}/{ifname}/address: unexpected content {mac[:40]!r}; ignored")
+        raw.warnings.append(f"{handle.rel}/{path}/address: unexpected content {mac[:40]!r}; ignored")
         mac = None
-    state = net.read_text(f"{ifname}/operstate")
+    state = handle.read_text(f"{path}/operstate")
     raw.netdevs.append(NetDev(ifname, mac.lower() if mac else None, state or None))
 
 
