@@ -72,8 +72,11 @@ def _emit(doc: dict[str, Any], fmt: str, all_vfs: bool) -> None:
         import json
         import sys
 
+        from pcipass.cli.output import json_indent
+
         try:
-            sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+            sys.stdout.write(json.dumps(doc, indent=json_indent(sys.stdout), ensure_ascii=False,
+                                        allow_nan=False) + "\n")
             return
         except ValueError:  # NaN in a tag (json.loads accepts it in configs): let output fix it
             pass
