@@ -39,11 +39,13 @@ MARK = {"fail": "✗", "warn": "!", "info": "i", "skip": "-"}
               help="Skip checks whose id starts with this; repeatable.")
 @click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Scan host roots in this many processes.")
+@climain.no_facts_cache_option()
 @climain.format_option("sarif", "junit")
 @click.pass_context
 def doctor(ctx: click.Context, hosts: tuple[str, ...], lspci: tuple[str, ...], nova_conf: tuple[str, ...],
            compute_conf: tuple[str, ...], flavors: tuple[str, ...], image: str | None,
-           select: tuple[str, ...], ignore: tuple[str, ...], jobs: int, fmt: str) -> int | None:
+           select: tuple[str, ...], ignore: tuple[str, ...], jobs: int, no_facts_cache: bool,
+           fmt: str) -> int | None:
     """Cross-check kernel, drivers, device_spec/alias, NUMA, flavors and scheduler config; name the broken layer.
 
     Exit code: 0 nothing wrong, 1 warnings only, 2 failures, 255 internal error.
@@ -51,7 +53,8 @@ def doctor(ctx: click.Context, hosts: tuple[str, ...], lspci: tuple[str, ...], n
     if ctx.invoked_subcommand is not None:
         return None
     inputs = gather.Inputs(hosts=hosts, lspci=lspci, nova_conf=nova_conf, compute_conf=compute_conf,
-                           flavors=flavors, image=image, jobs=jobs)
+                           flavors=flavors, image=image, jobs=jobs,
+                           facts_cache=scan.CACHE_IGNORE if no_facts_cache else scan.CACHE_USE)
     try:
         diagnosis = report.diagnose(inputs, runner.Selection(select, ignore))
     except (hostroot.HostRootInvalid, scan.LspciInputInvalid) as exc:

@@ -38,9 +38,17 @@ MIN_FLEX = len("passthrough")
 @click.option("--all-vfs", is_flag=True,
               help=f"List every VF in the table (default: more than {COLLAPSE_VFS_OVER} VFs of a "
                    "PF are summarized in one row).")
+@click.option("--save-facts", is_flag=True,
+              help="Write each host root directory's facts.json (contracts §1) from a fresh "
+                   "sysfs read, so later scans, schedules and doctor runs skip the walk. Never "
+                   "for the live / or a .tar.gz.")
+@climain.no_facts_cache_option()
+@click.option("-j", "--jobs", type=click.IntRange(0, 256), default=0, show_default=True,
+              help="Host roots scanned in parallel processes (0: one per CPU for large fleets).")
 @climain.format_option()
 def scan_command(hosts: tuple[str, ...], lspci_files: tuple[str, ...], nova_conf: tuple[str, ...],
-                 compute_conf: tuple[str, ...], all_vfs: bool, fmt: str) -> int:
+                 compute_conf: tuple[str, ...], all_vfs: bool, save_facts: bool, no_facts_cache: bool,
+                 jobs: int, fmt: str) -> int:
     """Read the PCI devices of hosts and match each against its own [pci] device_spec.
 
     A host's compute config is its root's etc/nova/nova.conf followed by
@@ -55,14 +63,20 @@ def scan_command(hosts: tuple[str, ...], lspci_files: tuple[str, ...], nova_conf
 
     if not hosts and not lspci_files:
         hosts = ("/",)
+    if save_facts and no_facts_cache:
+        raise click.UsageError("--save-facts already reads sysfs afresh; drop --no-facts-cache")
+    mode = scan.CACHE_SAVE if save_facts else scan.CACHE_IGNORE if no_facts_cache else scan.CACHE_USE
     try:
         report = scan.scan_hosts(hosts, lspci=lspci_files, nova_conf=nova_conf,
-                                 compute_conf=compute_conf)
+                                 compute_conf=compute_conf, jobs=jobs, facts_cache=mode)
     except errors.InputError as exc:
         click.echo(f"pcipass scan: {exc.message}", err=True)
         if exc.hint:
             click.echo(f"  fix: {exc.hint}", err=True)
         return climain.EXIT_FAIL
+    if save_facts:
+        saved = sum(1 for h in report.hosts if h.kind == scan.KIND_DIRECTORY)
+        click.echo(f"pcipass scan: saved facts.json in {saved} host root(s)", err=True)
     _emit(report.to_dict(), fmt, all_vfs)
     return climain.EXIT_OK if report.valid else climain.EXIT_FAIL
 

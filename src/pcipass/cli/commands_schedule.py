@@ -44,11 +44,13 @@ def _numa_list(ctx: click.Context, param: click.Parameter, value: str | None) ->
               help="What if: pin the instance's NUMA cells to these host nodes.")
 @click.option("-j", "--jobs", type=click.IntRange(0, 256), default=0, show_default=True,
               help="Host roots scanned in parallel processes (0: one per CPU for large fleets).")
+@climain.no_facts_cache_option()
 @climain.format_option()
 def schedule_command(flavors: tuple[str, ...], image: str | None, ports: tuple[str, ...],
                      nova_conf: tuple[str, ...], compute_conf: tuple[str, ...],
                      hosts: tuple[str, ...], lspci: tuple[str, ...],
-                     instance_numa_nodes: list[int] | None, jobs: int, fmt: str) -> int:
+                     instance_numa_nodes: list[int] | None, jobs: int, no_facts_cache: bool,
+                     fmt: str) -> int:
     """Play Nova's PCI scheduling for each flavor on each host, and explain every "no".
 
     Every matched device of a host counts as free (bundles carry no allocation
@@ -64,7 +66,9 @@ def schedule_command(flavors: tuple[str, ...], image: str | None, ports: tuple[s
     try:
         report = schedule.schedule_flavors(flavors, hosts, lspci=lspci, nova_conf=nova_conf,
                                            compute_conf=compute_conf, image=image, ports=ports,
-                                           instance_numa_nodes=instance_numa_nodes, jobs=jobs)
+                                           instance_numa_nodes=instance_numa_nodes, jobs=jobs,
+                                           facts_cache=(scan_mod.CACHE_IGNORE if no_facts_cache
+                                                        else scan_mod.CACHE_USE))
     except (hostroot.HostRootInvalid, scan_mod.LspciInputInvalid) as exc:
         click.echo(f"pcipass schedule: {exc.message}", err=True)
         return climain.EXIT_FAIL

@@ -35,6 +35,13 @@ def format_option(*extra: str) -> Callable[[F], F]:
                         show_default=True, help="Output format.")
 
 
+def no_facts_cache_option() -> Callable[[F], F]:
+    """``--no-facts-cache``: read sysfs even where a host root carries a valid facts.json."""
+    return click.option("--no-facts-cache", "no_facts_cache", is_flag=True,
+                        help="Read every host root's sysfs even when its facts.json (saved by "
+                             "pcipass scan --save-facts) is valid.")
+
+
 def existing_file(**kwargs: Any) -> click.Path:
     # NOTE: dir_okay=False gives a usage error for a directory instead of an
     # IsADirectoryError deep inside a reader.

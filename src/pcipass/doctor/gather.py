@@ -53,6 +53,7 @@ class Inputs:
     flavors: Sequence[str] = ()
     image: str | None = None
     jobs: int = 1  # host roots scanned in parallel processes when > 1
+    facts_cache: str = "use"  # a host root's facts.json: use / ignore (scan.CACHE_*)
 
 
 def _raiser(missing: model.FactMissing) -> Callable[[], Any]:
@@ -427,7 +428,8 @@ def root_mount(lines: Sequence[str]) -> tuple[int, str] | None:
 def _scan(paths: list[str], inputs: Inputs) -> list[scan.HostScan]:
     """The scan service over every host; host roots in ``inputs.jobs`` processes when asked."""
     return list(scan.scan_hosts(paths, lspci=list(inputs.lspci), nova_conf=list(inputs.nova_conf),
-                                compute_conf=list(inputs.compute_conf), jobs=inputs.jobs).hosts)
+                                compute_conf=list(inputs.compute_conf), jobs=inputs.jobs,
+                                facts_cache=inputs.facts_cache).hosts)
 
 
 # -- the whole gathering --------------------------------------------------------------------------

@@ -58,6 +58,11 @@ MAX_LSPCI_BYTES = 16 << 20
 CONTROLLER_OPTIONS = ("pci_in_placement", "enabled_filters", "pci_weight_multiplier")
 
 KIND_LIVE, KIND_DIRECTORY, KIND_BUNDLE, KIND_LSPCI = "live", "directory", "bundle", "lspci"
+#: Where a host's device facts came from (``facts_from`` in the JSON document).
+FROM_SYSFS, FROM_CACHE, FROM_LSPCI = "sysfs", "facts.json", "lspci"
+#: What to do with a host root's facts.json (contracts §1).
+CACHE_USE, CACHE_IGNORE, CACHE_SAVE = "use", "ignore", "save"
+CACHE_MODES = (CACHE_USE, CACHE_IGNORE, CACHE_SAVE)
 
 
 class LspciInputInvalid(errors.InputError):
@@ -90,6 +95,7 @@ class HostScan:
     :ivar config_errors: the ``config.errors`` of the JSON document.
     :ivar config_warnings: the ``config.warnings`` of the JSON document.
     :ivar warnings: unreadable or odd host files, each naming the path.
+    :ivar facts_from: ``sysfs``, ``facts.json`` (the root's saved facts) or ``lspci``.
     """
 
     name: str
@@ -107,6 +113,7 @@ class HostScan:
     config_warnings: tuple[errors.Problem, ...]
     warnings: tuple[str, ...]
     nova_host: str | None = None
+    facts_from: str = "sysfs"
 
     @property
     def nova_name(self) -> str:
@@ -144,6 +151,7 @@ class HostScan:
             "root": self.root,
             "kind": self.kind,
             "nova_host": self.nova_host,
+            "facts_from": self.facts_from,
             "kernel": self.kernel.to_dict() if self.kernel is not None else unknown_kernel(),
             "numa": self.numa.to_dict() if self.numa is not None else None,
             "config": {
@@ -193,7 +201,8 @@ def _spec_source(view: configcheck.ConfigView | None,
 
 def scan_hosts(hosts: Sequence[str | Path], *, lspci: Sequence[str | Path] = (),
                nova_conf: Sequence[str | Path] = (),
-               compute_conf: Sequence[str | Path] = (), jobs: int = 1) -> ScanReport:
+               compute_conf: Sequence[str | Path] = (), jobs: int = 1,
+               facts_cache: str = CACHE_USE) -> ScanReport:
     """Scan host roots and lspci pastes; match each against its own compute config.
 
     Hosts are scanned one at a time and a bundle's extraction is removed
@@ -204,6 +213,8 @@ def scan_hosts(hosts: Sequence[str | Path], *, lspci: Sequence[str | Path] = (),
     :param lspci: lspci pastes, each a host named after the file's stem.
     :param nova_conf: the controller's nova.conf files (aliases, scheduler options).
     :param compute_conf: nova.conf files replacing every host's compute config.
+    :param facts_cache: a host root's ``facts.json`` (contracts §1): ``use`` it when it is
+        valid, ``ignore`` it, or ``save`` it afresh from sysfs (directories only).
     :param jobs: host roots scanned in this many processes (0: one per CPU when the fleet
         is large enough to gain from it); results keep the input order.
     :raises hostroot.HostRootInvalid: a host path is missing or not a root or bundle.
@@ -215,10 +226,15 @@ def scan_hosts(hosts: Sequence[str | Path], *, lspci: Sequence[str | Path] = (),
     for path in lspci:
         if not os.path.exists(path):
             raise LspciInputInvalid(path=os.fspath(path), reason="No such file or directory")
+    if facts_cache == CACHE_SAVE:
+        from pcipass.adapters import factscache
+
+        for path in hosts:
+            factscache.check_writable(os.fspath(path))
     controller = _read_files(nova_conf) if nova_conf else None
     override = _read_files(compute_conf) if compute_conf else None
     with gcpause.paused():
-        scans = _scan_roots(list(hosts), controller, override, jobs)
+        scans = _scan_roots(list(hosts), controller, override, jobs, facts_cache)
         scans.extend(_scan_lspci(p, controller, override) for p in lspci)
         return ScanReport(tuple(_flag_duplicate_names(scans)))
 
@@ -228,12 +244,15 @@ PARALLEL_MIN_HOSTS = 16
 
 
 def _scan_roots(paths: list[str | Path], controller: config.NovaConfig | None,
-                override: config.NovaConfig | None, jobs: int) -> list[HostScan]:
+                override: config.NovaConfig | None, jobs: int,
+                facts_cache: str = CACHE_USE) -> list[HostScan]:
+    if facts_cache not in CACHE_MODES:
+        raise ValueError(f"facts_cache must be one of {CACHE_MODES}, not {facts_cache!r}")
     if jobs == 0:
         jobs = (os.cpu_count() or 1) if len(paths) >= PARALLEL_MIN_HOSTS else 1
     jobs = min(jobs, len(paths))
     if jobs <= 1:
-        return [_scan_root(p, controller, override) for p in paths]
+        return [_scan_root(p, controller, override, facts_cache) for p in paths]
     import concurrent.futures
     import multiprocessing
 
@@ -243,7 +262,7 @@ def _scan_roots(paths: list[str | Path], controller: config.NovaConfig | None,
     chunk = max(1, len(paths) // (4 * jobs))
     with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         return list(pool.map(_scan_root, paths, [controller] * len(paths),
-                             [override] * len(paths), chunksize=chunk))
+                             [override] * len(paths), [facts_cache] * len(paths), chunksize=chunk))
 
 
 def _read_files(files: Sequence[str | Path]) -> config.NovaConfig:
@@ -253,13 +272,22 @@ def _read_files(files: Sequence[str | Path]) -> config.NovaConfig:
 
 
 def _scan_root(path: str | Path, controller: config.NovaConfig | None,
-               override: config.NovaConfig | None) -> HostScan:
+               override: config.NovaConfig | None, facts_cache: str = CACHE_USE) -> HostScan:
+    from pcipass.adapters import factscache
+
     with hostroot.HostRoot.open(path) as root:
         kind = KIND_LIVE if root.live else KIND_DIRECTORY if os.path.isdir(path) else KIND_BUNDLE
-        found = sysfs.read_devices(root)
-        numa = sysfs.read_numa(root)
-        facts = kernel.read_kernel(root)
-        warnings = [*found.warnings, *numa.warnings, *facts.warnings]
+        cache_notes: list[str] = []
+        cached = factscache.load(root, cache_notes) if facts_cache == CACHE_USE else None
+        if cached is not None:
+            found, numa, facts = cached.found, cached.topology, cached.kernel_facts
+        else:
+            found = sysfs.read_devices(root)
+            numa = sysfs.read_numa(root)
+            facts = kernel.read_kernel(root)
+            if facts_cache == CACHE_SAVE:
+                factscache.save(root, found, numa, facts)
+        warnings = [*cache_notes, *found.warnings, *numa.warnings, *facts.warnings]
         if not found.devices and not root.exists(sysfs.DEVICES_DIR):
             warnings.insert(0, f"{sysfs.DEVICES_DIR}: missing, so no PCI device was read; is "
                                f"{os.fspath(path)} a host root (contracts.md §1)?")
@@ -267,7 +295,8 @@ def _scan_root(path: str | Path, controller: config.NovaConfig | None,
         warnings[:0] = root.warnings  # after the reads: the root collects as it goes
         return _finish(_Partial(root.name, os.fspath(path), kind, found.devices, numa, facts,
                                 found.iommu_groups, found.netdevs, warnings,
-                                no_config=f"no compute config in the host root ({COMPUTE_CONF})"),
+                                no_config=f"no compute config in the host root ({COMPUTE_CONF})",
+                                facts_from=FROM_CACHE if cached is not None else FROM_SYSFS),
                        compute, controller)
 
 
@@ -290,7 +319,7 @@ def _scan_lspci(path: str | Path, controller: config.NovaConfig | None,
                 for p in parsed.problems if p.code != "LspciIdsFromNames"]  # those are on the device
     return _finish(_Partial(Path(name).stem or name, name, KIND_LSPCI, parsed.devices, None, None,
                             {}, {}, warnings,
-                            no_config="an lspci paste has no compute config"),
+                            no_config="an lspci paste has no compute config", facts_from=FROM_LSPCI),
                    override, controller)
 
 
@@ -427,6 +456,7 @@ class _Partial:
     netdevs: Mapping[str, tuple[sysfs.NetDev, ...]]
     warnings: list[str]
     no_config: str
+    facts_from: str
 
 
 def _finish(part: _Partial, compute: config.NovaConfig | None,
@@ -459,7 +489,7 @@ def _finish(part: _Partial, compute: config.NovaConfig | None,
         config_errors=tuple(view.errors) if view is not None else (),
         config_warnings=(*extra, *(view.warnings if view is not None else ())),
         warnings=tuple(part.warnings),
-        nova_host=compute.host if compute is not None else None)
+        nova_host=compute.host if compute is not None else None, facts_from=part.facts_from)
 
 
 def _match(devices: Sequence[model.Device], view: configcheck.ConfigView | None,

@@ -110,14 +110,14 @@ def schedule_flavors(flavors: Sequence[str | Path], hosts: Sequence[str | Path],
                      compute_conf: Sequence[str | Path] = (), image: str | Path | None = None,
                      ports: Sequence[str] = (),
                      instance_numa_nodes: Sequence[int] | None = None,
-                     jobs: int = 0) -> ScheduleReport:
+                     jobs: int = 0, facts_cache: str = scan_mod.CACHE_USE) -> ScheduleReport:
     """Evaluate every flavor on every host and rank the hosts as Nova would.
 
     :raises hostroot.HostRootInvalid, scan.LspciInputInvalid: a host cannot be read.
     """
     with gcpause.paused():
         report = scan_mod.scan_hosts(hosts, lspci=lspci, nova_conf=nova_conf,
-                                     compute_conf=compute_conf, jobs=jobs)
+                                     compute_conf=compute_conf, jobs=jobs, facts_cache=facts_cache)
         models = [HostModel.from_scan(h) for h in report.hosts]
         controller, note = _controller_config(nova_conf, models)
         from pcipass.services import configcheck
