@@ -24,7 +24,6 @@ refreshes the file.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import types
@@ -118,11 +117,9 @@ def _mismatch(doc: Any, root: hostroot.HostRoot) -> str | None:
     return None
 
 
-def device_entries(root: hostroot.HostRoot) -> str:
-    """A fingerprint of the names in ``sys/bus/pci/devices`` (one listing)."""
-    names = sorted(root.listdir(sysfs.DEVICES_DIR, []))
-    digest = hashlib.sha256("\n".join(names).encode()).hexdigest()[:32]
-    return f"{len(names)}:{digest}"
+def device_entries(root: hostroot.HostRoot) -> list[str]:
+    """The names in ``sys/bus/pci/devices``, sorted (one listing; compared whole, no hash)."""
+    return sorted(root.listdir(sysfs.DEVICES_DIR, []))
 
 
 # -- writing --------------------------------------------------------------------------------
@@ -174,8 +171,14 @@ def check_writable(path: str) -> None:
 
 
 def _encode(value: Any) -> Any:
+    """JSON for a fact; a dataclass field still at its default is left out (a VF has many)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        out = {}
+        for f in dataclasses.fields(value):
+            v = getattr(value, f.name)
+            if f.default is dataclasses.MISSING or v != f.default or type(v) is not type(f.default):
+                out[f.name] = _encode(v)
+        return out
     if isinstance(value, Mapping):
         return {str(k): _encode(v) for k, v in value.items()}
     if isinstance(value, (tuple, list)):
@@ -214,6 +217,10 @@ def _build(tp: Any) -> Callable[[Any], Any]:
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
             item = _decoder(args[0])
+            if args[0] in _NAMES:  # a list of scalars: one check over the list
+                scalar = args[0]
+                return lambda v: (tuple(v) if type(v) is list and all(type(x) is scalar for x in v)
+                                  else tuple(_items(v, item)))
             return lambda v: tuple(_items(v, item))
         parts = [_decoder(a) for a in args]
         return lambda v: _fixed_tuple(v, parts)
@@ -226,7 +233,7 @@ def _build(tp: Any) -> Callable[[Any], Any]:
 
 
 def _scalar(tp: type) -> Callable[[Any], Any]:
-    name = {str: "a string", int: "an integer", bool: "true or false"}[tp]
+    name = _NAMES[tp]
 
     def check(v: Any) -> Any:
         if type(v) is not tp:  # bool is not an int here
@@ -284,27 +291,52 @@ def _mapping(v: Any, key: Callable[[str], Any], val: Callable[[Any], Any]) -> di
 
 
 def _dataclass_decoder(cls: Any) -> Callable[[Any], Any]:
+    """One pass over the object's keys; scalar fields (``str``, ``int``, ``bool``, optional or
+    not) are checked inline: a host has a thousand devices of twenty-odd fields each."""
     hints = typing.get_type_hints(cls)
-    fields = [(f.name, _decoder(hints[f.name]),
-               f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
-              for f in dataclasses.fields(cls)]
-    known = frozenset(name for name, _, _ in fields)
-    required = [name for name, _, req in fields if req]
+    table: dict[str, tuple[type | None, bool, Callable[[Any], Any] | None]] = {}
+    for f in dataclasses.fields(cls):
+        tp, nullable = _scalar_type(hints[f.name])
+        table[f.name] = (tp, nullable, None if tp is not None else _decoder(hints[f.name]))
+    required = [f.name for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
 
     def decode(v: Any) -> Any:
-        if not isinstance(v, dict):
+        if type(v) is not dict:
             raise _Bad("", f"expected an object, found {type(v).__name__}")
-        if not known.issuperset(v):
-            raise _Bad("", f"unknown key {sorted(set(v) - known)[0]!r}")
-        for name in required:
-            if name not in v:
-                raise _Bad("", f"missing {name!r}")
         kwargs = {}
-        for name, dec, _ in fields:
-            if name in v:
+        for name, x in v.items():
+            entry = table.get(name)
+            if entry is None:
+                raise _Bad("", f"unknown key {name!r}")
+            tp, nullable, dec = entry
+            if dec is None:
+                if type(x) is not tp and not (nullable and x is None):  # bool is not an int here
+                    raise _Bad(name, f"expected {_NAMES[tp]}, found {json.dumps(x)[:40]}")  # type: ignore[index]
+                kwargs[name] = x
+            else:
                 try:
-                    kwargs[name] = dec(v[name])
+                    kwargs[name] = dec(x)
                 except _Bad as bad:
                     raise bad.inside(name) from None
+        if len(kwargs) < len(table):
+            for name in required:
+                if name not in kwargs:
+                    raise _Bad("", f"missing {name!r}")
         return cls(**kwargs)
     return decode
+
+
+_NAMES = {str: "a string", int: "an integer", bool: "true or false"}
+
+
+def _scalar_type(tp: Any) -> tuple[type | None, bool]:
+    """``(str, False)`` for ``str``, ``(int, True)`` for ``int | None``; ``(None, _)`` otherwise."""
+    if tp in _NAMES:
+        return tp, False
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        inner = [a for a in args if a is not type(None)]
+        if len(inner) == 1 and len(args) == 2 and inner[0] in _NAMES:
+            return inner[0], True
+    return None, False

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -107,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - the one place internal errors are turned into 255
         if debug:
+            import traceback
+
             traceback.print_exc()
         click.echo(f"pcipass: internal error: {type(exc).__name__}: {exc}"
                    + ("" if debug else " (run with --debug for the traceback)"), err=True)
