@@ -521,6 +521,7 @@ def build(devices: Sequence[model.Device], specs: Sequence[spec.SpecEntry],
     ifnames = parent_ifnames(devices)
     tracked = []
     index: dict[Any, Pool] = {}
+    plain: dict[int, bool] = {}  # spec index -> its tags are all str/int/bool/None
     for dev in devices:
         entry = spec.first_match(specs, dev)
         if entry is None:
@@ -528,7 +529,11 @@ def build(devices: Sequence[model.Device], specs: Sequence[spec.SpecEntry],
         tracked.append(dev)
         key = pool_key(dev, entry.spec.tags, ifnames.get(dev.address))
         item = PooledDevice(dev, key, entry.index)
-        frozen = _frozen(key)
+        simple = plain.get(entry.index)
+        if simple is None:
+            simple = plain[entry.index] = all(type(v) in _PLAIN for v in entry.spec.tags.values())
+        # device fields are str/int/None: with plain tags the items hash as they are
+        frozen = frozenset(key.items()) if simple else _frozen(key)
         if frozen is None:  # a value that cannot be hashed: Nova's linear search
             stats.add(item)
             continue
@@ -542,6 +547,9 @@ def build(devices: Sequence[model.Device], specs: Sequence[spec.SpecEntry],
     stats.pools.sort(key=lambda p: len(p.key))
     stats.link(tracked)
     return stats
+
+
+_PLAIN = frozenset({str, int, bool, type(None)})
 
 
 def _frozen(key: Mapping[str, Any]) -> Any:
