@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from pcipass import fakehost  # noqa: E402
 from pcipass.doctor import gather, report  # noqa: E402
+from pcipass.services import scan  # noqa: E402
 
 TARGET_S = 15.0
 PROFILE = "bench-8x128"
@@ -139,9 +140,18 @@ def main() -> int:
         report.diagnose(gather.Inputs(hosts=[str(paths[0])]))  # warm imports and pci.ids
         rows = []
         for jobs in sorted({1, max(1, args.jobs)}):
-            seconds, diagnosis = run(gather.Inputs(**{**base.__dict__, "jobs": jobs}))
+            seconds, diagnosis = run(gather.Inputs(**{**base.__dict__, "jobs": jobs,
+                                                      "facts_cache": scan.CACHE_IGNORE}))
             devices = sum(len(s["devices"]) for s in diagnosis.doc["mapping"]["specs"])
-            rows.append((jobs, seconds, diagnosis.doc["summary"], devices, len(diagnosis.findings)))
+            rows.append((str(jobs), seconds, diagnosis.doc["summary"], devices, len(diagnosis.findings)))
+        # a re-run after `pcipass scan --save-facts` over the fleet (not the target's case)
+        scan.scan_hosts([str(p) for p in paths], jobs=max(1, args.jobs), facts_cache=scan.CACHE_SAVE)
+        jobs = max(1, args.jobs)
+        seconds, diagnosis = run(gather.Inputs(**{**base.__dict__, "jobs": jobs}))
+        devices = sum(len(s["devices"]) for s in diagnosis.doc["mapping"]["specs"])
+        rows.append((f"{jobs}*", seconds, diagnosis.doc["summary"], devices, len(diagnosis.findings)))
+        for p in paths:
+            (p / "facts.json").unlink()
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -152,9 +162,11 @@ def main() -> int:
     for jobs, seconds, summary, devices, findings in rows:
         counts = "/".join(str(summary[k]) for k in ("fail", "warn", "info", "skip"))
         verdict = "ok" if seconds < TARGET_S else "OVER"
+        if jobs.endswith("*"):
+            verdict += " (* from each root's facts.json)"
         print(f"{jobs:>4}  {seconds:>8.2f}  {seconds / args.hosts * 1000:>7.0f}ms  {devices:>15}  "
               f"{findings:>8}  {counts:>19}  < {TARGET_S:.0f} s {verdict}")
-    best = min(r[1] for r in rows)
+    best = min(r[1] for r in rows if not r[0].endswith("*"))
     return 1 if args.check and best >= TARGET_S else 0
 
 

@@ -37,8 +37,8 @@ MARK = {"fail": "✗", "warn": "!", "info": "i", "skip": "-"}
               help="Run only checks whose id starts with this (PCI-K, PCI-S002); repeatable.")
 @click.option("--ignore", "ignore", multiple=True, metavar="ID-PREFIX",
               help="Skip checks whose id starts with this; repeatable.")
-@click.option("-j", "--jobs", type=click.IntRange(1, 256), default=1, show_default=True,
-              help="Scan host roots in this many processes.")
+@click.option("-j", "--jobs", type=click.IntRange(0, 256), default=0, show_default=True,
+              help="Host roots scanned in parallel processes (0: one per CPU for large fleets).")
 @climain.no_facts_cache_option()
 @climain.format_option("sarif", "junit")
 @click.pass_context

@@ -52,7 +52,7 @@ class Inputs:
     compute_conf: Sequence[str] = ()
     flavors: Sequence[str] = ()
     image: str | None = None
-    jobs: int = 1  # host roots scanned in parallel processes when > 1
+    jobs: int = 1  # host roots scanned in parallel processes when > 1 (0: one per CPU for 16+ roots)
     facts_cache: str = "use"  # a host root's facts.json: use / ignore (scan.CACHE_*)
 
 
