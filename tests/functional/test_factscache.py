@@ -181,3 +181,23 @@ def test_cli_save_then_use_then_ignore(cli: Any, fake: Path) -> None:
     assert both.code == 64
     live = cli(["scan", "--host", "/", "--save-facts"])
     assert live.code == 2 and "never writes into the live host" in live.err
+
+
+def test_doctor_and_schedule_use_the_cache_unless_told_not_to(cli: Any, fake: Path, tmp_path: Path) -> None:
+    _doc(fake, facts_cache=scan.CACHE_SAVE)
+    doctor = cli(["doctor", "--host", str(fake), "-f", "json"])
+    assert doctor.json()["hosts"][0]["facts_from"] == "facts.json"
+    validate_schema(doctor.json(), "doctor")
+    fresh = cli(["doctor", "--host", str(fake), "--no-facts-cache", "-f", "json"])
+    assert fresh.json()["hosts"][0]["facts_from"] == "sysfs"
+    assert fresh.json()["findings"] == doctor.json()["findings"]
+    flavor = tmp_path / "flavor.json"
+    flavor.write_text(json.dumps({"name": "f", "properties": {"pci_passthrough:alias": "a:1"}}))
+    conf = tmp_path / "controller.conf"
+    conf.write_text('[pci]\nalias = {"name": "a", "vendor_id": "8086", "product_id": "154c", '
+                    '"device_type": "type-VF"}\n')
+    runs = [cli(["schedule", "--flavor", str(flavor), "--nova-conf", str(conf), "--host", str(fake),
+                 *extra, "-f", "json"]) for extra in ([], ["--no-facts-cache"])]
+    assert runs[0].code == runs[1].code == 0, runs[0].err
+    assert runs[0].json() == runs[1].json()
+    assert runs[0].json()["results"][0]["hosts"][0]["fits"] is True

@@ -118,6 +118,8 @@ def _render_header(con: rich.console.Console, host: dict[str, Any]) -> None:
     title = rich.text.Text.assemble((host["name"], "bold cyan"), f"  ({host['kind']} {host['root']})")
     if host.get("nova_host") and host["nova_host"] != host["name"]:
         title.append(f"  Nova host name: {host['nova_host']}")
+    if host.get("facts_from") == "facts.json":
+        title.append("  facts from facts.json (--no-facts-cache reads sysfs)", "yellow")
     con.print(title)
     con.print("  " + kernel_line(host), markup=False, highlight=False)
     if host.get("numa") and host["numa"]["cells"]:

@@ -236,7 +236,7 @@ class HostSource:
 
     def _host(self) -> model.HostInfo:
         s = self.scan
-        return model.HostInfo(s.name, s.root, s.kind, s.nova_name, tuple(s.warnings))
+        return model.HostInfo(s.name, s.root, s.kind, s.nova_name, tuple(s.warnings), s.facts_from)
 
     def _kernel(self) -> model.KernelView:
         if self.scan.kernel is None:

@@ -98,6 +98,7 @@ class HostInfo:
     kind: str  # live | directory | bundle | lspci
     nova_name: str
     warnings: tuple[str, ...] = ()
+    facts_from: str = "sysfs"  # sysfs | facts.json | lspci: where devices, NUMA and kernel facts came from
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -58,7 +58,7 @@ def build_document(g: gather.Gathered, findings: Sequence[dm.Finding]) -> dict[s
 def _host(h: gather.HostSource) -> dict[str, Any]:
     info: dm.HostInfo = h.get("host")
     return {"name": info.name, "root": info.root, "kind": info.kind, "nova_name": info.nova_name,
-            "warnings": list(info.warnings)}
+            "facts_from": info.facts_from, "warnings": list(info.warnings)}
 
 
 def build_mapping(g: gather.Gathered, findings: Sequence[dm.Finding]) -> dict[str, Any]:
