@@ -36,7 +36,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+import fleet  # noqa: E402
 from pcipass import fakehost  # noqa: E402
 from pcipass.doctor import gather, report  # noqa: E402
 from pcipass.services import scan  # noqa: E402
@@ -96,32 +96,13 @@ FLAVORS = [
 
 def build_fleet(root: Path, hosts: int) -> list[Path]:
     """The base host plus ``hosts - 1`` hard-linked copies (reused when already there)."""
-    base = root / "host-000"
-    if not base.exists():
-        fakehost.build(base, fakehost.PROFILES[PROFILE])
-        (base / "etc/udev/rules.d").mkdir(parents=True)
-        (base / "etc/udev/rules.d/70-sriov.rules").write_text(
+    def base(path: Path) -> None:
+        fakehost.build(path, fakehost.PROFILES[PROFILE])
+        (path / "etc/udev/rules.d").mkdir(parents=True)
+        (path / "etc/udev/rules.d/70-sriov.rules").write_text(
             'ACTION=="add", SUBSYSTEM=="net", ENV{ID_NET_DRIVER}=="ice", ATTR{device/sriov_numvfs}="128"\n')
-    paths = [base]
-    for i in range(1, hosts):
-        dest = root / f"host-{i:03d}"
-        if not dest.exists():
-            subprocess.run(["cp", "-al", str(base), str(dest)], check=True)
-        paths.append(dest)
-    for i, path in enumerate(paths):
-        _own_file(path / "etc/nova/nova.conf", COMPUTE_CONF.format(host=f"compute-{i:03d}"))
-        manifest = json.loads((path / "manifest.json").read_text())
-        manifest["hostname"] = f"compute-{i:03d}"
-        _own_file(path / "manifest.json", json.dumps(manifest))
-    return paths
-
-
-def _own_file(path: Path, text: str) -> None:
-    """Replace a (possibly hard-linked) file by a file of its own."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        path.unlink()
-    path.write_text(text)
+    return fleet.hardlinked_fleet(root, hosts, 3, base,
+                                  lambda i: COMPUTE_CONF.format(host=f"compute-{i:03d}"))
 
 
 def run(inputs: gather.Inputs) -> tuple[float, report.Diagnosis]:

@@ -34,6 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+import fleet  # noqa: E402
 from pcipass import fakehost  # noqa: E402
 
 TARGET_S = 10.0
@@ -68,33 +69,9 @@ FLAVORS = [
 
 
 def build_fleet(root: Path, hosts: int) -> list[Path]:
-    base = root / "host-0000"
-    if not base.exists():
-        fakehost.build(base, PROFILE)
-    paths = [base]
-    for i in range(1, hosts):
-        dest = root / f"host-{i:04d}"
-        if not dest.exists():
-            subprocess.run(["cp", "-al", str(base), str(dest)], check=True)
-        paths.append(dest)
-    for i, path in enumerate(paths):
-        product = "1572" if i % WRONG_PRODUCT_EVERY == 1 else "154c"
-        _own_file(path / "etc/nova/nova.conf", COMPUTE_CONF.format(i=i, product=product))
-        manifest = json.loads((path / "manifest.json").read_text())
-        manifest["hostname"] = f"compute-{i:04d}"
-        _own_file(path / "manifest.json", json.dumps(manifest))
-        facts = path / "facts.json"
-        if facts.exists():
-            facts.unlink()
-    return paths
-
-
-def _own_file(path: Path, text: str) -> None:
-    """Replace a (possibly hard-linked) file by a file of its own."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        path.unlink()
-    path.write_text(text)
+    def conf(i: int) -> str:
+        return COMPUTE_CONF.format(i=i, product="1572" if i % WRONG_PRODUCT_EVERY == 1 else "154c")
+    return fleet.hardlinked_fleet(root, hosts, 4, lambda path: fakehost.build(path, PROFILE), conf)
 
 
 def timed(argv: list[str], repeat: int) -> tuple[float, str]:
