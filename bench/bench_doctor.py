@@ -34,10 +34,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -113,17 +111,10 @@ def run(inputs: gather.Inputs) -> tuple[float, report.Diagnosis]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--root", type=Path, help="keep the fleet here (reused by later runs)")
-    parser.add_argument("-n", "--hosts", type=int, default=100)
-    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
+    fleet.fleet_arguments(parser, hosts=100)
     parser.add_argument("--check", action="store_true", help=f"exit 1 when the best run is over {TARGET_S} s")
     args = parser.parse_args()
-    tmp = None
-    root = args.root
-    if root is None:
-        tmp = tempfile.mkdtemp(prefix="pcipass-bench-doctor-")
-        root = Path(tmp)
-    root.mkdir(parents=True, exist_ok=True)
+    root, tmp = fleet.fleet_root(args.root, "pcipass-bench-doctor-")
     try:
         start = time.perf_counter()
         paths = build_fleet(root, args.hosts)

@@ -24,11 +24,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -88,18 +86,11 @@ def timed(argv: list[str], repeat: int) -> tuple[float, str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, help="keep the fleet here (reused by later runs)")
-    parser.add_argument("-n", "--hosts", type=int, default=1000)
-    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
+    fleet.fleet_arguments(parser, hosts=1000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--check", action="store_true", help=f"exit 1 when no row is under {TARGET_S} s")
     args = parser.parse_args()
-    tmp = None
-    root = args.root
-    if root is None:
-        tmp = tempfile.mkdtemp(prefix="pcipass-bench-roots-")
-        root = Path(tmp)
-    root.mkdir(parents=True, exist_ok=True)
+    root, tmp = fleet.fleet_root(args.root, "pcipass-bench-roots-")
     pcipass = [sys.executable, "-m", "pcipass"]
     try:
         start = time.perf_counter()

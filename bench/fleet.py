@@ -7,8 +7,11 @@ Each copy then gets files of its own (compute config, manifest hostname), and a 
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import subprocess
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,3 +46,20 @@ def own_file(path: Path, text: str) -> None:
     if path.exists():
         path.unlink()
     path.write_text(text)
+
+
+def fleet_arguments(parser: argparse.ArgumentParser, hosts: int) -> None:
+    """``--root DIR`` (keep the fleet), ``-n HOSTS`` and ``-j JOBS``, the same in every fleet benchmark."""
+    parser.add_argument("--root", type=Path, help="keep the fleet here (reused by later runs)")
+    parser.add_argument("-n", "--hosts", type=int, default=hosts)
+    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
+
+
+def fleet_root(root: Path | None, prefix: str) -> tuple[Path, str | None]:
+    """The fleet's directory and, when none was given, the temporary one to remove afterwards."""
+    tmp = None
+    if root is None:
+        tmp = tempfile.mkdtemp(prefix=prefix)
+        root = Path(tmp)
+    root.mkdir(parents=True, exist_ok=True)
+    return root, tmp
