@@ -194,6 +194,20 @@ def test_s002_missing_with_near_miss(tmp_path: Path) -> None:
     assert set(got) == {"PCI-S002"}
 
 
+def test_s002_remote_managed_vfs_differing_only_by_the_unread_vpd_warn(tmp_path: Path) -> None:
+    """pcipass never reads vpd, so "no serial" is "unknown": a warning with the command to check,
+    not a MISSING failure with a fix that repeats the same line."""
+    host = healthy(tmp_path)
+    _set_conf(host, '"product_id": "10ed", "physical_network": "physnet2"}',
+              '"product_id": "10ed", "physical_network": "physnet2", "remote_managed": "true"}')
+    got = fired(host.diagnose())
+    [f] = got["PCI-S002"]
+    assert f.severity == "warn" and "remote_managed entry: its 8 device(s) match" in f.message
+    assert {e.value for e in f.evidence[1:]} == {"card_serial_number: unknown (vpd is never read)"}
+    assert f.fix is not None and f.fix.startswith("on the host: virsh nodedev-dumpxml pci_0000_01_10_0 ")
+    assert not any(x.severity == "fail" and x.id == "PCI-S002" for x in host.diagnose().findings)
+
+
 def test_s005_s011_pf_product_id_for_vfs(tmp_path: Path) -> None:
     """The operator's story: the PF's product_id in device_spec and alias."""
     host = healthy(tmp_path)

@@ -35,7 +35,9 @@ def spec_matches_nothing(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts
     """A device_spec entry that matches no device of the host is dead config, and usually a typo: a
     PF product ID where the VFs have another, a wrong slot, a devname that no longer exists. Fails
     with the near misses (devices that differ in one field) and what differs, e.g. "product_id 10ed
-    is the VF ID of the PF 0000:5e:00.0, which has no VFs"."""
+    is the VF ID of the PF 0000:5e:00.0, which has no VFs". A ``remote_managed`` entry whose devices
+    differ only by the VPD card serial number warns instead: pcipass never reads ``vpd`` (it can
+    hang a device), so whether Nova tracks them is unknown; the fix gives the command to check."""
     entries = {e.index: e for e in compute_config.specs.specs}
     for row in spec_map:
         if row["status"] != mapping.MISSING or row["index"] not in entries:
@@ -45,9 +47,33 @@ def spec_matches_nothing(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts
         ev = [compute_config.source_of(entry)]
         ev += [dm.Evidence(common.sysfs(m["address"]), "; ".join(
             f"{d['field']}={d['got']}" for d in m["differs"])) for m in misses]
+        if misses and all(_only_vpd(m) for m in misses) and devices.source != "lspci":
+            yield _vpd_unknown(entry, misses, ev)
+            continue
         yield dm.result(dm.FAIL, f"device_spec entry {entry.index}",
                         "matches no device (MISSING): " + " | ".join(row["notes"]), ev,
                         _missing_fix(entry, misses, devices))
+
+
+def _only_vpd(miss: Mapping[str, Any]) -> bool:
+    return [d["field"] for d in miss["differs"]] == ["card_serial_number"]
+
+
+def _vpd_unknown(entry: spec.SpecEntry, misses: Sequence[Mapping[str, Any]],
+                 ev: list[dm.Evidence]) -> dm.Result:
+    """A remote_managed entry whose devices differ only by the VPD serial pcipass never reads."""
+    first = misses[0]["address"]
+    ev = [ev[0], *(dm.Evidence(common.sysfs(m["address"]), "card_serial_number: unknown (vpd is never read)")
+                   for m in misses)]
+    return dm.result(
+        dm.WARN, f"device_spec entry {entry.index}",
+        f"remote_managed entry: its {len(misses)} device(s) match in every field pcipass can read; "
+        "Nova also needs a VPD card serial number on each (the VF's, else its PF's), and pcipass "
+        "does not read vpd (reading it can hang a device), so it cannot tell whether Nova tracks "
+        "them", ev,
+        f"on the host: virsh nodedev-dumpxml pci_{first.replace(':', '_').replace('.', '_')} | grep "
+        f"serial_number (or lspci -vv -s {first} | grep 'Serial number'); no serial on the VF nor "
+        "its PF means Nova never tracks these devices: enable VPD in the NIC firmware")
 
 
 def _missing_fix(entry: spec.SpecEntry, misses: Sequence[Mapping[str, Any]], devices: dm.DeviceFacts) -> str | None:
@@ -61,6 +87,9 @@ def _missing_fix(entry: spec.SpecEntry, misses: Sequence[Mapping[str, Any]], dev
     for d in misses[0]["differs"]:
         if d["field"] in ("vendor_id", "product_id", "address") and d["got"] is not None:
             raw[d["field"]] = d["got"]
+    if raw == dict(s.raw):  # nothing the entry itself could say differently
+        fields = ", ".join(d["field"] for d in misses[0]["differs"])
+        return f"the entry is right for {misses[0]['address']} except {fields}: fix the device's side"
     return "device_spec = " + json.dumps(raw)
 
 
