@@ -203,7 +203,7 @@ def test_s002_remote_managed_vfs_differing_only_by_the_unread_vpd_warn(tmp_path:
     got = fired(host.diagnose())
     [f] = got["PCI-S002"]
     assert f.severity == "warn" and "remote_managed entry: its 8 device(s) match" in f.message
-    assert {e.value for e in f.evidence[1:]} == {"card_serial_number: unknown (vpd is never read)"}
+    assert {e.value for e in f.evidence[1:]} == {"card_serial_number: unknown (vpd is not read)"}
     assert f.fix is not None and f.fix.startswith("on the host: virsh nodedev-dumpxml pci_0000_01_10_0 ")
     assert not any(x.severity == "fail" and x.id == "PCI-S002" for x in host.diagnose().findings)
 

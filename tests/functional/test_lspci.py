@@ -140,6 +140,20 @@ def test_connectx4_lx_sriov_capability(shared: Path, ids: pciids.PciIds) -> None
     assert (cx4.iommu_group, cx4.driver, cx4.revision) == (27, "vfio-pci", "00")
 
 
+def test_vpd_card_serial_numbers_from_lspci_vv(shared: Path, ids: pciids.PciIds) -> None:
+    """lspci -vv (as root) shows the VPD Nova reads for remote_managed specs; only [SN] is kept."""
+    cx4 = parse_file(shared, "dpdk_playground_ConnectX4_lspci_vv.md", pci_ids=ids, guess_ids=True)
+    assert cx4.by_address()["0000:08:00.0"].card_serial_number == "MT1844K19636"  # trailing blanks cut
+    asus = parse_file(shared, "stelline_asus_esc8000a_e12_gpu_server.md", pci_ids=ids, guess_ids=True)
+    serials = {d.address: d.card_serial_number for d in asus.devices if d.card_serial_number}
+    assert serials == {"0000:21:00.0": "MT24216006W0", "0000:81:00.0": "MT24426016T3"}
+    # a [SN] line outside a VPD capability is not a serial number
+    text = ("01:00.0 Ethernet controller [0200]: Mellanox Technologies MT2892 Family [ConnectX-6 Dx] [15b3:101d]\n"
+            "\tCapabilities: [60] Express (v2) Endpoint, MSI 00\n"
+            "\t\t[SN] Serial number: NOT-VPD\n")
+    assert lspci.parse(text).devices[0].card_serial_number is None
+
+
 def test_e810_vv_without_sriov_capability(shared: Path, ids: pciids.PciIds) -> None:
     e810 = parse_file(shared, "dpdk_playground_E810_lspci_vv.md", pci_ids=ids, guess_ids=True).devices[0]
     assert (e810.address, e810.vendor_id, e810.product_id) == ("0000:01:00.0", "8086", "159b")

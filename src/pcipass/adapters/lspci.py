@@ -46,6 +46,8 @@ _VMM_TAG = re.compile(r"^(?P<tag>[A-Za-z]+):\s+(?P<value>.*)$")
 _VMM_ID = re.compile(r"^(?P<name>.*?)\s*\[(?P<id>[0-9a-fA-F]{2,4})\]$")
 _TOTAL_VFS = re.compile(r"Total VFs:\s*(?P<total>\d+),\s*Number of VFs:\s*(?P<num>\d+)")
 _VF_DEVICE = re.compile(r"VF offset:.*Device ID:\s*(?P<id>[0-9a-fA-F]{4})")
+# lspci -vv as root, inside "Capabilities: [..] Vital Product Data": "[SN] Serial number: MT1844K19636"
+_VPD_SERIAL = re.compile(r"^\[SN\] Serial number:(?P<sn>.*)$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
 
@@ -73,6 +75,7 @@ class LspciRecord:
     sriov_totalvfs: int | None = None
     sriov_numvfs: int | None = None
     sriov_vf_device: str | None = None
+    card_serial_number: str | None = None
     access_denied: bool = False
     vendor_name: str | None = None
     device_name: str | None = None
@@ -112,6 +115,7 @@ class _Parser:
         self.problems: list[errors.Problem] = []
         self.current: LspciRecord | None = None
         self.in_sriov = False
+        self.in_vpd = False
 
     def problem(self, code: str, message: str, line: int | None) -> None:
         self.problems.append(errors.Problem(code=code, message=message, file=self.source, line=line))
@@ -142,11 +146,13 @@ class _Parser:
     def end(self) -> None:
         self.current = None
         self.in_sriov = False
+        self.in_vpd = False
 
     def add(self, record: LspciRecord) -> None:
         self.records.append(record)
         self.current = record
         self.in_sriov = False
+        self.in_vpd = False
 
     # -- terse and verbose records --------------------------------------------------------
 
@@ -206,10 +212,15 @@ class _Parser:
             rec.numa_node = int(node.group(1)) if node else rec.numa_node
         elif key == "Capabilities":
             self.in_sriov = "(SR-IOV)" in value
+            self.in_vpd = "Vital Product Data" in value
             rec.sriov = rec.sriov or self.in_sriov
             rec.access_denied = rec.access_denied or "<access denied>" in value
         elif self.in_sriov:
             self.sriov_detail(rec, line)
+        elif self.in_vpd:
+            serial = _VPD_SERIAL.match(line.strip())
+            if serial and serial.group("sn").strip():
+                rec.card_serial_number = serial.group("sn").strip()
 
     def sriov_detail(self, rec: LspciRecord, line: str) -> None:
         total = _TOTAL_VFS.search(line)
@@ -328,6 +339,7 @@ class _Parser:
             sriov_totalvfs=rec.sriov_totalvfs if rec.sriov else None,
             sriov_numvfs=rec.sriov_numvfs if rec.sriov else None,
             sriov_vf_device=rec.sriov_vf_device if rec.sriov else None,
+            card_serial_number=rec.card_serial_number,
             warnings=tuple(warnings),
         )
 

@@ -47,7 +47,7 @@ def spec_matches_nothing(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts
         ev = [compute_config.source_of(entry)]
         ev += [dm.Evidence(common.sysfs(m["address"]), "; ".join(
             f"{d['field']}={d['got']}" for d in m["differs"])) for m in misses]
-        if misses and all(_only_vpd(m) for m in misses) and devices.source != "lspci":
+        if misses and all(_only_vpd(m) for m in misses):
             yield _vpd_unknown(entry, misses, ev)
             continue
         yield dm.result(dm.FAIL, f"device_spec entry {entry.index}",
@@ -63,14 +63,14 @@ def _vpd_unknown(entry: spec.SpecEntry, misses: Sequence[Mapping[str, Any]],
                  ev: list[dm.Evidence]) -> dm.Result:
     """A remote_managed entry whose devices differ only by the VPD serial pcipass never reads."""
     first = misses[0]["address"]
-    ev = [ev[0], *(dm.Evidence(common.sysfs(m["address"]), "card_serial_number: unknown (vpd is never read)")
+    ev = [ev[0], *(dm.Evidence(common.sysfs(m["address"]), "card_serial_number: unknown (vpd is not read)")
                    for m in misses)]
     return dm.result(
         dm.WARN, f"device_spec entry {entry.index}",
         f"remote_managed entry: its {len(misses)} device(s) match in every field pcipass can read; "
-        "Nova also needs a VPD card serial number on each (the VF's, else its PF's), and pcipass "
-        "does not read vpd (reading it can hang a device), so it cannot tell whether Nova tracks "
-        "them", ev,
+        "Nova also needs a VPD card serial number on each (the VF's, else its PF's), which sysfs "
+        "discovery never reads (reading vpd can hang a device) and this input does not show, so "
+        "whether Nova tracks them is unknown", ev,
         f"on the host: virsh nodedev-dumpxml pci_{first.replace(':', '_').replace('.', '_')} | grep "
         f"serial_number (or lspci -vv -s {first} | grep 'Serial number'); no serial on the VF nor "
         "its PF means Nova never tracks these devices: enable VPD in the NIC firmware")
