@@ -331,6 +331,10 @@ def test_value_type_errors_are_problems_at_the_line(tmp_path: Path, option: str,
 
 @pytest.mark.parametrize("text, code, line, hint", [
     ("[pci]\ndev_spec = {}\n", "UnknownOption", 2, "did you mean device_spec? device_spec = {}"),
+    ("[filter_scheduler]\nenabled_filter = PciPassthroughFilter\n", "UnknownOption", 2,
+     "did you mean enabled_filters? enabled_filters = PciPassthroughFilter"),
+    ("[compute]\ncpu_dedicatd_set = 2-7\n", "UnknownOption", 2,
+     "did you mean cpu_dedicated_set? cpu_dedicated_set = 2-7"),
     ("[DEFAULT]\ndevice_spec = {}\n", "MisplacedOption", 2, "[pci] device_spec = {}"),
     ("[pci]\npci_alias = {}\n", "MisplacedOption", 2, "[pci] alias = {}"),
     ("[pci]\npci_in_placement = true\n", "MisplacedOption", 2,

@@ -206,6 +206,32 @@ _BY_FIELD = {o.field: o for o in OPTS}
 
 # Every [pci] option of nova 34.0.0 (nova/conf/pci.py), current and deprecated names.
 PCI_GROUP_KEYS = frozenset({"alias", "device_spec", "passthrough_whitelist", "report_in_placement"})
+# Every option of the other sections pcipass reads, as Nova 34 registers them (a differential test
+# keeps these lists equal to nova.conf's): a misspelled name there is silently ignored by Nova,
+# which hurts when it is enabled_filters.
+GROUP_KEYS = {
+    "filter_scheduler": frozenset({
+        "aggregate_image_properties_isolation_namespace",
+        "aggregate_image_properties_isolation_separator", "available_filters",
+        "build_failure_weight_multiplier", "cpu_weight_multiplier",
+        "cross_cell_move_weight_multiplier", "disk_weight_multiplier", "enabled_filters",
+        "host_subset_size", "hypervisor_version_weight_multiplier",
+        "image_properties_default_architecture", "image_props_weight_multiplier",
+        "image_props_weight_setting", "io_ops_weight_multiplier", "isolated_hosts", "isolated_images",
+        "max_instances_per_host", "max_io_ops_per_host", "num_instances_weight_multiplier",
+        "pci_in_placement", "pci_weight_multiplier", "ram_weight_multiplier",
+        "restrict_isolated_hosts_to_isolated_images", "shuffle_best_same_weighed_hosts",
+        "soft_affinity_weight_multiplier", "soft_anti_affinity_weight_multiplier",
+        "track_instance_changes", "weight_classes"}),
+    "compute": frozenset({
+        "consecutive_build_service_disable_threshold", "cpu_dedicated_set", "cpu_shared_set",
+        "image_type_exclude_list", "live_migration_wait_for_vif_plug", "max_concurrent_disk_ops",
+        "max_disk_devices_to_attach", "packing_host_numa_cells_allocation_strategy",
+        "provider_config_location", "resource_provider_association_refresh",
+        "sharing_providers_max_uuids_per_request", "shutdown_retry_interval",
+        "update_resources_max_workers", "vmdk_allowed_types"}),
+    "pci": PCI_GROUP_KEYS,
+}
 # Option names people put in the wrong section: the (section, name) they belong under.
 _HOME = {
     "device_spec": ("pci", "device_spec"), "passthrough_whitelist": ("pci", "device_spec"),
@@ -621,8 +647,9 @@ def _name_warning(e: IniEntry) -> errors.Problem | None:
         return errors.Problem(
             "MisplacedOption", f"{key} is not an option of [{e.section}]: Nova ignores it there",
             entry=f"[{e.section}] {key}", hint=f"[{home[0]}] {home[1]} = {_first(e.value)}")
-    if group == "pci" and key not in PCI_GROUP_KEYS:
-        guess = difflib.get_close_matches(key, sorted(PCI_GROUP_KEYS - {"passthrough_whitelist"}),
+    known = GROUP_KEYS.get(group)
+    if known is not None and key not in known:
+        guess = difflib.get_close_matches(key, sorted(known - {"passthrough_whitelist"}),
                                           n=1, cutoff=0.6)
         hint = f"did you mean {guess[0]}? {guess[0]} = {_first(e.value)}" if guess else None
         return errors.Problem("UnknownOption",
