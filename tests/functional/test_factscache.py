@@ -201,3 +201,61 @@ def test_doctor_and_schedule_use_the_cache_unless_told_not_to(cli: Any, fake: Pa
     assert runs[0].code == runs[1].code == 0, runs[0].err
     assert runs[0].json() == runs[1].json()
     assert runs[0].json()["results"][0]["hosts"][0]["fits"] is True
+
+
+# -- hostile facts.json, generated ---------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_JSON_LEAVES = st.one_of(st.none(), st.booleans(), st.integers(-3, 300), st.floats(allow_nan=False),
+                         st.text(max_size=6), st.just([]), st.just({}), st.just(["x"]))
+
+
+def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc[:3]):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    root = tmp_path_factory.mktemp("fuzz") / "host"
+    fakehost.build(root, "1x intel-x710 pf numa=0 vfs=2 vf-driver=iavf; cmdline=intel_iommu=on")
+    scan.scan_hosts([root], facts_cache=scan.CACHE_SAVE)
+    return root, json.loads((root / "facts.json").read_text())
+
+
+@settings(max_examples=80, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_mutation_is_used_exactly_or_refused_with_one_named_warning(
+        saved: tuple[Path, dict[str, Any]], data: st.DataObject) -> None:
+    root, original = saved
+    doc = json.loads(json.dumps(original))
+    path = data.draw(st.sampled_from(_paths(doc)[1:]))
+    parent = doc
+    for step in path[:-1]:
+        parent = parent[step]
+    if data.draw(st.booleans()) and isinstance(parent, dict):
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = data.draw(_JSON_LEAVES)
+    with hostroot.HostRoot.open(root) as opened:
+        notes: list[str] = []
+        os.replace(root / "facts.json", root / "facts.json.orig")
+        try:
+            (root / "facts.json").write_text(json.dumps(doc))
+            got = factscache.load(opened, notes)
+        finally:
+            os.replace(root / "facts.json.orig", root / "facts.json")
+    if got is None:
+        assert len(notes) == 1 and notes[0].startswith("facts.json: ") and notes[0].endswith(
+            "; ignored, sysfs read instead"), notes
+    else:  # accepted: only a mutation that still type-checks (e.g. another string)
+        assert notes == []
+        assert isinstance(got, factscache.CachedFacts)
