@@ -24,11 +24,12 @@ refreshes the file.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pcipass.adapters import hostroot, kernel, sysfs
@@ -245,9 +246,14 @@ def _scalar(tp: type) -> Callable[[Any], Any]:
 def _items(v: Any, item: Callable[[Any], Any]) -> Any:
     if not isinstance(v, list):
         raise _Bad("", f"expected a list, found {type(v).__name__}")
-    for i, x in enumerate(v):
+    return _each(v, itertools.repeat(item))
+
+
+def _each(v: list[Any], decoders: Iterable[Callable[[Any], Any]]) -> Any:
+    """Decode ``v[i]`` with the i-th decoder; a bad item is named by its index."""
+    for i, (x, dec) in enumerate(zip(v, decoders)):
         try:
-            yield item(x)
+            yield dec(x)
         except _Bad as bad:
             raise bad.inside(f"[{i}]") from None
 
@@ -255,15 +261,7 @@ def _items(v: Any, item: Callable[[Any], Any]) -> Any:
 def _fixed_tuple(v: Any, parts: list[Callable[[Any], Any]]) -> tuple[Any, ...]:
     if not isinstance(v, list) or len(v) != len(parts):
         raise _Bad("", f"expected a list of {len(parts)} items")
-    return tuple(_items_fixed(v, parts))
-
-
-def _items_fixed(v: list[Any], parts: list[Callable[[Any], Any]]) -> Any:
-    for i, (x, dec) in enumerate(zip(v, parts)):
-        try:
-            yield dec(x)
-        except _Bad as bad:
-            raise bad.inside(f"[{i}]") from None
+    return tuple(_each(v, parts))
 
 
 def _key_decoder(tp: Any) -> Callable[[str], Any]:
