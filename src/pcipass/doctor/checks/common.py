@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 from pcipass.core import model, spec
 from pcipass.doctor import model as dm
 
@@ -12,6 +14,22 @@ GROUP_SAFE_DRIVERS = frozenset({VFIO, "pci-stub", "pcieport"})
 
 def sysfs(address: str, attr: str = "") -> str:
     return f"sys/bus/pci/devices/{address}" + (f"/{attr}" if attr else "")
+
+
+def sh(value: object) -> str:
+    """``value`` as one shell word, for every value a fix's command line carries.
+
+    Operators paste fixes into a root shell, and the values come from input pcipass does not
+    control: directory names in a host root, facts.json, lspci pastes, flavor files. Canonical
+    addresses, driver names and plain flavor names are left as they are (``shlex.quote`` only
+    quotes when needed).
+    """
+    return shlex.quote(str(value))
+
+
+def sysfs_path(address: str, attr: str = "") -> str:
+    """The absolute sysfs path of a device attribute, as one shell word."""
+    return sh("/" + sysfs(address, attr))
 
 
 def driver_evidence(dev: model.Device) -> dm.Evidence:

@@ -12,8 +12,8 @@ from pcipass.doctor.registry import check
 
 
 def _numvfs_fix(pf: model.Device, count: int) -> str:
-    return (f"echo 0 > /sys/bus/pci/devices/{pf.address}/sriov_numvfs; echo {count} > "
-            f"/sys/bus/pci/devices/{pf.address}/sriov_numvfs (and persist it: see PCI-D006)")
+    path = common.sysfs_path(pf.address, "sriov_numvfs")
+    return f"echo 0 > {path}; echo {common.sh(count)} > {path} (and persist it: see PCI-D006)"
 
 
 def _wants_vfs(pf: model.Device, config: dm.ConfigFacts | None,
@@ -80,7 +80,7 @@ def managed_no_on_vfio(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts) 
                 f'device_spec entry {entry.index} says "managed": "no" but the device is on '
                 f"{dev.driver or 'no driver'}, not vfio-pci",
                 [compute_config.source_of(entry), common.driver_evidence(dev)],
-                f"driverctl set-override {dev.address} vfio-pci")
+                f"driverctl set-override {common.sh(dev.address)} vfio-pci")
 
 
 @check("PCI-D004", "driver", title="VFs for Neutron ports have their VF driver")
@@ -98,9 +98,9 @@ def direct_port_vf_driver(devices: dm.DeviceFacts, compute_config: dm.ConfigFact
                 f"VF for physical_network {entry.spec.tags['physical_network']!r} is on "
                 f"{dev.driver or 'no driver'}: macvtap ports fail and the SR-IOV agent sees no netdev",
                 [compute_config.source_of(entry), common.driver_evidence(dev)],
-                f"driverctl unset-override {dev.address}; echo {dev.address} > "
-                f"/sys/bus/pci/drivers_probe (or echo 1 > /sys/bus/pci/devices/{dev.parent_addr}/"
-                "sriov_drivers_autoprobe before creating the VFs)")
+                f"driverctl unset-override {common.sh(dev.address)}; echo {common.sh(dev.address)} > "
+                f"/sys/bus/pci/drivers_probe (or echo 1 > "
+                f"{common.sysfs_path(str(dev.parent_addr), 'sriov_drivers_autoprobe')} before creating the VFs)")
 
 
 @check("PCI-D005", "driver", title="PFs with VFs have their driver")
@@ -118,7 +118,7 @@ def pf_unbound(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts | None = 
             dm.FAIL, pf.address, f"the PF has {pf.sriov_numvfs or 0} VF(s) but no driver bound",
             [common.driver_evidence(pf),
              dm.Evidence(common.sysfs(pf.address, "sriov_numvfs"), str(pf.sriov_numvfs))],
-            f"echo {pf.address} > /sys/bus/pci/drivers_probe (or modprobe the PF driver)")
+            f"echo {common.sh(pf.address)} > /sys/bus/pci/drivers_probe (or modprobe the PF driver)")
 
 
 def _mentions(text: str, *needles: str) -> bool:
@@ -152,8 +152,12 @@ def vfs_persisted(devices: dm.DeviceFacts, persistence: dm.PersistenceFacts,
             "sysfs.conf sets sriov_numvfs for this PF, so they vanish at the next reboot",
             [dm.Evidence(common.sysfs(pf.address, "sriov_numvfs"), str(pf.sriov_numvfs)),
              dm.Evidence("etc/", f"{len(persistence.files)} collected boot file(s), none for this PF")],
-            f'echo \'ACTION=="add", SUBSYSTEM=="pci", KERNEL=="{pf.address}", '
-            f'ATTR{{sriov_numvfs}}="{pf.sriov_numvfs}"\' > /etc/udev/rules.d/70-sriov.rules')
+            f"echo {common.sh(_udev_rule(pf))} > /etc/udev/rules.d/70-sriov.rules")
+
+
+def _udev_rule(pf: model.Device) -> str:
+    """The udev rule that sets ``pf``'s VF count at boot (one line; quoted as a whole by the caller)."""
+    return f'ACTION=="add", SUBSYSTEM=="pci", KERNEL=="{pf.address}", ATTR{{sriov_numvfs}}="{pf.sriov_numvfs}"'
 
 
 def _binding_persisted(dev: model.Device, files: dm.PersistenceFacts) -> bool:
@@ -187,4 +191,4 @@ def vfio_binding_persisted(devices: dm.DeviceFacts, persistence: dm.PersistenceF
             f"back on {'its host driver' if dev.driver == common.VFIO else 'another driver'}",
             [dm.Evidence(common.sysfs(dev.address, "driver_override"), dev.driver_override or "(null)"),
              common.driver_evidence(dev)],
-            f"driverctl set-override {dev.address} vfio-pci")
+            f"driverctl set-override {common.sh(dev.address)} vfio-pci")

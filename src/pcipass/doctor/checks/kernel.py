@@ -195,5 +195,5 @@ def _group_results(address: str, why: str, group: int, peers: list[str], devices
             yield dm.result(dm.FAIL, address, f"IOMMU group {group} is not viable: {who}, {peer}, is "
                             f"bound to the host driver {dev.driver}",
                             [*base, common.driver_evidence(dev)],
-                            f"driverctl set-override {peer} vfio-pci (or unbind it: echo {peer} > "
-                            f"/sys/bus/pci/devices/{peer}/driver/unbind)")
+                            f"driverctl set-override {common.sh(peer)} vfio-pci (or unbind it: echo "
+                            f"{common.sh(peer)} > {common.sysfs_path(peer, 'driver/unbind')})")

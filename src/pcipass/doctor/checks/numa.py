@@ -52,7 +52,7 @@ def unknown_numa(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts,
                 f"{len(unknown)} of the {len(usable)} device(s) for alias {req.alias_name!r} have no NUMA "
                 f"node (numa_node -1) and policy {req.numa_policy!r} excludes them",
                 [*(dm.Evidence(common.sysfs(d.address, "numa_node"), "-1") for d in unknown[:4])],
-                f"openstack flavor set {fl.name} --property hw:pci_numa_affinity_policy=preferred "
+                f"openstack flavor set {common.sh(fl.name)} --property hw:pci_numa_affinity_policy=preferred "
                 "(or legacy), or fix the firmware's ACPI _PXM/SRAT information")
 
 
@@ -82,7 +82,7 @@ def count_per_node(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts,
                 f"alias {req.alias_name!r} asks {req.count} device(s) on the guest's one NUMA node under "
                 f"'required', but no node has that many ({counts})",
                 [fl.evidence(requests.ALIAS_KEY), fl.evidence(requests.POLICY_KEY)],
-                f"openstack flavor set {fl.name} --property hw:numa_nodes=2, or --property "
+                f"openstack flavor set {common.sh(fl.name)} --property hw:numa_nodes=2, or --property "
                 "hw:pci_numa_affinity_policy=preferred")
 
 
@@ -269,7 +269,7 @@ def _cpus(cpus: frozenset[int]) -> str:
 
 def _fix(ctx: _Fit, dev_nodes: Sequence[int]) -> str:
     name = ctx.fl.name
-    relax = f"openstack flavor set {name} --property hw:pci_numa_affinity_policy=preferred"
+    relax = f"openstack flavor set {common.sh(name)} --property hw:pci_numa_affinity_policy=preferred"
     steps = []
     by_id = {c.id: c for c in ctx.cells}
     for miss in _misses(ctx, dev_nodes):

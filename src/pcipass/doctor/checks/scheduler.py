@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 
 from pcipass.core import schedule
 from pcipass.doctor import model as dm
+from pcipass.doctor.checks import common
 from pcipass.doctor.registry import check
 
 PCI_FILTER = "PciPassthroughFilter"
@@ -121,7 +122,7 @@ def no_valid_host(flavors: Sequence[dm.FlavorFacts], fleet_fit: Sequence[dm.Host
                          for host, r in per_host[:4])
         more = f" (and {len(per_host) - 4} more host(s))" if len(per_host) > 4 else ""
         first = min(layers, key=dm.LAYER_ORDER.__getitem__) if layers else None
-        fix = LAYER_FIX.get(first or "", "see the reasons per host").format(flavor=fl.name)
+        fix = LAYER_FIX.get(first or "", "see the reasons per host").format(flavor=common.sh(fl.name))
         yield dm.result(
             dm.FAIL, f"flavor {fl.name!r}",
             f"No valid host for flavor {fl.name!r}; first broken layer per host: {text}{more}",

@@ -71,8 +71,8 @@ def _vpd_unknown(entry: spec.SpecEntry, misses: Sequence[Mapping[str, Any]],
         "Nova also needs a VPD card serial number on each (the VF's, else its PF's), which sysfs "
         "discovery never reads (reading vpd can hang a device) and this input does not show, so "
         "whether Nova tracks them is unknown", ev,
-        f"on the host: virsh nodedev-dumpxml pci_{first.replace(':', '_').replace('.', '_')} | grep "
-        f"serial_number (or lspci -vv -s {first} | grep 'Serial number'); no serial on the VF nor "
+        f"on the host: virsh nodedev-dumpxml {common.sh('pci_' + first.replace(':', '_').replace('.', '_'))} "
+        f"| grep serial_number (or lspci -vv -s {common.sh(first)} | grep 'Serial number'); no serial on the VF nor "
         "its PF means Nova never tracks these devices: enable VPD in the NIC firmware")
 
 
@@ -80,7 +80,7 @@ def _missing_fix(entry: spec.SpecEntry, misses: Sequence[Mapping[str, Any]], dev
     s = entry.spec
     for pf in devices.devices:
         if pf.sriov_vf_device == s.product_id and pf.sriov_totalvfs and not devices.vfs_of(pf.address):
-            return f"echo {pf.sriov_totalvfs} > /sys/bus/pci/devices/{pf.address}/sriov_numvfs"
+            return f"echo {common.sh(pf.sriov_totalvfs)} > {common.sysfs_path(pf.address, 'sriov_numvfs')}"
     if not misses:
         return "check the IDs with `lspci -nn`; remove the entry if the device is gone"
     raw = dict(s.raw)
