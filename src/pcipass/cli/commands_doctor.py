@@ -58,20 +58,20 @@ def doctor(ctx: click.Context, hosts: tuple[str, ...], lspci: tuple[str, ...], n
     try:
         diagnosis = report.diagnose(inputs, runner.Selection(select, ignore))
     except (hostroot.HostRootInvalid, scan.LspciInputInvalid) as exc:
-        click.echo(f"pcipass doctor: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""), err=True)
+        output.echo_err(f"pcipass doctor: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
         return climain.EXIT_FAIL
     selected = [c.to_dict() for c in registry.load_builtin().all() if runner.Selection(select, ignore).wants(c.id)]
     emit(diagnosis.doc, fmt, selected)
     for err in diagnosis.internal_errors:
-        click.echo(f"pcipass doctor: internal error: {err}", err=True)
+        output.echo_err(f"pcipass doctor: internal error: {err}")
     return diagnosis.exit_code
 
 
 def emit(doc: dict[str, Any], fmt: str, checks: list[dict[str, Any]]) -> None:
-    if fmt == "sarif":
+    if fmt == "sarif":  # JSON: dump_json escapes what is not UTF-8
         click.echo(output.dump_json(doctor_formats.to_sarif(doc, checks)))
-    elif fmt == "junit":
-        click.echo(doctor_formats.to_junit(doc, checks), nl=False)
+    elif fmt == "junit":  # XML 1.0 cannot hold control characters at all: escaped as on a terminal
+        click.echo(doctor_formats.to_junit(output.terminal_doc(doc), checks), nl=False)
     else:
         output.emit(doc, fmt, render_doctor)
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pcipass.cli import main as climain
+from pcipass.cli import output
 
 if TYPE_CHECKING:
     import rich.console
@@ -70,32 +71,19 @@ def scan_command(hosts: tuple[str, ...], lspci_files: tuple[str, ...], nova_conf
         report = scan.scan_hosts(hosts, lspci=lspci_files, nova_conf=nova_conf,
                                  compute_conf=compute_conf, jobs=jobs, facts_cache=mode)
     except errors.InputError as exc:
-        click.echo(f"pcipass scan: {exc.message}", err=True)
+        output.echo_err(f"pcipass scan: {exc.message}")
         if exc.hint:
-            click.echo(f"  fix: {exc.hint}", err=True)
+            output.echo_err(f"  fix: {exc.hint}")
         return climain.EXIT_FAIL
     if save_facts:
         saved = sum(1 for h in report.hosts if h.kind == scan.KIND_DIRECTORY)
-        click.echo(f"pcipass scan: saved facts.json in {saved} host root(s)", err=True)
+        output.echo_err(f"pcipass scan: saved facts.json in {saved} host root(s)")
     _emit(report.to_dict(), fmt, all_vfs)
     return climain.EXIT_OK if report.valid else climain.EXIT_FAIL
 
 
 def _emit(doc: dict[str, Any], fmt: str, all_vfs: bool) -> None:
-    if fmt == "json":  # the common scripted case: skip loading rich and yaml
-        import json
-        import sys
-
-        from pcipass.cli.output import json_indent
-
-        try:
-            sys.stdout.write(json.dumps(doc, indent=json_indent(sys.stdout), ensure_ascii=False,
-                                        allow_nan=False) + "\n")
-            return
-        except ValueError:  # NaN in a tag (json.loads accepts it in configs): let output fix it
-            pass
-    from pcipass.cli import output
-
+    # NOTE: -f json, the common scripted case, loads neither rich nor yaml.
     output.emit(doc, fmt, lambda d, con: render_scan(d, con, all_vfs=all_vfs))
 
 

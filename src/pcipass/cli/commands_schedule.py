@@ -70,7 +70,7 @@ def schedule_command(flavors: tuple[str, ...], image: str | None, ports: tuple[s
                                            facts_cache=(scan_mod.CACHE_IGNORE if no_facts_cache
                                                         else scan_mod.CACHE_USE))
     except (hostroot.HostRootInvalid, scan_mod.LspciInputInvalid) as exc:
-        click.echo(f"pcipass schedule: {exc.message}", err=True)
+        output.echo_err(f"pcipass schedule: {exc.message}")
         return climain.EXIT_FAIL
     output.emit(report.to_dict(), fmt, render_schedule)
     return climain.EXIT_OK if report.valid else climain.EXIT_FAIL

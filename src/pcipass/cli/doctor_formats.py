@@ -64,10 +64,13 @@ def _location(f: dict[str, Any]) -> dict[str, Any]:
 
 
 def _uri(path: str) -> str:
-    """File paths as SARIF URIs: relative paths stay relative (to the repository), spaces escaped."""
+    """File paths as SARIF URIs: relative paths stay relative (to the repository), spaces escaped.
+
+    A name that is not UTF-8 keeps its bytes, percent-encoded (``bad%FF.conf``).
+    """
     from urllib.parse import quote
 
-    return quote(path, safe="/:._-~")
+    return quote(path, safe="/:._-~", errors="surrogateescape")
 
 
 def to_junit(doc: dict[str, Any], checks: Sequence[dict[str, Any]]) -> str:

@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
         return EXIT_USAGE
     except click.UsageError as exc:
-        exc.show()
+        exc.show(output.terminal_stream(sys.stderr))
         return EXIT_USAGE
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo("Aborted.", err=True)
         return EXIT_INTERNAL
     except click.ClickException as exc:
-        exc.show()
+        exc.show(output.terminal_stream(sys.stderr))
         return EXIT_FAIL
     except BrokenPipeError:
         return EXIT_OK
@@ -109,8 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             import traceback
 
             traceback.print_exc()
-        click.echo(f"pcipass: internal error: {type(exc).__name__}: {exc}"
-                   + ("" if debug else " (run with --debug for the traceback)"), err=True)
+        output.echo_err(f"pcipass: internal error: {type(exc).__name__}: {exc}"
+                        + ("" if debug else " (run with --debug for the traceback)"))
         return EXIT_INTERNAL
     return int(rv) if isinstance(rv, int) else EXIT_OK
 
