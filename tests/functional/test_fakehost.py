@@ -134,8 +134,13 @@ def test_module_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 
 @pytest.fixture(scope="module")
-def lab(shared: Path) -> Iterator[hostroot.HostRoot]:
-    with hostroot.HostRoot.open(shared / "corpus/realkernel/lab-iommu.tar.gz") as root:
+def lab(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[hostroot.HostRoot]:
+    """The real-kernel capture unpacked (by the test: pcipass itself never unpacks a bundle),
+    so that its files can be compared with the fake host's on disk."""
+    dest = tmp_path_factory.mktemp("lab")
+    with tarfile.open(shared / "corpus/realkernel/lab-iommu.tar.gz") as tar:
+        tar.extractall(dest, filter="data")
+    with hostroot.HostRoot.open(dest / "lab-iommu") as root:
         yield root
 
 

@@ -20,19 +20,15 @@ import errno
 import json
 import os
 import posixpath
+import stat
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pcipass.core import errors
-
-if TYPE_CHECKING:
-    import tarfile
 
 MAX_TEXT_BYTES = 1 << 16
 MAX_CONFIG_BYTES = 64
 MAX_LINK_HOPS = 40
-MAX_BUNDLE_MEMBERS = 500_000
-MAX_BUNDLE_BYTES = 2 << 30
 
 FORBIDDEN_ATTRS = frozenset({"vpd", "rom", "reset", "remove", "rescan"})
 
@@ -70,6 +66,14 @@ class _Unreadable(Exception):
     """Internal: a path that exists but cannot be read safely; ``args[0]`` is the reason."""
 
 
+class _Escapes(_Unreadable):
+    """Internal: a link that leads outside the root; ``named`` once the message names the link."""
+
+    def __init__(self, reason: str, *, named: bool = False) -> None:
+        super().__init__(reason)
+        self.named = named
+
+
 class HostRoot:
     """A host's filesystem seen from a root directory; all reads stay inside it.
 
@@ -79,12 +83,11 @@ class HostRoot:
     """
 
     def __init__(self, path: str, *, source: str | None = None, live: bool = False,
-                 cleanup: str | None = None, warnings: list[str] | None = None) -> None:
-        self.path = os.path.realpath(path)
+                 warnings: list[str] | None = None) -> None:
+        self.path = self._root_path(path)
         self.source = source if source is not None else path
         self.live = live
         self.warnings: list[str] = list(warnings or [])
-        self._cleanup = cleanup
         self._dirs: dict[str, str | None] = {"": self.path}
         self._real: set[str] = set()  # real paths known not to be links
         self._heads: dict[tuple[str, str], str] = {}  # (real dir, link text's dirname) -> real path
@@ -93,6 +96,9 @@ class HostRoot:
         self.name = self._hostname()
 
     # -- construction -------------------------------------------------------------------
+
+    def _root_path(self, path: str) -> str:
+        return os.path.realpath(path)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] = "/") -> HostRoot:
@@ -110,16 +116,13 @@ class HostRoot:
         import tarfile  # bundles only: keep the live/dir start-up light
 
         if text.endswith((".tar.gz", ".tgz")) or tarfile.is_tarfile(text):
-            return _open_bundle(text)
+            from pcipass.adapters import treeroot
+
+            return treeroot.open_bundle(text)
         raise HostRootInvalid(path=text, reason="expected a directory or a .tar.gz bundle")
 
     def close(self) -> None:
-        """Remove the temporary extraction of a bundle (no-op for directories)."""
-        if self._cleanup is not None:
-            import shutil
-
-            shutil.rmtree(self._cleanup, ignore_errors=True)
-            self._cleanup = None
+        """Release what the root holds (a bundle's memory; nothing for directories)."""
 
     def __enter__(self) -> HostRoot:
         return self
@@ -179,27 +182,37 @@ class HostRoot:
                 if cur == self.path:
                     if self.live:
                         continue
-                    raise _Unreadable("symlink leads outside the host root; not followed")
+                    raise _Escapes("symlink leads outside the host root; not followed")
                 cur = posixpath.dirname(cur)
                 continue
             nxt = cur + comp if cur.endswith("/") else f"{cur}/{comp}"
             if nxt in self._real:
                 cur = nxt
                 continue
-            try:
-                target = os.readlink(nxt)
-            except FileNotFoundError:
-                raise
-            except OSError as exc:
-                if exc.errno == errno.EINVAL:  # exists, not a link
-                    self._real.add(nxt)
-                    cur = nxt
-                    continue
-                if exc.errno == errno.ENOTDIR:
-                    raise FileNotFoundError(nxt) from exc
-                raise _Unreadable(f"cannot read ({exc.strerror})") from exc
+            target = self._probe(nxt)
+            if target is None:  # exists, not a link
+                self._real.add(nxt)
+                cur = nxt
+                continue
             cur = self._follow(cur, target, hops)
         return cur
+
+    def _probe(self, path: str) -> str | None:
+        """The link text of the real path ``path``, or ``None`` when it exists and is no link.
+
+        :raises FileNotFoundError: nothing there (or a parent is not a directory).
+        :raises _Unreadable: it cannot be looked at.
+        """
+        try:
+            return os.readlink(path)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            if exc.errno == errno.EINVAL:
+                return None
+            if exc.errno == errno.ENOTDIR:
+                raise FileNotFoundError(path) from exc
+            raise _Unreadable(f"cannot read ({exc.strerror})") from exc
 
     def _follow(self, cur: str, target: str, hops: list[int]) -> str:
         """Follow one link found in the real directory ``cur`` whose text is ``target``."""
@@ -208,15 +221,16 @@ class HostRoot:
             raise _Unreadable("symlink loop (too many levels of links); not followed")
         if posixpath.isabs(target):
             if not self.live:
-                raise _Unreadable(f"symlink to {target} leads outside the host root; not followed")
+                raise _Escapes(f"symlink to {target} leads outside the host root; not followed",
+                               named=True)
             return self._walk("/", target.split("/"), hops)
         try:
             return self._walk(cur, target.split("/"), hops)
-        except _Unreadable as exc:
-            if "outside" in exc.args[0] and "symlink to" not in exc.args[0]:
-                raise _Unreadable(f"symlink to {target} leads outside the host root; "
-                                  "not followed") from exc
-            raise
+        except _Escapes as exc:
+            if exc.named:
+                raise
+            raise _Escapes(f"symlink to {target} leads outside the host root; not followed",
+                           named=True) from exc
 
     def _opendir_link(self, parent: DirHandle, name: str, warnings: list[str]) -> DirHandle:
         """Open ``parent/name`` when it is a link (a ``sys/bus/pci/devices`` entry), cheaply.
@@ -278,20 +292,32 @@ class HostRoot:
         parent, _, name = rel.rpartition("/")
         base = self._resolve(parent, final=False) if parent else self.path
         path = posixpath.join(base, name)
+        if not self.live:
+            # A host root is untrusted: look before opening, since opening a device
+            # node or FIFO can act on a device (a watchdog starts counting).
+            if stat.S_ISLNK(_lstat_mode(path)):
+                path = self._walk_final(base, name)
+                _lstat_mode(path, require_regular=True)
+            else:
+                _lstat_mode(path, require_regular=True)
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            fd = os.open(path, _READ_FLAGS)
         except FileNotFoundError:
             raise
         except OSError as exc:
-            if exc.errno == errno.ELOOP:  # the file itself is a link: resolve it by hand
-                try:
-                    return _read_path(self._walk(base, [name], [0]), limit)
-                except FileNotFoundError:
-                    raise _Unreadable("broken symlink") from None
+            if exc.errno == errno.ELOOP:  # the file itself is a link (live root): resolve it by hand
+                return _read_path(self._walk_final(base, name), limit)
             if exc.errno == errno.ENOTDIR:
                 raise FileNotFoundError(rel) from exc
             raise _Unreadable(f"cannot read ({exc.strerror})") from exc
         return _read_fd(fd, limit)
+
+    def _walk_final(self, base: str, name: str) -> str:
+        """Resolve the link ``name`` of the real directory ``base``; a dangling one is unreadable."""
+        try:
+            return self._walk(base, [name], [0])
+        except FileNotFoundError:
+            raise _Unreadable("broken symlink") from None
 
     def readlink(self, rel: str, warnings: list[str] | None = None) -> str | None:
         """Return the text of the link ``rel`` (not followed), or ``None``.
@@ -303,18 +329,14 @@ class HostRoot:
         parent, _, name = rel.rpartition("/")
         try:
             base = self._resolve(parent, final=False) if parent else self.path
-            target = os.readlink(posixpath.join(base, name))
+            target = self._probe(posixpath.join(base, name))
         except FileNotFoundError:
             return None
         except _Unreadable as exc:
             self._warn(warnings, f"{rel}: {exc.args[0]}")
             return None
-        except OSError as exc:
-            if exc.errno in (errno.EINVAL, errno.ENOTDIR):
-                if exc.errno == errno.EINVAL:
-                    self._warn(warnings, f"{rel}: expected a symlink, found a regular entry")
-                return None
-            self._warn(warnings, f"{rel}: cannot read link ({exc.strerror})")
+        if target is None:
+            self._warn(warnings, f"{rel}: expected a symlink, found a regular entry")
             return None
         if not self._link_inside(base, target):
             self._warn(warnings, f"{rel}: symlink to {target} leads outside the host root; not followed")
@@ -344,14 +366,16 @@ class HostRoot:
             return None
         return posixpath.basename(target.rstrip("/")) or None
 
-    def scandir(self, rel: str, warnings: list[str] | None = None) -> list[os.DirEntry[str]]:
-        """List a directory inside the root (entries are not followed); ``[]`` when missing."""
+    def entries(self, rel: str, warnings: list[str] | None = None) -> list[tuple[str, str]]:
+        """``(name, kind)`` of each entry of a directory inside the root, unsorted; ``[]`` when
+        missing. ``kind`` is ``"file"``, ``"dir"``, ``"link"`` or ``"other"`` (entries are
+        not followed)."""
         real = self.resolve(rel, warnings)
         if real is None:
             return []
         try:
             with os.scandir(real) as it:
-                return list(it)
+                return [(e.name, _entry_kind(e)) for e in it]
         except FileNotFoundError:
             return []
         except NotADirectoryError:
@@ -363,18 +387,21 @@ class HostRoot:
 
     def listdir(self, rel: str, warnings: list[str] | None = None) -> list[str]:
         """Sorted names in a directory inside the root; ``[]`` when missing."""
-        return sorted(entry.name for entry in self.scandir(rel, warnings))
+        return sorted(name for name, _ in self.entries(rel, warnings))
 
     def exists(self, rel: str, warnings: list[str] | None = None) -> bool:
         """True when ``rel`` resolves inside the root (escaping links count as absent)."""
         real = self.resolve(rel, warnings)
-        return real is not None and os.path.lexists(real)
+        return real is not None and self._lexists(real)
+
+    def _lexists(self, real: str) -> bool:
+        return os.path.lexists(real)
 
     def iter_files(self, rel: str, warnings: list[str] | None = None) -> Iterator[str]:
         """Relative paths of the regular files directly in ``rel``, sorted."""
-        for entry in sorted(self.scandir(rel, warnings), key=lambda e: e.name):
-            if entry.is_file(follow_symlinks=False):
-                yield f"{_clean(rel)}/{entry.name}"
+        for name, kind in sorted(self.entries(rel, warnings)):
+            if kind == "file":
+                yield f"{_clean(rel)}/{name}"
 
     def opendir(self, rel: str, warnings: list[str] | None = None) -> DirHandle:
         """Open a directory once and read many entries of it with few syscalls.
@@ -385,6 +412,9 @@ class HostRoot:
         sink = self.warnings if warnings is None else warnings
         rel = _clean(rel)
         real = self.resolve(rel, sink)
+        return self._handle(rel, real, sink)
+
+    def _handle(self, rel: str, real: str | None, sink: list[str]) -> DirHandle:
         return DirHandle(self, rel, real, sink)
 
     # -- host identity --------------------------------------------------------------------
@@ -416,6 +446,9 @@ class HostRoot:
             return text.split()[0]
         if self.live:
             return os.uname().nodename
+        return self._default_name()
+
+    def _default_name(self) -> str:
         return posixpath.basename(self.path.rstrip("/")) or self.path
 
     def _warn(self, warnings: list[str] | None, message: str) -> None:
@@ -446,6 +479,11 @@ class DirHandle:
             warnings.append(f"{rel}: expected a directory")
         except OSError as exc:
             warnings.append(f"{rel}: cannot list ({exc.strerror})")
+
+    @property
+    def is_open(self) -> bool:
+        """False when the directory is missing or could not be opened."""
+        return self.fd is not None
 
     @property
     def names(self) -> frozenset[str]:
@@ -557,10 +595,10 @@ class DirHandle:
         """
         if self._names is None and self.fd is not None and name in _ALLOWED_FAST:
             try:
-                fd = os.open(name, _READ_FLAGS, dir_fd=self.fd)
+                fd = self._open_regular(name)
             except FileNotFoundError:
                 return None
-            except OSError:
+            except (OSError, _Unreadable):
                 fd = -1  # a link or an odd entry: read_bytes says why
             if fd >= 0:
                 try:
@@ -588,11 +626,16 @@ class DirHandle:
         elif self.fd is None:
             return None
         try:
-            fd = os.open(name, _READ_FLAGS, dir_fd=self.fd)
+            fd = self._open_regular(name)
         except FileNotFoundError:
+            return None
+        except _Unreadable as exc:
+            self.warnings.append(f"{self.rel}/{name}: {exc.args[0]}")
             return None
         except OSError as exc:
             rel = f"{self.rel}/{name}"
+            if exc.errno == errno.ENOTDIR:
+                return None
             if exc.errno != errno.ELOOP:
                 self.warnings.append(f"{rel}: cannot read ({exc.strerror})")
                 return None
@@ -604,6 +647,23 @@ class DirHandle:
             return None
         finally:
             os.close(fd)
+
+    def _open_regular(self, name: str) -> int:
+        """Open entry ``name`` for reading.
+
+        In a host root that is not the live ``/``, the entry is looked at first
+        and only a regular file is opened: opening a device node or a FIFO can
+        act on a device, and would read this machine's data as the host's. A link
+        raises ``OSError(ELOOP)`` so the caller resolves it by hand. The live
+        root skips the look (sysfs and procfs hold regular files): it costs a
+        syscall per attribute, about 15 per function.
+        """
+        if not self.root.live:
+            mode = os.stat(name, dir_fd=self.fd, follow_symlinks=False).st_mode
+            if stat.S_ISLNK(mode):
+                raise OSError(errno.ELOOP, "a symlink")
+            _require_regular(mode)
+        return os.open(name, _READ_FLAGS, dir_fd=self.fd)
 
     def readlink(self, name: str) -> str | None:
         """The target text of link ``name``; ``None`` (with a warning) when it leaves the root."""
@@ -659,6 +719,55 @@ def _check_allowed(rel: str, limit: int) -> int:
     return min(limit, MAX_CONFIG_BYTES) if name == "config" else limit
 
 
+def _entry_kind(entry: os.DirEntry[str]) -> str:
+    """``file``, ``dir``, ``link`` or ``other`` for a listed entry (not followed)."""
+    try:
+        if entry.is_symlink():
+            return "link"
+        if entry.is_file(follow_symlinks=False):
+            return "file"
+        if entry.is_dir(follow_symlinks=False):
+            return "dir"
+    except OSError:
+        pass
+    return "other"
+
+
+_NOT_REGULAR = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def not_regular_reason(mode: int) -> str | None:
+    """Why a file of this mode is not read (``None`` for a regular file)."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory; not read"
+    kind = next((name for test, name in _NOT_REGULAR if test(mode)), "not a regular file")
+    return f"not a regular file ({kind}); not read"
+
+
+def _require_regular(mode: int) -> None:
+    reason = not_regular_reason(mode)
+    if reason is not None:
+        raise _Unreadable(reason)
+
+
+def _lstat_mode(path: str, *, require_regular: bool = False) -> int:
+    """``lstat`` of a real path inside the root; raises FileNotFoundError or _Unreadable."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        raise
+    except NotADirectoryError as exc:
+        raise FileNotFoundError(path) from exc
+    except OSError as exc:
+        raise _Unreadable(f"cannot read ({exc.strerror})") from exc
+    if require_regular:
+        _require_regular(mode)
+    return mode
+
+
 def _read_path(path: str, limit: int) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -687,72 +796,6 @@ def _read_error(exc: OSError) -> str:
     if isinstance(exc, IsADirectoryError):
         return "a directory; not read"
     return f"cannot read ({exc.strerror})"
-
-
-# -- bundles ------------------------------------------------------------------------------
-
-
-def _open_bundle(path: str) -> HostRoot:
-    """Extract a ``.tar.gz`` bundle safely into a temporary directory and open its root."""
-    import shutil
-    import tarfile
-    import tempfile
-
-    tmp = tempfile.mkdtemp(prefix="pcipass-bundle-")
-    warnings: list[str] = []
-    try:
-        with tarfile.open(path, "r:*") as tar:
-            members = _safe_members(tar, tmp, path, warnings)
-            tar.extractall(tmp, members=members, filter=_member_filter(warnings))
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise HostRootInvalid(path=path, reason=f"cannot read the bundle ({exc})") from exc
-    except HostRootInvalid:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    top = [name for name in os.listdir(tmp)]
-    if len(top) == 1 and os.path.isdir(os.path.join(tmp, top[0])) \
-            and not os.path.islink(os.path.join(tmp, top[0])):
-        root = os.path.join(tmp, top[0])
-    else:
-        warnings.append(f"{os.path.basename(path)}: expected one top-level directory named after "
-                        f"the host, found {len(top)} entries; using the archive root")
-        root = tmp
-    return HostRoot(root, source=path, cleanup=tmp, warnings=warnings)
-
-
-def _safe_members(tar: tarfile.TarFile, dest: str, path: str,
-                  warnings: list[str]) -> list[tarfile.TarInfo]:
-    """Members to extract: no absolute names, no ``..``, within size limits."""
-    keep: list[tarfile.TarInfo] = []
-    total = 0
-    for count, member in enumerate(tar, 1):
-        if count > MAX_BUNDLE_MEMBERS:
-            raise HostRootInvalid(path=path, reason=f"more than {MAX_BUNDLE_MEMBERS} members")
-        total += max(member.size, 0)
-        if total > MAX_BUNDLE_BYTES:
-            raise HostRootInvalid(path=path, reason=f"more than {MAX_BUNDLE_BYTES} bytes unpacked")
-        name = member.name
-        parts = name.split("/")
-        if name.startswith("/") or ".." in parts:
-            warnings.append(f"bundle member {name}: absolute or '..' path; skipped")
-            continue
-        keep.append(member)
-    return keep
-
-
-def _member_filter(warnings: list[str]) -> Any:
-    """tarfile's ``data`` filter, turning each refusal into a warning instead of an abort."""
-    import tarfile
-
-    def member_filter(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
-        try:
-            safe = tarfile.data_filter(member, dest)
-        except tarfile.FilterError as exc:
-            warnings.append(f"bundle member {member.name}: {exc}; skipped")
-            return None
-        return safe
-    return member_filter
 
 
 def is_escaping(root: HostRoot, rel: str) -> bool:

@@ -82,12 +82,9 @@ class PciIds:
         """The root's own pci.ids when it carries one, else this machine's."""
         if root is not None and not root.live:
             for rel in ROOT_PATHS:
-                real = root.resolve(rel)
-                if real is not None and os.path.isfile(real):
-                    try:
-                        return cls.load(real)
-                    except OSError:
-                        continue
+                data = root.read_bytes(rel, [], limit=MAX_BYTES)  # regular files only
+                if data is not None:
+                    return cls(data.decode("utf-8", "replace"), source=f"{root.source}:{rel}")
         return cls.system()
 
     # -- lookups ----------------------------------------------------------------------------

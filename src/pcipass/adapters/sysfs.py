@@ -273,7 +273,7 @@ def _read_one(bus: hostroot.DirHandle, name: str) -> _Raw:
     rel = f"{DEVICES_DIR}/{name}"
     raw = _Raw(address=name, rel=rel)
     with bus.subdir(name, link=True, warnings=raw.warnings) as handle:
-        if handle.fd is None:
+        if not handle.is_open:
             if not raw.warnings:
                 raw.warnings.append(f"{rel}: broken link; device attributes unreadable")
             return raw
@@ -410,7 +410,7 @@ def _read_netdevs(device: hostroot.DirHandle, raw: _Raw) -> None:
             _read_netdev(device, f"net/{ifname}", ifname, raw)
         return
     with device.subdir("net") as net:  # a link or odd entry: resolved and reported by hand
-        if net.fd is None:
+        if not net.is_open:
             return
         for ifname in net.real_subdirs():
             _read_netdev(net, ifname, ifname, raw)

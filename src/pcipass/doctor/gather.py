@@ -11,9 +11,9 @@ reason, which the runner turns into ``skip`` findings.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -206,8 +206,9 @@ class HostSource:
         self._getters: dict[str, Callable[[], Any]] = {
             "host": self._host, "kernel": self._kernel, "devices": self._devices,
             "iommu_groups": self._groups, "numa": self._numa, "compute_config": self._config,
-            "default_route": self._route, "root_disk": self._root_disk,
-            "persistence": self._persistence, "spec_map": self._spec_map,
+            "default_route": partial(self._from_root, "default_route"),
+            "root_disk": partial(self._from_root, "root_disk"),
+            "persistence": partial(self._from_root, "persistence"), "spec_map": self._spec_map,
             "host_fit": self._host_fit,
         }
 
@@ -283,11 +284,36 @@ class HostSource:
 
     # -- facts only the doctor reads ------------------------------------------------------
 
+    def _from_root(self, fact: str) -> Any:
+        """A fact read from the host's own files. The three such facts are read in one
+        opening of the root, which is then closed: a bundle is read into memory once more
+        here, and released, so a fleet's bundles are never all held at once."""
+        results: dict[str, tuple[bool, Any]] | None = self._cache.get("_root_files")
+        if results is None:
+            results = {}
+            try:
+                for name, read in (("default_route", self._route), ("root_disk", self._root_disk),
+                                   ("persistence", self._persistence)):
+                    try:
+                        results[name] = (True, read())
+                    except Exception as exc:  # noqa: BLE001 - re-raised below, for this fact only
+                        results[name] = (False, exc)
+            finally:
+                self.close()
+            self._cache["_root_files"] = results
+        ok, value = results[fact]
+        if not ok:
+            raise value
+        return value
+
     def _open(self, fact: str) -> hostroot.HostRoot:
         if self.scan.kind == scan.KIND_LSPCI:
             raise model.FactMissing(fact, "an lspci paste has no host files")
         if self._root is None:
-            self._root = hostroot.HostRoot.open(self.scan.root)
+            try:
+                self._root = hostroot.HostRoot.open(self.scan.root)
+            except hostroot.HostRootInvalid as exc:
+                raise model.FactMissing(fact, f"the host root cannot be read again ({exc})") from exc
         return self._root
 
     def _lines(self, fact: str, rel: str) -> list[str]:
@@ -456,27 +482,14 @@ class Gathered:
 def gather(inputs: Inputs) -> Gathered:
     """Scan every host (the live host ``/`` when none is given) and set up lazy fact sources.
 
-    A bundle is extracted once: the scan reads the extraction, and the
-    doctor's own reads (route, mounts, boot files) reuse it.
+    The doctor's own reads (route, mounts, boot files) open a host's root
+    again only when a check asks for them; a bundle is then read once more
+    (bundles are held in memory, so a fleet's are not all held at once).
 
     :raises hostroot.HostRootInvalid, scan.LspciInputInvalid: unusable inputs.
     """
     hosts = [str(Path(h)) for h in inputs.hosts] or ([] if inputs.lspci else ["/"])
-    opened: list[hostroot.HostRoot | None] = []
-    try:
-        for h in hosts:
-            opened.append(hostroot.HostRoot.open(h) if os.path.isfile(h) else None)
-        paths = [r.path if r is not None else h for h, r in zip(hosts, opened)]
-        scans = _scan(paths, inputs)
-    except BaseException:
-        for r in opened:
-            if r is not None:
-                r.close()
-        raise
-    for i, (h, r) in enumerate(zip(hosts, opened)):
-        if r is not None:
-            scans[i] = dataclasses.replace(scans[i], root=h, kind=scan.KIND_BUNDLE)
+    scans = _scan(hosts, inputs)
     run = RunSource(inputs, scans)
-    roots = opened + [None] * (len(scans) - len(opened))
-    run.hosts = [HostSource(s, run, r) for s, r in zip(scans, roots)]
+    run.hosts = [HostSource(s, run) for s in scans]
     return Gathered(run.hosts, run)

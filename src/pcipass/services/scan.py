@@ -256,11 +256,16 @@ def _scan_roots(paths: list[str | Path], controller: config.NovaConfig | None,
     import concurrent.futures
     import multiprocessing
 
+    from pcipass.adapters import bundle
+
     # NOTE: fork keeps start-up cheap (modules already imported); results are plain
     # frozen records, pickled back in input order.
     ctx = multiprocessing.get_context("fork")
     chunk = max(1, len(paths) // (4 * jobs))
-    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+    shared = bundle.share_budget(ctx)  # one memory bound for the bundles of all workers
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
+                                                initializer=bundle.use_shared_budget,
+                                                initargs=(shared,)) as pool:
         return list(pool.map(_scan_root, paths, [controller] * len(paths),
                              [override] * len(paths), [facts_cache] * len(paths), chunksize=chunk))
 
@@ -386,28 +391,10 @@ def _host_conf_files(root: hostroot.HostRoot, warnings: list[str]) -> list[tuple
              if n.endswith(".conf") and not n.startswith(".")]
     out = []
     for rel in rels:
-        if not _is_regular(root, rel, warnings):
-            continue
-        data = root.read_bytes(rel, warnings, limit=MAX_CONF_BYTES + 1)
+        data = root.read_bytes(rel, warnings, limit=MAX_CONF_BYTES + 1)  # regular files only
         if data is not None:
             out.append((rel, data))
     return out
-
-
-def _is_regular(root: hostroot.HostRoot, rel: str, warnings: list[str]) -> bool:
-    """A FIFO opened without blocking reads as empty: refuse it (and sockets, devices) by name."""
-    real = root.resolve(rel, warnings)
-    if real is None:
-        return False
-    try:
-        mode = os.lstat(real).st_mode
-    except OSError:
-        return False
-    if stat.S_ISREG(mode):
-        return True
-    kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file (FIFO, socket or device)"
-    warnings.append(f"{rel}: {kind}; not read")
-    return False
 
 
 def _decode_conf(rel: str, data: bytes) -> tuple[str | None, errors.Problem | None]:
