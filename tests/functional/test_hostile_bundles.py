@@ -1,0 +1,345 @@
+"""Hostile bundles: a ``.tar.gz`` is read into memory and can never write, escape or exhaust.
+
+Each test builds its archive by hand, member by member, as an attacker would.
+The expectations come from the archive's own structure: which names are
+clean, which links stay inside, which member a hard link names.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import multiprocessing
+import os
+import stat
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from pcipass import fakehost
+from pcipass.adapters import bundle, hostroot
+from pcipass.services import scan
+from support import SHARED, run_cli
+
+
+def member(tar: tarfile.TarFile, name: str, data: bytes = b"", *, kind: bytes = tarfile.REGTYPE,
+           linkname: str = "", size: int | None = None) -> None:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = linkname
+    info.mode = 0o755 if kind == tarfile.DIRTYPE else 0o644
+    if kind in (tarfile.CHRTYPE, tarfile.BLKTYPE):
+        info.devmajor, info.devminor = 1, 11  # /dev/kmsg
+    info.size = len(data) if kind == tarfile.REGTYPE else 0
+    tar.addfile(info, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+
+
+def snapshot(directory: Path) -> dict[str, tuple[int, int]]:
+    """Every path under ``directory`` with its size and mtime (links not followed)."""
+    out = {}
+    for base, dirs, files in os.walk(directory):
+        for name in dirs + files:
+            path = os.path.join(base, name)
+            st = os.lstat(path)
+            out[path] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+# -- CVE-2025-4517: long names and symlinks past PATH_MAX, then a hard link through them ------
+
+
+def _path_max_attack(tar: tarfile.TarFile, target: str) -> None:
+    """The published shape of the attack on tarfile's "data" filter.
+
+    Sixteen directories with 247-character names, each shadowed by a one-letter
+    symlink to it; a link whose resolved path passes PATH_MAX, so realpath()
+    stops checking; an ``escape`` link through it that climbs to ``target``'s
+    directory; then a hard link through ``escape`` and a file written to it.
+    """
+    long_name = "d" * 247
+    letters = "abcdefghijklmnop"
+    path = ""
+    for letter in letters:
+        member(tar, os.path.join(path, long_name), kind=tarfile.DIRTYPE)
+        member(tar, os.path.join(path, letter), kind=tarfile.SYMTYPE, linkname=long_name)
+        path = os.path.join(path, long_name)
+    deep_link = os.path.join("/".join(letters), "l" * 254)
+    member(tar, deep_link, kind=tarfile.SYMTYPE, linkname="../" * len(letters))
+    climb = "../" * (len(Path(target).parts) + 8)
+    member(tar, "escape", kind=tarfile.SYMTYPE, linkname=f"{deep_link}/{climb}")
+    member(tar, "flaglink", kind=tarfile.LNKTYPE, linkname=f"escape{target}")
+    member(tar, "flaglink", b"overwritten by the bundle\n")
+    member(tar, "escape-new", kind=tarfile.SYMTYPE, linkname=f"escape{os.path.dirname(target)}")
+    member(tar, "escape-new/created-by-the-bundle", b"new file\n")
+
+
+def test_path_max_link_chain_writes_nothing_anywhere(tmp_path: Path) -> None:
+    victim = tmp_path / "victim" / "important.txt"
+    victim.parent.mkdir()
+    victim.write_text("keep me\n")
+    archive = tmp_path / "attack.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        _path_max_attack(tar, str(victim))
+    before = snapshot(tmp_path)
+    tmp_before = set(os.listdir(os.environ.get("TMPDIR", "/tmp")))
+
+    with hostroot.HostRoot.open(archive) as root:
+        warnings = "\n".join(root.warnings)
+        # The one-letter names are links, so nothing can be placed under them.
+        assert "is not a directory in the bundle; skipped" in warnings
+        # The hard link names a path through a link: it names no earlier member.
+        assert f"bundle member flaglink: hard link to escape{victim}, which is not an earlier " \
+               "member; skipped" in warnings
+        # Through the jail, the escape link leads nowhere outside.
+        assert root.read_text(f"escape{victim}", []) is None
+        jail: list[str] = []
+        assert root.read_text("escape-new/created-by-the-bundle", jail) is None
+        assert root.read_text("flaglink") == "overwritten by the bundle"  # only in memory
+
+    assert victim.read_text() == "keep me\n"
+    assert snapshot(tmp_path) == before
+    assert not (victim.parent / "created-by-the-bundle").exists()
+    assert not {n for n in set(os.listdir(os.environ.get("TMPDIR", "/tmp"))) - tmp_before
+                if n.startswith("pcipass")}
+
+
+def test_path_max_attack_through_the_cli_is_a_clean_scan(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    archive = tmp_path / "attack.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        _path_max_attack(tar, str(victim))
+    result = run_cli(["scan", "--host", str(archive), "-f", "json"])
+    assert result.code == 0, result.err
+    host = result.json()["hosts"][0]
+    assert host["devices"] == []
+    assert any("hard link to escape" in w for w in host["warnings"])
+    assert victim.read_text() == "keep me\n"
+
+
+# -- links that climb out, directly or through a chain ----------------------------------------
+
+
+def test_links_that_climb_out_directly_or_through_a_chain_are_never_followed(tmp_path: Path) -> None:
+    archive = tmp_path / "h.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        member(tar, "h/etc/hostname", b"h\n")
+        member(tar, "h/direct", kind=tarfile.SYMTYPE, linkname="../../../etc/passwd")
+        member(tar, "h/absolute", kind=tarfile.SYMTYPE, linkname="/etc/passwd")
+        # Each link alone stays inside the archive; followed in turn they leave the host root.
+        member(tar, "h/sys/a", kind=tarfile.SYMTYPE, linkname="../b")
+        member(tar, "h/b", kind=tarfile.SYMTYPE, linkname="sys/c/..")
+        member(tar, "h/sys/c", kind=tarfile.SYMTYPE, linkname="../..")
+        member(tar, "h/chain", kind=tarfile.SYMTYPE, linkname="sys/a/etc/passwd")
+        member(tar, "h/hard-up", kind=tarfile.LNKTYPE, linkname="../etc/passwd")
+        member(tar, "h/hard-abs", kind=tarfile.LNKTYPE, linkname="/etc/passwd")
+        member(tar, "h/hard-missing", kind=tarfile.LNKTYPE, linkname="h/not-there")
+        member(tar, "h/hard-dir", kind=tarfile.LNKTYPE, linkname="h/sys")
+        member(tar, "h/hard-ok", kind=tarfile.LNKTYPE, linkname="h/etc/hostname")
+    with hostroot.HostRoot.open(archive) as root:
+        assert root.warnings == [
+            "bundle member h/direct: symlink to ../../../etc/passwd leads outside the bundle; "
+            "skipped",
+            "bundle member h/absolute: symlink to /etc/passwd leads outside the bundle; skipped",
+            "bundle member h/hard-up: hard link to ../etc/passwd, outside the bundle; skipped",
+            "bundle member h/hard-abs: hard link to /etc/passwd, outside the bundle; skipped",
+            "bundle member h/hard-missing: hard link to h/not-there, which is not an earlier "
+            "member; skipped",
+            "bundle member h/hard-dir: hard link to the directory h/sys; skipped",
+        ]
+        warnings: list[str] = []
+        assert root.read_text("chain", warnings) is None
+        # The message names the link in the chain that leaves the root: sys/c -> ../..
+        assert warnings == ["chain: symlink to ../.. leads outside the host root; not followed"]
+        assert root.read_text("hard-ok") == "h"
+
+
+def test_a_hard_link_to_a_missing_member_is_a_warning_not_a_crash(tmp_path: Path) -> None:
+    archive = tmp_path / "h.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        member(tar, "h/sys/bus/pci/devices", kind=tarfile.DIRTYPE)
+        member(tar, "h/proc/cmdline", kind=tarfile.LNKTYPE, linkname="h/missing")
+    result = run_cli(["scan", "--host", str(archive), "-f", "json"])
+    assert result.code == 0, result.err
+    assert ("bundle member h/proc/cmdline: hard link to h/missing, which is not an earlier "
+            "member; skipped") in result.json()["hosts"][0]["warnings"]
+
+
+# -- device nodes are never read as files ------------------------------------------------------
+
+
+def test_a_character_device_in_a_bundle_is_named_not_read(tmp_path: Path) -> None:
+    archive = tmp_path / "h.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        member(tar, "h/sys/bus/pci/devices", kind=tarfile.DIRTYPE)
+        member(tar, "h/proc/cmdline", kind=tarfile.CHRTYPE)
+        member(tar, "h/proc/modules", kind=tarfile.FIFOTYPE)
+    result = run_cli(["scan", "--host", str(archive), "-f", "json"])
+    assert result.code == 0, result.err
+    host = result.json()["hosts"][0]
+    assert "proc/cmdline: not a regular file (a character device); not read" in host["warnings"]
+    assert "proc/modules: not a regular file (a FIFO); not read" in host["warnings"]
+    assert host["kernel"]["cmdline"] is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mknod needs root (CI runs as root)")
+def test_a_device_node_in_a_host_root_directory_is_never_opened(tmp_path: Path) -> None:
+    root_dir = tmp_path / "h"
+    (root_dir / "sys/bus/pci/devices").mkdir(parents=True)
+    (root_dir / "proc").mkdir()
+    # /dev/kmsg's numbers: opening it would read this machine's kernel log as the host's.
+    os.mknod(root_dir / "proc/cmdline", stat.S_IFCHR | 0o444, os.makedev(1, 11))
+    result = run_cli(["scan", "--host", str(root_dir), "-f", "json"])
+    assert result.code == 0, result.err
+    host = result.json()["hosts"][0]
+    assert "proc/cmdline: not a regular file (a character device); not read" in host["warnings"]
+    assert host["kernel"]["cmdline"] is None
+
+
+# -- bounds ------------------------------------------------------------------------------------
+
+
+def _raw_tar_gz(path: Path, headers: list[tarfile.TarInfo], payload: bytes = b"") -> None:
+    """A gzip stream of tar headers (and ``payload`` after the first), written by hand so a
+    header can declare more data than follows."""
+    blob = b"".join(h.tobuf(tarfile.GNU_FORMAT) for h in headers[:1]) + payload
+    blob += b"".join(h.tobuf(tarfile.GNU_FORMAT) for h in headers[1:])
+    path.write_bytes(gzip.compress(blob + b"\0" * 1024))
+
+
+def test_a_declared_size_over_the_bound_is_refused_from_the_header(tmp_path: Path) -> None:
+    info = tarfile.TarInfo("h/proc/cmdline")
+    info.size = bundle.MAX_UNPACKED_BYTES + 1
+    archive = tmp_path / "bomb.tar.gz"
+    _raw_tar_gz(archive, [info])
+    with pytest.raises(hostroot.HostRootInvalid, match="more than 2,147,483,648 bytes unpacked"):
+        hostroot.HostRoot.open(archive)
+
+
+def test_a_gzip_bomb_member_keeps_only_what_readers_read(tmp_path: Path) -> None:
+    archive = tmp_path / "bomb.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        member(tar, "h/sys/devices/d/vendor", b"0" * (64 << 20))  # 64 MiB of zeros, 65 KB packed
+        member(tar, "h/etc/hostname", b"h\n")
+    assert archive.stat().st_size < 1 << 20
+    with hostroot.HostRoot.open(archive) as root:
+        assert isinstance(root, hostroot.HostRoot) and root.name == "h"
+        tree = root.tree  # type: ignore[attr-defined]
+        assert tree.held <= bundle.KEEP_SYS_BYTES + 8
+        assert root.read_text("sys/devices/d/vendor") == "0" * (1 << 16)
+        warnings: list[str] = []
+        assert root.read_bytes("sys/devices/d/vendor", warnings, limit=1 << 20) is None
+        assert warnings == ["sys/devices/d/vendor: larger than the 65,536 bytes kept of a bundle "
+                            "member; not read"]
+
+
+def test_the_memory_budget_refuses_a_bundle_that_does_not_fit(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    archive = tmp_path / "h.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        member(tar, "h/cmd/dmesg.txt", b"x" * 5000)
+    monkeypatch.setattr(bundle, "_budget", bundle._Budget(4096))
+    with pytest.raises(hostroot.HostRootInvalid, match="would hold more than 4,096 bytes"):
+        hostroot.HostRoot.open(archive)
+    assert bundle.budget()._local == 0  # what the refused bundle had taken is given back
+    monkeypatch.setattr(bundle, "_budget", bundle._Budget(8192))
+    with hostroot.HostRoot.open(archive) as root:
+        assert bundle.budget()._local == 5000
+        assert root.read_text("cmd/dmesg.txt", limit=1 << 20) == "x" * 5000
+    assert bundle.budget()._local == 0  # closing gives it back
+
+
+def _take_in_child(value: object, n: int, out: object) -> None:
+    bundle.use_shared_budget(value)
+    out.value = bundle.budget().take(n)  # type: ignore[attr-defined]
+
+
+def test_the_budget_is_one_bound_across_worker_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(bundle.MEMORY_ENV, "1000")
+    monkeypatch.setattr(bundle, "_budget", None)
+    ctx = multiprocessing.get_context("fork")
+    shared = bundle.share_budget(ctx)
+    assert bundle.budget().take(600)
+    results = []
+    for n in (300, 300):  # the second no longer fits: 600 + 300 + 300 > 1000
+        ok = ctx.Value("b", 0)
+        child = ctx.Process(target=_take_in_child, args=(shared, n, ok))
+        child.start()
+        child.join(30)
+        results.append(bool(ok.value))
+    assert results == [True, False]
+    assert shared.value == 900
+    monkeypatch.setattr(bundle, "_budget", None)
+
+
+def test_too_many_members_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bundle, "MAX_MEMBERS", 10)
+    archive = tmp_path / "many.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for i in range(11):
+            member(tar, f"h/f{i}", b"x")
+    with pytest.raises(hostroot.HostRootInvalid, match="more than 10 members"):
+        hostroot.HostRoot.open(archive)
+
+
+@pytest.mark.parametrize("data", [b"", b"\x1f\x8b", b"\x1f\x8b\x08\x00" + b"\xff" * 64,
+                                  gzip.compress(b"\0" * 100), gzip.compress(b"x" * 600)])
+def test_truncated_or_corrupt_archives_are_host_root_errors(tmp_path: Path, data: bytes) -> None:
+    archive = tmp_path / "bad.tar.gz"
+    archive.write_bytes(data)
+    try:
+        root = hostroot.HostRoot.open(archive)
+    except hostroot.HostRootInvalid as exc:
+        assert str(archive) in str(exc)
+    else:  # an empty archive is a valid (empty) bundle
+        with root:
+            assert root.listdir("") == []
+
+
+def test_a_truncated_real_bundle_is_a_host_root_error(tmp_path: Path) -> None:
+    data = (SHARED / "corpus/realkernel/lab-iommu.tar.gz").read_bytes()
+    archive = tmp_path / "cut.tar.gz"
+    archive.write_bytes(data[: len(data) // 2])
+    with pytest.raises(hostroot.HostRootInvalid, match="cannot read the bundle"):
+        hostroot.HostRoot.open(archive)
+
+
+# -- the same answers as the unpacked tree ----------------------------------------------------
+
+
+def _without_root(doc: dict[str, object]) -> dict[str, object]:
+    host = dict(doc["hosts"][0])  # type: ignore[index]
+    host.pop("root")
+    host.pop("kind")
+    return host
+
+
+@pytest.mark.parametrize("profile", sorted(set(fakehost.PROFILES) - {"bench-8x128"}))
+def test_a_bundle_scans_exactly_as_its_unpacked_tree(tmp_path: Path, profile: str) -> None:
+    built = fakehost.build(tmp_path / "tree" / "h", fakehost.PROFILES[profile])
+    archive = fakehost.pack(built, tmp_path / "h.tar.gz")
+    from_dir = scan.scan_hosts([built.root]).to_dict()
+    from_bundle = scan.scan_hosts([archive]).to_dict()
+    assert _without_root(from_bundle) == _without_root(from_dir)
+
+
+@pytest.mark.parametrize("name", ["lab-iommu", "lab-noiommu"])
+def test_real_kernel_bundles_scan_as_their_unpacked_trees(tmp_path: Path, name: str) -> None:
+    archive = SHARED / "corpus/realkernel" / f"{name}.tar.gz"
+    with tarfile.open(archive) as tar:
+        tar.extractall(tmp_path, filter="data")  # the test unpacks; pcipass never does
+    from_dir = scan.scan_hosts([tmp_path / name]).to_dict()
+    from_bundle = scan.scan_hosts([archive]).to_dict()
+    assert _without_root(from_bundle) == _without_root(from_dir)
+    assert len(from_bundle["hosts"][0]["devices"]) > 5
+
+
+def test_non_utf8_member_names_are_kept_as_escapes(tmp_path: Path) -> None:
+    archive = tmp_path / "h.tar.gz"
+    with tarfile.open(archive, "w:gz", encoding="utf-8", errors="surrogateescape") as tar:
+        member(tar, "h/etc/nova/nova.conf.d/bad\udcff.conf", b"[pci]\n")
+        member(tar, "h/etc/hostname", b"h\n")
+    with hostroot.HostRoot.open(archive) as root:
+        assert root.listdir("etc/nova/nova.conf.d") == ["bad\udcff.conf"]
+        assert root.read_text("etc/nova/nova.conf.d/bad\udcff.conf") == "[pci]"
