@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from pcipass.core import errors, legacy, requests
+from pcipass.core import requests
 from pcipass.doctor import model as dm
-from pcipass.doctor.checks import common
 from pcipass.doctor.registry import check
 
 UNDEFINED = frozenset({"PciRequestAliasNotDefined"})
 MALFORMED = frozenset({"InvalidAliasRequest", "ValidationError", "InvalidExtraSpec"})
-LEGACY = "DeprecatedLegacyPciConfig"
 IMAGE = frozenset({"ImagePCINUMAPolicyForbidden", "ImageNUMATopologyForbidden", "ImageCPUPinningForbidden",
                    "InvalidRequest"})
 
@@ -46,22 +44,7 @@ def malformed_alias(flavors: Sequence[dm.FlavorFacts]) -> Iterator[dm.Result]:
             yield _refusal(fl, requests.ALIAS_KEY)
         for w in fl.warnings:
             yield dm.result(dm.WARN, f"flavor {fl.name!r}", f"{w.code}: {w.message}",
-                            [fl.evidence(w.entry if w.entry and w.entry in fl.extra_specs else requests.ALIAS_KEY)],
-                            _warning_fix(fl, w))
-
-
-def _warning_fix(fl: dm.FlavorFacts, w: errors.Problem) -> str | None:
-    """The warning's hint; for a legacy labels flavor, the command rebuilt with every value quoted
-    (the flavor name and the alias value come from the flavor file)."""
-    if w.code != LEGACY:
-        return w.hint
-    try:
-        alias = legacy.modern_flavor_extra_specs(fl.extra_specs).get(requests.ALIAS_KEY, "")
-    except errors.PcipassError:
-        return w.hint
-    return (f"openstack flavor set {common.sh(fl.name)} --property "
-            f"{common.sh(f'{requests.ALIAS_KEY}={alias}')} --no-property {legacy.LABELS_KEY} "
-            "(aliases as config check prints them)")
+                            [fl.evidence(w.entry if w.entry and w.entry in fl.extra_specs else requests.ALIAS_KEY)], w.hint)
 
 
 @check("PCI-F003", "flavor", title="the image agrees with the flavor")
