@@ -1,12 +1,14 @@
 """The ``pcipass`` command: a thin Click front end over :mod:`pcipass.services`.
 
 Exit codes (contracts.md §5): 0 fine, 1 warnings only, 2 failures or invalid
-input, 64 usage error, 255 internal error (traceback only with ``--debug``).
+input, 64 usage error, 130 / 143 / 129 stopped by SIGINT / SIGTERM / SIGHUP
+(:mod:`pcipass.cli.stopping`), 255 internal error (traceback only with ``--debug``).
 """
 
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -14,12 +16,15 @@ from typing import Any, TypeVar
 import click
 
 import pcipass
-from pcipass.cli import output
+from pcipass.cli import output, stopping
+from pcipass.services import progress
 
 EXIT_OK = 0
 EXIT_WARN = 1
 EXIT_FAIL = 2
 EXIT_USAGE = 64
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
 EXIT_INTERNAL = 255
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -86,8 +91,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return the process exit code (the console script exits with it)."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    progress.reset()
     try:
-        rv = cli.main(args=args, prog_name="pcipass", standalone_mode=False)
+        with stopping.stops_on_signals():
+            rv = cli.main(args=args, prog_name="pcipass", standalone_mode=False)
+    except stopping.Stopped as exc:
+        output.echo_err(stopping.message(exc.signum))
+        return exc.exit_code
     except click.exceptions.NoArgsIsHelpError as exc:  # pragma: no cover - click >= 8.2
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
         return EXIT_USAGE
@@ -96,7 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    except click.Abort:
+    except click.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):  # outside the main thread
+            output.echo_err(stopping.message(signal.SIGINT))
+            return EXIT_SIGINT
         click.echo("Aborted.", err=True)
         return EXIT_INTERNAL
     except click.ClickException as exc:

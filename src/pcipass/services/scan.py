@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from pcipass.adapters import hostroot, kernel, pciids, sysfs
 from pcipass.core import errors, model
-from pcipass.services import gcpause
+from pcipass.services import gcpause, progress
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -205,9 +205,9 @@ def scan_hosts(hosts: Sequence[str | Path], *, lspci: Sequence[str | Path] = (),
                facts_cache: str = CACHE_USE) -> ScanReport:
     """Scan host roots and lspci pastes; match each against its own compute config.
 
-    Hosts are scanned one at a time and a bundle's extraction is removed
-    before the next one is opened, so a fleet costs little more memory than
-    its devices.
+    Hosts are scanned one at a time (or one per worker) and a bundle's memory
+    is released before the next one is read, so a fleet costs little more
+    memory than its devices.
 
     :param hosts: ``/``, host root directories or ``.tar.gz`` bundles.
     :param lspci: lspci pastes, each a host named after the file's stem.
@@ -251,23 +251,26 @@ def _scan_roots(paths: list[str | Path], controller: config.NovaConfig | None,
     if jobs == 0:
         jobs = (os.cpu_count() or 1) if len(paths) >= PARALLEL_MIN_HOSTS else 1
     jobs = min(jobs, len(paths))
+    progress.start("host roots scanned", len(paths))
     if jobs <= 1:
-        return [_scan_root(p, controller, override, facts_cache) for p in paths]
-    import concurrent.futures
-    import multiprocessing
+        scans = []
+        for p in paths:
+            scans.append(_scan_root(p, controller, override, facts_cache))
+            progress.advance()
+        return scans
+    from pcipass.services import workers
 
-    from pcipass.adapters import bundle
-
-    # NOTE: fork keeps start-up cheap (modules already imported); results are plain
-    # frozen records, pickled back in input order.
-    ctx = multiprocessing.get_context("fork")
     chunk = max(1, len(paths) // (4 * jobs))
-    shared = bundle.share_budget(ctx)  # one memory bound for the bundles of all workers
-    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
-                                                initializer=bundle.use_shared_budget,
-                                                initargs=(shared,)) as pool:
-        return list(pool.map(_scan_root, paths, [controller] * len(paths),
-                             [override] * len(paths), [facts_cache] * len(paths), chunksize=chunk))
+    results = workers.map_ordered(_scan_root, [(p, controller, override, facts_cache)
+                                               for p in paths], jobs, chunk)
+    try:
+        scans = []
+        for found in results:
+            scans.append(found)
+            progress.advance()
+        return scans
+    finally:
+        results.close()  # a stop while this frame runs still terminates the workers
 
 
 def _read_files(files: Sequence[str | Path]) -> config.NovaConfig:

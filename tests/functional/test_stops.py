@@ -1,0 +1,144 @@
+"""Stopping a long run: SIGINT, SIGTERM and SIGHUP end it cleanly (contracts §5).
+
+A real ``pcipass scan`` process reads bundles slow enough to be caught in the
+middle (each holds a 600 MiB member of zeros, 2.7 MB packed, which the reader
+must decompress to reach the end of the archive). The test then signals it as
+a terminal (Ctrl-C to the process group), a service manager (SIGTERM to the
+parent only) or a closed terminal (SIGHUP) would, and checks the exit code, the
+one line on stderr, that every worker is gone and that nothing was left in the
+temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+
+BUNDLES = 6
+ZEROS = 600 << 20
+
+
+@pytest.fixture(scope="module")
+def slow_bundles(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    base = tmp_path_factory.mktemp("slow")
+    info = tarfile.TarInfo("h/cmd/dmesg.txt")
+    info.size = ZEROS
+    packer = zlib.compressobj(1, zlib.DEFLATED, 31)  # gzip framing
+    parts = [packer.compress(info.tobuf(tarfile.GNU_FORMAT))]
+    block = b"\0" * (1 << 20)
+    parts += [packer.compress(block) for _ in range(ZEROS >> 20)]
+    parts += [packer.compress(b"\0" * 1024), packer.flush()]
+    data = b"".join(parts)
+    paths = []
+    for i in range(BUNDLES):
+        path = base / f"h{i}.tar.gz"
+        path.write_bytes(data)
+        paths.append(path)
+    return paths
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize(("sig", "to_group", "jobs", "code"), [
+    (signal.SIGINT, True, 2, 130),     # Ctrl-C: the terminal signals the whole group
+    (signal.SIGTERM, False, 2, 143),   # a service manager signals the parent only
+    (signal.SIGHUP, False, 2, 129),
+    (signal.SIGINT, True, 1, 130),
+    (signal.SIGTERM, False, 1, 143),
+])
+def test_a_stop_ends_the_run_its_workers_and_its_files(
+        slow_bundles: list[Path], tmp_path: Path, sig: signal.Signals, to_group: bool, jobs: int,
+        code: int) -> None:
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmpdir)}
+    args = [sys.executable, "-m", "pcipass", "scan", "-j", str(jobs), "-f", "json"]
+    for path in slow_bundles:
+        args += ["--host", str(path)]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while jobs > 1 and len(_children(proc.pid)) < jobs and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        assert proc.poll() is None, "the scan ended before it could be stopped"
+        workers = _children(proc.pid)
+        assert len(workers) >= (jobs if jobs > 1 else 0)
+        stopped_at = time.monotonic()
+        if to_group:
+            os.killpg(proc.pid, sig)
+        else:
+            os.kill(proc.pid, sig)
+        out, err = proc.communicate(timeout=60)  # a hang guard, not a speed test
+        took = time.monotonic() - stopped_at
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == code, err
+    assert out == b""
+    lines = err.decode().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"pcipass: stopped by {sig.name} (")
+    assert "host roots scanned" in lines[0] and "nothing was left behind" in lines[0]
+    # "within a second" on a quiet machine (about 0.05 s here); the bound leaves room for CI.
+    assert took < 5, took
+    deadline = time.monotonic() + 5
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [w for w in workers if _alive(w)]
+    assert list(tmpdir.iterdir()) == []
+
+
+def test_workers_die_with_a_parent_killed_outright(slow_bundles: list[Path]) -> None:
+    """SIGKILL cannot be handled: the kernel's parent-death signal stops the workers."""
+    args = [sys.executable, "-m", "pcipass", "scan", "-j", "2", "-f", "json"]
+    for path in slow_bundles:
+        args += ["--host", str(path)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = _children(proc.pid)
+        assert len(workers) == 2
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [w for w in workers if _alive(w)]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
