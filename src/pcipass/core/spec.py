@@ -26,7 +26,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pcipass.core import errors, model
+from pcipass.core import errors, jsontext, model
 from pcipass.core import spec_address as addr
 
 ANY = addr.ANY
@@ -224,7 +224,8 @@ class SpecParseResult:
 
 
 def parse_device_spec_values(values: Sequence[str], facts: model.HostFacts, *,
-                             report_in_placement: bool = False) -> SpecParseResult:
+                             report_in_placement: bool = False,
+                             compiler: addr.PatternCompiler | None = None) -> SpecParseResult:
     """Parse every ``[pci] device_spec`` value; never raises, collects problems instead.
 
     Indexes: a value that is a JSON dict, or that is rejected before it could be
@@ -235,6 +236,8 @@ def parse_device_spec_values(values: Sequence[str], facts: model.HostFacts, *,
     :param values: the raw strings of the option values, in config order.
     :param facts: what the host's sysfs says (PFs, netdevs).
     :param report_in_placement: ``[pci] report_in_placement``.
+    :param compiler: compiles regex address patterns (default: Python ``re``, unbounded;
+        the services pass a bounded one). An error it raises rejects that entry.
     """
     result = SpecParseResult()
     index = 0
@@ -247,7 +250,8 @@ def parse_device_spec_values(values: Sequence[str], facts: model.HostFacts, *,
             index += 1
             continue
         for item, item_value in items:
-            _parse_entry(result, index, value_index, item, item_value, facts, report_in_placement)
+            _parse_entry(result, index, value_index, item, item_value, facts, report_in_placement,
+                         compiler)
             index += 1
     return result
 
@@ -255,23 +259,31 @@ def parse_device_spec_values(values: Sequence[str], facts: model.HostFacts, *,
 def _decode_value(raw: str) -> list[tuple[int | None, Any]]:
     """JSON-decode one value into ``(item, element)`` pairs (item None for a dict value)."""
     try:
-        decoded = json.loads(raw)
+        if not isinstance(raw, str):
+            raise TypeError(f"the value is {type(raw).__name__}, not a string")
+        decoded = jsontext.loads(raw)
+    except jsontext.JsonTooComplex as exc:
+        raise errors.PciConfigInvalidSpec(
+            reason=f"Invalid entry: '{errors.clip(raw)}': the JSON is {exc}",
+            hint="a device_spec value is one JSON object or a flat list of objects") from None
     except (ValueError, TypeError, RecursionError):
         raise errors.PciConfigInvalidSpec(
-            reason=f"Invalid entry: '{raw}'",
+            reason=f"Invalid entry: '{errors.clip(str(raw))}'",
             hint="each value must be strict JSON: double quotes, no trailing commas") from None
     if isinstance(decoded, dict):
         return [(None, decoded)]
     if isinstance(decoded, list):
         return list(enumerate(decoded))
-    raise errors.PciConfigInvalidSpec(reason=f"Invalid entry: '{raw}'; Expecting list or dict")
+    raise errors.PciConfigInvalidSpec(
+        reason=f"Invalid entry: '{errors.clip(raw)}'; Expecting list or dict")
 
 
 def _parse_entry(result: SpecParseResult, index: int, value_index: int, item: int | None,
-                 raw: Any, facts: model.HostFacts, report_in_placement: bool) -> None:
+                 raw: Any, facts: model.HostFacts, report_in_placement: bool,
+                 compiler: addr.PatternCompiler | None) -> None:
     where = {"value_index": value_index, "entry": _entry_name(value_index, item)}
     try:
-        spec = parse_spec(raw, facts, report_in_placement=report_in_placement)
+        spec = parse_spec(raw, facts, report_in_placement=report_in_placement, compiler=compiler)
     except errors.PcipassError as exc:
         result.problems.append(exc.to_problem(**where))
         return
@@ -288,10 +300,12 @@ def _entry_name(value_index: int, item: int | None) -> str:
 
 
 def parse_spec(raw: Mapping[str, Any], facts: model.HostFacts, *,
-               report_in_placement: bool = False) -> DeviceSpec:
+               report_in_placement: bool = False,
+               compiler: addr.PatternCompiler | None = None) -> DeviceSpec:
     """Parse one spec dict, checking in Nova's order so the first error is Nova's.
 
-    ``raw`` is not modified.
+    ``raw`` is not modified. ``compiler`` compiles regex address patterns
+    (default: Python ``re``, as Nova).
 
     :raises errors.PciConfigInvalidSpec: bad ids, bad glob fields, bad bool tags,
         ``one_time_use`` without Placement reporting, remote_managed VF ids.
@@ -311,7 +325,7 @@ def parse_spec(raw: Mapping[str, Any], facts: model.HostFacts, *,
     if address_raw and devname_raw:
         raise errors.PciDeviceInvalidDeviceName(hint="keep either devname or address")
     devname = _check_devname(devname_raw)
-    address, pf_addr = _resolve_address(address_raw, devname, facts)
+    address, pf_addr = _resolve_address(address_raw, devname, facts, compiler)
     remote_managed = lenient_bool(tags.get(REMOTE_MANAGED))
     for tag in STRICT_BOOL_TAGS:
         _normalize_bool_tag(tags, tag)
@@ -347,6 +361,7 @@ def _check_devname(value: Any) -> str | None:
 
 
 def _resolve_address(value: Any, devname: str | None, facts: model.HostFacts,
+                     compiler: addr.PatternCompiler | None = None,
                      ) -> tuple[addr.AddressSpec | None, str | None]:
     """Return the address to match and, when it is an SR-IOV PF on this host, the PF address.
 
@@ -357,7 +372,7 @@ def _resolve_address(value: Any, devname: str | None, facts: model.HostFacts,
         if found is None:
             return None, None
         return addr.parse_glob(found), found if facts.is_pf(found) else None
-    address = addr.parse_address(value or "*:*:*.*")
+    address = addr.parse_address(value or "*:*:*.*", compiler)
     single = address.single_address()
     return address, single if single is not None and facts.is_pf(single) else None
 

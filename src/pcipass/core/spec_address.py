@@ -7,6 +7,13 @@ missing leading fields are wildcards), a dict is a *regex* per field
 compared with the four lower-case fields of a device address, which Nova
 normalizes through ``int(x, 16)`` the same way as the glob.
 
+Regex patterns are compiled by a *pattern compiler* the caller hands in: a
+callable that turns one pattern into a :class:`FieldMatcher`. The core only
+calls it; it never times a match (contracts §6). The default,
+:func:`compile_re`, is Nova's own ``re.compile(p).match`` and has no bound; the
+services pass a compiler that bounds each match and raises a
+:class:`~pcipass.core.errors.PcipassError` when the bound is hit.
+
 The lenient parts are deliberate: Python's ``int(x, 16)`` accepts ``0x``,
 ``_`` separators, surrounding whitespace and a sign, so ``"-1"`` becomes the
 domain ``-001`` that never matches. This module keeps that behaviour, because
@@ -19,8 +26,8 @@ import dataclasses
 import functools
 import re
 import string
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from pcipass.core import errors
 
@@ -35,6 +42,40 @@ Fields = tuple[str, str, str, str]
 
 _HEXDIGITS = frozenset(string.hexdigits)
 _REGEX_KEYS = ("domain", "bus", "slot", "function")
+
+
+class FieldMatcher(Protocol):
+    """One compiled regex address pattern.
+
+    Called with a device's normalized field (``"0000"``, ``"0a"``, ``"1f"``,
+    ``"7"``), it returns True when the pattern matches at the start of it, as
+    Nova's ``re.match``. It may raise a :class:`~pcipass.core.errors.PcipassError`
+    when it cannot decide within the caller's bound.
+    """
+
+    def __call__(self, text: str, /) -> bool: ...
+
+
+#: Compiles one pattern that ``re.compile`` accepts into a :class:`FieldMatcher`; it may
+#: raise a :class:`~pcipass.core.errors.PcipassError` for a pattern it refuses to run.
+PatternCompiler = Callable[[str], FieldMatcher]
+
+
+class ReMatcher:
+    """Nova's matcher: ``re.compile(pattern).match(text)``, without any bound."""
+
+    __slots__ = ("pattern",)
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = re.compile(pattern)
+
+    def __call__(self, text: str, /) -> bool:
+        return self.pattern.match(text) is not None
+
+
+def compile_re(pattern: str) -> FieldMatcher:
+    """The default pattern compiler: Python ``re``, exactly as Nova (unbounded)."""
+    return ReMatcher(pattern)
 
 
 def check_hex_field(prop: str, raw: str, maxval: int, width: int) -> str:
@@ -105,24 +146,34 @@ class GlobAddress:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RegexAddress:
-    """A dict address: one ``re.match`` pattern per field, ``.*`` when absent."""
+    """A dict address: one ``re.match`` pattern per field, ``.*`` when absent.
+
+    ``compiler`` turns each pattern into its matcher (default :func:`compile_re`).
+    """
 
     raw: Mapping[str, Any]
     domain: str = REGEX_ANY
     bus: str = REGEX_ANY
     slot: str = REGEX_ANY
     func: str = REGEX_ANY
-    _compiled: tuple[tuple[int, re.Pattern[str]], ...] = dataclasses.field(
+    compiler: dataclasses.InitVar[PatternCompiler | None] = None
+    _compiled: tuple[tuple[int, FieldMatcher], ...] = dataclasses.field(
         init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, compiler: PatternCompiler | None) -> None:
+        make = compiler if compiler is not None else compile_re
         # ".*" matches every string, so it is skipped at match time.
-        compiled = tuple((i, re.compile(p)) for i, p in enumerate(self.fields) if p != REGEX_ANY)
+        compiled = tuple((i, make(p)) for i, p in enumerate(self.fields) if p != REGEX_ANY)
         object.__setattr__(self, "_compiled", compiled)
 
     @property
     def fields(self) -> Fields:
         return (self.domain, self.bus, self.slot, self.func)
+
+    @property
+    def field_matchers(self) -> tuple[tuple[int, FieldMatcher], ...]:
+        """``(field index, matcher)`` for every pattern other than ``.*``."""
+        return self._compiled
 
     @property
     def text(self) -> str:
@@ -133,9 +184,13 @@ class RegexAddress:
         return self.text if all(map(is_hex, self.fields)) else None
 
     def matches(self, fields: Fields) -> bool:
-        """True when each pattern matches the start of the device's field (``re.match``)."""
-        for i, pattern in self._compiled:
-            if pattern.match(fields[i]) is None:
+        """True when each pattern matches the start of the device's field (``re.match``).
+
+        :raises errors.PcipassError: whatever the compiled matcher raises when it
+            hits its bound.
+        """
+        for i, matcher in self._compiled:
+            if not matcher(fields[i]):
                 return False
         return True
 
@@ -173,12 +228,17 @@ def parse_glob(text: str) -> GlobAddress:
     return GlobAddress(domain, bus, slot, func)
 
 
-def parse_regex(value: Mapping[str, Any]) -> RegexAddress:
+def parse_regex(value: Mapping[str, Any], compiler: PatternCompiler | None = None) -> RegexAddress:
     """Parse a regex address dict as Nova's ``PciAddressRegexSpec``; unknown keys are ignored.
 
+    Every pattern must first compile with Python ``re`` (Nova's acceptance
+    test); only then is it handed to ``compiler``.
+
+    :param compiler: turns each accepted pattern into its matcher (default :func:`compile_re`).
     :raises errors.PciDeviceWrongAddressFormat: a pattern that does not compile.
         Nova leaks a bare ``TypeError`` for a non-string pattern; we report it
         with this error too (a documented difference).
+    :raises errors.PcipassError: whatever ``compiler`` raises for a pattern it refuses.
     """
     patterns = [value.get(key, REGEX_ANY) for key in _REGEX_KEYS]
     for pattern in patterns:
@@ -186,21 +246,25 @@ def parse_regex(value: Mapping[str, Any]) -> RegexAddress:
             raise errors.PciDeviceWrongAddressFormat(
                 address=value, hint=f"regex address patterns must be JSON strings, got {pattern!r}")
     try:
-        return RegexAddress(dict(value), *patterns)
+        for pattern in patterns:
+            re.compile(pattern)
     except (re.error, RecursionError, OverflowError) as exc:
         raise errors.PciDeviceWrongAddressFormat(
             address=value, hint=f"regular expression error: {exc}") from None
+    domain, bus, slot, func = patterns
+    return RegexAddress(dict(value), domain, bus, slot, func, compiler=compiler)
 
 
-def parse_address(value: Any) -> AddressSpec:
+def parse_address(value: Any, compiler: PatternCompiler | None = None) -> AddressSpec:
     """Parse a spec's ``address`` value: a string is a glob, a dict a regex.
 
+    :param compiler: compiles regex patterns (default :func:`compile_re`).
     :raises errors.PciDeviceWrongAddressFormat: any other JSON type.
     """
     if isinstance(value, str):
         return parse_glob(value)
     if isinstance(value, dict):
-        return parse_regex(value)
+        return parse_regex(value, compiler)
     raise errors.PciDeviceWrongAddressFormat(
         address=value, hint="address must be a string (glob) or an object (regex per field)")
 

@@ -14,6 +14,8 @@ from typing import Any
 from pcipass.adapters import flavorfile, novaconf, sniff, sriovagent
 from pcipass.core import alias as alias_mod
 from pcipass.core import config, errors, legacy, model, requests, spec
+from pcipass.core import spec_address as addr
+from pcipass.services import regexbound
 
 Problem = errors.Problem
 
@@ -156,10 +158,23 @@ def _fragments(path: str | Path, facts: model.HostFacts) -> list[dict[str, Any]]
     return out
 
 
-def analyze(nova: config.NovaConfig, facts: model.HostFacts) -> ConfigView:
-    """Parse the PCI options of an already-read configuration (pure apart from the input)."""
+def analyze(nova: config.NovaConfig, facts: model.HostFacts, *,
+            devices: Sequence[model.Device] = ()) -> ConfigView:
+    """Parse the PCI options of an already-read configuration (pure apart from the input).
+
+    Regex addresses are compiled with the bounded matcher
+    (:mod:`~pcipass.services.regexbound`). With the host's ``devices``, every
+    regex address is run once over their address fields here: an entry whose
+    pattern hits the time bound becomes an error on that entry (and is dropped
+    from the specs, as an entry Nova rejects), and every later match of the
+    scan, the scheduler and the doctor reuses the remembered results.
+    """
     specs = spec.parse_device_spec_values([v.value for v in nova.device_spec], facts,
-                                          report_in_placement=bool(nova.report_in_placement))
+                                          report_in_placement=bool(nova.report_in_placement),
+                                          compiler=regexbound.compile_bounded)
+    backtracking = _backtracking_warnings(specs.specs)
+    if devices:
+        specs = _run_regex_addresses(specs, devices)
     aliases = alias_mod.parse_alias_values([v.value for v in nova.alias],
                                            pci_in_placement=bool(nova.pci_in_placement))
     view = ConfigView(nova=nova, specs=specs, aliases=aliases)
@@ -167,6 +182,7 @@ def analyze(nova: config.NovaConfig, facts: model.HostFacts) -> ConfigView:
     view.warnings.extend(nova.warnings)
     view.errors.extend(_locate(specs.problems, nova.device_spec))
     view.warnings.extend(_locate(specs.warnings, nova.device_spec))
+    view.warnings.extend(_locate(backtracking, nova.device_spec))
     view.errors.extend(_locate(aliases.problems, nova.alias))
     view.warnings.extend(_locate(aliases.warnings, nova.alias))
     for entry in specs.specs:
@@ -186,6 +202,78 @@ def analyze(nova: config.NovaConfig, facts: model.HostFacts) -> ConfigView:
         view.warnings.extend(w.located(file=first.file, line=first.line)
                              for w in view.legacy.warnings)
     return view
+
+
+_REGEX_KEYS = ("domain", "bus", "slot", "function")
+
+
+def _backtracking_warnings(entries: Sequence[spec.SpecEntry]) -> list[errors.Problem]:
+    """A warning per regex address field whose pattern nests quantifiers."""
+    out = []
+    for entry in entries:
+        address = entry.spec.address
+        if not isinstance(address, addr.RegexAddress):
+            continue
+        for key, pattern in zip(_REGEX_KEYS, address.fields):
+            if pattern == addr.REGEX_ANY or not regexbound.nested_quantifiers(pattern):
+                continue
+            out.append(errors.Problem(
+                code="SpecRegexBacktracking", value_index=entry.value_index,
+                entry=_spec_entry_name(entry),
+                message=(f"regex address {key} pattern {pattern!r} repeats a part that is itself "
+                         "repeated (nested quantifiers): Nova's re.match can backtrack on it for "
+                         "minutes per device (catastrophic backtracking). pcipass stops each match "
+                         f"after {round(regexbound.MATCH_TIMEOUT_S * 1000)} ms and reports an "
+                         "error on this entry when it does"),
+                hint=regexbound.HINT))
+    return out
+
+
+def _run_regex_addresses(specs: spec.SpecParseResult,
+                         devices: Sequence[model.Device]) -> spec.SpecParseResult:
+    """Match every regex address once against the devices' fields; time-outs reject their entry."""
+    if not any(isinstance(e.spec.address, addr.RegexAddress) for e in specs.specs):
+        return specs
+    values: tuple[set[str], ...] = (set(), set(), set(), set())
+    for dev in devices:
+        for address in (dev.address, dev.parent_addr):
+            if not address:
+                continue
+            try:
+                fields = addr.device_fields(address)
+            except errors.PcipassError:
+                continue  # a malformed address never matches (as in scan)
+            for seen, value in zip(values, fields):
+                seen.add(value)
+    kept: list[spec.SpecEntry] = []
+    problems = list(specs.problems)
+    for entry in specs.specs:
+        problem = _first_timeout(entry, values)
+        if problem is None:
+            kept.append(entry)
+        else:
+            problems.append(problem)
+    if len(kept) == len(specs.specs):
+        return specs
+    problems.sort(key=lambda p: p.value_index if p.value_index is not None else -1)
+    return spec.SpecParseResult(kept, problems, list(specs.warnings))
+
+
+def _first_timeout(entry: spec.SpecEntry, values: tuple[set[str], ...]) -> errors.Problem | None:
+    address = entry.spec.address
+    if not isinstance(address, addr.RegexAddress):
+        return None
+    for index, matcher in address.field_matchers:
+        for value in sorted(values[index]):
+            try:
+                matcher(value)
+            except regexbound.SpecRegexTimeout as exc:
+                timeout = regexbound.SpecRegexTimeout(
+                    pattern=address.fields[index], field=_REGEX_KEYS[index], value=value,
+                    bound_ms=exc.kwargs["bound_ms"], hint=exc.hint)
+                return timeout.to_problem(value_index=entry.value_index,
+                                          entry=_spec_entry_name(entry))
+    return None
 
 
 def _spec_entry_name(entry: spec.SpecEntry) -> str:

@@ -465,7 +465,8 @@ def _finish(part: _Partial, compute: config.NovaConfig | None,
         merged = compute if compute is not None else config_mod.NovaConfig(files=[])
         if controller is not None:
             merged = with_controller(merged, controller)
-        view = configcheck.analyze(merged, model.HostFacts.from_devices(part.devices))
+        view = configcheck.analyze(merged, model.HostFacts.from_devices(part.devices),
+                                   devices=part.devices)  # regex addresses run bounded once
     starts = None if compute is None else (not compute.problems and view is not None
                                            and view.specs.valid)
     matches = _match(part.devices, view, part.warnings)
