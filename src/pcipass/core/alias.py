@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import functools
 
-from pcipass.core import errors
+from pcipass.core import errors, jsontext
 
 NUMA_POLICIES = ("required", "legacy", "preferred", "socket")
 DEFAULT_NUMA_POLICY = "legacy"
@@ -148,9 +147,9 @@ def parse_alias_values(values: Sequence[str], *, pci_in_placement: bool = False)
 def _parse_one(raw: str, index: int) -> tuple[str, str, dict[str, str]]:
     """Decode and validate one value; return (name, numa_policy, request spec)."""
     if not isinstance(raw, str):
-        raise _Rejected(_invalid(f"the value {raw!r} is not a string", index, None))
+        raise _Rejected(_invalid(f"the value {errors.clip(repr(raw))} is not a string", index, None))
     try:
-        obj = json.loads(raw)
+        obj = jsontext.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise _Rejected(_invalid(str(exc), index, None,
                                  hint="each [pci] alias value must be one JSON object, "

@@ -72,6 +72,21 @@ class Problem:
         return dataclasses.replace(self, **updates) if updates else self
 
 
+CLIP = 120
+"""Characters of a user's value quoted in a message; a longer value is cut and its length given."""
+
+
+def clip(text: str, limit: int = CLIP) -> str:
+    """``text``, or its first ``limit`` characters and its length when it is longer.
+
+    Messages quote the user's value; a hostile value (100,000 brackets, a
+    5,000-digit number) must not turn one error into a 100 KB line.
+    """
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text):,} characters)"
+
+
 class PcipassError(Exception):
     """Base of all pcipass errors. ``code`` defaults to the class name."""
 

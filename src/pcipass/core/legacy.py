@@ -31,7 +31,7 @@ from typing import Any, Protocol
 import os_resource_classes
 
 from pcipass.core import address as address_mod
-from pcipass.core import errors, model
+from pcipass.core import errors, jsontext, model
 from pcipass.core import requests as requests_mod
 from pcipass.core import spec as spec_mod
 
@@ -129,9 +129,9 @@ def parse_legacy_devices(values: Sequence[str]) -> LegacyParseResult:
 
 def _decode_list(raw: Any) -> list[Any]:
     if not isinstance(raw, str):
-        raise PciDeviceInvalidConfig(reason=f"the value {raw!r} is not a string")
+        raise PciDeviceInvalidConfig(reason=f"the value {errors.clip(repr(raw))} is not a string")
     try:
-        obj = json.loads(raw)
+        obj = jsontext.loads(raw)
     except (ValueError, RecursionError) as exc:
         raise PciDeviceInvalidConfig(reason=f"not JSON ({exc})", hint=_LIST_HINT) from None
     if not isinstance(obj, list):
@@ -215,7 +215,7 @@ def label_counts(value: str) -> list[tuple[str, int]]:
     :raises errors.InvalidExtraSpec: not a JSON list of non-empty strings.
     """
     try:
-        obj = json.loads(value)
+        obj = jsontext.loads(value)
     except (ValueError, RecursionError, TypeError) as exc:
         raise _bad_labels(value, f"not JSON ({exc})") from None
     if not isinstance(obj, list):
@@ -254,7 +254,7 @@ def modern_flavor_extra_specs(extra_specs: Mapping[str, str]) -> dict[str, str]:
 
 
 def _bad_labels(value: str, reason: str) -> errors.InvalidExtraSpec:
-    return errors.InvalidExtraSpec(value=value, key=LABELS_KEY, reason=reason, entry=LABELS_KEY,
+    return errors.InvalidExtraSpec(value=errors.clip(value), key=LABELS_KEY, reason=reason, entry=LABELS_KEY,
                                    hint='write a JSON list of labels, e.g. ["with_eth", "with_eth"]')
 
 
