@@ -17,13 +17,14 @@ stem. Nothing here raises for bad input: problems name the file and line.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
 from typing import Any
 
 from pcipass.adapters import novaconf
-from pcipass.core import config, errors
+from pcipass.core import config, errors, jsontext
 
 _EXTRA_SPEC_KEYS = ("extra_specs", "os-flavor-extra-specs", "properties")
 _GLANCE_FIELDS = frozenset({
@@ -57,7 +58,13 @@ def _read_json(path: str | Path, what: str) -> tuple[Any, str, errors.Problem | 
                                         f"{name} is not UTF-8 text (offset {exc.start})", file=name,
                                         hint=f"pass the JSON of 'openstack {what} show -f json'")
     try:
-        return json.loads(text), text, None
+        return jsontext.loads(text), text, None
+    except jsontext.JsonTooComplex as exc:
+        return None, text, errors.Problem(
+            "JsonTooComplex", f"{name} is JSON beyond pcipass's bounds: {exc}", file=name,
+            line=_too_complex_line(text),
+            hint=f"{what} JSON nests a few levels and holds ordinary numbers; pass the "
+                 f"output of 'openstack {what} show -f json'")
     except json.JSONDecodeError as exc:
         hint = f"save the output of 'openstack {what} show -f json'"
         if re.match(r"\s*[A-Za-z_-]+:\s", text):
@@ -67,11 +74,58 @@ def _read_json(path: str | Path, what: str) -> tuple[Any, str, errors.Problem | 
             f"{exc.colno})", file=name, line=exc.lineno, hint=hint)
 
 
+_BOUND_TOKENS = re.compile(r'\\.|["\[\]{}]|\d+', re.DOTALL)
+
+
+def _too_complex_line(text: str) -> int | None:
+    """Line of the first number or bracket over a bound :func:`jsontext.loads` checks."""
+    depth, in_string = 0, False
+    for m in _BOUND_TOKENS.finditer(text):
+        tok = m.group()
+        if tok == '"':
+            in_string = not in_string
+        elif in_string:
+            continue
+        elif tok in ("[", "{"):
+            depth += 1
+        elif tok in ("]", "}"):
+            depth -= 1
+        elif not tok.isdigit() or len(tok) <= jsontext.MAX_INT_DIGITS:
+            continue
+        if depth > jsontext.MAX_DEPTH or tok.isdigit():
+            return text.count("\n", 0, m.start()) + 1
+    return None
+
+
+_JSON_KEY = re.compile(r'"((?:[^"\\\n]|\\.)*)"\s*+:')
+
+
+@functools.lru_cache(maxsize=2)
+def _key_lines(text: str) -> dict[str, int]:
+    """Line of the first ``"key":`` of every key in the JSON text, in one pass."""
+    lines: dict[str, int] = {}
+    line, last = 1, 0
+    for m in _JSON_KEY.finditer(text):
+        line += text.count("\n", last, m.start())
+        last = m.start()
+        try:
+            key = json.loads(f'"{m.group(1)}"')
+        except ValueError:
+            continue
+        lines.setdefault(key, line)
+    return lines
+
+
 def _key_line(text: str, key: str) -> int | None:
-    """Line of the first ``"key":`` in the JSON text (for locating problems)."""
-    m = re.search(re.escape(json.dumps(key)) + r"\s*:", text)
-    if m is None:
-        m = re.search(re.escape(key), text)
+    """Line of the first ``"key":`` in the JSON text (for locating problems).
+
+    One indexed pass per document: a flavor with 100,000 bad values is located
+    in linear time, not by one search of the whole text per value.
+    """
+    found = _key_lines(text).get(key)
+    if found is not None:
+        return found
+    m = re.search(re.escape(key), text)
     return text.count("\n", 0, m.start()) + 1 if m else None
 
 
@@ -85,7 +139,9 @@ def _get(doc: dict[str, Any], key: str) -> Any:
 
 # -- the key='value' string older clients print -------------------------------------------
 
-_NEXT_KEY = r"(?=\s*,\s*[^=,'\"]+=|\s*$)"
+_KEY_STOP = re.compile(r"[=,'\"]")
+_SPACES = re.compile(r"\s*")
+_COMMA = re.compile(r"\s*+,\s*")
 
 
 def parse_properties(text: str) -> dict[str, str]:
@@ -93,6 +149,8 @@ def parse_properties(text: str) -> dict[str, str]:
 
     A value ends at its closing quote when that quote is followed by the
     next ``, key=`` or the end, so values may hold commas, colons and spaces.
+    An unquoted value ends before the next ``, key=``. Linear in the text:
+    each candidate end is checked once, with scans that never overlap.
 
     :raises ValueError: naming the offset of the first item that is not ``key=value``.
     """
@@ -111,20 +169,37 @@ def parse_properties(text: str) -> dict[str, str]:
     return out
 
 
+def _next_key_at(text: str, comma: int) -> bool:
+    """``text[comma]`` is a comma that starts the next ``, key=`` item."""
+    stop = _KEY_STOP.search(text, comma + 1)
+    return stop is not None and stop.start() > comma + 1 and text[stop.start()] == "="
+
+
+def _item_ends_at(text: str, pos: int) -> bool:
+    """Only spaces, then the end of the text or the next ``, key=``, follow ``pos``."""
+    after = _SPACES.match(text, pos)
+    end = after.end() if after else pos
+    return end == len(text) or (text[end] == "," and _next_key_at(text, end))
+
+
 def _value_at(text: str, start: int) -> tuple[str, int]:
     quote = text[start:start + 1]
     if quote in ("'", '"'):
-        m = re.compile(re.escape(quote) + _NEXT_KEY).search(text, start + 1)
-        if m is None:
+        close = text.find(quote, start + 1)
+        while close >= 0 and not _item_ends_at(text, close + 1):
+            close = text.find(quote, close + 1)
+        if close < 0:
             raise ValueError(f"unterminated {quote} value at offset {start}")
-        return text[start + 1:m.start()], m.end()
-    m = re.compile(r"\s*" + _NEXT_KEY.replace(r"\s*,", r",", 1)).search(text, start)
-    end = m.start() if m else len(text)
+        return text[start + 1:close], close + 1
+    comma = text.find(",", start)
+    while comma >= 0 and not _next_key_at(text, comma):
+        comma = text.find(",", comma + 1)
+    end = len(text) if comma < 0 else comma
     return text[start:end].strip(), end
 
 
 def _skip_comma(text: str, pos: int) -> int:
-    m = re.compile(r"\s*,\s*").match(text, pos)
+    m = _COMMA.match(text, pos)
     return m.end() if m else pos
 
 
@@ -214,14 +289,25 @@ def _int_field(doc: dict[str, Any], key: str, text: str, file: str,
     value = _get(doc, key)
     if value is None:
         return None
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 12:
+        value = int(value)
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+        if value <= MAX_INT:
+            return value
+        problems.append(errors.Problem(
+            "InvalidFlavorField", f"flavor field {key!r} is {errors.clip(str(value), 40)}, "
+            f"more than Nova stores ({MAX_INT})", file=file, line=_key_line(text, key)))
+        return None
     problems.append(errors.Problem(
-        "InvalidFlavorField", f"flavor field {key!r} should be an integer, not {value!r}",
-        file=file, line=_key_line(text, key)))
+        "InvalidFlavorField",
+        f"flavor field {key!r} should be an integer, not {errors.clip(repr(value), 40)}",
+        file=file, line=_key_line(text, key),
+        hint=f"at most {MAX_INT}" if isinstance(value, str) and value.strip().isdigit() else None))
     return None
+
+
+MAX_INT = 2**31 - 1
+"""Nova's ``db.MAX_INT``: the largest vcpus, ram or disk a flavor can have."""
 
 
 # -- images ------------------------------------------------------------------------------

@@ -192,16 +192,19 @@ def validate_extra_spec(key: str, value: str) -> None:
     if key == ALIAS_KEY:
         if re.fullmatch(ALIAS_VALUE_PATTERN, value) is None:
             raise ValidationError(
-                f"Validation failed; '{value}' is not of the format '{ALIAS_VALUE_PATTERN}'.")
+                f"Validation failed; '{errors.clip(value)}' is not of the format "
+                f"'{ALIAS_VALUE_PATTERN}'.")
     elif key in (POLICY_KEY, CPU_POLICY_KEY):
         choices = NUMA_POLICIES_API if key == POLICY_KEY else CPU_POLICIES
         if value not in choices:
-            raise ValidationError(f"Validation failed; '{value}' is not one of: {', '.join(choices)}.")
+            raise ValidationError(
+                f"Validation failed; '{errors.clip(value)}' is not one of: {', '.join(choices)}.")
     elif key == NUMA_NODES_KEY:
         try:
             number = int(value)
         except ValueError:
-            raise ValidationError(f"Validation failed; '{value}' is not a valid integer value.") from None
+            raise ValidationError(
+                f"Validation failed; '{errors.clip(value)}' is not a valid integer value.") from None
         if number < 1:
             raise ValidationError(f"Validation failed; '{number}' is less than the min value of '1'.")
 
@@ -234,7 +237,9 @@ def resolve_numa_nodes(flavor_value: str | None, image_value: int | None) -> int
                                          hint="set hw:numa_nodes on the flavor only")
     nodes: str | int | None = flavor_value or image_value
     if nodes is not None and (not _is_int_like(nodes) or int(nodes) < 1):
-        raise InvalidNUMANodesNumber(nodes=nodes, hint="hw:numa_nodes takes a whole number such as 1 or 2")
+        raise InvalidNUMANodesNumber(nodes=errors.clip(str(nodes)),
+                                     hint="hw:numa_nodes takes a whole number such as 1 or 2"
+                                          + _digits_note(nodes))
     return int(nodes) if nodes else None
 
 
@@ -296,7 +301,7 @@ def _image_int(value: Any) -> int:
     try:
         return int(value)
     except (TypeError, ValueError) as exc:
-        raise InvalidRequest(f"Invalid image metadata. Error: {exc}",
+        raise InvalidRequest(f"Invalid image metadata. Error: {errors.clip(str(exc), 200)}",
                              hint=f"{IMAGE_NUMA_NODES_KEY} takes a whole number") from None
 
 
@@ -320,16 +325,30 @@ def _count(value: str, position: int, text: str) -> int:
         return int(text)
     except ValueError:
         raise errors.InvalidAliasRequest(
-            value=value, reason=f"item {position + 1}: count {text!r} is not an integer",
+            value=errors.clip(value),
+            reason=f"item {position + 1}: count {errors.clip(repr(text))} is not an integer"
+                   + _digits_note(text),
             entry=f"item {position + 1}",
             hint="write <alias>:<count>, e.g. gpu:1") from None
+
+
+def _digits_note(text: Any) -> str:
+    """Why ``int()`` refused a string of digits: Python reads at most 4,300 of them (Nova too)."""
+    digits = str(text).strip().lstrip("+-").replace("_", "")
+    if len(digits) > _INT_DIGITS and digits.isdigit():
+        return (f" ({len(digits):,} digits: Python's int() reads at most {_INT_DIGITS:,}, "
+                "so Nova refuses it too)")
+    return ""
+
+
+_INT_DIGITS = 4300  # sys.get_int_max_str_digits() by default, as Nova runs
 
 
 def _bad_item(value: str, position: int, item: str, parts: int) -> errors.InvalidAliasRequest:
     what = "has no ':<count>'" if parts < 2 else "has more than one ':'"
     return errors.InvalidAliasRequest(
-        value=value, entry=f"item {position + 1}",
-        reason=f"item {position + 1} ({item!r}) {what}; each item is <alias>:<count>",
+        value=errors.clip(value), entry=f"item {position + 1}",
+        reason=f"item {position + 1} ({errors.clip(repr(item))}) {what}; each item is <alias>:<count>",
         hint="write <alias>:<count>[,<alias>:<count>...], e.g. gpu:1,nic:2")
 
 
