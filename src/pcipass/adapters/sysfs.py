@@ -28,6 +28,13 @@ from pcipass.core import model
 DEVICES_DIR = "sys/bus/pci/devices"
 NODE_DIR = "sys/devices/system/node"
 CPU_DIR = "sys/devices/system/cpu"
+#: The CPUs the host's kernel can ever bring up: every CPU list of the root is bounded by it.
+POSSIBLE_CPUS = f"{CPU_DIR}/possible"
+#: The CPU bound when ``possible`` is absent or unreadable, and the ceiling of ``possible``
+#: itself: 8,192 is the largest NR_CPUS a Linux kernel builds with (x86 MAXSMP).
+MAX_CPUS = 8192
+#: CPU numbers longer than this are beyond any bound (and ``int()`` refuses 4,300+ digits).
+_MAX_CPU_DIGITS = 18
 
 _HEX_ID = re.compile(r"^0x([0-9a-fA-F]{1,4})$")
 _HEX_CLASS = re.compile(r"^0x([0-9a-fA-F]{1,6})$")
@@ -428,47 +435,176 @@ def _read_netdev(handle: hostroot.DirHandle, path: str, ifname: str, raw: _Raw) 
 # -- NUMA ---------------------------------------------------------------------------------
 
 
-def parse_cpulist(text: str) -> tuple[int, ...] | None:
-    """``"0-3,8"`` -> ``(0, 1, 2, 3, 8)``; ``None`` for garbage."""
+CpuRanges = tuple[tuple[int, int], ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CpuBound:
+    """The CPUs a CPU list may name: sorted, merged inclusive ranges, and where they come from."""
+
+    ranges: CpuRanges
+    source: str
+
+    @classmethod
+    def fixed(cls) -> CpuBound:
+        """The bound without the root's ``possible`` file: CPUs 0 to :data:`MAX_CPUS` - 1."""
+        return cls(((0, MAX_CPUS - 1),), f"the {MAX_CPUS:,}-CPU cap")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CpuList:
+    """A parsed CPU list: the CPUs kept inside the bound, and the ranges dropped outside it."""
+
+    cpus: tuple[int, ...]
+    dropped: CpuRanges = ()
+
+
+def parse_cpu_ranges(text: str) -> CpuRanges | None:
+    """``"0-3,8,2-5"`` -> ``((0, 5), (8, 8))``, merged and sorted, nothing expanded.
+
+    ``None`` for garbage or a reversed range. Numbers too long to be a CPU are
+    kept as a huge value that no bound holds.
+    """
     text = text.strip()
     if text == "":
         return ()
     if not _CPULIST.match(text):
         return None
-    cpus: list[int] = []
+    ranges = []
     for part in text.split(","):
         lo, _, hi = part.partition("-")
-        first, last = int(lo), int(hi or lo)
-        if last < first or last - first > 1 << 16:
+        first, last = _cpu_number(lo), _cpu_number(hi or lo)
+        if last < first:
             return None
-        cpus.extend(range(first, last + 1))
-    return tuple(sorted(set(cpus)))
+        ranges.append((first, last))
+    return _merge(ranges)
+
+
+def bounded_cpulist(text: str, *, bound: CpuBound) -> CpuList | None:
+    """Parse a sysfs CPU list, expanding only the CPUs inside ``bound``.
+
+    A 64 KiB list of ``0-1000000`` ranges costs at most the bound's CPUs, never
+    the ranges' sum. ``None`` for garbage.
+    """
+    ranges = parse_cpu_ranges(text)
+    if ranges is None:
+        return None
+    kept = _intersect(ranges, bound.ranges)
+    cpus = tuple(cpu for lo, hi in kept for cpu in range(lo, hi + 1))
+    return CpuList(cpus, _subtract(ranges, bound.ranges))
+
+
+def parse_cpulist(text: str, *, bound: CpuBound | None = None) -> tuple[int, ...] | None:
+    """``"0-3,8"`` -> ``(0, 1, 2, 3, 8)``; ``None`` for garbage.
+
+    CPUs outside ``bound`` (default: :meth:`CpuBound.fixed`) are left out; use
+    :func:`bounded_cpulist` to learn which.
+    """
+    parsed = bounded_cpulist(text, bound=bound if bound is not None else CpuBound.fixed())
+    return parsed.cpus if parsed is not None else None
+
+
+def format_cpu_ranges(ranges: CpuRanges, *, most: int = 4) -> str:
+    """``((0, 3), (8, 8))`` -> ``"0-3,8"``; past ``most`` ranges, ``",... (N ranges)"``."""
+    shown = ",".join(f"{lo}-{hi}" if hi != lo else f"{lo}" for lo, hi in ranges[:most])
+    return shown if len(ranges) <= most else f"{shown},... ({len(ranges)} ranges)"
+
+
+def _cpu_number(text: str) -> int:
+    digits = text.lstrip("0") or "0"
+    return int(digits) if len(digits) <= _MAX_CPU_DIGITS else 10 ** _MAX_CPU_DIGITS
+
+
+def _merge(ranges: Sequence[tuple[int, int]]) -> CpuRanges:
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted(ranges):
+        if out and lo <= out[-1][1] + 1:
+            if hi > out[-1][1]:
+                out[-1] = (out[-1][0], hi)
+        else:
+            out.append((lo, hi))
+    return tuple(out)
+
+
+def _intersect(a: CpuRanges, b: CpuRanges) -> CpuRanges:
+    """Both merged and sorted."""
+    out = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if lo <= hi:
+            out.append((lo, hi))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return tuple(out)
+
+
+def _subtract(a: CpuRanges, b: CpuRanges) -> CpuRanges:
+    """``a`` minus ``b``, both merged and sorted (one pass over each)."""
+    out = []
+    j = 0
+    for lo, hi in a:
+        while j < len(b) and b[j][1] < lo:
+            j += 1
+        k = j
+        while k < len(b) and b[k][0] <= hi and lo <= hi:
+            if b[k][0] > lo:
+                out.append((lo, b[k][0] - 1))
+            lo = max(lo, b[k][1] + 1)
+            k += 1
+        if lo <= hi:
+            out.append((lo, hi))
+    return tuple(out)
+
+
+def read_cpu_bound(root: hostroot.HostRoot, warnings: list[str]) -> CpuBound:
+    """The root's ``possible`` CPUs (capped at :data:`MAX_CPUS`), else the fixed cap."""
+    fixed = CpuBound.fixed()
+    text = root.read_text(POSSIBLE_CPUS, warnings)
+    if text is None:
+        return fixed
+    parsed = bounded_cpulist(text, bound=fixed)
+    if parsed is None or not parsed.cpus:
+        warnings.append(f"{POSSIBLE_CPUS}: unexpected content {text[:40]!r}; CPU lists are "
+                        f"bounded by {fixed.source} instead")
+        return fixed
+    if parsed.dropped:
+        warnings.append(f"{POSSIBLE_CPUS}: CPUs {format_cpu_ranges(parsed.dropped)} are beyond "
+                        f"{fixed.source}; ignored")
+    return CpuBound(_intersect(parse_cpu_ranges(text) or (), fixed.ranges), POSSIBLE_CPUS)
 
 
 def read_numa(root: hostroot.HostRoot) -> NumaTopology:
     """Host NUMA cells (CPUs, memory) and CPU sockets from ``sys/devices/system``."""
     warnings: list[str] = []
     cpu_sockets = _read_sockets(root, warnings)
+    bound = read_cpu_bound(root, warnings)
     cells: list[NumaCell] = []
     for entry in root.listdir(NODE_DIR, warnings):
         if not re.fullmatch(r"node\d+", entry):
             continue
-        cells.append(_read_cell(root, int(entry[4:]), cpu_sockets, warnings))
+        cells.append(_read_cell(root, int(entry[4:]), cpu_sockets, warnings, bound))
     cells.sort(key=lambda c: c.id)
     return NumaTopology(cells=tuple(cells), cpu_sockets=cpu_sockets, warnings=tuple(warnings))
 
 
 def _read_cell(root: hostroot.HostRoot, node: int, cpu_sockets: Mapping[int, int],
-               warnings: list[str]) -> NumaCell:
+               warnings: list[str], bound: CpuBound) -> NumaCell:
     base = f"{NODE_DIR}/node{node}"
     cpus: tuple[int, ...] = ()
     text = root.read_text(f"{base}/cpulist", warnings)
     if text is not None:
-        parsed = parse_cpulist(text)
+        parsed = bounded_cpulist(text, bound=bound)
         if parsed is None:
             warnings.append(f"{base}/cpulist: unexpected content {text[:40]!r}; ignored")
         else:
-            cpus = parsed
+            cpus = parsed.cpus
+            if parsed.dropped:
+                warnings.append(
+                    f"{base}/cpulist: CPUs {format_cpu_ranges(parsed.dropped)} are outside "
+                    f"{bound.source} ({format_cpu_ranges(bound.ranges)}); ignored")
     memory: int | None = None
     meminfo = root.read_text(f"{base}/meminfo", warnings)
     if meminfo is not None:

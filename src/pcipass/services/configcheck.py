@@ -15,7 +15,7 @@ from pcipass.adapters import flavorfile, novaconf, sniff, sriovagent
 from pcipass.core import alias as alias_mod
 from pcipass.core import config, errors, legacy, model, requests, spec
 from pcipass.core import spec_address as addr
-from pcipass.services import regexbound
+from pcipass.services import cpusets, regexbound
 
 Problem = errors.Problem
 
@@ -195,6 +195,7 @@ def analyze(nova: config.NovaConfig, facts: model.HostFacts, *,
                          "as a separate tag, so devices land in a pool no request asks for"),
                 hint=f'rename "{tag}" to "{suggestion}"'))
     view.warnings.extend(_cross_checks(nova, specs))
+    view.errors.extend(cpusets.bounded_options(nova)[1])
     if nova.legacy_devices:
         view.legacy = legacy.parse_legacy_config(nova.legacy_devices, host=nova.host)
         first = nova.legacy_devices[0]

@@ -18,7 +18,7 @@ from typing import Any
 
 from pcipass.adapters import flavorfile
 from pcipass.core import config, errors, legacy, model, numa, requests, schedule
-from pcipass.services import gcpause
+from pcipass.services import cpusets, gcpause
 from pcipass.services import scan as scan_mod
 
 SCHEDULE_SCHEMA = "pcipass-schedule/1"
@@ -46,16 +46,21 @@ class HostModel:
                                                model.HostFacts.from_devices(list(host.devices)),
                                                start=start))
         nova = view.nova if view is not None else None
+        # CPU sets are bounded before the core expands them; a refused one stops nova-compute.
+        cpu_sets, cpu_problems = (cpusets.bounded_options(nova) if nova is not None
+                                  else ({}, []))
         cells: tuple[numa.HostCell, ...] = ()
         if host.numa is not None and host.numa.cells:
             cells = numa.host_cells(
                 host.numa.cells,
-                cpu_dedicated_set=nova.cpu_dedicated_set if nova else None,
-                cpu_shared_set=nova.cpu_shared_set if nova else None,
-                vcpu_pin_set=nova.vcpu_pin_set if nova else None)
+                cpu_dedicated_set=cpu_sets.get("cpu_dedicated_set"),
+                cpu_shared_set=cpu_sets.get("cpu_shared_set"),
+                vcpu_pin_set=cpu_sets.get("vcpu_pin_set"))
         broken = None
         if host.compute_starts is False and host.config_errors:
             broken = host.config_errors[0]
+        elif cpu_problems:
+            broken = cpu_problems[0]
         return cls(host.nova_name, host,
                    schedule.HostInput(host.nova_name, tuple(host.devices), specs, cells), broken)
 
@@ -190,7 +195,8 @@ def _schedule_one(fl: config.Flavor, controller: Any, image_props: dict[str, str
 def host_model(host: scan_mod.HostScan) -> HostModel:
     """The scheduler's view of one scanned host (shared with the doctor).
 
-    :raises numa.InvalidCpuSet: a CPU set option Nova cannot parse.
+    A CPU set option Nova cannot parse, or one naming CPUs no kernel has, makes
+    the host ``broken`` (nova-compute does not start) with that option's error.
     """
     return HostModel.from_scan(host)
 
@@ -212,9 +218,10 @@ def evaluate(model: HostModel, reqs: Sequence[Any], shape: numa.InstanceShape,
     if model.broken is not None and reqs:
         p = model.broken
         where = f"{p.file}:{p.line}" if p.line else str(p.file)
+        layer = "numa" if p.code == "InvalidCpuSet" else "device_spec"
         return schedule.HostVerdict(
             model.name, False, False, None, reasons=(schedule.Reason(
-                "device_spec", f"nova-compute would refuse to start with this host's config: "
+                layer, f"nova-compute would refuse to start with this host's config: "
                 f"{p.message}", 0, (schedule.Evidence(where, p.message),)),))
     u = model.usable
     return schedule.evaluate_host(u.devices, u.specs, reqs, u.cells, shape, name=u.name,
