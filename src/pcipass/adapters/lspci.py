@@ -34,18 +34,27 @@ from pcipass.adapters import pciids
 from pcipass.core import address as address_mod
 from pcipass.core import errors, model
 
+# NOTE: pastes are hostile input, so no pattern here may backtrack over a run of characters
+# more than once. Where two quantifiers could share a run of spaces (the old "\s+" before a
+# class that also took spaces, or a search() starting with "\s*"), one of them now excludes
+# spaces, and surrounding spaces are stripped in code: "00:00.0" and 16,000 spaces took 11 s.
 _HEADER = re.compile(
     r"^\s*(?:IOMMU [Gg]roup (?P<group>\d+)\s+)?"
     r"(?P<addr>(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])\s+"
-    r"(?P<class>[^:\[\]]+?)(?:\s\[(?P<cid>[0-9a-fA-F]{4})\])?:\s(?P<rest>.*)$")
-_PROGIF = re.compile(r"\s*\(prog-if (?P<pi>[0-9a-fA-F]{2})(?: \[[^\]]*\])?\)\s*$")
-_REV = re.compile(r"\s*\(rev (?P<rev>[0-9a-fA-F]{2})\)\s*$")
-_IDS = re.compile(r"\s*\[(?P<v>[0-9a-fA-F]{4}):(?P<d>[0-9a-fA-F]{4})\]\s*$")
+    r"(?P<class>[^\s:\[\]][^:\[\]]*?)(?:\s\[(?P<cid>[0-9a-fA-F]{4})\])?:\s(?P<rest>.*)$")
+_PROGIF = re.compile(r"\(prog-if (?P<pi>[0-9a-fA-F]{2})(?: \[[^\]]*\])?\)\s*$")
+_REV = re.compile(r"\(rev (?P<rev>[0-9a-fA-F]{2})\)\s*$")
+_IDS = re.compile(r"\[(?P<v>[0-9a-fA-F]{4}):(?P<d>[0-9a-fA-F]{4})\]\s*$")
 _UNKNOWN_DEVICE = re.compile(r"(?:^|\s)Device(?: (?P<id>[0-9a-fA-F]{4}))?$")
 _VMM_TAG = re.compile(r"^(?P<tag>[A-Za-z]+):\s+(?P<value>.*)$")
-_VMM_ID = re.compile(r"^(?P<name>.*?)\s*\[(?P<id>[0-9a-fA-F]{2,4})\]$")
+_VMM_ID = re.compile(r"^(?P<name>.*)\[(?P<id>[0-9a-fA-F]{2,4})\]$")
 _TOTAL_VFS = re.compile(r"Total VFs:\s*(?P<total>\d+),\s*Number of VFs:\s*(?P<num>\d+)")
-_VF_DEVICE = re.compile(r"VF offset:.*Device ID:\s*(?P<id>[0-9a-fA-F]{4})")
+_DEVICE_ID = re.compile(r"Device ID:\s*(?P<id>[0-9a-fA-F]{4})")
+MAX_LINE = 4096
+"""Longest line read, in characters. lspci's longest lines (VPD fields, -vvv capability
+details) are a few hundred; a longer one ends the record it is in, with a problem."""
+MAX_NUMBER = 2**31 - 1
+"""Largest NUMA node, IOMMU group or VF count read; a larger one is left unknown, with a problem."""
 # lspci -vv as root, inside "Capabilities: [..] Vital Product Data": "[SN] Serial number: MT1844K19636"
 _VPD_SERIAL = re.compile(r"^\[SN\] Serial number:(?P<sn>.*)$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -124,6 +133,16 @@ class _Parser:
 
     def feed(self, text: str) -> None:
         for number, raw in enumerate(text.splitlines(), 1):
+            if len(raw) > MAX_LINE:
+                # An indented line is one field of the current record: only it is lost. Any
+                # other line may have started a record, so the current one ends there.
+                field = raw[:1] in " \t" and self.current is not None
+                self.problem("LspciLineTooLong", f"line {number} is {len(raw):,} characters long, "
+                             f"more than lspci prints (at most {MAX_LINE:,} read); not read"
+                             + ("" if field else ", and the record before it ends there"), number)
+                if not field:
+                    self.end()
+                continue
             line = raw.rstrip().replace("\u00a0", " ")
             if not line.strip() or _FENCE.match(line):
                 self.end()
@@ -166,22 +185,36 @@ class _Parser:
                           class_name=m.group("class").strip(),
                           class_id=(m.group("cid") or "").lower() or None)
         if m.group("group"):
-            rec.iommu_group = int(m.group("group"))
+            rec.iommu_group = self.number(m.group("group"), "IOMMU group", number)
         rest = m.group("rest")
         pi = _PROGIF.search(rest)
         if pi:
             rec.prog_if = pi.group("pi").lower()
             rec.form = "verbose"
-            rest = rest[:pi.start()]
+            rest = rest[:pi.start()].rstrip()
         rev = _REV.search(rest)
         rec.revision = rev.group("rev").lower() if rev else "00"
-        rest = rest[:rev.start()] if rev else rest
+        rest = rest[:rev.start()].rstrip() if rev else rest
         ids = _IDS.search(rest)
         if ids:
             rec.vendor_id, rec.product_id = ids.group("v").lower(), ids.group("d").lower()
             rest = rest[:ids.start()]
         rec.text = rest.strip() or None
         self.add(rec)
+
+    def number(self, text: str, field: str, line: int) -> int | None:
+        """A NUMA node, IOMMU group or VF count as lspci prints it (the first word of ``text``).
+
+        A number larger than :data:`MAX_NUMBER` (thousands of digits would not even
+        convert) is left unknown, with a problem naming the line.
+        """
+        word = text.strip().split()[0] if text.strip() else ""
+        digits = word.lstrip("+-").replace("_", "")
+        if digits.isdigit() and (len(digits) > len(str(MAX_NUMBER)) or int(digits) > MAX_NUMBER):
+            self.problem("LspciBadValue", f"{field} {errors.clip(word, 40)} is out of range "
+                         f"(at most {MAX_NUMBER}); left unknown", line)
+            return None
+        return _int(text)
 
     def continuation(self, line: str, number: int) -> None:
         rec = self.current
@@ -202,34 +235,41 @@ class _Parser:
         elif key == "Kernel modules":
             rec.modules = tuple(v.strip() for v in value.split(",") if v.strip())
         elif key == "NUMA node":
-            rec.numa_node = _int(value)
+            rec.numa_node = self.number(value, "NUMA node", number)
         elif key == "IOMMU group":
-            rec.iommu_group = _int(value)
+            rec.iommu_group = self.number(value, "IOMMU group", number)
         elif key == "Flags":  # lspci -v: "Flags: bus master, ..., NUMA node 0, IOMMU group 14"
             group = re.search(r"IOMMU group (\d+)", value)
             node = re.search(r"NUMA node (\d+)", value)
-            rec.iommu_group = int(group.group(1)) if group else rec.iommu_group
-            rec.numa_node = int(node.group(1)) if node else rec.numa_node
+            if group:
+                rec.iommu_group = self.number(group.group(1), "IOMMU group", number)
+            if node:
+                rec.numa_node = self.number(node.group(1), "NUMA node", number)
         elif key == "Capabilities":
             self.in_sriov = "(SR-IOV)" in value
             self.in_vpd = "Vital Product Data" in value
             rec.sriov = rec.sriov or self.in_sriov
             rec.access_denied = rec.access_denied or "<access denied>" in value
         elif self.in_sriov:
-            self.sriov_detail(rec, line)
+            self.sriov_detail(rec, line, number)
         elif self.in_vpd:
             serial = _VPD_SERIAL.match(line.strip())
             if serial and serial.group("sn").strip():
                 rec.card_serial_number = serial.group("sn").strip()
 
-    def sriov_detail(self, rec: LspciRecord, line: str) -> None:
+    def sriov_detail(self, rec: LspciRecord, line: str, number: int) -> None:
         total = _TOTAL_VFS.search(line)
         if total:
-            rec.sriov_totalvfs = int(total.group("total"))
-            rec.sriov_numvfs = int(total.group("num"))
-        vfdev = _VF_DEVICE.search(line)
-        if vfdev:
-            rec.sriov_vf_device = vfdev.group("id").lower()
+            rec.sriov_totalvfs = self.number(total.group("total"), "Total VFs", number)
+            rec.sriov_numvfs = self.number(total.group("num"), "Number of VFs", number)
+        offset = line.find("VF offset:")
+        if offset >= 0:
+            # The last "Device ID: xxxx" after "VF offset:" (what "VF offset:.*Device ID:" took).
+            vfdev = None
+            for vfdev in _DEVICE_ID.finditer(line, offset):
+                pass
+            if vfdev is not None:
+                rec.sriov_vf_device = vfdev.group("id").lower()
 
     # -- machine-readable records (-vmm) ---------------------------------------------------
 
@@ -250,7 +290,8 @@ class _Parser:
         assert rec is not None
         tag, value = m.group("tag"), m.group("value").strip()
         named = _VMM_ID.match(value)
-        name, ident = (named.group("name"), named.group("id").lower()) if named else (value, None)
+        name, ident = ((named.group("name").rstrip(), named.group("id").lower()) if named
+                       else (value, None))
         if tag == "Class":
             rec.class_name, rec.class_id = name, ident if ident and len(ident) == 4 else None
         elif tag == "Vendor":
@@ -270,9 +311,9 @@ class _Parser:
         elif tag == "Module":
             rec.modules = rec.modules + (value,)
         elif tag == "NUMANode":
-            rec.numa_node = _int(value)
+            rec.numa_node = self.number(value, "NUMANode", number)
         elif tag == "IOMMUGroup":
-            rec.iommu_group = _int(value)
+            rec.iommu_group = self.number(value, "IOMMUGroup", number)
         return True
 
     # -- results ---------------------------------------------------------------------------
