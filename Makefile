@@ -18,16 +18,19 @@ test: $(STAMP)
 venv: $(STAMP)
 
 # Debian packages the tests and the scanner use: pciutils (lspci, for the agreement
-# tests) and pci.ids (device names). Installed only when missing and only as root.
+# tests), pci.ids (device names) and strace (the fuzz suite audits every file a run
+# writes). Installed only when missing and only as root.
+DEBS := pciutils pci.ids strace
 $(SYSSTAMP):
 	@$(PY) -m venv $(VENV)
-	@if ! command -v lspci >/dev/null 2>&1 || [ ! -e /usr/share/misc/pci.ids ]; then \
+	@if ! command -v lspci >/dev/null 2>&1 || [ ! -e /usr/share/misc/pci.ids ] || \
+	    ! command -v strace >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing Debian packages: pciutils pci.ids"; \
-	    (apt-get install -y -q pciutils pci.ids >/dev/null 2>&1 || \
-	     (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q pciutils pci.ids >/dev/null)) || \
-	     echo "warning: could not install pciutils/pci.ids"; \
-	  else echo "note: not root; skipping apt-get install pciutils pci.ids"; fi; \
+	    echo "installing Debian packages: $(DEBS)"; \
+	    (apt-get install -y -q $(DEBS) >/dev/null 2>&1 || \
+	     (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $(DEBS) >/dev/null)) || \
+	     echo "warning: could not install $(DEBS)"; \
+	  else echo "note: not root; skipping apt-get install $(DEBS)"; fi; \
 	fi
 	@touch $@
 
