@@ -29,11 +29,11 @@ import json
 import os
 import random
 import re
-import resource
 import shutil
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -228,14 +228,25 @@ def run_pcipass(args: list[str], workdir: Path) -> Outcome:
     start = time.monotonic()
     proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
-    try:
-        out, err = proc.communicate(timeout=GUARD_S)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
+    streams: dict[str, bytes] = {}
+    readers = [threading.Thread(target=lambda n=n, f=f: streams.__setitem__(n, f.read()))
+               for n, f in (("out", proc.stdout), ("err", proc.stderr))]
+    for reader in readers:
+        reader.start()
+    guard = threading.Timer(GUARD_S, proc.kill)
+    guard.start()
+    # wait4 gives this run's own peak RSS (strace's, and its reaped tracees').
+    _, status, usage = os.wait4(proc.pid, 0)
+    hung = not guard.is_alive()
+    guard.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    for reader in readers:
+        reader.join()
+    out, err = streams.get("out", b""), streams.get("err", b"")
+    if hung:
         return Outcome(-999, GUARD_S, 0, out, err, [])
     seconds = time.monotonic() - start
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # the largest so far
+    rss = usage.ru_maxrss * 1024
     writes = _written_paths(log.read_text(errors="replace"), str(workdir))
     log.unlink()
     return Outcome(proc.returncode, seconds, rss, out, err, writes)
