@@ -28,7 +28,8 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterator, Sequence
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -282,6 +283,285 @@ def _register(conf: cfg.ConfigOpts) -> None:
     ])
 
 
+# -- look-alike characters in names ------------------------------------------------------
+
+# Letters of other scripts drawn like ASCII ones (the Latin look-alikes of Unicode's
+# confusables.txt that reach configs through copy-paste and keyboard layouts), and characters
+# drawn as nothing. oslo.config compares names exactly, so "[рci]" with a Cyrillic "р" is
+# another section, and Nova silently ignores every option under it.
+_LOOKALIKES = {
+    # Cyrillic
+    "\u0430": "a", "\u0441": "c", "\u0501": "d", "\u0435": "e", "\u04bb": "h", "\u0456": "i",
+    "\u0458": "j", "\u04cf": "l", "\u043e": "o", "\u0440": "p", "\u051b": "q", "\u0455": "s",
+    "\u051d": "w", "\u0445": "x", "\u0443": "y", "\u04af": "y",
+    "\u0410": "A", "\u0412": "B", "\u0421": "C", "\u0415": "E", "\u041d": "H", "\u0406": "I",
+    "\u0408": "J", "\u041a": "K", "\u041c": "M", "\u041e": "O", "\u0420": "P", "\u051a": "Q",
+    "\u0405": "S", "\u0422": "T", "\u051c": "W", "\u0425": "X", "\u0423": "Y", "\u04ae": "Y",
+    "\u04c0": "I",
+    # Greek
+    "\u03b1": "a", "\u03b9": "i", "\u03ba": "k", "\u03bd": "v", "\u03bf": "o", "\u03c1": "p",
+    "\u03c5": "u",
+    "\u0391": "A", "\u0392": "B", "\u0395": "E", "\u0396": "Z", "\u0397": "H", "\u0399": "I",
+    "\u039a": "K", "\u039c": "M", "\u039d": "N", "\u039f": "O", "\u03a1": "P", "\u03a4": "T",
+    "\u03a5": "Y", "\u03a7": "X",
+    # Armenian, and Latin letters outside ASCII
+    "\u0585": "o", "\u057d": "u", "\u0570": "h", "\u0131": "i", "\u0251": "a", "\u0261": "g",
+    # drawn as nothing
+    "\u00ad": "", "\u200b": "", "\u200c": "", "\u200d": "", "\u2060": "", "\ufeff": "",
+}
+
+
+def lookalike(ch: str) -> str | None:
+    """The ASCII text ``ch`` is drawn like (``""`` for an invisible one), or ``None``."""
+    if ch.isascii():
+        return None
+    if ch in _LOOKALIKES:
+        return _LOOKALIKES[ch]
+    folded = unicodedata.normalize("NFKC", ch)  # fullwidth "ｐ", mathematical "𝐩", ligatures
+    return folded if folded != ch and folded.isascii() and folded.isprintable() else None
+
+
+def lookalike_problem(kind: str, name: str, raw_line: str, line: int,
+                      section: str | None = None) -> errors.Problem | None:
+    """A ConfusableCharacter error for a section or key ``name`` holding look-alike characters.
+
+    It names each character (column in the line, code point, Unicode name) and the
+    ASCII name the whole name is drawn like.
+    """
+    found = [(i, ch, ascii_) for i, ch in enumerate(name) if (ascii_ := lookalike(ch)) is not None]
+    if not found:
+        return None
+    start = max(raw_line.find(name), 0)
+    drawn = "".join(ascii_ if (ascii_ := lookalike(ch)) is not None else ch for ch in name)
+    chars = "; ".join(
+        f"column {start + i + 1}: {ch!r} U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed')}, "
+        + (f"drawn like {ascii_!r}" if ascii_ else "drawn as nothing")
+        for i, ch, ascii_ in found[:8])
+    shown = f"[{name}]" if kind == "section" else name
+    want = f"[{drawn}]" if kind == "section" else drawn
+    effect = ("oslo.config reads it as another section, so Nova ignores every option in it"
+              if kind == "section" else "oslo.config reads it as another option, which Nova ignores")
+    return errors.Problem(
+        "ConfusableCharacter",
+        f"{kind} {shown} is not {want}: {chars}; {effect}",
+        line=line, entry=shown if section is None else f"[{section}] {shown}",
+        hint=f"retype the name in ASCII: {want}")
+
+
+# -- oslo.config's "$name" interpolation, bounded -----------------------------------------
+
+# oslo.config substitutes "$name" and "${group.name}" in every string value with the value of
+# that option, recursively. Nova fails to start when a reference names no option
+# (NoSuchOptError) or when references loop (a RecursionError that oslo reports as
+# NoSuchOptError); a chain of references can also multiply a value's size at every level.
+MAX_INTERPOLATION_DEPTH = 8
+"""References followed inside one another; Nova's own (``$state_path``, ``$my_ip``) nest 1-2 deep."""
+MAX_INTERPOLATIONS = 1000
+"""References substituted while reading one option."""
+MAX_INTERPOLATED_CHARS = 1 << 20
+"""Characters the references put into one option's value."""
+
+# The options Nova 34 registers in [DEFAULT] (nova.conf, oslo.log, oslo.messaging and
+# oslo.service's namespaces, and oslo.config's own): the names "$name" can refer to there. A
+# differential test keeps the list equal to Nova's.
+NOVA_DEFAULT_OPTS = frozenset({
+    "allow_resize_to_same_host", "arq_binding_timeout", "backdoor_port", "backdoor_socket",
+    "block_device_allocate_retries", "block_device_allocate_retries_interval",
+    "cell_worker_thread_pool_size", "cert", "compute_driver", "compute_monitors",
+    "concurrency_backend", "config_dir", "config_drive_format", "config_file", "config_source",
+    "console_host", "control_exchange", "cpu_allocation_ratio", "daemon", "debug",
+    "default_access_ip_network_name", "default_availability_zone", "default_ephemeral_format",
+    "default_green_pool_size", "default_log_levels", "default_schedule_zone",
+    "default_thread_pool_size", "disk_allocation_ratio", "enable_new_services",
+    "executor_thread_pool_size", "fatal_deprecations", "flat_injected", "force_config_drive",
+    "force_raw_images", "graceful_shutdown_timeout", "heal_instance_info_cache_interval",
+    "host", "initial_cpu_allocation_ratio", "initial_disk_allocation_ratio",
+    "initial_ram_allocation_ratio", "injected_network_template", "instance_build_timeout",
+    "instance_delete_interval", "instance_format", "instance_name_template",
+    "instance_usage_audit", "instance_usage_audit_period", "instance_uuid_format",
+    "instances_path", "internal_service_availability_zone", "key", "live_migration_retry_count",
+    "log_color", "log_config_append", "log_date_format", "log_dir", "log_file", "log_options",
+    "log_rotate_interval", "log_rotate_interval_type", "log_rotation_type",
+    "logging_context_format_string", "logging_debug_format_suffix",
+    "logging_default_format_string", "logging_exception_prefix", "logging_user_identity_format",
+    "long_rpc_timeout", "manager_shutdown_timeout", "max_concurrent_builds",
+    "max_concurrent_live_migrations", "max_concurrent_snapshots", "max_local_block_devices",
+    "max_logfile_count", "max_logfile_size_mb", "maximum_instance_delete_attempts",
+    "migrate_max_retries", "mkisofs_cmd", "my_block_storage_ip", "my_ip",
+    "my_shared_fs_storage_ip", "network_allocate_retries", "non_inheritable_image_properties",
+    "osapi_compute_unique_server_name_scope", "password_length", "periodic_enable",
+    "periodic_fuzzy_delay", "pointer_model", "preallocate_images", "publish_errors",
+    "pybasedir", "ram_allocation_ratio", "rate_limit_burst", "rate_limit_except_level",
+    "rate_limit_interval", "reboot_timeout", "reclaim_instance_interval", "record",
+    "reimage_timeout_per_gb", "report_interval", "rescue_timeout", "reserved_host_cpus",
+    "reserved_host_disk_mb", "reserved_host_memory_mb", "reserved_huge_pages",
+    "resize_confirm_window", "resize_fs_using_block_device", "resume_guests_state_on_host_boot",
+    "rootwrap_config", "rpc_ping_enabled", "rpc_response_timeout",
+    "run_external_periodic_tasks", "running_deleted_instance_action",
+    "running_deleted_instance_poll_interval", "running_deleted_instance_timeout",
+    "scheduler_instance_sync_interval", "service_down_time", "servicegroup_driver",
+    "shell_completion", "shelved_offload_time", "shelved_poll_interval", "shutdown_timeout",
+    "source_is_ipv6", "ssl_only", "stale_share_access_reconcile_interval", "state_path",
+    "sync_power_state_interval", "sync_power_state_pool_size", "syslog_log_facility", "tempdir",
+    "thread_pool_statistic_period", "timeout_nbd", "transport_url", "update_resources_interval",
+    "use_cow_images", "use_journal", "use_json", "use_rootwrap_daemon", "use_stderr",
+    "use_syslog", "vcpu_pin_set", "vif_plugging_is_fatal", "vif_plugging_timeout", "virt_mkfs",
+    "volume_usage_poll_interval", "web"
+})
+
+
+class _InterpolationFailed(cfg.Error):
+    """A reference Nova cannot substitute either; the Problem is on the :class:`_Conf`."""
+
+
+def _group_name(group: Any) -> str:
+    if group is None:
+        return DEFAULT
+    return normalize_group(group.name if isinstance(group, cfg.OptGroup) else str(group))
+
+
+class _Conf(cfg.ConfigOpts):
+    """oslo.config's ``ConfigOpts`` with its ``$name`` interpolation bounded and explained.
+
+    Every reference still goes through oslo (same lookup, same types, same
+    escapes: ``$$`` and ``\\$`` are a literal ``$``). pcipass registers only the
+    options it reads, so a reference to another Nova option is answered from
+    the files, and one to an option Nova lacks is Nova's NoSuchOptError, as a
+    Problem. Loops, depth and size are bounded. Read one option at a time
+    between :meth:`start` and :meth:`outcome`.
+    """
+
+    def __init__(self, loaded: Sequence[Loaded] = ()) -> None:
+        super().__init__()
+        self._loaded = list(loaded)
+        self.start(None)
+
+    def start(self, opt: _Opt | None) -> None:
+        self.label = opt.label if opt is not None else ""
+        self.chain: list[tuple[str, str]] = (
+            [] if opt is None else [(normalize_group(opt.group), opt.name)])
+        self.substitutions = 0
+        self.substituted_chars = 0
+        self.failure: errors.Problem | None = None
+        self.notes: list[errors.Problem] = []
+
+    class StrSubWrapper(cfg.ConfigOpts.StrSubWrapper):
+        def __getitem__(self, key: str) -> Any:
+            conf = self.conf
+            if not isinstance(conf, _Conf):
+                return cfg.ConfigOpts.StrSubWrapper.__getitem__(self, key)
+            return conf.reference(key, self.group,
+                                  lambda: cfg.ConfigOpts.StrSubWrapper.__getitem__(self, key))
+
+    def reference(self, key: str, group: Any, lookup: Callable[[], Any]) -> Any:
+        """The value oslo substitutes for ``$key`` in a value of ``group``."""
+        here = _group_name(group)
+        ident = self._ident(key, here)
+        if ident in self.chain:
+            self._fail("TemplateSubstitutionError",
+                       f"{self._path(ident)}: the references loop, so oslo.config recurses "
+                       "until Nova stops with NoSuchOptError",
+                       "break the loop: give one of these options a plain value")
+        if len(self.chain) > MAX_INTERPOLATION_DEPTH:
+            self._fail("TemplateSubstitutionError",
+                       f"{self._path(ident)}: references nested more than "
+                       f"{MAX_INTERPOLATION_DEPTH} deep", "write the value itself")
+        self.substitutions += 1
+        if self.substitutions > MAX_INTERPOLATIONS:
+            self._fail("TemplateSubstitutionError",
+                       f"{self._path(ident)}: more than {MAX_INTERPOLATIONS} references "
+                       "substituted in one value", "write the value itself")
+        self.chain.append(ident)
+        try:
+            try:
+                value = lookup()
+            except (cfg.NoSuchOptError, cfg.NoSuchGroupError):
+                value = self._unregistered(key, here)
+            if ident == (DEFAULT, "host") and value == "":
+                self._note(f"{self._path()}: [DEFAULT] host is not set in these files, so Nova "
+                           "substitutes the machine's hostname, which pcipass does not know; "
+                           "read as empty")
+        finally:
+            self.chain.pop()
+        self.substituted_chars += len(str(value))
+        if self.substituted_chars > MAX_INTERPOLATED_CHARS:
+            self._fail("TemplateSubstitutionError",
+                       f"{self._path(ident)}: the references expand to more than "
+                       f"{MAX_INTERPOLATED_CHARS:,} characters", "write the value itself")
+        return value
+
+    def _unregistered(self, key: str, here: str) -> Any:
+        """A reference to an option pcipass does not register: its value from the files."""
+        if "." in key:
+            group, name = key.split(".", 1)
+            candidates = [(normalize_group(group), name)]
+        else:
+            candidates = ([(here, key)] if here != DEFAULT else []) + [(DEFAULT, key)]
+        maybe = False
+        for group, name in candidates:
+            known = _known_option(group, name)
+            if known is False:
+                continue
+            raw = self._raw(group, name)
+            if raw is not None:
+                return self._substitute(raw, group=None if group == DEFAULT else group)
+            maybe = True
+        where = " or ".join(f"[{g}]" for g, _n in candidates)
+        if maybe:
+            self._note(f"{self._path()}: the option is not set in these files, so Nova "
+                       f"substitutes its default, which pcipass does not know; read as empty")
+            return ""
+        name = candidates[-1][1]
+        self._fail("NoSuchOptError",
+                   f"{self._path()}: Nova has no option {name!r} in {where}, so oslo.config "
+                   f"cannot substitute ${key} and Nova stops with NoSuchOptError",
+                   "write $$ for a literal $, or refer to an existing option such as $my_ip")
+        raise AssertionError("unreachable")
+
+    def _raw(self, group: str, name: str) -> str | None:
+        """The value the files give ``[group] name`` (the last one wins, as in oslo)."""
+        value = None
+        for item in self._loaded:
+            for e in item.ini.find(group, name):
+                value = e.value
+        return value
+
+    def _ident(self, key: str, here: str) -> tuple[str, str]:
+        if "." in key:
+            group, name = key.split(".", 1)
+            return normalize_group(group), name
+        if here != DEFAULT and (self._registered(here, key) or self._raw(here, key) is not None):
+            return here, key
+        return DEFAULT, key
+
+    def _registered(self, group: str, name: str) -> bool:
+        return name in (self._opts if group == DEFAULT else
+                        self._groups[group]._opts if group in self._groups else {})
+
+    def _path(self, last: tuple[str, str] | None = None) -> str:
+        steps = [*self.chain, *([last] if last is not None else [])]
+        shown = [f"[{g}] {n}" for g, n in steps[:1]] + [f"${n}" if g == DEFAULT else f"${{{g}.{n}}}"
+                                                      for g, n in steps[1:]]
+        return " -> ".join(shown)
+
+    def _note(self, message: str) -> None:
+        self.notes.append(errors.Problem("UnresolvedInterpolation", message, entry=self.label,
+                                         hint="write the value itself instead of a $reference"))
+
+    def _fail(self, code: str, message: str, hint: str) -> None:
+        if self.failure is None:
+            self.failure = errors.Problem(code, message, entry=self.label, hint=hint)
+        raise _InterpolationFailed(message)
+
+
+def _known_option(group: str, name: str) -> bool | None:
+    """Whether Nova registers ``[group] name``; ``None`` for groups pcipass has no list of."""
+    if group == DEFAULT:
+        return name in NOVA_DEFAULT_OPTS
+    keys = GROUP_KEYS.get(group)
+    return None if keys is None else name in keys
+
+
 # -- loading files -----------------------------------------------------------------------
 
 
@@ -482,8 +762,8 @@ def _quiet_oslo() -> Iterator[None]:
         logger.removeFilter(drop)
 
 
-def _oslo(loaded: Sequence[Loaded]) -> tuple[cfg.ConfigOpts, errors.Problem | None]:
-    conf = cfg.ConfigOpts()
+def _oslo(loaded: Sequence[Loaded]) -> tuple[_Conf, errors.Problem | None]:
+    conf = _Conf(loaded)
     _register(conf)
     args: list[str] = []
     for item in loaded:
@@ -494,7 +774,7 @@ def _oslo(loaded: Sequence[Loaded]) -> tuple[cfg.ConfigOpts, errors.Problem | No
                  use_env=False)
     except (cfg.Error, OSError, ValueError, SystemExit) as exc:
         # Our own pre-parse should have caught everything oslo rejects.
-        conf = cfg.ConfigOpts()
+        conf = _Conf()
         _register(conf)
         conf(args=[], project="nova", default_config_files=[], default_config_dirs=[],
              use_env=False)
@@ -512,21 +792,50 @@ class _Reader:
         self.warnings = warnings
         self.sources: dict[str, config.OptionValue] = {}
 
-    def read(self, conf: cfg.ConfigOpts, opt: _Opt) -> Any:
+    def read(self, conf: _Conf, opt: _Opt) -> Any:
         group = conf if opt.group == DEFAULT else getattr(conf, opt.group)
         located = self.locate_multi(opt) if opt.multi else self.locate_scalar(opt)
+        conf.start(opt)
+        problem = None
         try:
             with _quiet_oslo():
                 value = getattr(group, opt.name)
-        except (cfg.ConfigFileValueError, ValueError) as exc:
-            where = located[-1] if located else None
-            self.problems.append(_value_problem(opt, exc, where))
+        except (cfg.Error, ValueError, RecursionError) as exc:
+            problem = self._read_problem(conf, opt, exc, located)
+        where = _with_reference(located)
+        self.warnings.extend(n.located(file=where.file if where else None,
+                                       line=where.line if where else None) for n in conf.notes)
+        if problem is not None:
+            # A value built from a default pcipass does not know (an UnresolvedInterpolation
+            # warning) is unknown, not wrong: its type check proves nothing.
+            if conf.failure is not None or not conf.notes:
+                self.problems.append(problem)
             return _default(opt)
         if opt.multi:
             return self._pair(opt, list(value), located)
         if located:
             self.sources[opt.field] = located[-1]
         return list(value) if isinstance(value, list) else value
+
+    @staticmethod
+    def _read_problem(conf: _Conf, opt: _Opt, exc: BaseException,
+                      located: list[config.OptionValue]) -> errors.Problem:
+        """The Problem for an option oslo could not give a value for."""
+        failure = conf.failure
+        while isinstance(exc, cfg.NoSuchOptError) and isinstance(exc.__context__, (cfg.Error,
+                                                                                  RecursionError)):
+            exc = exc.__context__  # ConfigOpts.__getattr__ hides every error as NoSuchOptError
+        if failure is None and isinstance(exc, (cfg.ConfigFileValueError, ValueError)):
+            return _value_problem(opt, exc, located[-1] if located else None)
+        where = _with_reference(located)
+        if failure is None:
+            # oslo's own substitution errors ("$pci": a group is no value; a loop that
+            # escaped the bounds): Nova fails the same way.
+            code = "TemplateSubstitutionError" if isinstance(exc, RecursionError) else type(exc).__name__
+            failure = errors.Problem(code, f"{opt.label}: {errors.clip(str(exc))}", entry=opt.label,
+                                     hint="write $$ for a literal $")
+        return failure.located(file=where.file if where else None,
+                               line=where.line if where else None)
 
     def locate_multi(self, opt: _Opt) -> list[config.OptionValue]:
         """Values in oslo's order: per file, deprecated names (last first), then the current one."""
@@ -573,7 +882,21 @@ class _Reader:
 
     def warn_names(self) -> None:
         for item in self.loaded:
+            lines = split_lines(item.text)
+            odd = set()
+            for section, n in item.ini.sections:
+                problem = lookalike_problem("section", section, lines[n - 1], item.line(n))
+                if problem is not None:
+                    odd.add(section)
+                    self.problems.append(problem.located(file=item.name))
             for e in item.ini.entries:
+                problem = lookalike_problem("option", e.key, lines[e.line - 1], item.line(e.line),
+                                            e.section)
+                if problem is not None:
+                    self.problems.append(problem.located(file=item.name))
+                    continue
+                if e.section in odd:  # its ConfusableCharacter error says it all
+                    continue
                 problem = _name_warning(e)
                 if problem is not None:
                     self.warnings.append(problem.located(file=item.name, line=item.line(e.line)))
@@ -593,6 +916,11 @@ class _Reader:
                     f"{opt.label} is also set under deprecated names ({others}); oslo.config "
                     f"merges all of them, deprecated names first in each file",
                     hint=f"move every value to {opt.label}"))
+
+
+def _with_reference(located: Sequence[config.OptionValue]) -> config.OptionValue | None:
+    """The value that holds a ``$`` reference (else the one oslo took), to locate a problem."""
+    return next((ov for ov in located if "$" in ov.value), located[-1] if located else None)
 
 
 def _default(opt: _Opt) -> Any:

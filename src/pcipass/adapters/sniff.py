@@ -13,26 +13,36 @@ documents, so a pasted guide can still be checked block by block.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from pathlib import Path
 
 import yaml
 
 from pcipass.adapters import novaconf
+from pcipass.core import jsontext
 
 KINDS = ("ini", "yaml", "jinja", "markdown", "prose", "json", "empty", "binary", "unreadable")
 
-_SECTION = re.compile(r"^\[[A-Za-z_][A-Za-z0-9_.-]*\]$")
-_INI_ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*\s*[=:]")
+# Section and key names may hold letters of any script here: a header typed with a Cyrillic
+# "р" ([рci]) is still an INI header, and novaconf reports the look-alike letter by name.
+_SECTION = re.compile(r"^\[[^\W\d][\w.-]*\]$")
+_INI_ASSIGN = re.compile(r"^[^\W\d][\w.-]*+\s*[=:]")
 _JINJA = re.compile(r"\{\{|\{%|\{#")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _MD_HEADING = re.compile(r"^#{1,6}\s+\S")
-_MD_LINK = re.compile(r"\[[^\]\n]+\]\([^)\s]+\)")
+# NOTE: every pattern below runs on hostile text, so none may backtrack over a run of
+# characters more than once: the link text and target exclude "[", so the scans that
+# start at each "[" never overlap (120,000 "[" in a comment took 56 s with "[^\]\n]+").
+_MD_LINK = re.compile(r"\[[^\[\]\n]+\]\([^)\s\[]+\)")
 _RST_DIRECTIVE = re.compile(r"^\s*\.\. [A-Za-z-]+::")
 _RST_UNDERLINE = re.compile(r"^(=+|-+|~+|\^+|\*+)$")
-_YAML_KEY = re.compile(r"^\s*(- )?[\w.\-\"'<>{}$ ]+:(\s|$)")
+# The key's first character is not a space, so the leading \s* never trades spaces with it.
+_YAML_KEY = re.compile(r"^\s*(- )?[\w.\-\"'<>{}$][\w.\-\"'<>{}$ ]*+:(\s|$)")
 _YAML_ITEM = re.compile(r"^\s*- \S")
+_YAML_BLOCK = re.compile(r":[^\S\n]*[|>][-+]?[^\S\n]*$")
+_ANSIBLE_VAR = re.compile(r"^(nova|neutron|enable)_\w++:", re.M)
+_JUJU_TYPE = re.compile(r"^[^\S\n]+type:[^\S\n]*(string|int|boolean)[^\S\n]*$", re.M)
+BOM = "\ufeff"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -76,6 +86,13 @@ def classify_bytes(data: bytes, filename: str = "") -> Kind:
 
 def classify(text: str, filename: str = "") -> Kind:
     """Say what ``text`` is: nova.conf-style INI or something else, and why."""
+    if text.startswith(BOM):
+        # oslo.config opens files as plain UTF-8 and keeps the mark, so a nova.conf that
+        # starts with one fails to parse at line 1 (novaconf says so); sniff what follows it.
+        after = classify(text[1:], filename)
+        if after.kind == "ini":
+            return Kind("ini", f"{after.reason}, after a UTF-8 byte-order mark", after.line)
+        return after
     lines = text.splitlines()
     if not text.strip():
         return Kind("empty", "only whitespace" if text else "the file is empty")
@@ -99,7 +116,12 @@ def _json(text: str, lines: list[str], filename: str) -> Kind | None:
     if not stripped.startswith(("{", "[")):
         return None
     try:
-        doc = json.loads(text)
+        doc = jsontext.loads(text)
+    except jsontext.JsonTooComplex as exc:
+        first = stripped.split("\n", 1)[0].rstrip()
+        if _SECTION.match(first):  # "[pci]" then a deeply nested value: an INI file
+            return None
+        return Kind("json", f"JSON, but {exc}")
     except ValueError:
         if stripped.startswith("{"):
             return Kind("json", "starts with '{' (JSON, though malformed)")
@@ -170,16 +192,37 @@ def _ini(text: str, lines: list[str], filename: str) -> Kind | None:
     return None
 
 
+MAX_YAML_PARSE = 64 * 1024
+"""Characters of text given to the YAML parser. PyYAML's pure-Python parser takes 20-30 s per
+MB of hostile text (libyaml's crashes the process on deep nesting); deployment YAML is far
+smaller. Longer text is judged by the shape of its lines alone."""
+MAX_YAML_FLOW_DEPTH = 32
+"""Deepest ``[``/``{`` nesting given to the YAML parser: its scanner's work per token grows
+with the depth, and its composer recurses."""
+_FLOW = re.compile(r"[\[\]{}]")
+
+
 def _yaml(text: str, lines: list[str], filename: str) -> Kind | None:
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError:
-        doc = None
+    doc = None
+    if len(text) <= MAX_YAML_PARSE and _flow_depth(text) <= MAX_YAML_FLOW_DEPTH:
+        try:
+            doc = yaml.safe_load(text)
+        except (yaml.YAMLError, RecursionError):
+            doc = None
     content = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
     shaped = _yaml_shaped(content)
     if isinstance(doc, (dict, list)) or (content and shaped / len(content) >= 0.5):
         return Kind("yaml", f"YAML ({_yaml_flavour(doc, text)})")
     return None
+
+
+def _flow_depth(text: str) -> int:
+    """Deepest bracket nesting (quotes ignored: an over-estimate is harmless here)."""
+    depth = best = 0
+    for m in _FLOW.finditer(text):
+        depth = depth + 1 if m.group() in "[{" else max(depth - 1, 0)
+        best = max(best, depth)
+    return best
 
 
 def _yaml_shaped(content: list[str]) -> int:
@@ -193,7 +236,7 @@ def _yaml_shaped(content: list[str]) -> int:
         block_indent = None
         if _YAML_KEY.match(line) or _YAML_ITEM.match(line):
             shaped += 1
-            if re.search(r":\s*[|>][-+]?\s*$", line):
+            if _YAML_BLOCK.search(line):
                 block_indent = indent
     return shaped
 
@@ -205,9 +248,9 @@ def _yaml_flavour(doc: object, text: str) -> str:
     if "parameter_defaults" in text or "resource_registry" in text:
         return "TripleO Heat environment"
     if any(isinstance(k, str) and k.startswith(("nova_", "neutron_", "enable_")) for k in keys) \
-            or re.search(r"^(nova|neutron|enable)_\w+:", text, re.M):
+            or _ANSIBLE_VAR.search(text):
         return "Ansible variables (kolla-ansible / openstack-ansible)"
-    if re.search(r"^\s+type:\s*(string|int|boolean)\s*$", text, re.M):
+    if _JUJU_TYPE.search(text):
         return "Juju charm options"
     if isinstance(doc, dict) or ":" in text:
         return "a mapping"
