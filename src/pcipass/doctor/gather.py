@@ -333,6 +333,11 @@ class HostSource:
         if found is None:
             raise model.FactMissing("root_disk", "proc/mounts has no / mount")
         line_no, device = found
+        if {".", ".."} & set(device.split("/")[1:]):
+            # The kernel prints canonical paths; a device that climbs ("/dev/mapper/../../etc")
+            # would lead the reads below out of /dev, and out of the root.
+            raise model.FactMissing("root_disk", f"proc/mounts line {line_no}: the device "
+                                    f"{device!r} climbs with '.' or '..'; not followed")
         block, path, address = self._block_address(device)
         return model.RootDiskFacts("proc/mounts", line_no, lines[line_no - 1], block, path, address)
 
@@ -342,6 +347,8 @@ class HostSource:
         if device.startswith("/dev/mapper/") or device.startswith("/dev/disk/"):
             target = root.readlink(device.lstrip("/"), [])
             name = target.rsplit("/", 1)[-1] if target else name
+        if name in ("", ".", ".."):
+            raise model.FactMissing("root_disk", f"{device} names no block device")
         rel = f"sys/class/block/{name}"
         for _ in range(4):  # dm/md: follow the first slave down to a disk
             slaves = root.listdir(f"{rel}/slaves", [])
