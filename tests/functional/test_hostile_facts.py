@@ -91,7 +91,12 @@ def test_a_file_of_empty_lists_over_the_value_bound_is_refused_before_it_is_pars
     data = b"[" + b"[]," * (n - 1) + b"[]]"
     assert len(data) < factscache.MAX_BYTES  # the byte cap alone would let it through
     (fake / factscache.FILE).write_bytes(data)
-    assert_refused(fake, f"more than {factscache.MAX_ITEMS:,} values", f"the bound for {factscache.FILE}")
+    assert_refused(fake, f"over the bound for {factscache.FILE}: more than {factscache.MAX_ITEMS:,} values")
+
+
+def test_deep_nesting_is_refused(fake: Path) -> None:
+    (fake / factscache.FILE).write_bytes(b"[" * 100_000)
+    assert_refused(fake, f"over the bound for {factscache.FILE}: nested too deeply")
 
 
 def test_a_file_over_the_byte_cap_is_refused_unread(fake: Path) -> None:

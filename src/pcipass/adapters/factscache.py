@@ -116,8 +116,8 @@ def _read(data: bytes, root: hostroot.HostRoot) -> CachedFacts:
     try:
         doc = jsontext.loads(data, max_depth=None, max_items=MAX_ITEMS)
     except jsontext.JsonTooComplex as exc:
-        raise _Bad("", f"{exc}, the bound for {FILE} (a host of 10,000 PCI functions needs "
-                       "about 265,000)") from None
+        raise _Bad("", f"over the bound for {FILE}: {exc} (a host of 10,000 PCI functions "
+                       "needs about 265,000 values)") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise _Bad("", f"not valid JSON ({exc})") from None
     why = _mismatch(doc, root)
