@@ -343,3 +343,15 @@ def test_non_utf8_member_names_are_kept_as_escapes(tmp_path: Path) -> None:
     with hostroot.HostRoot.open(archive) as root:
         assert root.listdir("etc/nova/nova.conf.d") == ["bad\udcff.conf"]
         assert root.read_text("etc/nova/nova.conf.d/bad\udcff.conf") == "[pci]"
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, '{"hostname": ' + "9" * 5000 + "}"])
+def test_a_hostile_manifest_is_a_warning(tmp_path: Path, text: str) -> None:
+    archive = tmp_path / "h.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        member(tar, "h/manifest.json", text.encode())
+    with hostroot.HostRoot.open(archive) as root:
+        assert root.name == "h"
+        assert len(root.warnings) == 1
+        assert root.warnings[0].startswith("manifest.json: not valid JSON (")
+        assert root.warnings[0].endswith("); ignored")

@@ -17,14 +17,13 @@ Missing files are normal (an unbound device has no ``driver`` link) and return
 from __future__ import annotations
 
 import errno
-import json
 import os
 import posixpath
 import stat
 from collections.abc import Iterator
 from typing import Any
 
-from pcipass.core import errors
+from pcipass.core import errors, jsontext
 
 MAX_TEXT_BYTES = 1 << 16
 MAX_CONFIG_BYTES = 64
@@ -424,8 +423,8 @@ class HostRoot:
         if text is None:
             return None
         try:
-            data = json.loads(text)
-        except ValueError as exc:
+            data = jsontext.loads(text)
+        except ValueError as exc:  # JSONDecodeError, or JsonTooComplex (deep, huge numbers)
             self.warnings.append(f"manifest.json: not valid JSON ({exc}); ignored")
             return None
         if not isinstance(data, dict):
