@@ -266,6 +266,8 @@ def test_a_field_out_of_the_sysfs_readers_form_is_refused_naming_field_and_devic
      "kernel.cmdline: its fields are not what its raw text parses to"),
     (lambda d: d["kernel"].update(modules=["vfio_pci", "x\ny"]), "kernel.modules: "),
     (lambda d: d["numa"]["cells"][0].update(cpus=[3, 1]), "numa.cells[0].cpus: repeated or out of order"),
+    (lambda d: d["numa"]["cells"][0].update(cpus=[0, 9000]),
+     "numa.cells[0].cpus: a CPU beyond the 8,192 a kernel can have"),
 ])
 def test_parts_that_disagree_are_refused(fake: Path, change: Callable[[dict[str, Any]], None], why: str) -> None:
     _edit(fake, change)

@@ -168,6 +168,16 @@ def test_odd_entries_on_the_bus(built: fakehost.BuiltHost) -> None:
         f"sys/bus/pci/devices/0000:00:03.0/{a}: missing" for a in ("vendor", "device", "class"))
 
 
+def test_an_address_with_a_trailing_newline_is_not_an_address(built: fakehost.BuiltHost) -> None:
+    """``$`` matches before a final newline: the check must take the whole name."""
+    bus = built.root / "sys/bus/pci/devices"
+    os.symlink("../../../devices/pci0000:00/0000:00:03.0", bus / "0000:00:03.0\n")
+    devs, _, result = scan(built.root)
+    assert "0000:00:03.0\n" not in devs and "0000:00:03.0" not in devs
+    assert any(w.startswith("sys/bus/pci/devices/0000:00:03.0\n: not a PCI address")
+               for w in result.warnings)
+
+
 def test_the_bus_itself_is_a_file(tmp_path: Path) -> None:
     (tmp_path / "h/sys/bus/pci").mkdir(parents=True)
     (tmp_path / "h/sys/bus/pci/devices").write_text("surprise")

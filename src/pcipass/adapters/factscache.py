@@ -317,8 +317,12 @@ def _numa(topo: sysfs.NumaTopology) -> None:
         for field, values in (("cpus", cell.cpus), ("sockets", cell.sockets)):
             if list(values) != sorted(set(values)):
                 raise _Bad(f"{where}.{field}", "repeated or out of order")
+        if cell.cpus and cell.cpus[-1] >= sysfs.MAX_CPUS:  # the sysfs reader's own bound
+            raise _Bad(f"{where}.cpus", f"a CPU beyond the {sysfs.MAX_CPUS:,} a kernel can have")
     if any(k < 0 or v < 0 for k, v in topo.cpu_sockets.items()):
         raise _Bad("numa.cpu_sockets", "a negative CPU or socket number")
+    if any(k >= sysfs.MAX_CPUS for k in topo.cpu_sockets):
+        raise _Bad("numa.cpu_sockets", f"a CPU beyond the {sysfs.MAX_CPUS:,} a kernel can have")
 
 
 _KERNEL_ENUMS: dict[str, tuple[Any, ...]] = {

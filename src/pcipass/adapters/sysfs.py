@@ -23,7 +23,7 @@ from typing import Any
 
 from pcipass.adapters import hostroot, pciids
 from pcipass.core import address as address_mod
-from pcipass.core import model
+from pcipass.core import cpuset, model
 
 DEVICES_DIR = "sys/bus/pci/devices"
 NODE_DIR = "sys/devices/system/node"
@@ -32,7 +32,7 @@ CPU_DIR = "sys/devices/system/cpu"
 POSSIBLE_CPUS = f"{CPU_DIR}/possible"
 #: The CPU bound when ``possible`` is absent or unreadable, and the ceiling of ``possible``
 #: itself: 8,192 is the largest NR_CPUS a Linux kernel builds with (x86 MAXSMP).
-MAX_CPUS = 8192
+MAX_CPUS = cpuset.MAX_CPUS
 #: CPU numbers longer than this are beyond any bound (and ``int()`` refuses 4,300+ digits).
 _MAX_CPU_DIGITS = 18
 
@@ -134,7 +134,7 @@ def read_devices(root: hostroot.HostRoot, *, pci_ids: pciids.PciIds | None = _DE
     raw: list[_Raw] = []
     with root.opendir(DEVICES_DIR, host_warnings) as bus:
         for name in sorted(bus.names):
-            if not _CANONICAL.match(name):
+            if not _CANONICAL.fullmatch(name):
                 host_warnings.append(f"{DEVICES_DIR}/{name}: not a PCI address (dddd:bb:ss.f); ignored")
                 continue
             raw.append(_read_one(bus, name))
@@ -266,7 +266,7 @@ _ATTRS: dict[str, tuple[str, Any]] = {
 _ATTR_LIST = tuple((attr, field, parse) for attr, (field, parse) in _ATTRS.items())
 _REQUIRED = ("vendor", "device", "class")
 _SRIOV_MORE = ("sriov_numvfs", "sriov_drivers_autoprobe", "sriov_vf_device")
-_CANONICAL = re.compile(r"^[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]$")
+_CANONICAL = re.compile(r"[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]")
 _UEVENT_IDS = re.compile(r"^([0-9A-Fa-f]{4}):([0-9A-Fa-f]{4})$")
 _UEVENT_CLASS = re.compile(r"[0-9A-Fa-f]{1,6}")
 _PRINTABLE = re.compile(r"[\x21-\x7e]+")
@@ -401,7 +401,7 @@ def _link_address(handle: hostroot.DirHandle, raw: _Raw, link: str) -> str | Non
     target = handle.link_name(link)
     if target is None:
         return None
-    if _CANONICAL.match(target):
+    if _CANONICAL.fullmatch(target):
         return target
     addr = address_mod.PciAddress.try_parse(target)
     if addr is None:

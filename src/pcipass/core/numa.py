@@ -48,13 +48,12 @@ import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
-from pcipass.core import errors
+from pcipass.core import cpuset, errors
+from pcipass.core.cpuset import MAX_CPU_RANGE, InvalidCpuSet  # noqa: F401 - re-exported
 
 DEDICATED = "dedicated"
 SHARED = "shared"
 MIXED = "mixed"
-#: Largest CPU range accepted in a cpu set string; Nova has no bound, we refuse absurd ones.
-MAX_CPU_RANGE = 1 << 16
 #: More permutations than this are not explored (Nova would; hosts have at most 8 cells in practice).
 MAX_PERMUTATIONS = 40320
 
@@ -62,12 +61,6 @@ MAX_PERMUTATIONS = 40320
 class ImageNUMATopologyAsymmetric(errors.InputError):
     msg_fmt = ("Instance CPUs and/or memory cannot be evenly distributed across instance NUMA "
                "nodes. Explicit assignment of CPUs and memory to nodes is required")
-
-
-class InvalidCpuSet(errors.InputError):
-    """A ``cpu_dedicated_set``-style value Nova's ``parse_cpu_spec`` refuses (``nova.exception.Invalid``)."""
-
-    msg_fmt = "Invalid %(option)s value %(value)r: %(reason)s"
 
 
 class InstanceNumaNodesMismatch(errors.InputError):
@@ -180,32 +173,12 @@ class NumaFit:
 
 
 def parse_cpu_set(value: str, option: str = "cpu set") -> frozenset[int]:
-    """Nova's ``parse_cpu_spec``: ``"0-7,^3,12"`` -> CPU ids.
+    """Nova's ``parse_cpu_spec``: ``"0-7,^3,12"`` -> CPU ids (bounded: :mod:`pcipass.core.cpuset`).
 
-    :raises InvalidCpuSet: a malformed element, a reversed or absurdly large range.
+    :raises InvalidCpuSet: a malformed element, a reversed or absurdly large range, a CPU
+        beyond any kernel's.
     """
-    take: set[int] = set()
-    drop: set[int] = set()
-    for raw in value.split(","):
-        rule = raw.strip()
-        if not rule:
-            continue
-        target = take
-        if rule.startswith("^"):
-            target, rule = drop, rule[1:]
-        first, sep, last = rule.partition("-")
-        try:
-            lo = int(first.strip())
-            hi = int(last.strip()) if sep else lo
-        except ValueError:
-            kind = "range" if sep else ("exclusion" if target is drop else "inclusion")
-            raise InvalidCpuSet(option=option, value=value,
-                                reason=f"invalid {kind} expression {raw.strip()!r}") from None
-        if hi < lo or hi - lo > MAX_CPU_RANGE:
-            raise InvalidCpuSet(option=option, value=value,
-                                reason=f"invalid range expression {raw.strip()!r}")
-        target.update(range(lo, hi + 1))
-    return frozenset(take - drop)
+    return cpuset.parse(value, option)
 
 
 def host_cells(cells: Iterable[CellFacts], *, cpu_dedicated_set: str | None = None,
