@@ -196,4 +196,7 @@ def test_legacy_labels_flavor_becomes_label_requests(cli: Any) -> None:
         ("with_eth", 2, [{"label": "with_eth"}]), ("gpu", 1, [{"label": "gpu"}])]
     warn = res["warnings"][0]
     assert warn["code"] == "DeprecatedLegacyPciConfig"
-    assert "pci_passthrough:alias='with_eth:2,gpu:1'" in warn["hint"]
+    command = warn["hint"].split(" (")[0]
+    assert shlex.split(command) == ["openstack", "flavor", "set", "legacy.eth", "--property",
+                                    "pci_passthrough:alias=with_eth:2,gpu:1", "--no-property",
+                                    "pci_passthrough:labels"]

@@ -7,6 +7,7 @@ pure core, and put every problem back at its file and line.
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -405,7 +406,7 @@ def _explain_one(fl: config.Flavor, view: ConfigView, image_props: dict[str, str
             code="DeprecatedLegacyPciConfig", file=fl.file, entry=legacy.LABELS_KEY,
             message=(f"flavor {fl.name!r} uses pci_passthrough:labels from the 2013 design; "
                      "current Nova ignores it and boots the instance without these devices"),
-            hint=(f"openstack flavor set {fl.name} --property "
-                  f"pci_passthrough:alias='{modern.get(requests.ALIAS_KEY, '')}' "
-                  f"--no-property pci_passthrough:labels (aliases as config check prints them)")))
+            hint=(f"openstack flavor set {shlex.quote(fl.name)} --property "
+                  + shlex.quote(f"pci_passthrough:alias={modern.get(requests.ALIAS_KEY, '')}")
+                  + " --no-property pci_passthrough:labels (aliases as config check prints them)")))
     return FlavorResult(fl.name, fl.file, reqs, fr.numa_nodes, fr.numa_policy, None, warnings)
