@@ -40,6 +40,11 @@ IMAGE_CPU_POLICY_KEY = "hw_cpu_policy"
 
 #: The API's value pattern for ``pci_passthrough:alias`` (full match).
 ALIAS_VALUE_PATTERN = r"[^:]+:\d+(?:\s*,\s*[^:]+:\d+)*"
+# The same language without its exponential backtracking ("a:1 , a:1 , ... :" with 22 items
+# took 0.9 s, doubling with each one): "\s*[^:]+" is any run of non-colons, so the second
+# "\s*" goes, and no quantifier may give back what it took. ALIAS_VALUE_PATTERN stays for
+# the messages, which quote Nova's pattern.
+_ALIAS_VALUE = re.compile(r"[^:]++:\d++(?:\s*+,[^:]++:\d++)*+")
 NUMA_POLICIES = alias_mod.NUMA_POLICIES
 CPU_POLICIES = ("dedicated", "shared", "mixed")
 # The API validator lists the PCI NUMA policies in this order (its messages quote it).
@@ -190,7 +195,7 @@ def validate_extra_spec(key: str, value: str) -> None:
     :raises ValidationError: with Nova's exact "Validation failed; ..." text.
     """
     if key == ALIAS_KEY:
-        if re.fullmatch(ALIAS_VALUE_PATTERN, value) is None:
+        if _ALIAS_VALUE.fullmatch(value) is None:
             raise ValidationError(
                 f"Validation failed; '{errors.clip(value)}' is not of the format "
                 f"'{ALIAS_VALUE_PATTERN}'.")
