@@ -7,7 +7,8 @@ the CLI where the crash was at the CLI:
 * JSON nested 100,000 deep (flavor, ``--image``, every JSON value of ``--nova-conf``);
 * integers of thousands of digits (flavor and image JSON, ``int()`` of extra specs,
   lspci fields);
-* oslo.config ``$`` interpolation: a reference to no option, loops, depth and size;
+* oslo.config ``$`` interpolation (nova.conf and the SR-IOV agent's ini): a reference to no
+  option, loops, depth and size;
 * a ``proc/mounts`` device that climbs out of the root;
 * regexes that backtracked quadratically or exponentially on long runs of spaces or
   brackets (flavor properties strings, lspci lines, Markdown links in a nova.conf);
@@ -312,6 +313,20 @@ def test_nova_reads_the_valid_references_the_same(tmp_path: Path) -> None:
             theirs = "fails"
         ours = novaconf.read_nova_conf([path])
         assert (ours.host if not ours.problems else "fails") == theirs, text
+
+
+def test_sriov_agent_ini_interpolation_is_bounded_too(tmp_path: Path) -> None:
+    alias = write(tmp_path, "alias.conf", f"[pci]\nalias = {ALIAS}\n")
+    loop = write(tmp_path, "loop.ini", "[sriov_nic]\nphysical_device_mappings = $exclude_devices\n"
+                                       "exclude_devices = $physical_device_mappings\n")
+    r = run_cli(["config", "check", "--nova-conf", alias, "--sriov-agent-conf", loop, "-f", "json"])
+    assert r.code == 2, r.err
+    assert {(e["code"], e["line"]) for e in r.json()["errors"]} == {
+        ("TemplateSubstitutionError", 2), ("TemplateSubstitutionError", 3)}
+    unknown = write(tmp_path, "unknown.ini", "[sriov_nic]\nphysical_device_mappings = $nonexistent\n")
+    r = run_cli(["config", "check", "--nova-conf", alias, "--sriov-agent-conf", unknown, "-f", "json"])
+    assert r.code == 1, r.err
+    assert ("UnresolvedInterpolation", 2) in {(w["code"], w["line"]) for w in r.json()["warnings"]}
 
 
 # -- 4. proc/mounts --------------------------------------------------------------------------

@@ -411,7 +411,7 @@ NOVA_DEFAULT_OPTS = frozenset({
 
 
 class _InterpolationFailed(cfg.Error):
-    """A reference Nova cannot substitute either; the Problem is on the :class:`_Conf`."""
+    """A reference Nova cannot substitute either; the Problem is on the :class:`BoundedConf`."""
 
 
 def _group_name(group: Any) -> str:
@@ -420,35 +420,64 @@ def _group_name(group: Any) -> str:
     return normalize_group(group.name if isinstance(group, cfg.OptGroup) else str(group))
 
 
-class _Conf(cfg.ConfigOpts):
+class BoundedConf(cfg.ConfigOpts):
     """oslo.config's ``ConfigOpts`` with its ``$name`` interpolation bounded and explained.
 
     Every reference still goes through oslo (same lookup, same types, same
     escapes: ``$$`` and ``\\$`` are a literal ``$``). pcipass registers only the
-    options it reads, so a reference to another Nova option is answered from
-    the files, and one to an option Nova lacks is Nova's NoSuchOptError, as a
-    Problem. Loops, depth and size are bounded. Read one option at a time
-    between :meth:`start` and :meth:`outcome`.
+    options it reads, so a reference to another option of the service is
+    answered from the files, and one to an option the service lacks (per
+    ``known``) is its NoSuchOptError, as a Problem. Loops, depth and size are
+    bounded. Read one option at a time: :meth:`start`, read it, then look at
+    :attr:`notes` (warnings) and, when the read raised, :meth:`problem`.
+
+    :param loaded: the files oslo reads, for references to unregistered options.
+    :param known: whether the service registers ``(group, name)``; ``None`` when
+        unknown. Nova's lists by default.
+    :param service: who reads the files, for the messages.
     """
 
-    def __init__(self, loaded: Sequence[Loaded] = ()) -> None:
+    def __init__(self, loaded: Sequence[Loaded] = (),
+                 known: Callable[[str, str], bool | None] | None = None,
+                 service: str = "Nova") -> None:
         super().__init__()
         self._loaded = list(loaded)
-        self.start(None)
+        self._known = known or _known_option
+        self.service = service
+        self.start(DEFAULT, "")
 
-    def start(self, opt: _Opt | None) -> None:
-        self.label = opt.label if opt is not None else ""
-        self.chain: list[tuple[str, str]] = (
-            [] if opt is None else [(normalize_group(opt.group), opt.name)])
+    def start(self, group: str, name: str) -> None:
+        """Begin reading ``[group] name``: reset the bounds, the notes and the failure."""
+        self.label = f"[{group}] {name}"
+        self.chain: list[tuple[str, str]] = [(normalize_group(group), name)] if name else []
+        self.shown: list[str] = [self.label] if name else []
         self.substitutions = 0
         self.substituted_chars = 0
         self.failure: errors.Problem | None = None
         self.notes: list[errors.Problem] = []
 
+    def problem(self, exc: BaseException) -> errors.Problem | None:
+        """The Problem for an exception the read raised; ``None`` for a plain bad value.
+
+        Interpolation failures give their own Problem; oslo's other errors (``$pci``
+        names a group, not a value) give one with oslo's text. A value oslo's type
+        refuses (``ConfigFileValueError``) is left to the caller, which knows its hint.
+        """
+        if self.failure is not None:
+            return self.failure
+        while isinstance(exc, cfg.NoSuchOptError) and isinstance(exc.__context__, (cfg.Error,
+                                                                                  RecursionError)):
+            exc = exc.__context__  # ConfigOpts.__getattr__ hides every error as NoSuchOptError
+        if isinstance(exc, (cfg.ConfigFileValueError, ValueError)):
+            return None
+        code = "TemplateSubstitutionError" if isinstance(exc, RecursionError) else type(exc).__name__
+        return errors.Problem(code, f"{self.label}: {errors.clip(str(exc))}", entry=self.label,
+                              hint="write $$ for a literal $")
+
     class StrSubWrapper(cfg.ConfigOpts.StrSubWrapper):
         def __getitem__(self, key: str) -> Any:
             conf = self.conf
-            if not isinstance(conf, _Conf):
+            if not isinstance(conf, BoundedConf):
                 return cfg.ConfigOpts.StrSubWrapper.__getitem__(self, key)
             return conf.reference(key, self.group,
                                   lambda: cfg.ConfigOpts.StrSubWrapper.__getitem__(self, key))
@@ -457,36 +486,39 @@ class _Conf(cfg.ConfigOpts):
         """The value oslo substitutes for ``$key`` in a value of ``group``."""
         here = _group_name(group)
         ident = self._ident(key, here)
+        step = f"${key}" if "." not in key else f"${{{key}}}"
         if ident in self.chain:
             self._fail("TemplateSubstitutionError",
-                       f"{self._path(ident)}: the references loop, so oslo.config recurses "
-                       "until Nova stops with NoSuchOptError",
+                       f"{self._path(step)}: the references loop, so oslo.config recurses "
+                       f"until {self.service} stops with NoSuchOptError",
                        "break the loop: give one of these options a plain value")
         if len(self.chain) > MAX_INTERPOLATION_DEPTH:
             self._fail("TemplateSubstitutionError",
-                       f"{self._path(ident)}: references nested more than "
+                       f"{self._path(step)}: references nested more than "
                        f"{MAX_INTERPOLATION_DEPTH} deep", "write the value itself")
         self.substitutions += 1
         if self.substitutions > MAX_INTERPOLATIONS:
             self._fail("TemplateSubstitutionError",
-                       f"{self._path(ident)}: more than {MAX_INTERPOLATIONS} references "
+                       f"{self._path(step)}: more than {MAX_INTERPOLATIONS} references "
                        "substituted in one value", "write the value itself")
         self.chain.append(ident)
+        self.shown.append(step)
         try:
             try:
                 value = lookup()
             except (cfg.NoSuchOptError, cfg.NoSuchGroupError):
                 value = self._unregistered(key, here)
             if ident == (DEFAULT, "host") and value == "":
-                self._note(f"{self._path()}: [DEFAULT] host is not set in these files, so Nova "
-                           "substitutes the machine's hostname, which pcipass does not know; "
-                           "read as empty")
+                self._note(f"{self._path()}: [DEFAULT] host is not set in these files, so "
+                           f"{self.service} substitutes the machine's hostname, which pcipass "
+                           "does not know; read as empty")
         finally:
             self.chain.pop()
+            self.shown.pop()
         self.substituted_chars += len(str(value))
         if self.substituted_chars > MAX_INTERPOLATED_CHARS:
             self._fail("TemplateSubstitutionError",
-                       f"{self._path(ident)}: the references expand to more than "
+                       f"{self._path(step)}: the references expand to more than "
                        f"{MAX_INTERPOLATED_CHARS:,} characters", "write the value itself")
         return value
 
@@ -497,24 +529,30 @@ class _Conf(cfg.ConfigOpts):
             candidates = [(normalize_group(group), name)]
         else:
             candidates = ([(here, key)] if here != DEFAULT else []) + [(DEFAULT, key)]
-        maybe = False
+        maybe: list[bool | None] = []
         for group, name in candidates:
-            known = _known_option(group, name)
+            known = self._known(group, name)
             if known is False:
                 continue
             raw = self._raw(group, name)
             if raw is not None:
                 return self._substitute(raw, group=None if group == DEFAULT else group)
-            maybe = True
+            maybe.append(known)
         where = " or ".join(f"[{g}]" for g, _n in candidates)
+        if True in maybe:
+            self._note(f"{self._path()}: the option is not set in these files, so {self.service} "
+                       "substitutes its default, which pcipass does not know; read as empty")
+            return ""
         if maybe:
-            self._note(f"{self._path()}: the option is not set in these files, so Nova "
-                       f"substitutes its default, which pcipass does not know; read as empty")
+            self._note(f"{self._path()}: not set in these files, and pcipass has no list of "
+                       f"{self.service}'s options in {where}: its default if {self.service} has "
+                       "such an option, else NoSuchOptError at start; read as empty")
             return ""
         name = candidates[-1][1]
         self._fail("NoSuchOptError",
-                   f"{self._path()}: Nova has no option {name!r} in {where}, so oslo.config "
-                   f"cannot substitute ${key} and Nova stops with NoSuchOptError",
+                   f"{self._path()}: {self.service} has no option {name!r} in {where}, so "
+                   f"oslo.config cannot substitute ${key} and {self.service} stops with "
+                   "NoSuchOptError",
                    "write $$ for a literal $, or refer to an existing option such as $my_ip")
         raise AssertionError("unreachable")
 
@@ -538,11 +576,9 @@ class _Conf(cfg.ConfigOpts):
         return name in (self._opts if group == DEFAULT else
                         self._groups[group]._opts if group in self._groups else {})
 
-    def _path(self, last: tuple[str, str] | None = None) -> str:
-        steps = [*self.chain, *([last] if last is not None else [])]
-        shown = [f"[{g}] {n}" for g, n in steps[:1]] + [f"${n}" if g == DEFAULT else f"${{{g}.{n}}}"
-                                                      for g, n in steps[1:]]
-        return " -> ".join(shown)
+    def _path(self, last: str | None = None) -> str:
+        """The references followed so far, as written: ``[DEFAULT] host -> $my_ip -> ...``."""
+        return " -> ".join([*self.shown, *([last] if last is not None else [])])
 
     def _note(self, message: str) -> None:
         self.notes.append(errors.Problem("UnresolvedInterpolation", message, entry=self.label,
@@ -762,8 +798,8 @@ def _quiet_oslo() -> Iterator[None]:
         logger.removeFilter(drop)
 
 
-def _oslo(loaded: Sequence[Loaded]) -> tuple[_Conf, errors.Problem | None]:
-    conf = _Conf(loaded)
+def _oslo(loaded: Sequence[Loaded]) -> tuple[BoundedConf, errors.Problem | None]:
+    conf = BoundedConf(loaded)
     _register(conf)
     args: list[str] = []
     for item in loaded:
@@ -774,7 +810,7 @@ def _oslo(loaded: Sequence[Loaded]) -> tuple[_Conf, errors.Problem | None]:
                  use_env=False)
     except (cfg.Error, OSError, ValueError, SystemExit) as exc:
         # Our own pre-parse should have caught everything oslo rejects.
-        conf = _Conf()
+        conf = BoundedConf()
         _register(conf)
         conf(args=[], project="nova", default_config_files=[], default_config_dirs=[],
              use_env=False)
@@ -792,10 +828,10 @@ class _Reader:
         self.warnings = warnings
         self.sources: dict[str, config.OptionValue] = {}
 
-    def read(self, conf: _Conf, opt: _Opt) -> Any:
+    def read(self, conf: BoundedConf, opt: _Opt) -> Any:
         group = conf if opt.group == DEFAULT else getattr(conf, opt.group)
         located = self.locate_multi(opt) if opt.multi else self.locate_scalar(opt)
-        conf.start(opt)
+        conf.start(opt.group, opt.name)
         problem = None
         try:
             with _quiet_oslo():
@@ -818,22 +854,14 @@ class _Reader:
         return list(value) if isinstance(value, list) else value
 
     @staticmethod
-    def _read_problem(conf: _Conf, opt: _Opt, exc: BaseException,
+    def _read_problem(conf: BoundedConf, opt: _Opt, exc: BaseException,
                       located: list[config.OptionValue]) -> errors.Problem:
         """The Problem for an option oslo could not give a value for."""
-        failure = conf.failure
-        while isinstance(exc, cfg.NoSuchOptError) and isinstance(exc.__context__, (cfg.Error,
-                                                                                  RecursionError)):
-            exc = exc.__context__  # ConfigOpts.__getattr__ hides every error as NoSuchOptError
-        if failure is None and isinstance(exc, (cfg.ConfigFileValueError, ValueError)):
-            return _value_problem(opt, exc, located[-1] if located else None)
-        where = _with_reference(located)
+        failure = conf.problem(exc)
         if failure is None:
-            # oslo's own substitution errors ("$pci": a group is no value; a loop that
-            # escaped the bounds): Nova fails the same way.
-            code = "TemplateSubstitutionError" if isinstance(exc, RecursionError) else type(exc).__name__
-            failure = errors.Problem(code, f"{opt.label}: {errors.clip(str(exc))}", entry=opt.label,
-                                     hint="write $$ for a literal $")
+            return _value_problem(opt, exc if isinstance(exc, Exception) else ValueError(exc),
+                                  located[-1] if located else None)
+        where = _with_reference(located)
         return failure.located(file=where.file if where else None,
                                line=where.line if where else None)
 

@@ -34,8 +34,9 @@ def read_sriov_agent_conf(path: str | Path) -> config.SriovAgentConfig:
     loaded, problem = novaconf.load(path)
     if loaded is None:
         return config.SriovAgentConfig(file=name, problems=[problem] if problem else [])
-    lists, sources, problems = _oslo_lists(loaded)
+    lists, sources, problems, notes = _oslo_lists(loaded)
     reader = _Reader(name, sources, problems)
+    reader.warnings.extend(notes)
     mappings = reader.mappings(lists["physical_device_mappings"])
     ifnames = {m.ifname for m in mappings}
     exclude = reader.exclude(lists["exclude_devices"], ifnames)
@@ -52,32 +53,42 @@ def read_sriov_agent_conf(path: str | Path) -> config.SriovAgentConfig:
 
 def _oslo_lists(loaded: novaconf.Loaded) -> tuple[dict[str, list[str]],
                                                    dict[str, config.OptionValue],
-                                                   list[errors.Problem]]:
-    """The three ListOpts through oslo.config, with where each was set."""
-    conf = cfg.ConfigOpts()
+                                                   list[errors.Problem], list[errors.Problem]]:
+    """The three ListOpts through oslo.config, with where each was set (and the warnings).
+
+    oslo's ``$name`` interpolation is bounded as for nova.conf; pcipass has no list
+    of Neutron's options, so a reference to an option these files do not set is a
+    warning (its value unknown), never NoSuchOptError.
+    """
+    conf = novaconf.BoundedConf([loaded], known=lambda group, name: None,
+                                service="the SR-IOV agent")
     conf.register_opts([cfg.ListOpt(o, default=[]) for o in _OPTIONS], group="SRIOV_NIC")
     lists: dict[str, list[str]] = {o: [] for o in _OPTIONS}
     sources: dict[str, config.OptionValue] = {}
     problems: list[errors.Problem] = []
+    notes: list[errors.Problem] = []
     try:
         conf(args=[f"--config-file={loaded.path}"], project="neutron", default_config_files=[],
              default_config_dirs=[], use_env=False)
     except (cfg.Error, OSError, SystemExit) as exc:  # pragma: no cover - parse_ini caught it
         problems.append(errors.Problem("ConfigFileParseError", str(exc), file=loaded.name))
-        return lists, sources, problems
+        return lists, sources, problems, notes
     for opt in _OPTIONS:
         found = loaded.ini.find(GROUP, opt)
+        where = {"file": loaded.name, "line": found[-1].line if found else None}
         if found:
             e = found[-1]
             sources[opt] = config.OptionValue(e.value, loaded.name, e.line, 0, e.key, e.section,
                                               e.end_line)
+        conf.start(GROUP, opt)
         try:
             lists[opt] = list(getattr(conf.SRIOV_NIC, opt))
-        except ValueError as exc:  # pragma: no cover - a String ListOpt accepts any text
+        except (cfg.Error, ValueError, RecursionError) as exc:
             lists[opt] = []
-            problems.append(errors.Problem("ConfigFileValueError", str(exc), file=loaded.name,
-                                           line=found[-1].line if found else None))
-    return lists, sources, problems
+            problem = conf.problem(exc) or errors.Problem("ConfigFileValueError", str(exc))
+            problems.append(problem.located(**where))
+        notes.extend(n.located(**where) for n in conf.notes)
+    return lists, sources, problems, notes
 
 
 class _Reader:
