@@ -222,12 +222,13 @@ def resolve_pci_numa_policy(flavor_value: str | None, image_value: str | None) -
     """
     if flavor_value and image_value and flavor_value != image_value:
         raise errors.ImagePCINUMAPolicyForbidden(
-            hint=f"the flavor says {flavor_value!r} and the image {image_value!r}; "
+            hint=f"the flavor says {errors.clip(repr(flavor_value))} and the image "
+                 f"{errors.clip(repr(image_value))}; "
                  "remove one or make them equal")
     policy = flavor_value or image_value
     if policy and policy not in NUMA_POLICIES:
         raise errors.InvalidPCINUMAAffinity(
-            policy=policy, hint="hw:pci_numa_affinity_policy is one of " + ", ".join(NUMA_POLICIES))
+            policy=errors.clip(policy), hint="hw:pci_numa_affinity_policy is one of " + ", ".join(NUMA_POLICIES))
     return policy
 
 
@@ -256,11 +257,11 @@ def resolve_cpu_policy(flavor_value: str | None, image_value: str | None) -> str
     """
     available = str(CPU_POLICIES)
     if flavor_value and flavor_value not in CPU_POLICIES:
-        raise InvalidCPUAllocationPolicy(source="flavor extra specs", requested=flavor_value,
-                                         available=available)
+        raise InvalidCPUAllocationPolicy(source="flavor extra specs",
+                                         requested=errors.clip(flavor_value), available=available)
     if image_value and image_value not in CPU_POLICIES:
-        raise InvalidCPUAllocationPolicy(source="image properties", requested=image_value,
-                                         available=available)
+        raise InvalidCPUAllocationPolicy(source="image properties",
+                                         requested=errors.clip(image_value), available=available)
     if flavor_value == "dedicated":
         return flavor_value
     if flavor_value == "mixed":
@@ -293,7 +294,8 @@ def _typed_image(image: Mapping[str, Any]) -> dict[str, Any]:
         if key in image:
             value = image[key]
             if value not in choices:
-                raise InvalidRequest(f"Invalid image metadata. Error: Field value {value} is invalid",
+                raise InvalidRequest(
+                    f"Invalid image metadata. Error: Field value {errors.clip(str(value))} is invalid",
                                      hint=f"{key} is one of " + ", ".join(choices))
             out[key] = value
     if IMAGE_NUMA_NODES_KEY in image:
