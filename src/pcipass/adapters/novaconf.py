@@ -442,6 +442,7 @@ class BoundedConf(cfg.ConfigOpts):
                  service: str = "Nova") -> None:
         super().__init__()
         self._loaded = list(loaded)
+        self._values: dict[tuple[str, str], str] | None = None
         self._known = known or _known_option
         self.service = service
         self.start(DEFAULT, "")
@@ -558,11 +559,10 @@ class BoundedConf(cfg.ConfigOpts):
 
     def _raw(self, group: str, name: str) -> str | None:
         """The value the files give ``[group] name`` (the last one wins, as in oslo)."""
-        value = None
-        for item in self._loaded:
-            for e in item.ini.find(group, name):
-                value = e.value
-        return value
+        if self._values is None:  # one pass over the files, not one per reference
+            self._values = {(e.group, e.key): e.value for item in self._loaded
+                            for e in item.ini.entries}
+        return self._values.get((group, name))
 
     def _ident(self, key: str, here: str) -> tuple[str, str]:
         if "." in key:
@@ -966,11 +966,12 @@ def _value_problem(opt: _Opt, exc: Exception,
     detail = re.sub(r"^Value for option \S+ is not valid: ", "", detail)
     value = where.value if where else None
     if value is not None and repr(value) not in detail and value not in detail:
-        detail += f" (got {value!r})"
+        detail += f" (got {errors.clip(repr(value))})"
     return errors.Problem(
-        "ConfigFileValueError", f"Value for option {opt.label} is not valid: {detail}",
+        "ConfigFileValueError",
+        f"Value for option {opt.label} is not valid: {errors.clip(detail, 300)}",
         file=where.file if where else None, line=where.line if where else None,
-        entry=opt.label, hint=_VALUE_HINTS.get(opt.field, f"fix the value {value!r}"))
+        entry=opt.label, hint=_VALUE_HINTS.get(opt.field, f"fix the value {errors.clip(repr(value))}"))
 
 
 _VALUE_HINTS = {
