@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,13 +54,24 @@ def triples(devices: object) -> dict[str, tuple[str, str, str | None]]:
 
 @pytest.fixture(scope="module", params=["lab-iommu", "lab-noiommu"])
 def capture(request: pytest.FixtureRequest, shared: Path) -> Iterator[hostroot.HostRoot]:
+    """The bundle as pcipass reads it: in memory, never unpacked."""
     with hostroot.HostRoot.open(shared / "corpus/realkernel" / f"{request.param}.tar.gz") as root:
         yield root
 
 
-def test_captures_agree_with_lspci_on_the_same_tree(capture: hostroot.HostRoot, lspci_bin: str) -> None:
+@pytest.fixture(scope="module")
+def unpacked(capture: hostroot.HostRoot, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same bundle unpacked by the test, for lspci, which reads a directory."""
+    dest = tmp_path_factory.mktemp("capture")
+    with tarfile.open(capture.source) as tar:
+        tar.extractall(dest, filter="data")
+    return dest / capture.name
+
+
+def test_captures_agree_with_lspci_on_the_same_tree(capture: hostroot.HostRoot, unpacked: Path,
+                                                    lspci_bin: str) -> None:
     ours = sysfs.read_devices(capture, pci_ids=None)
-    theirs = lspci.parse(run_lspci(lspci_bin, capture.path), source="lspci")
+    theirs = lspci.parse(run_lspci(lspci_bin, str(unpacked)), source="lspci")
     assert theirs.problems == ()
     assert triples(theirs.devices) == triples(ours.devices)
     assert len(ours.devices) == 14

@@ -277,9 +277,9 @@ class HostRoot:
     def read_bytes(self, rel: str, warnings: list[str] | None = None, *,
                    limit: int = MAX_TEXT_BYTES) -> bytes | None:
         """Read at most ``limit`` bytes of a regular file inside the root."""
-        rel = _clean(rel)
-        limit = _check_allowed(rel, limit)
         try:
+            rel = _clean(rel)
+            limit = _check_allowed(rel, limit)
             return self._read_fast(rel, limit)
         except FileNotFoundError:
             return None
@@ -324,9 +324,9 @@ class HostRoot:
         A target that would lead outside the root is reported and ``None``
         is returned, so callers never act on an escaping link.
         """
-        rel = _clean(rel)
-        parent, _, name = rel.rpartition("/")
         try:
+            rel = _clean(rel)
+            parent, _, name = rel.rpartition("/")
             base = self._resolve(parent, final=False) if parent else self.path
             target = self._probe(posixpath.join(base, name))
         except FileNotFoundError:
@@ -409,9 +409,8 @@ class HostRoot:
         unreadable (the latter with a warning). Close it, or use ``with``.
         """
         sink = self.warnings if warnings is None else warnings
-        rel = _clean(rel)
         real = self.resolve(rel, sink)
-        return self._handle(rel, real, sink)
+        return self._handle(_clean(rel) if real is not None else rel, real, sink)
 
     def _handle(self, rel: str, real: str | None, sink: list[str]) -> DirHandle:
         return DirHandle(self, rel, real, sink)
@@ -695,12 +694,13 @@ _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 def _clean(rel: str) -> str:
-    """Normalize a relative path; a path climbing above the root is refused."""
+    """Normalize a relative path; a path climbing above the root is unreadable (a path
+    built from input, such as a device named in proc/mounts, may climb: never a crash)."""
     norm = posixpath.normpath(rel.strip("/")) if rel.strip("/") else ""
     if norm == ".":
         return ""
-    if norm.startswith("../") or norm == "..":
-        raise ValueError(f"{rel}: path leads outside the host root")
+    if norm.startswith("../") or norm == ".." or "\0" in norm:
+        raise _Escapes("path leads outside the host root; not read")
     return norm
 
 
