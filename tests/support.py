@@ -74,3 +74,19 @@ def skip_unless_ci(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"required in CI: {reason}")
     pytest.skip(reason)
+
+
+def unpack_trusted(archive: str | Path, dest: str | Path) -> None:
+    """Unpack one of the project's own or the corpus's archives for a test to compare with.
+
+    pcipass itself never unpacks a bundle. The "data" filter is used where the
+    Python has it (3.11.4 and later); Debian 12's own 3.11.2 does not, and these
+    archives are trusted.
+    """
+    import tarfile
+
+    with tarfile.open(archive) as tar:
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(dest, filter="data")
+        else:  # pragma: no cover - Python before 3.11.4
+            tar.extractall(dest)

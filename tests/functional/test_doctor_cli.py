@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import REPO, run_cli, validate_schema
+from support import REPO, run_cli, unpack_trusted, validate_schema
 from test_doctor_hosts import GPU, PF1, Host, healthy
 
 from pcipass.doctor import registry
@@ -166,11 +166,9 @@ def test_iommu_capture_has_no_failures(shared: Path) -> None:
 @pytest.fixture(scope="module")
 def noiommu(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The noiommu capture unpacked once (bundles themselves are tested with the iommu capture)."""
-    import tarfile
 
     dest = tmp_path_factory.mktemp("capture")
-    with tarfile.open(shared / "corpus/realkernel/lab-noiommu.tar.gz") as tar:
-        tar.extractall(dest, filter="data")
+    unpack_trusted(shared / "corpus/realkernel/lab-noiommu.tar.gz", dest)
     return dest / "lab-noiommu"
 
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tarfile
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import validate_schema
+from support import unpack_trusted, validate_schema
 
 from pcipass import __version__, fakehost
 from pcipass.adapters import factscache, hostroot
@@ -37,8 +36,7 @@ def _without_source(doc: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(scope="module", params=CAPTURES)
 def capture(request: pytest.FixtureRequest, shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     dest = tmp_path_factory.mktemp(request.param)
-    with tarfile.open(shared / "corpus/realkernel" / f"{request.param}.tar.gz") as tar:
-        tar.extractall(dest, filter="data")
+    unpack_trusted(shared / "corpus/realkernel" / f"{request.param}.tar.gz", dest)
     (root,) = [p for p in dest.iterdir() if p.is_dir()]
     return root
 

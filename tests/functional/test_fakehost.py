@@ -14,6 +14,7 @@ import pytest
 from pcipass import fakehost
 from pcipass.adapters import hostroot, sysfs
 from pcipass.fakehost import __main__ as fakehost_main
+from support import unpack_trusted
 
 # Same hardware as the lab-iommu capture: QEMU NVMe with 4 VFs on NUMA node 1, VFs unbound.
 LAB_LIKE = "1x qemu-nvme numa=1 vfs=4 vf-driver=none; numa-nodes=2; cmdline=intel_iommu=on iommu=pt"
@@ -138,8 +139,7 @@ def lab(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[host
     """The real-kernel capture unpacked (by the test: pcipass itself never unpacks a bundle),
     so that its files can be compared with the fake host's on disk."""
     dest = tmp_path_factory.mktemp("lab")
-    with tarfile.open(shared / "corpus/realkernel/lab-iommu.tar.gz") as tar:
-        tar.extractall(dest, filter="data")
+    unpack_trusted(shared / "corpus/realkernel/lab-iommu.tar.gz", dest)
     with hostroot.HostRoot.open(dest / "lab-iommu") as root:
         yield root
 

@@ -30,6 +30,7 @@ from pcipass.core import model
 from pcipass.doctor import model as dm
 from pcipass.doctor.checks import driver, kernel, spec
 from pcipass.services import scan
+from support import unpack_trusted
 
 HOSTILE = "0000:01:00.0;touch${IFS}pwned;#"
 HOSTILE_FLAVOR = "nfv;touch${IFS}pwned;#"
@@ -293,11 +294,9 @@ def test_names_that_are_not_utf8_survive_save_and_load(fake: Path) -> None:
 
 
 def test_saving_writes_what_the_loader_accepts_on_real_captures(shared: Path, tmp_path: Path) -> None:
-    import tarfile
 
     for name in ("lab-iommu", "lab-noiommu"):
-        with tarfile.open(shared / "corpus/realkernel" / f"{name}.tar.gz") as tar:
-            tar.extractall(tmp_path / name, filter="data")
+        unpack_trusted(shared / "corpus/realkernel" / f"{name}.tar.gz", tmp_path / name)
         (root,) = [p for p in (tmp_path / name).iterdir() if p.is_dir()]
         scan.scan_hosts([root], facts_cache=scan.CACHE_SAVE)
         host = _host(root)

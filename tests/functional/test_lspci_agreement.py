@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 
 from pcipass import fakehost
 from pcipass.adapters import hostroot, lspci, sysfs
+from support import unpack_trusted
 
 IN_CI = bool(os.environ.get("CI"))
 FAKE_PROFILES = ["mixed", "e810-sriov", "cx5-sriov", "qat-sriov", "no-iommu", "amd-epyc",
@@ -63,8 +63,7 @@ def capture(request: pytest.FixtureRequest, shared: Path) -> Iterator[hostroot.H
 def unpacked(capture: hostroot.HostRoot, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The same bundle unpacked by the test, for lspci, which reads a directory."""
     dest = tmp_path_factory.mktemp("capture")
-    with tarfile.open(capture.source) as tar:
-        tar.extractall(dest, filter="data")
+    unpack_trusted(capture.source, dest)
     return dest / capture.name
 
 

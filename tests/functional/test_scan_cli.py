@@ -8,13 +8,12 @@ import re
 import shutil
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from support import REPO, skip_unless_ci, validate_schema
+from support import REPO, skip_unless_ci, unpack_trusted, validate_schema
 
 from pcipass import fakehost
 from pcipass.adapters import pciids
@@ -64,8 +63,7 @@ def scan_json(cli: Any, *args: str) -> dict[str, Any]:
 def lab(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """lab-iommu unpacked once; tests add and remove etc/nova/ themselves."""
     dest = tmp_path_factory.mktemp("lab")
-    with tarfile.open(capture(shared, "lab-iommu")) as tar:
-        tar.extractall(dest, filter="data")
+    unpack_trusted(capture(shared, "lab-iommu"), dest)
     return dest / "lab-iommu"
 
 

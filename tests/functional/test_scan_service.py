@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import validate_schema
+from support import unpack_trusted, validate_schema
 
 from pcipass import fakehost
 from pcipass.adapters import hostroot, lspci, pciids
@@ -42,8 +42,7 @@ def extract(tarball: Path, dest: Path) -> Path:
     """Unpack a bundle (a copy, so the corpus is never touched) and return its root."""
     copy = dest / tarball.name
     shutil.copy(tarball, copy)
-    with tarfile.open(copy) as tar:
-        tar.extractall(dest, filter="data")
+    unpack_trusted(copy, dest)
     (root,) = [p for p in dest.iterdir() if p.is_dir()]
     return root
 
