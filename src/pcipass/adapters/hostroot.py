@@ -12,6 +12,9 @@ promises hold everywhere (``contracts.md`` §1):
 
 Missing files are normal (an unbound device has no ``driver`` link) and return
 ``None`` without a warning; unreadable ones return ``None`` with a warning.
+The allow-list is :mod:`~pcipass.adapters.sysallow`, the low-level reads
+:mod:`~pcipass.adapters.rootfiles`, per-directory reads
+:mod:`~pcipass.adapters.dirhandle`, and bundles :mod:`~pcipass.adapters.treeroot`.
 """
 
 from __future__ import annotations
@@ -23,54 +26,20 @@ import stat
 from collections.abc import Iterator
 from typing import Any
 
+from pcipass.adapters.dirhandle import DirHandle
+from pcipass.adapters.rootfiles import (MAX_TEXT_BYTES, READ_FLAGS, Escapes, Unreadable, clean,
+                                        entry_kind, lstat_mode, read_fd, read_path)
+from pcipass.adapters.sysallow import check_allowed
 from pcipass.core import errors, jsontext
 
-MAX_TEXT_BYTES = 1 << 16
-MAX_CONFIG_BYTES = 64
+__all__ = ["MAX_TEXT_BYTES", "DirHandle", "HostRoot", "HostRootInvalid"]
+
 MAX_LINK_HOPS = 40
-
-FORBIDDEN_ATTRS = frozenset({"vpd", "rom", "reset", "remove", "rescan"})
-
-# sysfs attributes discovery reads. Anything else under sys/ is refused.
-ALLOWED_SYS_ATTRS = frozenset({
-    # PCI device attributes
-    "vendor", "device", "subsystem_vendor", "subsystem_device", "class", "revision",
-    "numa_node", "local_cpulist", "driver_override", "modalias", "uevent", "config",
-    "sriov_totalvfs", "sriov_numvfs", "sriov_drivers_autoprobe", "sriov_vf_device",
-    "sriov_offset", "sriov_stride",
-    # net/<ifname>/
-    "address", "operstate",
-    # NUMA nodes and CPUs
-    "cpulist", "meminfo", "online", "possible", "has_cpu", "has_memory",
-    "physical_package_id", "core_id", "die_id",
-    # iommu groups and modules
-    "type", "initstate", "refcnt", "ids",
-})
-
-
-_ALLOWED_FAST = ALLOWED_SYS_ATTRS - {"config"}
-
 
 class HostRootInvalid(errors.InputError):
     """A ``--host`` argument that is not a usable host root or bundle."""
 
     msg_fmt = "Invalid host root %(path)s: %(reason)s"
-
-
-class AttributeNotAllowed(ValueError):
-    """Raised when code asks for a sysfs attribute outside the allow-list (a bug, not bad input)."""
-
-
-class _Unreadable(Exception):
-    """Internal: a path that exists but cannot be read safely; ``args[0]`` is the reason."""
-
-
-class _Escapes(_Unreadable):
-    """Internal: a link that leads outside the root; ``named`` once the message names the link."""
-
-    def __init__(self, reason: str, *, named: bool = False) -> None:
-        super().__init__(reason)
-        self.named = named
 
 
 class HostRoot:
@@ -141,15 +110,15 @@ class HostRoot:
         or loops adds a warning naming ``rel``.
         """
         try:
-            return self._resolve(_clean(rel), final=True)
+            return self._resolve(clean(rel), final=True)
         except FileNotFoundError:
             return None
-        except _Unreadable as exc:
+        except Unreadable as exc:
             self._warn(warnings, f"{rel}: {exc.args[0]}")
             return None
 
     def _resolve(self, rel: str, *, final: bool) -> str:
-        """Resolve ``rel`` component by component; raise FileNotFoundError or _Unreadable."""
+        """Resolve ``rel`` component by component; raise FileNotFoundError or Unreadable."""
         if not final:
             cached = self._dirs.get(rel, "")
             if cached is None:
@@ -172,7 +141,7 @@ class HostRoot:
         """Walk ``components`` from the real directory ``cur``, following links by hand.
 
         ``..`` at the root and absolute link targets (outside the live root)
-        leave the root: they raise :class:`_Unreadable`, as do loops.
+        leave the root: they raise :class:`Unreadable`, as do loops.
         """
         for comp in components:
             if comp in ("", "."):
@@ -181,7 +150,7 @@ class HostRoot:
                 if cur == self.path:
                     if self.live:
                         continue
-                    raise _Escapes("symlink leads outside the host root; not followed")
+                    raise Escapes("symlink leads outside the host root; not followed")
                 cur = posixpath.dirname(cur)
                 continue
             nxt = cur + comp if cur.endswith("/") else f"{cur}/{comp}"
@@ -200,7 +169,7 @@ class HostRoot:
         """The link text of the real path ``path``, or ``None`` when it exists and is no link.
 
         :raises FileNotFoundError: nothing there (or a parent is not a directory).
-        :raises _Unreadable: it cannot be looked at.
+        :raises Unreadable: it cannot be looked at.
         """
         try:
             return os.readlink(path)
@@ -211,54 +180,25 @@ class HostRoot:
                 return None
             if exc.errno == errno.ENOTDIR:
                 raise FileNotFoundError(path) from exc
-            raise _Unreadable(f"cannot read ({exc.strerror})") from exc
+            raise Unreadable(f"cannot read ({exc.strerror})") from exc
 
     def _follow(self, cur: str, target: str, hops: list[int]) -> str:
         """Follow one link found in the real directory ``cur`` whose text is ``target``."""
         hops[0] += 1
         if hops[0] > MAX_LINK_HOPS:
-            raise _Unreadable("symlink loop (too many levels of links); not followed")
+            raise Unreadable("symlink loop (too many levels of links); not followed")
         if posixpath.isabs(target):
             if not self.live:
-                raise _Escapes(f"symlink to {target} leads outside the host root; not followed",
+                raise Escapes(f"symlink to {target} leads outside the host root; not followed",
                                named=True)
             return self._walk("/", target.split("/"), hops)
         try:
             return self._walk(cur, target.split("/"), hops)
-        except _Escapes as exc:
+        except Escapes as exc:
             if exc.named:
                 raise
-            raise _Escapes(f"symlink to {target} leads outside the host root; not followed",
+            raise Escapes(f"symlink to {target} leads outside the host root; not followed",
                            named=True) from exc
-
-    def _opendir_link(self, parent: DirHandle, name: str, warnings: list[str]) -> DirHandle:
-        """Open ``parent/name`` when it is a link (a ``sys/bus/pci/devices`` entry), cheaply.
-
-        The link is read relative to the parent's fd and its directories are
-        walked by hand as :meth:`_walk` does (cached, so usually no syscall);
-        only the last component is opened, with ``O_NOFOLLOW``, which proves
-        it is a real directory without a ``readlink`` first. Anything else
-        (absolute, dotted or odd targets, errors) takes the general path,
-        which reports it exactly as :meth:`opendir` always has.
-        """
-        rel = f"{parent.rel}/{name}"
-        assert parent.fd is not None and parent.real is not None
-        try:
-            target = os.readlink(name, dir_fd=parent.fd)
-        except OSError:
-            return self.opendir(rel, warnings)
-        head, _, last = target.rpartition("/")
-        if self.live or not last or last in (".", "..") or target.startswith("/"):
-            return self.opendir(rel, warnings)
-        try:
-            cur = self._heads.get((parent.real, head)) if head else parent.real
-            if cur is None:  # every VF of a PF links through the same directories
-                cur = self._heads[parent.real, head] = self._walk(parent.real, head.split("/"), [1])
-            path = f"{cur}/{last}"
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except (OSError, _Unreadable):
-            return self.opendir(rel, warnings)
-        return DirHandle(self, rel, path, warnings, fd=fd)
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -278,12 +218,12 @@ class HostRoot:
                    limit: int = MAX_TEXT_BYTES) -> bytes | None:
         """Read at most ``limit`` bytes of a regular file inside the root."""
         try:
-            rel = _clean(rel)
-            limit = _check_allowed(rel, limit)
+            rel = clean(rel)
+            limit = check_allowed(rel, limit)
             return self._read_fast(rel, limit)
         except FileNotFoundError:
             return None
-        except _Unreadable as exc:
+        except Unreadable as exc:
             self._warn(warnings, f"{rel}: {exc.args[0]}")
             return None
 
@@ -294,29 +234,29 @@ class HostRoot:
         if not self.live:
             # A host root is untrusted: look before opening, since opening a device
             # node or FIFO can act on a device (a watchdog starts counting).
-            if stat.S_ISLNK(_lstat_mode(path)):
+            if stat.S_ISLNK(lstat_mode(path)):
                 path = self._walk_final(base, name)
-                _lstat_mode(path, require_regular=True)
+                lstat_mode(path, regular=True)
             else:
-                _lstat_mode(path, require_regular=True)
+                lstat_mode(path, regular=True)
         try:
-            fd = os.open(path, _READ_FLAGS)
+            fd = os.open(path, READ_FLAGS)
         except FileNotFoundError:
             raise
         except OSError as exc:
             if exc.errno == errno.ELOOP:  # the file itself is a link (live root): resolve it by hand
-                return _read_path(self._walk_final(base, name), limit)
+                return read_path(self._walk_final(base, name), limit)
             if exc.errno == errno.ENOTDIR:
                 raise FileNotFoundError(rel) from exc
-            raise _Unreadable(f"cannot read ({exc.strerror})") from exc
-        return _read_fd(fd, limit)
+            raise Unreadable(f"cannot read ({exc.strerror})") from exc
+        return read_fd(fd, limit)
 
     def _walk_final(self, base: str, name: str) -> str:
         """Resolve the link ``name`` of the real directory ``base``; a dangling one is unreadable."""
         try:
             return self._walk(base, [name], [0])
         except FileNotFoundError:
-            raise _Unreadable("broken symlink") from None
+            raise Unreadable("broken symlink") from None
 
     def readlink(self, rel: str, warnings: list[str] | None = None) -> str | None:
         """Return the text of the link ``rel`` (not followed), or ``None``.
@@ -325,13 +265,13 @@ class HostRoot:
         is returned, so callers never act on an escaping link.
         """
         try:
-            rel = _clean(rel)
+            rel = clean(rel)
             parent, _, name = rel.rpartition("/")
             base = self._resolve(parent, final=False) if parent else self.path
             target = self._probe(posixpath.join(base, name))
         except FileNotFoundError:
             return None
-        except _Unreadable as exc:
+        except Unreadable as exc:
             self._warn(warnings, f"{rel}: {exc.args[0]}")
             return None
         if target is None:
@@ -374,7 +314,7 @@ class HostRoot:
             return []
         try:
             with os.scandir(real) as it:
-                return [(e.name, _entry_kind(e)) for e in it]
+                return [(e.name, entry_kind(e)) for e in it]
         except FileNotFoundError:
             return []
         except NotADirectoryError:
@@ -400,7 +340,7 @@ class HostRoot:
         """Relative paths of the regular files directly in ``rel``, sorted."""
         for name, kind in sorted(self.entries(rel, warnings)):
             if kind == "file":
-                yield f"{_clean(rel)}/{name}"
+                yield f"{clean(rel)}/{name}"
 
     def opendir(self, rel: str, warnings: list[str] | None = None) -> DirHandle:
         """Open a directory once and read many entries of it with few syscalls.
@@ -410,7 +350,7 @@ class HostRoot:
         """
         sink = self.warnings if warnings is None else warnings
         real = self.resolve(rel, sink)
-        return self._handle(_clean(rel) if real is not None else rel, real, sink)
+        return self._handle(clean(rel) if real is not None else rel, real, sink)
 
     def _handle(self, rel: str, real: str | None, sink: list[str]) -> DirHandle:
         return DirHandle(self, rel, real, sink)
@@ -453,352 +393,3 @@ class HostRoot:
         (self.warnings if warnings is None else warnings).append(message)
 
 
-class DirHandle:
-    """An open directory of a host root: names, small reads and links relative to its fd."""
-
-    def __init__(self, root: HostRoot, rel: str, real: str | None, warnings: list[str],
-                 fd: int | None = None) -> None:
-        self.root = root
-        self.rel = rel
-        self.real = real
-        self.warnings = warnings
-        self.fd: int | None = fd
-        self._names: frozenset[str] | None = None
-        self._subdirs: frozenset[str] = frozenset()
-        self._verified: set[str] = set()  # "dir/sub" paths proven real (no link) by a listing
-        self.missing = real is None
-        if real is None or fd is not None:
-            return
-        try:
-            self.fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            self.missing = True
-        except NotADirectoryError:
-            warnings.append(f"{rel}: expected a directory")
-        except OSError as exc:
-            warnings.append(f"{rel}: cannot list ({exc.strerror})")
-
-    @property
-    def is_open(self) -> bool:
-        """False when the directory is missing or could not be opened."""
-        return self.fd is not None
-
-    @property
-    def names(self) -> frozenset[str]:
-        """Entry names (listed on first use)."""
-        if self._names is None:
-            self._names = frozenset()
-            if self.fd is not None:
-                try:
-                    self._names = frozenset(os.listdir(self.fd))
-                except OSError as exc:
-                    self.warnings.append(f"{self.rel}: cannot list ({exc.strerror})")
-        return self._names
-
-    def real_subdirs(self) -> list[str]:
-        """Names of entries that are real directories (not links), from one listing.
-
-        Their files can be read with :meth:`read_text` as ``"<subdir>/<file>"``
-        without opening the subdirectory first.
-        """
-        if self.fd is None:
-            return []
-        try:
-            with os.scandir(self.fd) as it:
-                entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
-        except OSError as exc:
-            self.warnings.append(f"{self.rel}: cannot list ({exc.strerror})")
-            return []
-        self._names = frozenset(name for name, _ in entries)
-        subdirs = sorted(name for name, is_dir in entries if is_dir)
-        self._subdirs = frozenset(subdirs)
-        for name, is_dir in entries:
-            if not is_dir:
-                self.warnings.append(f"{self.rel}/{name}: expected a directory; ignored")
-        return subdirs
-
-    def nested_real_subdirs(self, name: str) -> list[str] | None:
-        """Real subdirectories of this directory's real (not linked) subdirectory ``name``.
-
-        Their files can then be read as ``"<name>/<sub>/<file>"``. This costs six
-        syscalls where opening ``name`` and listing its fd costs ten, which counts
-        for the ``net`` directory of a thousand VFs. Returns ``[]`` when ``name`` is
-        missing, and ``None`` when it is a link or odd: the caller then takes the
-        general path (:meth:`subdir`), which resolves and reports it.
-        """
-        if self.fd is None or self.real is None:
-            return []
-        try:
-            os.readlink(name, dir_fd=self.fd)
-        except FileNotFoundError:
-            return []
-        except OSError as exc:
-            if exc.errno != errno.EINVAL:  # EINVAL: it exists and is not a link
-                return None
-        else:
-            return None  # a link
-        try:
-            with os.scandir(f"{self.real}/{name}") as it:
-                entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
-        except OSError:
-            return None
-        subdirs = sorted(sub for sub, is_dir in entries if is_dir)
-        self._verified.update(f"{name}/{sub}" for sub in subdirs)
-        for sub, is_dir in entries:
-            if not is_dir:
-                self.warnings.append(f"{self.rel}/{name}/{sub}: expected a directory; ignored")
-        return subdirs
-
-    def subdir(self, name: str, *, link: bool = False, warnings: list[str] | None = None) -> DirHandle:
-        """Open the subdirectory ``name`` without following links (a link is resolved by hand).
-
-        :param link: ``name`` is expected to be a symlink (a ``sys/bus/pci/devices``
-            entry): resolve it straight away rather than try it as a directory first.
-        :param warnings: where the new handle reports (default: this handle's list).
-        """
-        rel = f"{self.rel}/{name}"
-        sink = self.warnings if warnings is None else warnings
-        if self.fd is None or self.real is None:
-            return DirHandle(self.root, rel, None, sink, fd=None)
-        if link:
-            return self.root._opendir_link(self, name, sink)
-        try:
-            fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                         dir_fd=self.fd)
-        except FileNotFoundError:
-            return DirHandle(self.root, rel, None, sink, fd=None)
-        except OSError as exc:
-            if exc.errno in (errno.ELOOP, errno.ENOTDIR):  # a link (or not a dir): resolve by hand
-                return self.root._opendir_link(self, name, sink)
-            sink.append(f"{rel}: cannot list ({exc.strerror})")
-            return DirHandle(self.root, rel, None, sink, fd=None)
-        return DirHandle(self.root, rel, f"{self.real}/{name}", sink, fd=fd)
-
-    def __enter__(self) -> DirHandle:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-
-    def read_text(self, name: str, *, limit: int = MAX_TEXT_BYTES) -> str | None:
-        """Read entry ``name`` (allow-listed under sys/); ``None`` when missing or unreadable.
-
-        A plain attribute of an unlisted directory is read inline (a scan reads
-        thousands); anything else, or any error, goes through :meth:`read_bytes`.
-        """
-        if self._names is None and self.fd is not None and name in _ALLOWED_FAST:
-            try:
-                fd = self._open_regular(name)
-            except FileNotFoundError:
-                return None
-            except (OSError, _Unreadable):
-                fd = -1  # a link or an odd entry: read_bytes says why
-            if fd >= 0:
-                try:
-                    return os.read(fd, limit).decode("utf-8", "replace").strip()
-                except OSError as exc:
-                    self.warnings.append(f"{self.rel}/{name}: {_read_error(exc)}")
-                    return None
-                finally:
-                    os.close(fd)
-        data = self.read_bytes(name, limit=limit)
-        return None if data is None else data.decode("utf-8", "replace").strip()
-
-    def read_bytes(self, name: str, *, limit: int = MAX_TEXT_BYTES) -> bytes | None:
-        """Read at most ``limit`` bytes of entry ``name``; the hot path of a scan, so it is
-        one open, one read and one close when nothing is odd."""
-        if name not in _ALLOWED_FAST or self._names is not None:
-            limit = _check_allowed(f"{self.rel}/{name}", limit)
-            verified = "/" in name and name.rpartition("/")[0] in self._verified
-            if self.fd is None or (self._names is not None and name not in self._names
-                                   and name.partition("/")[0] not in self._subdirs and not verified):
-                return None
-            if "/" in name and name.partition("/")[0] not in self._subdirs and not verified:
-                raise ValueError(f"{self.rel}/{name}: only files of listed real subdirectories "
-                                 "can be read by path")
-        elif self.fd is None:
-            return None
-        try:
-            fd = self._open_regular(name)
-        except FileNotFoundError:
-            return None
-        except _Unreadable as exc:
-            self.warnings.append(f"{self.rel}/{name}: {exc.args[0]}")
-            return None
-        except OSError as exc:
-            rel = f"{self.rel}/{name}"
-            if exc.errno == errno.ENOTDIR:
-                return None
-            if exc.errno != errno.ELOOP:
-                self.warnings.append(f"{rel}: cannot read ({exc.strerror})")
-                return None
-            return self.root.read_bytes(rel, self.warnings, limit=limit)  # a link: resolve by hand
-        try:
-            return os.read(fd, limit)
-        except OSError as exc:
-            self.warnings.append(f"{self.rel}/{name}: {_read_error(exc)}")
-            return None
-        finally:
-            os.close(fd)
-
-    def _open_regular(self, name: str) -> int:
-        """Open entry ``name`` for reading.
-
-        In a host root that is not the live ``/``, the entry is looked at first
-        and only a regular file is opened: opening a device node or a FIFO can
-        act on a device, and would read this machine's data as the host's. A link
-        raises ``OSError(ELOOP)`` so the caller resolves it by hand. The live
-        root skips the look (sysfs and procfs hold regular files): it costs a
-        syscall per attribute, about 15 per function.
-        """
-        if not self.root.live:
-            mode = os.stat(name, dir_fd=self.fd, follow_symlinks=False).st_mode
-            if stat.S_ISLNK(mode):
-                raise OSError(errno.ELOOP, "a symlink")
-            _require_regular(mode)
-        return os.open(name, _READ_FLAGS, dir_fd=self.fd)
-
-    def readlink(self, name: str) -> str | None:
-        """The target text of link ``name``; ``None`` (with a warning) when it leaves the root."""
-        if self.fd is None or self.real is None or (self._names is not None and name not in self._names):
-            return None
-        rel = f"{self.rel}/{name}"
-        try:
-            target = os.readlink(name, dir_fd=self.fd)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            if exc.errno == errno.EINVAL:
-                self.warnings.append(f"{rel}: expected a symlink, found a regular entry")
-            else:
-                self.warnings.append(f"{rel}: cannot read link ({exc.strerror})")
-            return None
-        if not self.root._link_inside(self.real, target):
-            self.warnings.append(f"{rel}: symlink to {target} leads outside the host root; not followed")
-            return None
-        return target
-
-    def link_name(self, name: str) -> str | None:
-        target = self.readlink(name)
-        if target is None:
-            return None
-        return posixpath.basename(target.rstrip("/")) or None
-
-
-_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-
-
-def _clean(rel: str) -> str:
-    """Normalize a relative path; a path climbing above the root is unreadable (a path
-    built from input, such as a device named in proc/mounts, may climb: never a crash)."""
-    norm = posixpath.normpath(rel.strip("/")) if rel.strip("/") else ""
-    if norm == ".":
-        return ""
-    if norm.startswith("../") or norm == ".." or "\0" in norm:
-        raise _Escapes("path leads outside the host root; not read")
-    return norm
-
-
-def _check_allowed(rel: str, limit: int) -> int:
-    """Apply the sysfs allow-list; return the byte limit to use."""
-    if not rel.startswith("sys/"):
-        return limit
-    name = rel.rpartition("/")[2]
-    if name in _ALLOWED_FAST:
-        return limit
-    if name in FORBIDDEN_ATTRS or name.startswith("resource"):
-        raise AttributeNotAllowed(f"refusing to read {rel}: {name} can hang or change the device")
-    if name not in ALLOWED_SYS_ATTRS and not rel.startswith("sys/module/"):
-        raise AttributeNotAllowed(f"refusing to read {rel}: {name} is not an allow-listed attribute")
-    return min(limit, MAX_CONFIG_BYTES) if name == "config" else limit
-
-
-def _entry_kind(entry: os.DirEntry[str]) -> str:
-    """``file``, ``dir``, ``link`` or ``other`` for a listed entry (not followed)."""
-    try:
-        if entry.is_symlink():
-            return "link"
-        if entry.is_file(follow_symlinks=False):
-            return "file"
-        if entry.is_dir(follow_symlinks=False):
-            return "dir"
-    except OSError:
-        pass
-    return "other"
-
-
-_NOT_REGULAR = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-                (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
-
-
-def not_regular_reason(mode: int) -> str | None:
-    """Why a file of this mode is not read (``None`` for a regular file)."""
-    if stat.S_ISREG(mode):
-        return None
-    if stat.S_ISDIR(mode):
-        return "a directory; not read"
-    kind = next((name for test, name in _NOT_REGULAR if test(mode)), "not a regular file")
-    return f"not a regular file ({kind}); not read"
-
-
-def _require_regular(mode: int) -> None:
-    reason = not_regular_reason(mode)
-    if reason is not None:
-        raise _Unreadable(reason)
-
-
-def _lstat_mode(path: str, *, require_regular: bool = False) -> int:
-    """``lstat`` of a real path inside the root; raises FileNotFoundError or _Unreadable."""
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        raise
-    except NotADirectoryError as exc:
-        raise FileNotFoundError(path) from exc
-    except OSError as exc:
-        raise _Unreadable(f"cannot read ({exc.strerror})") from exc
-    if require_regular:
-        _require_regular(mode)
-    return mode
-
-
-def _read_path(path: str, limit: int) -> bytes:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise _Unreadable(f"cannot read ({exc.strerror})") from exc
-    return _read_fd(fd, limit)
-
-
-def _read_fd(fd: int, limit: int) -> bytes:
-    """Read up to ``limit`` bytes. The fd is non-blocking, so a FIFO or tty cannot hang us;
-    a directory fails with EISDIR. (No fstat: it would cost a syscall per attribute.)"""
-    try:
-        return os.read(fd, limit)
-    except OSError as exc:
-        raise _Unreadable(_read_error(exc)) from exc
-    finally:
-        os.close(fd)
-
-
-def _read_error(exc: OSError) -> str:
-    """Why a read failed, as the warnings say it."""
-    if isinstance(exc, BlockingIOError):
-        return "not a regular file (would block); not read"
-    if isinstance(exc, IsADirectoryError):
-        return "a directory; not read"
-    return f"cannot read ({exc.strerror})"
-
-
-def is_escaping(root: HostRoot, rel: str) -> bool:
-    """True when ``rel`` exists as a link whose target leaves the root (for tests and doctor)."""
-    warnings: list[str] = []
-    root.resolve(rel, warnings)
-    return any("outside the host root" in w for w in warnings)

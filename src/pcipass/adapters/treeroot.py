@@ -10,13 +10,10 @@ the same tree unpacked into a directory, and no byte of it touches the disk.
 from __future__ import annotations
 
 from pcipass.adapters import bundle
-from pcipass.adapters.hostroot import (
-    MAX_TEXT_BYTES,
-    DirHandle,
-    HostRoot,
-    _check_allowed,
-    _Unreadable,
-)
+from pcipass.adapters.dirhandle import DirHandle
+from pcipass.adapters.hostroot import HostRoot
+from pcipass.adapters.rootfiles import MAX_TEXT_BYTES, Unreadable
+from pcipass.adapters.sysallow import check_allowed
 
 _KINDS = {bundle.FILE: "file", bundle.DIR: "dir", bundle.LINK: "link", bundle.OTHER: "other"}
 
@@ -66,7 +63,7 @@ class TreeRoot(HostRoot):
         """Read entry ``name`` (``/``-separated) of the real directory ``base``.
 
         :raises FileNotFoundError: missing.
-        :raises _Unreadable: a directory, not a regular file, a broken or
+        :raises Unreadable: a directory, not a regular file, a broken or
             escaping link, or a member larger than was kept.
         """
         head, _, last = name.rpartition("/")
@@ -79,11 +76,11 @@ class TreeRoot(HostRoot):
         if node.kind == bundle.LINK:
             node = self._nodes[self._walk_final(base, last)]
         if node.kind == bundle.DIR:
-            raise _Unreadable("a directory; not read")
+            raise Unreadable("a directory; not read")
         if node.kind == bundle.OTHER:
-            raise _Unreadable(f"not a regular file ({node.reason}); not read")
+            raise Unreadable(f"not a regular file ({node.reason}); not read")
         if node.truncated and limit > len(node.data):
-            raise _Unreadable(f"larger than the {len(node.data) - 1:,} bytes kept of a bundle "
+            raise Unreadable(f"larger than the {len(node.data) - 1:,} bytes kept of a bundle "
                               "member; not read")
         return node.data[:limit]
 
@@ -174,7 +171,7 @@ class TreeDirHandle(DirHandle):
             real = self.root._walk(self.real, [name], [0])
         except FileNotFoundError:
             return TreeDirHandle(self.root, rel, None, sink)
-        except _Unreadable as exc:
+        except Unreadable as exc:
             sink.append(f"{rel}: {exc.args[0]}")
             return TreeDirHandle(self.root, rel, None, sink)
         return self.root._handle(rel, real, sink)
@@ -187,14 +184,14 @@ class TreeDirHandle(DirHandle):
         return None if data is None else data.decode("utf-8", "replace").strip()
 
     def read_bytes(self, name: str, *, limit: int = MAX_TEXT_BYTES) -> bytes | None:
-        limit = _check_allowed(f"{self.rel}/{name}", limit)
+        limit = check_allowed(f"{self.rel}/{name}", limit)
         if self.real is None:
             return None
         try:
             return self.root.read_real(self.real, name, limit)
         except FileNotFoundError:
             return None
-        except _Unreadable as exc:
+        except Unreadable as exc:
             self.warnings.append(f"{self.rel}/{name}: {exc.args[0]}")
             return None
 

@@ -1,0 +1,121 @@
+"""Files inside a host root: paths, kinds, and small reads that never block or follow a link.
+
+The building blocks :class:`~pcipass.adapters.hostroot.HostRoot` and its
+directory handles share. A path from input is cleaned lexically and refused
+when it climbs out of the root; an entry is read only when it is a regular
+file (a device node or FIFO is named, never opened); a read takes at most the
+bytes asked for, from a non-blocking, ``O_NOFOLLOW`` descriptor.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import stat
+
+MAX_TEXT_BYTES = 1 << 16
+"""The most any sysfs or procfs attribute read takes."""
+
+READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+class Unreadable(Exception):
+    """Internal: a path that exists but cannot be read safely; ``args[0]`` is the reason."""
+
+
+class Escapes(Unreadable):
+    """Internal: a link that leads outside the root; ``named`` once the message names the link."""
+
+    def __init__(self, reason: str, *, named: bool = False) -> None:
+        super().__init__(reason)
+        self.named = named
+
+
+def clean(rel: str) -> str:
+    """Normalize a relative path; a path climbing above the root is unreadable (a path
+    built from input, such as a device named in proc/mounts, may climb: never a crash)."""
+    norm = posixpath.normpath(rel.strip("/")) if rel.strip("/") else ""
+    if norm == ".":
+        return ""
+    if norm.startswith("../") or norm == ".." or "\0" in norm:
+        raise Escapes("path leads outside the host root; not read")
+    return norm
+
+
+def entry_kind(entry: os.DirEntry[str]) -> str:
+    """``file``, ``dir``, ``link`` or ``other`` for a listed entry (not followed)."""
+    try:
+        if entry.is_symlink():
+            return "link"
+        if entry.is_file(follow_symlinks=False):
+            return "file"
+        if entry.is_dir(follow_symlinks=False):
+            return "dir"
+    except OSError:
+        pass
+    return "other"
+
+
+_NOT_REGULAR = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def not_regular_reason(mode: int) -> str | None:
+    """Why a file of this mode is not read (``None`` for a regular file)."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory; not read"
+    kind = next((name for test, name in _NOT_REGULAR if test(mode)), "not a regular file")
+    return f"not a regular file ({kind}); not read"
+
+
+def require_regular(mode: int) -> None:
+    reason = not_regular_reason(mode)
+    if reason is not None:
+        raise Unreadable(reason)
+
+
+def lstat_mode(path: str, *, regular: bool = False) -> int:
+    """``lstat`` of a real path inside the root; raises FileNotFoundError or Unreadable."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        raise
+    except NotADirectoryError as exc:
+        raise FileNotFoundError(path) from exc
+    except OSError as exc:
+        raise Unreadable(f"cannot read ({exc.strerror})") from exc
+    if regular:
+        require_regular(mode)
+    return mode
+
+
+def read_path(path: str, limit: int) -> bytes:
+    try:
+        fd = os.open(path, READ_FLAGS)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise Unreadable(f"cannot read ({exc.strerror})") from exc
+    return read_fd(fd, limit)
+
+
+def read_fd(fd: int, limit: int) -> bytes:
+    """Read up to ``limit`` bytes. The fd is non-blocking, so a FIFO or tty cannot hang us;
+    a directory fails with EISDIR. (No fstat: it would cost a syscall per attribute.)"""
+    try:
+        return os.read(fd, limit)
+    except OSError as exc:
+        raise Unreadable(read_error(exc)) from exc
+    finally:
+        os.close(fd)
+
+
+def read_error(exc: OSError) -> str:
+    """Why a read failed, as the warnings say it."""
+    if isinstance(exc, BlockingIOError):
+        return "not a regular file (would block); not read"
+    if isinstance(exc, IsADirectoryError):
+        return "a directory; not read"
+    return f"cannot read ({exc.strerror})"
