@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from pcipass.core import model, spec
 
@@ -55,16 +55,6 @@ _COUNTED = frozenset({"spec", "numa", "unrequested_pf", "live_migratable"})
 _IGNORED_SPEC_KEYS = frozenset({"resource_class", "traits", "rp_uuids"})
 _REMOTE_MANAGED_TYPES = (model.TYPE_VF, model.TYPE_PF, model.TYPE_VDPA)
 _TRUE = spec.TRUE_STRINGS
-
-
-class RequestLike(Protocol):
-    """A flavor request (``requests.PciRequest``) or a port request (:class:`Request`)."""
-
-    @property
-    def count(self) -> int: ...
-
-    @property
-    def numa_policy(self) -> str | None: ...
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

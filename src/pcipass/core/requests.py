@@ -175,20 +175,6 @@ def translate_alias_spec(value: str, aliases: Mapping[str, alias_mod.Alias],
     return out
 
 
-def parse_alias_request(value: str) -> list[tuple[str, int]]:
-    """Split a ``pci_passthrough:alias`` value into (alias name, count) pairs, as Nova's boot path.
-
-    :raises errors.InvalidAliasRequest: an item is not ``name:count`` or its count is not an integer.
-    """
-    pairs = []
-    for position, item in enumerate(_items(value)):
-        parts = item.split(":")
-        if len(parts) != 2:
-            raise _bad_item(value, position, item, len(parts))
-        pairs.append((parts[0].strip(), _count(value, position, parts[1])))
-    return pairs
-
-
 def validate_extra_spec(key: str, value: str) -> None:
     """Nova API's validation of the extra specs this module reads (microversion >= 2.86).
 

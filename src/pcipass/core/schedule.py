@@ -37,7 +37,6 @@ from pcipass.core import alias as alias_mod
 from pcipass.core import errors, model, numa, pools, spec
 
 MAX_DEVS = 100
-LAYERS = ("kernel", "driver", "device_spec", "numa", "placement", "flavor", "neutron", "scheduler")
 #: Placements whose PCI rejection is explained in reasons (Nova may try many more).
 MAX_EXPLAINED_PLACEMENTS = 4
 
@@ -470,8 +469,7 @@ def _closest_devices(devices: Sequence[model.Device],
         key = (rank, dev.dev_type, dev.vendor_id, dev.product_id)
         groups[key] = groups.get(key, 0) + 1
     ordered = sorted(groups.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1:]))
-    return ", ".join(f"{n} {_kind(t, n)} {v}:{p}".replace("device(s)", "devices")
-                     for (_, t, v, p), n in ordered[:4])
+    return ", ".join(f"{n} {_kind(t, n)} {v}:{p}" for (_, t, v, p), n in ordered[:4])
 
 
 def _misses(wanted: Mapping[str, Any], info: pools.PoolInfo) -> tuple[str, ...]:
@@ -493,7 +491,7 @@ def _unique(items: list[tuple[tuple[str, ...], pools.PoolInfo]],
 
 
 def _have_text(info: pools.PoolInfo, misses: Sequence[str]) -> str:
-    kind = _kind(info.dev_type, info.count).replace("device(s)", "devices")
+    kind = _kind(info.dev_type, info.count)
     base = f"{kind} {info.get('vendor_id')}:{info.get('product_id')}"
     extra = [f"{k}={info.get(k)}" if info.get(k) is not None else f"no {k} tag"
              for k in misses if k not in ("vendor_id", "product_id", "dev_type")]

@@ -119,14 +119,3 @@ def broken_layers(findings: Iterable[model.Finding]) -> list[str]:
     layers = {f.layer for f in findings if f.severity == model.FAIL}
     return sorted(layers, key=model.LAYER_ORDER.__getitem__)
 
-
-def first_broken(findings: Iterable[model.Finding]) -> dict[str | None, str | None]:
-    """Host (None: cloud-wide) -> the lowest layer with a failing finding."""
-    out: dict[str | None, str | None] = {}
-    for f in findings:
-        if f.severity != model.FAIL:
-            continue
-        cur = out.get(f.host)
-        if cur is None or model.LAYER_ORDER[f.layer] < model.LAYER_ORDER[cur]:
-            out[f.host] = f.layer
-    return out

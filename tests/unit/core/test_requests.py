@@ -332,30 +332,9 @@ def test_image_show_document_is_read() -> None:
     assert result.image_props == {"hw_pci_numa_affinity_policy": "socket"}
 
 
-# -- parse_alias_request ----------------------------------------------------------------------------
-
-@pytest.mark.parametrize("value,pairs", [
-    ("a:1", [("a", 1)]),
-    ("a:1, b : 2", [("a", 1), ("b", 2)]),
-    (" a :-1", [("a", -1)]),
-    ("a:1,a:1", [("a", 1), ("a", 1)]),
-    (":3", [("", 3)]),
-], ids=["one", "two_spaced", "negative", "repeated", "empty_name"])
-def test_parse_alias_request(value: str, pairs: list[tuple[str, int]]) -> None:
-    assert requests.parse_alias_request(value) == pairs
-
-
-@pytest.mark.parametrize("value", ["a", "a:1:1", "a:", "a:1.5", "a:1,,b:2"],
-                         ids=["no_count", "two_colons", "empty_count", "float", "empty_item"])
-def test_parse_alias_request_rejects(value: str) -> None:
+def test_alias_value_that_is_no_string() -> None:
     with pytest.raises(errors.InvalidAliasRequest) as exc:
-        requests.parse_alias_request(value)
-    assert exc.value.message.startswith(f"Invalid pci_passthrough:alias value {value!r}: item ")
-
-
-def test_parse_alias_request_rejects_non_string() -> None:
-    with pytest.raises(errors.InvalidAliasRequest) as exc:
-        requests.parse_alias_request(3)  # type: ignore[arg-type]
+        requests.translate_alias_spec(3, ALIASES)  # type: ignore[arg-type]
     assert exc.value.message == "Invalid pci_passthrough:alias value 3: not a string"
 
 
