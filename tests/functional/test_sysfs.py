@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +11,8 @@ import pytest
 from support import skip_unless_ci
 
 from pcipass import fakehost
-from pcipass.adapters import hostroot, pciids, sysfs
-from pcipass.core import model
+from pcipass.adapters import hostroot, pciids, sysfs, sysnuma
+from pcipass.core import cpuset, model
 
 PF, VFS = "0000:81:00.0", [f"0000:81:00.{i}" for i in range(1, 5)]
 
@@ -79,7 +76,7 @@ def test_capture_numa_unknown_is_none_and_names_come_from_pci_ids(
 
 def test_capture_numa_topology(shared: Path) -> None:
     with hostroot.HostRoot.open(shared / "corpus/realkernel/lab-iommu.tar.gz") as root:
-        topo = sysfs.read_numa(root)
+        topo = sysnuma.read_numa(root)
     assert [(c.id, c.cpus, c.sockets) for c in topo.cells] == [(0, (0,), (0,)), (1, (1,), (1,))]
     assert [c.memory_kb for c in topo.cells] == [256592, 225016]
     assert topo.sockets == (0, 1) and topo.warnings == ()
@@ -156,7 +153,7 @@ def test_numa_topology_of_a_fake_host(tmp_path: Path) -> None:
     built = fakehost.build(tmp_path / "h", "1x nvidia-t4 numa=1; numa-nodes=2; cpus-per-node=8; "
                                           "mem-per-node=2048")
     with hostroot.HostRoot.open(built.root) as root:
-        topo = sysfs.read_numa(root)
+        topo = sysnuma.read_numa(root)
     assert [(c.id, c.cpus, c.memory_kb, c.sockets) for c in topo.cells] == [
         (0, tuple(range(8)), 2048 * 1024, (0,)), (1, tuple(range(8, 16)), 2048 * 1024, (1,))]
 
@@ -165,7 +162,7 @@ def test_numa_topology_of_a_fake_host(tmp_path: Path) -> None:
                                             ("", ()), ("1", (1,)), ("3-1", None), ("a-b", None),
                                             ("0-", None)])
 def test_parse_cpulist(text: str, cpus: tuple[int, ...] | None) -> None:
-    assert sysfs.parse_cpulist(text) == cpus
+    assert cpuset.parse_kernel_cpus(text) == cpus
 
 
 # -- live root and the module's command line ----------------------------------------------------
@@ -180,16 +177,3 @@ def test_live_root_lists_every_pci_device() -> None:
     for dev in scan.devices:
         with open(f"/sys/bus/pci/devices/{dev.address}/vendor") as handle:
             assert dev.vendor_id == handle.read().strip()[2:]
-
-
-def test_module_main_prints_json(shared: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "pcipass.adapters.sysfs",
-                          str(shared / "corpus/realkernel/lab-iommu.tar.gz")],
-                         capture_output=True, text=True, check=True)
-    doc = json.loads(out.stdout)
-    assert doc["name"] == "lab-iommu" and len(doc["devices"]) == 14
-    assert {d["address"]: d["dev_type"] for d in doc["devices"]}[PF] == "type-PF"
-
-
-def test_module_main_rejects_a_bad_root(tmp_path: Path) -> None:
-    assert sysfs.main([str(tmp_path / "missing")]) == 2

@@ -6,18 +6,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pcipass.adapters import sysfs
+from pcipass.adapters import sysnuma
 from pcipass.core import cpuset, numa
 from pcipass.services import cpusets
 
-POSSIBLE_0_7 = sysfs.CpuBound(((0, 7),), sysfs.POSSIBLE_CPUS)
+POSSIBLE_0_7 = cpuset.CpuBound(((0, 7),), sysnuma.POSSIBLE_CPUS)
 
 
 def test_huge_ranges_keep_only_the_bound() -> None:
     text = ",".join(["0-1000000"] * 4000)
-    got = sysfs.bounded_cpulist(text, bound=POSSIBLE_0_7)
-    assert got == sysfs.CpuList(tuple(range(8)), ((8, 1000000),))
-    fixed = sysfs.bounded_cpulist(text, bound=sysfs.CpuBound.fixed())
+    got = cpuset.bounded_list(text, bound=POSSIBLE_0_7)
+    assert got == cpuset.CpuList(tuple(range(8)), ((8, 1000000),))
+    fixed = cpuset.bounded_list(text, bound=cpuset.CpuBound.fixed())
     assert fixed is not None and fixed.cpus == tuple(range(8192))
     assert fixed.dropped == ((8192, 1000000),)
 
@@ -26,17 +26,17 @@ def test_huge_ranges_keep_only_the_bound() -> None:
     ("0-3,8", (0, 1, 2, 3), ((8, 8),)), ("6-9,2,4", (2, 4, 6, 7), ((8, 9),)),
     ("", (), ()), ("9", (), ((9, 9),)), ("0-3,2-5", (0, 1, 2, 3, 4, 5), ()),
     ("0-" + "9" * 5000, tuple(range(8)), ((8, 10 ** 18),))])
-def test_bounded_cpulist(text: str, cpus: tuple[int, ...], dropped: sysfs.CpuRanges) -> None:
-    assert sysfs.bounded_cpulist(text, bound=POSSIBLE_0_7) == sysfs.CpuList(cpus, dropped)
+def test_bounded_cpulist(text: str, cpus: tuple[int, ...], dropped: cpuset.CpuRanges) -> None:
+    assert cpuset.bounded_list(text, bound=POSSIBLE_0_7) == cpuset.CpuList(cpus, dropped)
 
 
 @pytest.mark.parametrize("text", ["3-1", "a-b", "0-", "1,,2", "-1"])
 def test_bounded_cpulist_garbage(text: str) -> None:
-    assert sysfs.bounded_cpulist(text, bound=POSSIBLE_0_7) is None
+    assert cpuset.bounded_list(text, bound=POSSIBLE_0_7) is None
 
 
 def test_parse_cpulist_defaults_to_the_fixed_cap() -> None:
-    assert sysfs.parse_cpulist("8190-9000") == (8190, 8191)
+    assert cpuset.parse_kernel_cpus("8190-9000") == (8190, 8191)
 
 
 @settings(max_examples=200, deadline=None)
@@ -45,11 +45,11 @@ def test_parse_cpulist_defaults_to_the_fixed_cap() -> None:
 def test_bounded_cpulist_is_the_set_intersection(ranges: list[tuple[int, int]],
                                                  bound: list[tuple[int, int]]) -> None:
     text = ",".join(f"{lo}-{lo + n}" for lo, n in ranges)
-    b = sysfs.CpuBound(sysfs.parse_cpu_ranges(",".join(f"{lo}-{lo + n}" for lo, n in bound)) or (),
+    b = cpuset.CpuBound(cpuset.parse_kernel_list(",".join(f"{lo}-{lo + n}" for lo, n in bound)) or (),
                        "test")
     every = {c for lo, n in ranges for c in range(lo, lo + n + 1)}
     allowed = {c for lo, hi in b.ranges for c in range(lo, hi + 1)}
-    got = sysfs.bounded_cpulist(text, bound=b)
+    got = cpuset.bounded_list(text, bound=b)
     assert got is not None
     assert set(got.cpus) == every & allowed and list(got.cpus) == sorted(got.cpus)
     assert {c for lo, hi in got.dropped for c in range(lo, hi + 1)} == every - allowed

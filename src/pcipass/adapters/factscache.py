@@ -47,8 +47,8 @@ import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from pcipass.adapters import hostroot, kernel, sysfs
-from pcipass.core import errors, jsontext, model
+from pcipass.adapters import hostroot, kernel, sysfs, sysnuma
+from pcipass.core import cpuset, errors, jsontext, model
 
 SCHEMA = "pcipass-facts/1"
 FILE = "facts.json"
@@ -73,7 +73,7 @@ class CachedFacts:
     """What a scan reads from sysfs, as ``facts.json`` gave it back."""
 
     found: sysfs.SysfsScan
-    topology: sysfs.NumaTopology
+    topology: sysnuma.NumaTopology
     kernel_facts: kernel.KernelFacts
 
 
@@ -124,7 +124,7 @@ def _read(data: bytes, root: hostroot.HostRoot) -> CachedFacts:
     if why is not None:
         raise _Bad("", why)
     facts = CachedFacts(_decode(sysfs.SysfsScan, doc["sysfs"], "sysfs"),
-                        _decode(sysfs.NumaTopology, doc["numa"], "numa"),
+                        _decode(sysnuma.NumaTopology, doc["numa"], "numa"),
                         _decode(kernel.KernelFacts, doc["kernel"], "kernel"))
     return _validate(facts, doc["device_entries"])
 
@@ -304,7 +304,7 @@ def _netdevs(found: sysfs.SysfsScan) -> None:
             raise _Bad(f"sysfs.netdevs[{address!r}]", "the names differ from the device's netdevs")
 
 
-def _numa(topo: sysfs.NumaTopology) -> None:
+def _numa(topo: sysnuma.NumaTopology) -> None:
     ids = [c.id for c in topo.cells]
     if ids != sorted(set(ids)):
         raise _Bad("numa.cells", "cell ids repeated or out of order")
@@ -317,12 +317,12 @@ def _numa(topo: sysfs.NumaTopology) -> None:
         for field, values in (("cpus", cell.cpus), ("sockets", cell.sockets)):
             if list(values) != sorted(set(values)):
                 raise _Bad(f"{where}.{field}", "repeated or out of order")
-        if cell.cpus and cell.cpus[-1] >= sysfs.MAX_CPUS:  # the sysfs reader's own bound
-            raise _Bad(f"{where}.cpus", f"a CPU beyond the {sysfs.MAX_CPUS:,} a kernel can have")
+        if cell.cpus and cell.cpus[-1] >= cpuset.MAX_CPUS:  # the sysfs reader's own bound
+            raise _Bad(f"{where}.cpus", f"a CPU beyond the {cpuset.MAX_CPUS:,} a kernel can have")
     if any(k < 0 or v < 0 for k, v in topo.cpu_sockets.items()):
         raise _Bad("numa.cpu_sockets", "a negative CPU or socket number")
-    if any(k >= sysfs.MAX_CPUS for k in topo.cpu_sockets):
-        raise _Bad("numa.cpu_sockets", f"a CPU beyond the {sysfs.MAX_CPUS:,} a kernel can have")
+    if any(k >= cpuset.MAX_CPUS for k in topo.cpu_sockets):
+        raise _Bad("numa.cpu_sockets", f"a CPU beyond the {cpuset.MAX_CPUS:,} a kernel can have")
 
 
 _KERNEL_ENUMS: dict[str, tuple[Any, ...]] = {
@@ -355,7 +355,7 @@ def _kernel(k: kernel.KernelFacts) -> None:
 # -- writing --------------------------------------------------------------------------------
 
 
-def save(root: hostroot.HostRoot, found: sysfs.SysfsScan, numa: sysfs.NumaTopology,
+def save(root: hostroot.HostRoot, found: sysfs.SysfsScan, numa: sysnuma.NumaTopology,
          facts: kernel.KernelFacts) -> str:
     """Write ``facts.json`` into a host-root directory; return its path.
 

@@ -1,4 +1,4 @@
-"""Read a host's PCI devices and NUMA topology from sysfs, as Nova's libvirt driver sees them.
+"""Read a host's PCI devices from sysfs, as Nova's libvirt driver sees them.
 
 Every ``sys/bus/pci/devices/*`` entry becomes one :class:`~pcipass.core.model.Device`
 with what could be read; whatever was missing, unreadable or odd is a warning
@@ -9,39 +9,26 @@ VF; a device with SR-IOV (``sriov_totalvfs`` > 0, or ``virtfnN`` links) is a
 PF; anything else is ``type-PCI``.
 
 Speed matters (a host can have a thousand VFs): each device directory is
-listed once and only the files present are opened.
+opened once and its attributes read relative to it. The NUMA topology is
+:mod:`~pcipass.adapters.sysnuma`; the attribute parsers :mod:`~pcipass.adapters.sysattrs`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
-import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from pcipass.adapters import hostroot, pciids
+from pcipass.adapters import hostroot, pciids, sysattrs
+from pcipass.adapters.sysnuma import NumaCell as NumaCell  # moved: callers move next
+from pcipass.adapters.sysnuma import NumaTopology as NumaTopology
+from pcipass.adapters.sysnuma import read_numa as read_numa
 from pcipass.core import address as address_mod
-from pcipass.core import cpuset, model
+from pcipass.core import model
 
 DEVICES_DIR = "sys/bus/pci/devices"
-NODE_DIR = "sys/devices/system/node"
-CPU_DIR = "sys/devices/system/cpu"
-#: The CPUs the host's kernel can ever bring up: every CPU list of the root is bounded by it.
-POSSIBLE_CPUS = f"{CPU_DIR}/possible"
-#: The CPU bound when ``possible`` is absent or unreadable, and the ceiling of ``possible``
-#: itself: 8,192 is the largest NR_CPUS a Linux kernel builds with (x86 MAXSMP).
-MAX_CPUS = cpuset.MAX_CPUS
-#: CPU numbers longer than this are beyond any bound (and ``int()`` refuses 4,300+ digits).
-_MAX_CPU_DIGITS = 18
-
-_HEX_ID = re.compile(r"^0x([0-9a-fA-F]{1,4})$")
-_HEX_CLASS = re.compile(r"^0x([0-9a-fA-F]{1,6})$")
-_HEX_REV = re.compile(r"^0x([0-9a-fA-F]{1,2})$")
-_CPULIST = re.compile(r"^\s*(\d+(-\d+)?)(,\d+(-\d+)?)*\s*$")
 _VIRTFN = re.compile(r"^virtfn(\d+)$")
-_MEMTOTAL = re.compile(r"MemTotal:\s+(\d+)\s*kB")
 _MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5,19}$")
 _DEFAULT: Any = object()
 
@@ -86,37 +73,6 @@ class SysfsScan:
     def host_facts(self) -> model.HostFacts:
         """The facts Nova's device_spec parser probes sysfs for."""
         return model.HostFacts.from_devices(self.devices)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class NumaCell:
-    """One host NUMA node: its CPUs, memory and the sockets those CPUs sit in."""
-
-    id: int
-    cpus: tuple[int, ...]
-    memory_kb: int | None
-    sockets: tuple[int, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "cpus": list(self.cpus), "memory_kb": self.memory_kb,
-                "sockets": list(self.sockets)}
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class NumaTopology:
-    """Host NUMA cells and CPU sockets (``cpu_sockets``: cpu -> physical package)."""
-
-    cells: tuple[NumaCell, ...]
-    cpu_sockets: Mapping[int, int]
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def sockets(self) -> tuple[int, ...]:
-        return tuple(sorted(set(self.cpu_sockets.values())))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"cells": [c.to_dict() for c in self.cells], "sockets": list(self.sockets),
-                "warnings": list(self.warnings)}
 
 
 # -- devices ------------------------------------------------------------------------------
@@ -202,76 +158,12 @@ class _Raw:
         )
 
 
-# attribute -> (field, parser); parsers return None for garbage
-def _hex_id(text: str) -> str | None:
-    m = _HEX_ID.match(text)
-    return m.group(1).lower().zfill(4) if m else None
-
-
-def _hex_class(text: str) -> str | None:
-    m = _HEX_CLASS.match(text)
-    return m.group(1).lower().zfill(6) if m else None
-
-
-def _hex_rev(text: str) -> str | None:
-    m = _HEX_REV.match(text)
-    return m.group(1).lower().zfill(2) if m else None
-
-
-def _vf_device(text: str) -> str | None:
-    """``sriov_vf_device`` is printed ``%x`` (no ``0x``, no padding)."""
-    m = _VF_DEVICE.match(text)
-    return m.group(1).lower().zfill(4) if m else None
-
-
-def _int(text: str) -> int | None:
-    try:
-        return int(text, 10)
-    except ValueError:
-        return None
-
-
-def _numa(text: str) -> int | None:
-    value = _int(text)
-    return None if value is None or value < -1 else value
-
-
-def _bool01(text: str) -> bool | None:
-    return {"1": True, "0": False}.get(text)
-
-
-def _cpulist(text: str) -> str | None:
-    return text if text == "" or _CPULIST.match(text) else None
-
-
-def _override(text: str) -> str | None:
-    return text if _PRINTABLE_OR_EMPTY.fullmatch(text) else None
-
-
-_ATTRS: dict[str, tuple[str, Any]] = {
-    "vendor": ("vendor_id", _hex_id),
-    "device": ("product_id", _hex_id),
-    "subsystem_vendor": ("subsystem_vendor_id", _hex_id),
-    "subsystem_device": ("subsystem_id", _hex_id),
-    "class": ("class_code", _hex_class),
-    "revision": ("revision", _hex_rev),
-    "numa_node": ("numa_node", _numa),
-    "local_cpulist": ("local_cpulist", _cpulist),
-    "driver_override": ("driver_override", _override),
-    "sriov_totalvfs": ("sriov_totalvfs", _int),
-    "sriov_numvfs": ("sriov_numvfs", _int),
-    "sriov_drivers_autoprobe": ("sriov_drivers_autoprobe", _bool01),
-    "sriov_vf_device": ("sriov_vf_device", _vf_device),
-}
-_ATTR_LIST = tuple((attr, field, parse) for attr, (field, parse) in _ATTRS.items())
 _REQUIRED = ("vendor", "device", "class")
 _SRIOV_MORE = ("sriov_numvfs", "sriov_drivers_autoprobe", "sriov_vf_device")
 _CANONICAL = re.compile(r"[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]")
 _UEVENT_IDS = re.compile(r"^([0-9A-Fa-f]{4}):([0-9A-Fa-f]{4})$")
 _UEVENT_CLASS = re.compile(r"[0-9A-Fa-f]{1,6}")
 _PRINTABLE = re.compile(r"[\x21-\x7e]+")
-_PRINTABLE_OR_EMPTY = re.compile(r"[\x21-\x7e]*")
-_VF_DEVICE = re.compile(r"^(?:0x)?([0-9a-fA-F]{1,4})$")
 
 
 def _read_one(bus: hostroot.DirHandle, name: str) -> _Raw:
@@ -287,7 +179,7 @@ def _read_one(bus: hostroot.DirHandle, name: str) -> _Raw:
         from_uevent = _read_uevent(handle, raw)
         raw.physfn = _link_address(handle, raw, "physfn")
         sriov = False
-        for attr, field, parse in _ATTR_LIST:
+        for attr, field, parse in sysattrs.ATTR_LIST:
             if field in from_uevent or (not sriov and attr in _SRIOV_MORE):
                 continue
             if attr == "sriov_totalvfs" and raw.physfn is not None:
@@ -432,233 +324,3 @@ def _read_netdev(handle: hostroot.DirHandle, path: str, ifname: str, raw: _Raw) 
     raw.netdevs.append(NetDev(ifname, mac.lower() if mac else None, state or None))
 
 
-# -- NUMA ---------------------------------------------------------------------------------
-
-
-CpuRanges = tuple[tuple[int, int], ...]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class CpuBound:
-    """The CPUs a CPU list may name: sorted, merged inclusive ranges, and where they come from."""
-
-    ranges: CpuRanges
-    source: str
-
-    @classmethod
-    def fixed(cls) -> CpuBound:
-        """The bound without the root's ``possible`` file: CPUs 0 to :data:`MAX_CPUS` - 1."""
-        return cls(((0, MAX_CPUS - 1),), f"the {MAX_CPUS:,}-CPU cap")
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class CpuList:
-    """A parsed CPU list: the CPUs kept inside the bound, and the ranges dropped outside it."""
-
-    cpus: tuple[int, ...]
-    dropped: CpuRanges = ()
-
-
-def parse_cpu_ranges(text: str) -> CpuRanges | None:
-    """``"0-3,8,2-5"`` -> ``((0, 5), (8, 8))``, merged and sorted, nothing expanded.
-
-    ``None`` for garbage or a reversed range. Numbers too long to be a CPU are
-    kept as a huge value that no bound holds.
-    """
-    text = text.strip()
-    if text == "":
-        return ()
-    if not _CPULIST.match(text):
-        return None
-    ranges = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        first, last = _cpu_number(lo), _cpu_number(hi or lo)
-        if last < first:
-            return None
-        ranges.append((first, last))
-    return _merge(ranges)
-
-
-def bounded_cpulist(text: str, *, bound: CpuBound) -> CpuList | None:
-    """Parse a sysfs CPU list, expanding only the CPUs inside ``bound``.
-
-    A 64 KiB list of ``0-1000000`` ranges costs at most the bound's CPUs, never
-    the ranges' sum. ``None`` for garbage.
-    """
-    ranges = parse_cpu_ranges(text)
-    if ranges is None:
-        return None
-    kept = _intersect(ranges, bound.ranges)
-    cpus = tuple(cpu for lo, hi in kept for cpu in range(lo, hi + 1))
-    return CpuList(cpus, _subtract(ranges, bound.ranges))
-
-
-def parse_cpulist(text: str, *, bound: CpuBound | None = None) -> tuple[int, ...] | None:
-    """``"0-3,8"`` -> ``(0, 1, 2, 3, 8)``; ``None`` for garbage.
-
-    CPUs outside ``bound`` (default: :meth:`CpuBound.fixed`) are left out; use
-    :func:`bounded_cpulist` to learn which.
-    """
-    parsed = bounded_cpulist(text, bound=bound if bound is not None else CpuBound.fixed())
-    return parsed.cpus if parsed is not None else None
-
-
-def format_cpu_ranges(ranges: CpuRanges, *, most: int = 4) -> str:
-    """``((0, 3), (8, 8))`` -> ``"0-3,8"``; past ``most`` ranges, ``",... (N ranges)"``."""
-    shown = ",".join(f"{lo}-{hi}" if hi != lo else f"{lo}" for lo, hi in ranges[:most])
-    return shown if len(ranges) <= most else f"{shown},... ({len(ranges)} ranges)"
-
-
-def _cpu_number(text: str) -> int:
-    digits = text.lstrip("0") or "0"
-    return int(digits) if len(digits) <= _MAX_CPU_DIGITS else 10 ** _MAX_CPU_DIGITS
-
-
-def _merge(ranges: Sequence[tuple[int, int]]) -> CpuRanges:
-    out: list[tuple[int, int]] = []
-    for lo, hi in sorted(ranges):
-        if out and lo <= out[-1][1] + 1:
-            if hi > out[-1][1]:
-                out[-1] = (out[-1][0], hi)
-        else:
-            out.append((lo, hi))
-    return tuple(out)
-
-
-def _intersect(a: CpuRanges, b: CpuRanges) -> CpuRanges:
-    """Both merged and sorted."""
-    out = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
-        if lo <= hi:
-            out.append((lo, hi))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return tuple(out)
-
-
-def _subtract(a: CpuRanges, b: CpuRanges) -> CpuRanges:
-    """``a`` minus ``b``, both merged and sorted (one pass over each)."""
-    out = []
-    j = 0
-    for lo, hi in a:
-        while j < len(b) and b[j][1] < lo:
-            j += 1
-        k = j
-        while k < len(b) and b[k][0] <= hi and lo <= hi:
-            if b[k][0] > lo:
-                out.append((lo, b[k][0] - 1))
-            lo = max(lo, b[k][1] + 1)
-            k += 1
-        if lo <= hi:
-            out.append((lo, hi))
-    return tuple(out)
-
-
-def read_cpu_bound(root: hostroot.HostRoot, warnings: list[str]) -> CpuBound:
-    """The root's ``possible`` CPUs (capped at :data:`MAX_CPUS`), else the fixed cap."""
-    fixed = CpuBound.fixed()
-    text = root.read_text(POSSIBLE_CPUS, warnings)
-    if text is None:
-        return fixed
-    parsed = bounded_cpulist(text, bound=fixed)
-    if parsed is None or not parsed.cpus:
-        warnings.append(f"{POSSIBLE_CPUS}: unexpected content {text[:40]!r}; CPU lists are "
-                        f"bounded by {fixed.source} instead")
-        return fixed
-    if parsed.dropped:
-        warnings.append(f"{POSSIBLE_CPUS}: CPUs {format_cpu_ranges(parsed.dropped)} are beyond "
-                        f"{fixed.source}; ignored")
-    return CpuBound(_intersect(parse_cpu_ranges(text) or (), fixed.ranges), POSSIBLE_CPUS)
-
-
-def read_numa(root: hostroot.HostRoot) -> NumaTopology:
-    """Host NUMA cells (CPUs, memory) and CPU sockets from ``sys/devices/system``."""
-    warnings: list[str] = []
-    cpu_sockets = _read_sockets(root, warnings)
-    bound = read_cpu_bound(root, warnings)
-    cells: list[NumaCell] = []
-    for entry in root.listdir(NODE_DIR, warnings):
-        if not re.fullmatch(r"node\d+", entry):
-            continue
-        cells.append(_read_cell(root, int(entry[4:]), cpu_sockets, warnings, bound))
-    cells.sort(key=lambda c: c.id)
-    return NumaTopology(cells=tuple(cells), cpu_sockets=cpu_sockets, warnings=tuple(warnings))
-
-
-def _read_cell(root: hostroot.HostRoot, node: int, cpu_sockets: Mapping[int, int],
-               warnings: list[str], bound: CpuBound) -> NumaCell:
-    base = f"{NODE_DIR}/node{node}"
-    cpus: tuple[int, ...] = ()
-    text = root.read_text(f"{base}/cpulist", warnings)
-    if text is not None:
-        parsed = bounded_cpulist(text, bound=bound)
-        if parsed is None:
-            warnings.append(f"{base}/cpulist: unexpected content {text[:40]!r}; ignored")
-        else:
-            cpus = parsed.cpus
-            if parsed.dropped:
-                warnings.append(
-                    f"{base}/cpulist: CPUs {format_cpu_ranges(parsed.dropped)} are outside "
-                    f"{bound.source} ({format_cpu_ranges(bound.ranges)}); ignored")
-    memory: int | None = None
-    meminfo = root.read_text(f"{base}/meminfo", warnings)
-    if meminfo is not None:
-        m = _MEMTOTAL.search(meminfo)
-        if m:
-            memory = int(m.group(1))
-        else:
-            warnings.append(f"{base}/meminfo: no MemTotal line")
-    sockets = tuple(sorted({cpu_sockets[c] for c in cpus if c in cpu_sockets}))
-    return NumaCell(id=node, cpus=cpus, memory_kb=memory, sockets=sockets)
-
-
-def _read_sockets(root: hostroot.HostRoot, warnings: list[str]) -> dict[int, int]:
-    sockets: dict[int, int] = {}
-    for entry in root.listdir(CPU_DIR, warnings):
-        if not re.fullmatch(r"cpu\d+", entry):
-            continue
-        rel = f"{CPU_DIR}/{entry}/topology/physical_package_id"
-        text = root.read_text(rel, warnings)
-        if text is None:
-            continue
-        value = _int(text)
-        if value is None:
-            warnings.append(f"{rel}: unexpected content {text[:40]!r}; ignored")
-            continue
-        sockets[int(entry[3:])] = value
-    return sockets
-
-
-# -- command line (used by the benchmark until `pcipass scan` exists) ----------------------
-
-
-def scan_to_dict(root: hostroot.HostRoot, scan: SysfsScan) -> dict[str, Any]:
-    return {
-        "name": root.name,
-        "root": root.source,
-        "devices": [dev.to_dict() for dev in scan.devices],
-        "warnings": list(root.warnings) + list(scan.warnings),
-    }
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m pcipass.adapters.sysfs [ROOT]``: print the devices of a host root as JSON."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    try:
-        with hostroot.HostRoot.open(args[0] if args else "/") as root:
-            scan = read_devices(root)
-            json.dump(scan_to_dict(root, scan), sys.stdout, indent=None)
-            sys.stdout.write("\n")
-    except hostroot.HostRootInvalid as exc:
-        sys.stderr.write(f"pcipass: {exc.message}\n")
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

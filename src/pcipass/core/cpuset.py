@@ -6,13 +6,17 @@ few dozen KiB of config, yet expanding it range by range costs seconds and
 gigabytes; so a value is read as merged ranges first, and a CPU at or beyond
 :data:`MAX_CPUS` (no kernel has it) is refused before anything is expanded.
 This module is the one place the grammar lives: :func:`parse` is what the NUMA
-fitting uses, :func:`parse_ranges` what the config checks use.
+fitting uses, :func:`parse_ranges` what the config checks use. The kernel's own
+CPU lists (sysfs ``cpulist`` and ``possible``) have a simpler grammar and are
+bounded the same way (:func:`bounded_list`), with the same range arithmetic.
 
 Pure: standard library only.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Sequence
 
 from pcipass.core import errors
@@ -26,7 +30,8 @@ MAX_CPU_RANGE = 1 << 16
 #: The longest value quoted back in a message.
 _SHOWN = 60
 
-Ranges = list[tuple[int, int]]
+CpuRanges = tuple[tuple[int, int], ...]
+"""Sorted, merged, inclusive CPU ranges: ``((0, 3), (8, 8))``."""
 
 
 class InvalidCpuSet(errors.InputError):
@@ -52,8 +57,8 @@ def parse_ranges(value: str, option: str = "cpu set", *,
     :raises InvalidCpuSet: a malformed element, a reversed or too long range, or a CPU
         at or beyond ``max_cpus``.
     """
-    take: Ranges = []
-    drop: Ranges = []
+    take: list[tuple[int, int]] = []
+    drop: list[tuple[int, int]] = []
     for raw in value.split(","):
         rule = raw.strip()
         if not rule:
@@ -71,42 +76,140 @@ def parse_ranges(value: str, option: str = "cpu set", *,
         if hi < lo or hi - lo > MAX_CPU_RANGE:
             raise _invalid(option, value, f"invalid range expression {raw.strip()!r}")
         target.append((lo, hi))
-    cpus = _subtract(_merge(take), _merge(drop))
-    beyond = [(max(lo, max_cpus), hi) for lo, hi in cpus if hi >= max_cpus]
+    cpus = subtract(merge(take), merge(drop))
+    beyond = tuple((max(lo, max_cpus), hi) for lo, hi in cpus if hi >= max_cpus)
     if beyond:
-        shown = ",".join(f"{lo}-{hi}" if hi != lo else str(lo) for lo, hi in beyond[:4])
-        more = f",... ({len(beyond)} ranges)" if len(beyond) > 4 else ""
         raise _invalid(option, value,
-                       f"CPUs {shown}{more} are beyond the {max_cpus:,} CPUs a kernel can have "
-                       "(NR_CPUS); the value would expand past any host")
-    return tuple(cpus)
+                       f"CPUs {format_ranges(beyond)} are beyond the {max_cpus:,} CPUs a kernel "
+                       "can have (NR_CPUS); the value would expand past any host")
+    return cpus
 
 
 def canonical(ranges: Sequence[tuple[int, int]]) -> str:
     """``((0, 3), (8, 8))`` -> ``"0-3,8"``: what :func:`parse_ranges` reads back unchanged."""
-    return ",".join(f"{lo}-{hi}" if hi != lo else str(lo) for lo, hi in ranges)
+    return format_ranges(tuple(ranges), most=len(ranges))
 
 
 def _invalid(option: str, value: str, reason: str) -> InvalidCpuSet:
     shown = value if len(value) <= _SHOWN else f"{value[:_SHOWN]}... ({len(value):,} characters)"
     return InvalidCpuSet(option=option, value=shown, reason=reason,
-                              hint="list the host's CPUs, e.g. 2-15,18-31 "
-                                   "(sys/devices/system/cpu/online)")
+                         hint="list the host's CPUs, e.g. 2-15,18-31 (sys/devices/system/cpu/online)")
 
 
-def _merge(ranges: Ranges) -> Ranges:
-    out: Ranges = []
+# -- the kernel's CPU lists (sysfs), bounded -------------------------------------------------
+
+_KERNEL_LIST = re.compile(r"^\s*(\d+(-\d+)?)(,\d+(-\d+)?)*\s*$")
+#: CPU numbers longer than this are beyond any bound (and ``int()`` refuses 4,300+ digits).
+_MAX_CPU_DIGITS = 18
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CpuBound:
+    """The CPUs a CPU list may name: sorted, merged inclusive ranges, and where they come from."""
+
+    ranges: CpuRanges
+    source: str
+
+    @classmethod
+    def fixed(cls) -> CpuBound:
+        """The bound without the root's ``possible`` file: CPUs 0 to :data:`MAX_CPUS` - 1."""
+        return cls(((0, MAX_CPUS - 1),), f"the {MAX_CPUS:,}-CPU cap")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CpuList:
+    """A parsed CPU list: the CPUs kept inside the bound, and the ranges dropped outside it."""
+
+    cpus: tuple[int, ...]
+    dropped: CpuRanges = ()
+
+
+def parse_kernel_list(text: str) -> CpuRanges | None:
+    """The kernel's CPU list format (sysfs ``cpulist``, ``possible``): ``"0-3,8,2-5"`` ->
+    ``((0, 5), (8, 8))``, merged and sorted, nothing expanded.
+
+    ``None`` for garbage or a reversed range. Numbers too long to be a CPU are
+    kept as a huge value that no bound holds.
+    """
+    text = text.strip()
+    if text == "":
+        return ()
+    if not _KERNEL_LIST.match(text):
+        return None
+    ranges = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        first, last = _cpu_number(lo), _cpu_number(hi or lo)
+        if last < first:
+            return None
+        ranges.append((first, last))
+    return merge(ranges)
+
+
+def bounded_list(text: str, *, bound: CpuBound) -> CpuList | None:
+    """Parse a kernel CPU list, expanding only the CPUs inside ``bound``.
+
+    A 64 KiB list of ``0-1000000`` ranges costs at most the bound's CPUs, never
+    the ranges' sum. ``None`` for garbage.
+    """
+    ranges = parse_kernel_list(text)
+    if ranges is None:
+        return None
+    kept = intersect(ranges, bound.ranges)
+    cpus = tuple(cpu for lo, hi in kept for cpu in range(lo, hi + 1))
+    return CpuList(cpus, subtract(ranges, bound.ranges))
+
+
+def parse_kernel_cpus(text: str, *, bound: CpuBound | None = None) -> tuple[int, ...] | None:
+    """``"0-3,8"`` -> ``(0, 1, 2, 3, 8)``; ``None`` for garbage.
+
+    CPUs outside ``bound`` (default: :meth:`CpuBound.fixed`) are left out; use
+    :func:`bounded_list` to learn which.
+    """
+    parsed = bounded_list(text, bound=bound if bound is not None else CpuBound.fixed())
+    return parsed.cpus if parsed is not None else None
+
+
+def format_ranges(ranges: CpuRanges, *, most: int = 4) -> str:
+    """``((0, 3), (8, 8))`` -> ``"0-3,8"``; past ``most`` ranges, ``",... (N ranges)"``."""
+    shown = ",".join(f"{lo}-{hi}" if hi != lo else f"{lo}" for lo, hi in ranges[:most])
+    return shown if len(ranges) <= most else f"{shown},... ({len(ranges)} ranges)"
+
+
+def _cpu_number(text: str) -> int:
+    digits = text.lstrip("0") or "0"
+    return int(digits) if len(digits) <= _MAX_CPU_DIGITS else 10 ** _MAX_CPU_DIGITS
+
+
+def merge(ranges: Sequence[tuple[int, int]]) -> CpuRanges:
+    out: list[tuple[int, int]] = []
     for lo, hi in sorted(ranges):
         if out and lo <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
+            if hi > out[-1][1]:
+                out[-1] = (out[-1][0], hi)
         else:
             out.append((lo, hi))
-    return out
+    return tuple(out)
 
 
-def _subtract(a: Ranges, b: Ranges) -> Ranges:
-    """``a`` minus ``b``, both merged and sorted."""
-    out: Ranges = []
+def intersect(a: CpuRanges, b: CpuRanges) -> CpuRanges:
+    """Both merged and sorted."""
+    out = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if lo <= hi:
+            out.append((lo, hi))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return tuple(out)
+
+
+def subtract(a: CpuRanges, b: CpuRanges) -> CpuRanges:
+    """``a`` minus ``b``, both merged and sorted (one pass over each)."""
+    out = []
     j = 0
     for lo, hi in a:
         while j < len(b) and b[j][1] < lo:
@@ -119,4 +222,4 @@ def _subtract(a: Ranges, b: Ranges) -> Ranges:
             k += 1
         if lo <= hi:
             out.append((lo, hi))
-    return out
+    return tuple(out)

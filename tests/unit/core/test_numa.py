@@ -13,7 +13,7 @@ from pcipass.core import numa
 
 @dataclasses.dataclass(frozen=True)
 class Node:
-    """Shaped like adapters.sysfs.NumaCell."""
+    """Shaped like adapters.sysnuma.NumaCell."""
 
     id: int
     cpus: tuple[int, ...]
@@ -148,9 +148,9 @@ def test_fit_needs_enough_host_cells() -> None:
 
 
 def test_host_cells_take_the_sysfs_adapters_records() -> None:
-    from pcipass.adapters import sysfs
+    from pcipass.adapters import sysnuma
 
-    nodes = [sysfs.NumaCell(1, (2, 3), 2 * 1024 * 1024, (1,)), sysfs.NumaCell(0, (0, 1), None, ())]
+    nodes = [sysnuma.NumaCell(1, (2, 3), 2 * 1024 * 1024, (1,)), sysnuma.NumaCell(0, (0, 1), None, ())]
     cells = numa.host_cells(nodes, cpu_dedicated_set="1-3")
     assert [(c.id, sorted(c.pcpus), c.memory_mb, c.socket) for c in cells] == [
         (0, [1], 0, None), (1, [2, 3], 2048, 1)]
