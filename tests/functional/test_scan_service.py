@@ -13,9 +13,9 @@ import pytest
 from support import unpack_trusted, validate_schema
 
 from pcipass import fakehost
-from pcipass.adapters import hostroot, lspci, pciids
+from pcipass.adapters import hostroot, lspci, lspcifile, pciids
 from pcipass.core import model
-from pcipass.services import scan
+from pcipass.services import scan, scanreport
 
 PF, VFS = "0000:81:00.0", [f"0000:81:00.{i}" for i in range(1, 5)]
 VIRTIO = "0000:41:00.0"
@@ -74,18 +74,18 @@ def configured(extracted: Path) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def bundle_scans(shared: Path) -> dict[str, scan.ScanReport]:
+def bundle_scans(shared: Path) -> dict[str, scanreport.ScanReport]:
     """Each capture scanned straight from its .tar.gz, once."""
     return {name: scan.scan_hosts([capture_path(shared, name)]) for name in CAPTURES}
 
 
-def one_host(report: scan.ScanReport) -> scan.HostScan:
+def one_host(report: scanreport.ScanReport) -> scanreport.HostScan:
     validate_schema(report.to_dict(), "scan")
     (host,) = report.hosts
     return host
 
 
-def devices(host: scan.HostScan) -> dict[str, dict[str, object]]:
+def devices(host: scanreport.HostScan) -> dict[str, dict[str, object]]:
     return {d["address"]: d for d in host.to_dict()["devices"]}
 
 
@@ -93,7 +93,7 @@ def devices(host: scan.HostScan) -> dict[str, dict[str, object]]:
 
 
 @pytest.mark.parametrize("name", CAPTURES)
-def test_capture_device_facts(shared: Path, bundle_scans: dict[str, scan.ScanReport],
+def test_capture_device_facts(shared: Path, bundle_scans: dict[str, scanreport.ScanReport],
                               name: str) -> None:
     host = one_host(bundle_scans[name])
     devs = devices(host)
@@ -125,7 +125,7 @@ def test_capture_device_facts(shared: Path, bundle_scans: dict[str, scan.ScanRep
 
 
 @pytest.mark.parametrize("name", CAPTURES)
-def test_capture_kernel_numa_and_missing_config(bundle_scans: dict[str, scan.ScanReport],
+def test_capture_kernel_numa_and_missing_config(bundle_scans: dict[str, scanreport.ScanReport],
                                                 name: str) -> None:
     host = one_host(bundle_scans[name])
     doc = host.to_dict()
@@ -432,7 +432,7 @@ def test_every_corpus_lspci_paste_is_a_host_or_a_clear_error(shared: Path) -> No
         parsed = lspci.parse(path.read_text(errors="replace"), source=str(path), pci_ids=ids,
                              guess_ids=True)
         if not parsed.devices:
-            with pytest.raises(scan.LspciInputInvalid, match="no device found"):
+            with pytest.raises(lspcifile.LspciInputInvalid, match="no device found"):
                 scan.scan_hosts([], lspci=[path])
             refused += 1
             continue
@@ -461,9 +461,9 @@ def test_lspci_paste_with_compute_conf(shared: Path, tmp_path: Path) -> None:
 def test_unreadable_or_empty_lspci_input(tmp_path: Path) -> None:
     empty = tmp_path / "empty.txt"
     empty.write_text("$ lspci -nnk\nbash: lspci: command not found\n")
-    with pytest.raises(scan.LspciInputInvalid, match="no device found"):
+    with pytest.raises(lspcifile.LspciInputInvalid, match="no device found"):
         scan.scan_hosts([], lspci=[empty])
-    with pytest.raises(scan.LspciInputInvalid, match="No such file"):
+    with pytest.raises(lspcifile.LspciInputInvalid, match="No such file"):
         scan.scan_hosts([], lspci=[tmp_path / "missing.txt"])
-    with pytest.raises(scan.LspciInputInvalid, match="a directory"):
+    with pytest.raises(lspcifile.LspciInputInvalid, match="a directory"):
         scan.scan_hosts([], lspci=[tmp_path])

@@ -10,7 +10,7 @@ import rich.console
 import rich.table
 import rich.text
 
-from pcipass.adapters import hostroot
+from pcipass.adapters import hostroot, lspcifile
 from pcipass.cli import doctor_formats, output
 from pcipass.cli import main as climain
 from pcipass.doctor import gather, registry, report, runner
@@ -57,7 +57,7 @@ def doctor(ctx: click.Context, hosts: tuple[str, ...], lspci: tuple[str, ...], n
                            facts_cache=scan.CACHE_IGNORE if no_facts_cache else scan.CACHE_USE)
     try:
         diagnosis = report.diagnose(inputs, runner.Selection(select, ignore))
-    except (hostroot.HostRootInvalid, scan.LspciInputInvalid) as exc:
+    except (hostroot.HostRootInvalid, lspcifile.LspciInputInvalid) as exc:
         output.echo_err(f"pcipass doctor: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
         return climain.EXIT_FAIL
     selected = [c.to_dict() for c in registry.load_builtin().all() if runner.Selection(select, ignore).wants(c.id)]

@@ -57,7 +57,7 @@ def schedule_command(flavors: tuple[str, ...], image: str | None, ports: tuple[s
     state). The chosen host is Nova's PCIWeigher pick; ties go to the host
     where the request fits on one NUMA node, then to the host name.
     """
-    from pcipass.adapters import hostroot
+    from pcipass.adapters import hostroot, lspcifile
     from pcipass.services import scan as scan_mod
     from pcipass.services import schedule
 
@@ -69,7 +69,7 @@ def schedule_command(flavors: tuple[str, ...], image: str | None, ports: tuple[s
                                            instance_numa_nodes=instance_numa_nodes, jobs=jobs,
                                            facts_cache=(scan_mod.CACHE_IGNORE if no_facts_cache
                                                         else scan_mod.CACHE_USE))
-    except (hostroot.HostRootInvalid, scan_mod.LspciInputInvalid) as exc:
+    except (hostroot.HostRootInvalid, lspcifile.LspciInputInvalid) as exc:
         output.echo_err(f"pcipass schedule: {exc.message}")
         return climain.EXIT_FAIL
     output.emit(report.to_dict(), fmt, render_schedule)

@@ -20,6 +20,7 @@ from pcipass.adapters import flavorfile
 from pcipass.core import config, errors, legacy, model, numa, requests, schedule
 from pcipass.services import cpusets, gcpause
 from pcipass.services import scan as scan_mod
+from pcipass.services import scanreport
 
 SCHEDULE_SCHEMA = "pcipass-schedule/1"
 PCI_FILTER = "PciPassthroughFilter"
@@ -31,12 +32,12 @@ class HostModel:
     """One scanned host, reduced to what the scheduler needs."""
 
     name: str
-    scan: scan_mod.HostScan
+    scan: scanreport.HostScan
     usable: schedule.HostInput
     broken: errors.Problem | None  # nova-compute would not start with this config
 
     @classmethod
-    def from_scan(cls, host: scan_mod.HostScan) -> HostModel:
+    def from_scan(cls, host: scanreport.HostScan) -> HostModel:
         view = host.config
         specs = tuple(view.specs.specs) if view is not None and host.compute_starts else ()
         if view is not None and view.legacy is not None and view.legacy.devices:
@@ -118,7 +119,7 @@ def schedule_flavors(flavors: Sequence[str | Path], hosts: Sequence[str | Path],
                      jobs: int = 0, facts_cache: str = scan_mod.CACHE_USE) -> ScheduleReport:
     """Evaluate every flavor on every host and rank the hosts as Nova would.
 
-    :raises hostroot.HostRootInvalid, scan.LspciInputInvalid: a host cannot be read.
+    :raises hostroot.HostRootInvalid, lspcifile.LspciInputInvalid: a host cannot be read.
     """
     with gcpause.paused():
         report = scan_mod.scan_hosts(hosts, lspci=lspci, nova_conf=nova_conf,
@@ -192,7 +193,7 @@ def _schedule_one(fl: config.Flavor, controller: Any, image_props: dict[str, str
     return FlavorSchedule(fl.name, fl.file, reqs, None, ranking, warnings)
 
 
-def host_model(host: scan_mod.HostScan) -> HostModel:
+def host_model(host: scanreport.HostScan) -> HostModel:
     """The scheduler's view of one scanned host (shared with the doctor).
 
     A CPU set option Nova cannot parse, or one naming CPUs no kernel has, makes

@@ -1,0 +1,64 @@
+"""An lspci paste given as a file (``--lspci FILE``): read it safely, parse it into devices.
+
+The file is read with a bound and without blocking (a FIFO or a device node
+given by mistake must not hang the scan), then parsed by :mod:`pcipass.adapters.lspci`
+with this machine's pci.ids.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from pcipass.adapters import lspci, pciids
+from pcipass.core import errors
+
+MAX_BYTES = 16 << 20
+
+
+class LspciInputInvalid(errors.InputError):
+    """An ``--lspci`` file that cannot be read or holds no device."""
+
+    msg_fmt = "Invalid lspci input %(path)s: %(reason)s"
+
+
+def read_devices(path: str) -> lspci.LspciParse:
+    """The devices of the paste at ``path``, with the parser's problems.
+
+    Pastes without ``-nn`` carry names only: IDs guessed from unambiguous
+    pci.ids names are flagged on the device, which beats dropping the device.
+
+    :raises LspciInputInvalid: the file is missing, unreadable, not a regular
+        file, larger than :data:`MAX_BYTES`, or lists no device.
+    """
+    parsed = lspci.parse(read_text(path), source=path, pci_ids=pciids.PciIds.system(),
+                         guess_ids=True)
+    if not parsed.devices:
+        first = parsed.problems[0].message if parsed.problems else "no lspci device records"
+        raise LspciInputInvalid(path=path, reason=f"no device found ({first})",
+                                hint="paste the output of lspci -nnk (or lspci -vmmnnkD)")
+    return parsed
+
+
+def read_text(path: str) -> str:
+    """Read a paste without blocking on FIFOs or reading unbounded data.
+
+    :raises LspciInputInvalid: the file cannot be read, is not a regular file or is too large.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise LspciInputInvalid(path=path, reason=exc.strerror or str(exc)) from exc
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+            raise LspciInputInvalid(path=path, reason=kind)
+        data = os.read(fd, MAX_BYTES + 1)
+    except OSError as exc:
+        raise LspciInputInvalid(path=path, reason=exc.strerror or str(exc)) from exc
+    finally:
+        os.close(fd)
+    if len(data) > MAX_BYTES:
+        raise LspciInputInvalid(path=path, reason=f"larger than {MAX_BYTES >> 20} MiB")
+    return data.decode("utf-8", "replace")
