@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import fleet  # noqa: E402
 from pcipass import fakehost  # noqa: E402
-from pcipass.doctor import gather, report  # noqa: E402
+from pcipass.services.doctor import gather, report  # noqa: E402
 from pcipass.services import scan  # noqa: E402
 
 TARGET_S = 15.0

@@ -210,7 +210,7 @@ def test_every_format_on_the_noiommu_capture(noiommu: Path, fmt: str) -> None:
 
 
 def test_gathering_bug_exits_255_without_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pcipass.doctor import gather
+    from pcipass.services.doctor import gather
 
     def broken(self: object) -> None:
         raise RuntimeError("disk on fire")

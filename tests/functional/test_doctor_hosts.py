@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from pcipass import fakehost
-from pcipass.doctor import gather, report, runner
+from pcipass.doctor import runner
+from pcipass.services.doctor import gather, report
 
 PROFILE = ("2x intel-82599 numa=0 vfs=4; 1x intel-i350 numa=0; 1x qemu-nvme numa=0; "
            "1x nvidia-a100 numa=1 driver=vfio-pci; cmdline=intel_iommu=on iommu=pt; hostname=compute-1")

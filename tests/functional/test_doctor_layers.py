@@ -8,7 +8,8 @@ from pathlib import Path
 
 from test_doctor_hosts import GPU, NIC, NVME, PF1, PROFILE, Host, healthy
 
-from pcipass.doctor import model, report
+from pcipass.doctor import model
+from pcipass.services.doctor import report
 
 
 def fired(d: report.Diagnosis) -> dict[str, list[model.Finding]]:

@@ -13,8 +13,9 @@ import rich.text
 from pcipass.adapters import hostroot, lspcifile
 from pcipass.cli import doctor_formats, output
 from pcipass.cli import main as climain
-from pcipass.doctor import gather, registry, report, runner
+from pcipass.doctor import registry, runner
 from pcipass.services import scan
+from pcipass.services.doctor import gather, report
 
 SEVERITY_STYLE = {"fail": "bold red", "warn": "yellow", "info": "cyan", "skip": "dim"}
 MARK = {"fail": "✗", "warn": "!", "info": "i", "skip": "-"}

@@ -2,7 +2,7 @@
 
 Pure data (contracts.md §3 "doctor"). Checks import this module and the core,
 never the adapters: every fact a check can ask for is declared here, by name,
-in :data:`FACT_TYPES`, with a plain record type. :mod:`pcipass.doctor.gather`
+in :data:`FACT_TYPES`, with a plain record type. :mod:`pcipass.services.doctor.gather`
 fills the records from hosts and files; tests build them by hand.
 """
 

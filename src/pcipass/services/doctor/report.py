@@ -1,4 +1,4 @@
-"""The doctor as one use case: gather, run the checks, build the ``pcipass-doctor/1`` document."""
+"""The doctor as one use case: gather the facts, run the checks, build the ``pcipass-doctor/1`` document."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from pcipass.doctor import gather, mapping, registry, runner
+from pcipass.doctor import mapping, registry, runner
 from pcipass.doctor import model as dm
 from pcipass.services import gcpause
+from pcipass.services.doctor import gather
 
 SCHEMA = "pcipass-doctor/1"
 
@@ -31,7 +32,7 @@ def diagnose(inputs: gather.Inputs, selection: runner.Selection = runner.Selecti
              checks: Sequence[registry.Check] | None = None) -> Diagnosis:
     """Run the doctor over ``inputs``.
 
-    :raises hostroot.HostRootInvalid, scan.LspciInputInvalid: unusable inputs.
+    :raises hostroot.HostRootInvalid, lspcifile.LspciInputInvalid: unusable inputs.
     """
     chosen = list(checks) if checks is not None else registry.load_builtin().all()
     with gcpause.paused(), gather.gather(inputs) as g:
