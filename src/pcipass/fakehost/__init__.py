@@ -9,7 +9,8 @@ used by the core. See ``docs/fakehost.md`` for the profile language.
 
 from __future__ import annotations
 
-from pcipass.fakehost.builder import BuiltHost, FakeDevice, build, pack, plan
+from pcipass.fakehost.builder import BuiltHost, build, pack
+from pcipass.fakehost.plan import FakeDevice, plan
 from pcipass.fakehost.profile import (
     MODELS,
     PROFILES,
