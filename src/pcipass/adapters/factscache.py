@@ -42,6 +42,7 @@ import json
 import os
 from typing import Any
 
+from pcipass import __version__
 from pcipass.adapters import factsform, hostroot, jsoncodec, kernel, sysfs, sysnuma
 from pcipass.adapters.jsoncodec import FieldError
 from pcipass.core import errors, jsontext
@@ -116,8 +117,6 @@ def _read(data: bytes, root: hostroot.HostRoot) -> CachedFacts:
 
 
 def _mismatch(doc: Any, root: hostroot.HostRoot) -> str | None:
-    from pcipass import __version__
-
     if not isinstance(doc, dict):
         return "not a JSON object"
     if doc.get("schema") != SCHEMA:
@@ -151,8 +150,6 @@ def save(root: hostroot.HostRoot, found: sysfs.SysfsScan, numa: sysnuma.NumaTopo
     :raises FactsCacheRefused: for the live host and for bundles (pcipass
         writes nothing to a host, and a ``.tar.gz`` is not rewritten).
     """
-    from pcipass import __version__
-
     check_writable(root.source)
     doc = {"schema": SCHEMA, "version": __version__, "hostname": root.name,
            "device_entries": device_entries(root),

@@ -9,6 +9,7 @@ fills the records from hosts and files; tests build them by hand.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -189,8 +190,6 @@ class ConfigFacts:
 
 
 def _raw(entry: spec.SpecEntry) -> str:
-    import json
-
     return json.dumps(entry.spec.raw, sort_keys=False)
 
 
