@@ -66,7 +66,7 @@ def require_module(name: str) -> Any:
     except ImportError as exc:
         if IN_CI:
             pytest.fail(f"{name} must be installed in CI (the 'reference'/'test' extras): {exc}")
-        pytest.skip(f"{name} is not installed")
+        pytest.skip(f"{name} is not installed", allow_module_level=True)
 
 
 def skip_unless_ci(reason: str) -> None:
