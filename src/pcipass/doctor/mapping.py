@@ -117,7 +117,40 @@ def pf_instead_of_vf(s: spec.DeviceSpec, claimed: Sequence[model.Device],
             f"{vf_id}. For VFs write {vf_id}, and use device_type type-VF in the alias.")
 
 
-def spec_rows(host: str, config: dm.ConfigFacts, devices: dm.DeviceFacts) -> list[dict[str, Any]]:
+@dataclasses.dataclass(frozen=True, slots=True)
+class SpecRow:
+    """One device_spec entry of a host in the mapping table: what it claims, or why not.
+
+    ``status`` is :data:`MATCHED` (``devices`` it claims), :data:`SHADOWED`
+    (every device it matches is claimed by an earlier entry) or :data:`MISSING`
+    (``near_misses``: devices one field keeps out). Checks read these fields;
+    :meth:`to_dict` is the JSON row.
+    """
+
+    host: str
+    entry: spec.SpecEntry
+    source: tuple[str | None, int | None, int | None]  # file, line, item
+    status: str
+    devices: tuple[model.Device, ...] = ()
+    near_misses: tuple[NearMiss, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def index(self) -> int:
+        return self.entry.index
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.entry.spec.to_dict()
+        file, line, item = self.source
+        return {"host": self.host, "index": self.index,
+                "source": {"file": file, "line": line, "item": item},
+                "vendor_id": d["vendor_id"], "product_id": d["product_id"], "address": d["address"],
+                "devname": d["devname"], "tags": d["tags"], "status": self.status,
+                "devices": [device_row(x) for x in self.devices],
+                "near_misses": [m.to_dict() for m in self.near_misses], "notes": list(self.notes)}
+
+
+def spec_rows(host: str, config: dm.ConfigFacts, devices: dm.DeviceFacts) -> list[SpecRow]:
     """One row per device_spec entry of ``host``: what it claims, or MISSING with near misses."""
     claimed: dict[int, list[model.Device]] = {}
     for dev in devices.devices:
@@ -131,30 +164,19 @@ def spec_rows(host: str, config: dm.ConfigFacts, devices: dm.DeviceFacts) -> lis
 
 
 def _spec_row(host: str, config: dm.ConfigFacts, devices: dm.DeviceFacts, entry: spec.SpecEntry,
-              mine: list[model.Device]) -> dict[str, Any]:
-    file, line, item = config.spec_sources.get(entry.index, (None, None, None))
-    d = entry.spec.to_dict()
-    row: dict[str, Any] = {
-        "host": host, "index": entry.index, "source": {"file": file, "line": line, "item": item},
-        "vendor_id": d["vendor_id"], "product_id": d["product_id"], "address": d["address"],
-        "devname": d["devname"], "tags": d["tags"], "status": MATCHED,
-        "devices": [device_row(x) for x in mine], "near_misses": [], "notes": []}
+              mine: list[model.Device]) -> SpecRow:
+    source = config.spec_sources.get(entry.index, (None, None, None))
     if mine:
         note = pf_instead_of_vf(entry.spec, mine, devices)
-        if note:
-            row["notes"].append(note)
-        return row
+        return SpecRow(host, entry, source, MATCHED, tuple(mine), notes=(note,) if note else ())
     shadowed = [x for x in devices.devices if _matches(entry.spec, x)]
     if shadowed:
-        row["status"] = SHADOWED
-        row["notes"].append(f"matches {len(shadowed)} device(s), all claimed by earlier entries "
-                            "(Nova uses the first entry that matches)")
-        return row
+        return SpecRow(host, entry, source, SHADOWED, notes=(
+            f"matches {len(shadowed)} device(s), all claimed by earlier entries "
+            "(Nova uses the first entry that matches)",))
     misses = near_misses(entry, devices)
-    row["status"] = MISSING
-    row["near_misses"] = [m.to_dict() for m in misses]
-    row["notes"] = explain_missing(entry, devices, misses)
-    return row
+    return SpecRow(host, entry, source, MISSING, near_misses=tuple(misses),
+                   notes=tuple(explain_missing(entry, devices, misses)))
 
 
 def _matches(s: spec.DeviceSpec, dev: model.Device) -> bool:

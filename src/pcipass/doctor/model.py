@@ -332,7 +332,7 @@ FACT_TYPES: dict[str, FactType] = {
     "iommu_groups": FactType("Mapping[int, tuple[str, ...]]", HOST, "IOMMU group -> member addresses (sysfs)"),
     "numa": FactType("NumaFacts", HOST, "host NUMA cells (sysfs)"),
     "compute_config": FactType("ConfigFacts", HOST, "the host's nova.conf: device_spec, matches"),
-    "spec_map": FactType("list[dict]", HOST, "the mapping table's device_spec rows: claimed devices, "
+    "spec_map": FactType("list[SpecRow]", HOST, "the mapping table's device_spec rows: claimed devices, "
                          "MISSING entries with near misses (computed once per host)"),
     "default_route": FactType("RouteFacts", HOST, "default-route interfaces (proc/net/route)"),
     "root_disk": FactType("RootDiskFacts", HOST, "the PCI controller of the root filesystem"),

@@ -93,9 +93,9 @@ def test_pf_product_id_note_is_the_operators_sentence() -> None:
     facts = dm.DeviceFacts.of(devs, "sysfs")
     cfg = _config(['{"vendor_id": "8086", "product_id": "10fb", "physical_network": "physnet2"}'], devs)
     [row] = mapping.spec_rows("h", cfg, facts)
-    assert row["status"] == mapping.MATCHED and [d["address"] for d in row["devices"]] == ["0000:5e:00.0"]
-    assert row["notes"] == ["product_id 10fb matches the PF 0000:5e:00.0; its 4 VFs report 10ed. For VFs "
-                            "write 10ed, and use device_type type-VF in the alias."]
+    assert row.status == mapping.MATCHED and [d.address for d in row.devices] == ["0000:5e:00.0"]
+    assert row.notes == ("product_id 10fb matches the PF 0000:5e:00.0; its 4 VFs report 10ed. For VFs "
+                            "write 10ed, and use device_type type-VF in the alias.",)
 
 
 def test_missing_spec_names_the_vf_id_of_a_pf_without_vfs() -> None:
@@ -103,11 +103,12 @@ def test_missing_spec_names_the_vf_id_of_a_pf_without_vfs() -> None:
     facts = dm.DeviceFacts.of(devs, "sysfs")
     cfg = _config(['{"vendor_id": "8086", "product_id": "10ed"}'], devs)
     [row] = mapping.spec_rows("h", cfg, facts)
-    assert row["status"] == mapping.MISSING
-    assert row["notes"][0] == ("product_id 10ed is the VF ID of the PF 0000:5e:00.0, which has no VFs "
+    assert row.status == mapping.MISSING
+    assert row.notes[0] == ("product_id 10ed is the VF ID of the PF 0000:5e:00.0, which has no VFs "
                                "(sriov_numvfs=0, sriov_totalvfs=63)")
     # the PF differs in product_id only: a near miss
-    assert [(m["address"], m["differs"][0]["field"]) for m in row["near_misses"]] == [("0000:5e:00.0", "product_id")]
+    assert [(m.device.address, m.differs[0].field) for m in row.near_misses] == [("0000:5e:00.0", "product_id")]
+    assert row.to_dict()["near_misses"][0]["differs"] == [{"field": "product_id", "wanted": "10ed", "got": "10fb"}]
 
 
 def test_near_misses_ignore_address_misses_of_wildcard_specs() -> None:
@@ -115,8 +116,8 @@ def test_near_misses_ignore_address_misses_of_wildcard_specs() -> None:
     facts = dm.DeviceFacts.of(devs, "sysfs")
     cfg = _config(['{"address": "0000:99:*.*"}'], devs)
     [row] = mapping.spec_rows("h", cfg, facts)
-    assert row["status"] == mapping.MISSING and row["near_misses"] == []
-    assert row["notes"] == ["no device has vendor_id * and product_id *"]
+    assert row.status == mapping.MISSING and row.near_misses == ()
+    assert row.notes == ("no device has vendor_id * and product_id *",)
 
 
 def test_shadowed_entry() -> None:
@@ -124,7 +125,7 @@ def test_shadowed_entry() -> None:
     cfg = _config(['{"vendor_id": "8086", "product_id": "10ed"}',
                    '{"vendor_id": "8086", "product_id": "10ed", "physical_network": "p"}'], devs)
     rows = mapping.spec_rows("h", cfg, dm.DeviceFacts.of(devs, "sysfs"))
-    assert [r["status"] for r in rows] == [mapping.MATCHED, mapping.SHADOWED]
+    assert [r.status for r in rows] == [mapping.MATCHED, mapping.SHADOWED]
 
 
 def test_alias_matching_follows_nova_pools() -> None:

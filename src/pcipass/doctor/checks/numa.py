@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
 
 from pcipass.core import model, requests, schedule, spec
 from pcipass.core import numa as numa_mod
@@ -104,7 +103,7 @@ class _Correction:
 
 @check("PCI-N002", "numa", title="the flavor's devices sit where the instance can be placed")
 def device_numa_vs_fit(host_fit: dm.HostFit, devices: dm.DeviceFacts, compute_config: dm.ConfigFacts,
-                       flavors: Sequence[dm.FlavorFacts], spec_map: Sequence[Mapping[str, Any]],
+                       flavors: Sequence[dm.FlavorFacts], spec_map: Sequence[mapping.SpecRow],
                        controller_config: dm.ControllerFacts | None = None,
                        numa: dm.NumaFacts | None = None) -> Iterator[dm.Result]:
     """Under ``required`` (or ``socket``) the devices must sit on the NUMA node(s) the guest is placed
@@ -288,22 +287,19 @@ def _fix(ctx: _Fit, dev_nodes: Sequence[int]) -> str:
     return f"pin/resize the flavor to fit node {', '.join(map(str, dev_nodes))}: {place}; or relax the policy: {relax}"
 
 
-def _corrections(rows: Sequence[Mapping[str, Any]], config: dm.ConfigFacts,
+def _corrections(rows: Sequence[mapping.SpecRow], config: dm.ConfigFacts,
                  devices: dm.DeviceFacts) -> list[_Correction]:
     """ID fixes the mapping table suggests: near misses of MISSING entries, and PF IDs meant for VFs."""
-    entries = {e.index: e for e in config.specs.specs}
     out: list[_Correction] = []
     for row in rows:
-        entry = entries.get(row["index"])
-        if entry is None:
-            continue
-        if row["status"] == mapping.MISSING:
-            for miss in row["near_misses"]:
-                diff = miss["differs"]
-                if len(diff) == 1 and diff[0]["field"] in ("vendor_id", "product_id") and diff[0]["got"]:
-                    out.append(_Correction(entry, diff[0]["field"], diff[0]["wanted"], diff[0]["got"]))
-        elif row["status"] == mapping.MATCHED and entry.spec.product_id != spec.ANY:
-            pfs = [devices.by_address[d["address"]] for d in row["devices"] if d["address"] in devices.by_address]
+        entry = row.entry
+        if row.status == mapping.MISSING:
+            for miss in row.near_misses:
+                diff = miss.differs
+                if len(diff) == 1 and diff[0].field in ("vendor_id", "product_id") and diff[0].got:
+                    out.append(_Correction(entry, diff[0].field, diff[0].wanted, diff[0].got))
+        elif row.status == mapping.MATCHED and entry.spec.product_id != spec.ANY:
+            pfs = list(row.devices)
             if mapping.pf_instead_of_vf(entry.spec, pfs, devices) is not None:
                 vf_ids = sorted({v.product_id for pf in pfs for v in devices.vfs_of(pf.address)})
                 if vf_ids:

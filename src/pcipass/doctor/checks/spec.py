@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
 
 from pcipass.core import errors, model, spec
 from pcipass.doctor import mapping
@@ -31,39 +30,38 @@ def config_errors(compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
 
 @check("PCI-S002", "device_spec", title="every device_spec entry matches a device")
 def spec_matches_nothing(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts,
-                         spec_map: Sequence[Mapping[str, Any]]) -> Iterator[dm.Result]:
+                         spec_map: Sequence[mapping.SpecRow]) -> Iterator[dm.Result]:
     """A device_spec entry that matches no device of the host is dead config, and usually a typo: a
     PF product ID where the VFs have another, a wrong slot, a devname that no longer exists. Fails
     with the near misses (devices that differ in one field) and what differs, e.g. "product_id 10ed
     is the VF ID of the PF 0000:5e:00.0, which has no VFs". A ``remote_managed`` entry whose devices
     differ only by the VPD card serial number warns instead: pcipass never reads ``vpd`` (it can
     hang a device), so whether Nova tracks them is unknown; the fix gives the command to check."""
-    entries = {e.index: e for e in compute_config.specs.specs}
     for row in spec_map:
-        if row["status"] != mapping.MISSING or row["index"] not in entries:
+        if row.status != mapping.MISSING:
             continue
-        entry = entries[row["index"]]
-        misses = row["near_misses"]
+        entry = row.entry
+        misses = row.near_misses
         ev = [compute_config.source_of(entry)]
-        ev += [dm.Evidence(common.sysfs(m["address"]), "; ".join(
-            f"{d['field']}={d['got']}" for d in m["differs"])) for m in misses]
+        ev += [dm.Evidence(common.sysfs(m.device.address), "; ".join(
+            f"{d.field}={d.got}" for d in m.differs)) for m in misses]
         if misses and all(_only_vpd(m) for m in misses):
             yield _vpd_unknown(entry, misses, ev)
             continue
         yield dm.result(dm.FAIL, f"device_spec entry {entry.index}",
-                        "matches no device (MISSING): " + " | ".join(row["notes"]), ev,
+                        "matches no device (MISSING): " + " | ".join(row.notes), ev,
                         _missing_fix(entry, misses, devices))
 
 
-def _only_vpd(miss: Mapping[str, Any]) -> bool:
-    return [d["field"] for d in miss["differs"]] == ["card_serial_number"]
+def _only_vpd(miss: mapping.NearMiss) -> bool:
+    return [d.field for d in miss.differs] == ["card_serial_number"]
 
 
-def _vpd_unknown(entry: spec.SpecEntry, misses: Sequence[Mapping[str, Any]],
+def _vpd_unknown(entry: spec.SpecEntry, misses: Sequence[mapping.NearMiss],
                  ev: list[dm.Evidence]) -> dm.Result:
     """A remote_managed entry whose devices differ only by the VPD serial pcipass never reads."""
-    first = misses[0]["address"]
-    ev = [ev[0], *(dm.Evidence(common.sysfs(m["address"]), "card_serial_number: unknown (vpd is not read)")
+    first = misses[0].device.address
+    ev = [ev[0], *(dm.Evidence(common.sysfs(m.device.address), "card_serial_number: unknown (vpd is not read)")
                    for m in misses)]
     return dm.result(
         dm.WARN, f"device_spec entry {entry.index}",
@@ -76,7 +74,8 @@ def _vpd_unknown(entry: spec.SpecEntry, misses: Sequence[Mapping[str, Any]],
         "its PF means Nova never tracks these devices: enable VPD in the NIC firmware")
 
 
-def _missing_fix(entry: spec.SpecEntry, misses: Sequence[Mapping[str, Any]], devices: dm.DeviceFacts) -> str | None:
+def _missing_fix(entry: spec.SpecEntry, misses: Sequence[mapping.NearMiss],
+                 devices: dm.DeviceFacts) -> str | None:
     s = entry.spec
     for pf in devices.devices:
         if pf.sriov_vf_device == s.product_id and pf.sriov_totalvfs and not devices.vfs_of(pf.address):
@@ -84,12 +83,12 @@ def _missing_fix(entry: spec.SpecEntry, misses: Sequence[Mapping[str, Any]], dev
     if not misses:
         return "check the IDs with `lspci -nn`; remove the entry if the device is gone"
     raw = dict(s.raw)
-    for d in misses[0]["differs"]:
-        if d["field"] in ("vendor_id", "product_id", "address") and d["got"] is not None:
-            raw[d["field"]] = d["got"]
+    for d in misses[0].differs:
+        if d.field in ("vendor_id", "product_id", "address") and d.got is not None:
+            raw[d.field] = d.got
     if raw == dict(s.raw):  # nothing the entry itself could say differently
-        fields = ", ".join(d["field"] for d in misses[0]["differs"])
-        return f"the entry is right for {misses[0]['address']} except {fields}: fix the device's side"
+        fields = ", ".join(d.field for d in misses[0].differs)
+        return f"the entry is right for {misses[0].device.address} except {fields}: fix the device's side"
     return "device_spec = " + json.dumps(raw)
 
 
@@ -293,13 +292,13 @@ def pf_id_for_vfs(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts) -> It
 
 
 @check("PCI-S013", "device_spec", title="no device_spec entry is shadowed")
-def spec_shadowed(spec_map: Sequence[Mapping[str, Any]]) -> Iterator[dm.Result]:
+def spec_shadowed(spec_map: Sequence[mapping.SpecRow]) -> Iterator[dm.Result]:
     """Nova uses the first device_spec entry that matches a device. An entry whose devices are all
     claimed by earlier entries never applies: its tags (physical_network, resource_class...) are
     ignored. Warns."""
     for row in spec_map:
-        if row["status"] == mapping.SHADOWED:
-            file, line = row["source"]["file"], row["source"]["line"]
-            yield dm.result(dm.WARN, f"device_spec entry {row['index']}", row["notes"][0],
-                            [dm.Evidence(file or "(config)", f"device_spec entry {row['index']}", line)],
+        if row.status == mapping.SHADOWED:
+            file, line, _ = row.source
+            yield dm.result(dm.WARN, f"device_spec entry {row.index}", row.notes[0],
+                            [dm.Evidence(file or "(config)", f"device_spec entry {row.index}", line)],
                             "merge it into the earlier entry, or move it before the broader one")

@@ -206,7 +206,7 @@ class HostSource:
         controller = self.run.peek("controller_config")
         return scanfacts.config_facts(s, controller)
 
-    def _spec_map(self) -> list[dict[str, Any]]:
+    def _spec_map(self) -> list[mapping.SpecRow]:
         return mapping.spec_rows(self.host, self.get("compute_config"), self.get("devices"))
 
     def _host_fit(self) -> model.HostFit:

@@ -69,7 +69,7 @@ def build_mapping(g: gather.Gathered, findings: Sequence[dm.Finding]) -> dict[st
         config: dm.ConfigFacts | None = h.peek("compute_config")
         devices: dm.DeviceFacts | None = h.peek("devices")
         per_host.append((h.host, config, devices))
-        specs.extend(h.peek("spec_map") or [])
+        specs.extend(row.to_dict() for row in h.peek("spec_map") or [])
     flavors = g.run.peek("flavors") or ()
     return {
         "specs": specs,
