@@ -18,6 +18,7 @@ from typing import Any
 from pcipass.core import alias as alias_mod
 from pcipass.core import model, schedule, spec
 from pcipass.doctor import model as dm
+from pcipass.core.layers import Layer
 
 MAX_NEAR_MISSES = 8
 MATCHED, MISSING, SHADOWED = "MATCHED", "MISSING", "SHADOWED"
@@ -260,7 +261,7 @@ def _alias_head(al: alias_mod.Alias) -> dict[str, Any]:
 #: Checks that summarize the flavor mapping (their findings are its output, never its input).
 FIT_SUMMARY_IDS = frozenset({"PCI-C005"})
 #: Layers whose failures make a host unable to run passthrough guests whatever the scheduler says.
-BOOT_BREAKING = ("kernel", "driver")
+BOOT_BREAKING = (Layer.KERNEL, Layer.DRIVER)
 MAX_REASONS = 4
 
 
@@ -300,15 +301,15 @@ def _flavor_host(fl: dm.FlavorFacts, host: str, fit: dm.HostFit | None,
     row: dict[str, Any] = {"name": host, "fits": None, "instance_numa_nodes": None, "devices": [],
                            "first_broken_layer": None, "reasons": []}
     if fl.error is not None:
-        row.update(fits=False, first_broken_layer="flavor",
-                   reasons=[_reason("flavor", f"{fl.error.code}: {fl.error.message}", [])])
+        row.update(fits=False, first_broken_layer=str(Layer.FLAVOR),
+                   reasons=[_reason(Layer.FLAVOR, f"{fl.error.code}: {fl.error.message}", [])])
         return row
     blockers = [f for f in relevant if f.host in (host, None)]
     ff = fit.flavors.get(fl.name) if fit is not None else None
     verdict = ff.verdict if ff is not None else None
     reasons: list[dict[str, Any]] = []
     if ff is not None and ff.error is not None:
-        reasons.append(_reason("flavor", f"{ff.error.code}: {ff.error.message}", []))
+        reasons.append(_reason(Layer.FLAVOR, f"{ff.error.code}: {ff.error.message}", []))
     elif verdict is not None:
         boot_broken = any(f.layer in BOOT_BREAKING and f.host == host for f in blockers)
         row["fits"] = verdict.fits and not boot_broken
@@ -330,7 +331,7 @@ def _flavor_host(fl: dm.FlavorFacts, host: str, fit: dm.HostFit | None,
 
 
 def _reason(layer: str, message: str, evidence: list[dict[str, Any]], check: str | None = None) -> dict[str, Any]:
-    return {"layer": layer, "message": message, "check": check, "evidence": evidence}
+    return {"layer": str(layer), "message": message, "check": check, "evidence": evidence}
 
 
 def _chosen(fl: dm.FlavorFacts, hosts: Sequence[str], cells: Sequence[Mapping[str, Any]],

@@ -9,25 +9,34 @@ fills the records from hosts and files; tests build them by hand.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 from collections.abc import Mapping
 from typing import Any
 
 from pcipass.core import alias as alias_mod
+from pcipass.core.layers import Layer
 from pcipass.core import config, errors, model, numa, pools, requests, schedule, spec
 
 # -- layers and severities ------------------------------------------------------------------
 
 #: Layers in run order (bottom-up), with the id letter of each (contracts.md §3).
-LAYERS: tuple[tuple[str, str], ...] = (
-    ("kernel", "K"), ("driver", "D"), ("device_spec", "S"), ("numa", "N"),
-    ("placement", "P"), ("flavor", "F"), ("neutron", "Q"), ("scheduler", "C"),
-)
+LAYERS: tuple[tuple[str, str], ...] = tuple((layer.value, layer.letter) for layer in Layer)
 LAYER_LETTER: dict[str, str] = dict(LAYERS)
-LAYER_ORDER: dict[str, int] = {name: i for i, (name, _) in enumerate(LAYERS)}
+LAYER_ORDER: dict[str, int] = {layer.value: layer.order for layer in Layer}
 
-FAIL, WARN, INFO, SKIP = "fail", "warn", "info", "skip"
-SEVERITIES = (FAIL, WARN, INFO, SKIP)
+
+class Severity(enum.StrEnum):
+    """How bad a finding is; ``skip``: the check could not run (facts missing)."""
+
+    FAIL = "fail"
+    WARN = "warn"
+    INFO = "info"
+    SKIP = "skip"
+
+
+FAIL, WARN, INFO, SKIP = Severity.FAIL, Severity.WARN, Severity.INFO, Severity.SKIP
+SEVERITIES = tuple(Severity)
 #: What each severity contributes to the exit code; skip changes nothing.
 EXIT_CONTRIBUTION = {FAIL: 2, WARN: 1, INFO: 0, SKIP: 0}
 
@@ -49,8 +58,8 @@ class Finding:
     """One result of one check on one host (``host`` None: cloud-wide, e.g. a flavor)."""
 
     id: str
-    layer: str
-    severity: str
+    layer: Layer
+    severity: Severity
     host: str | None
     subject: str
     message: str
@@ -58,7 +67,7 @@ class Finding:
     fix: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "layer": self.layer, "severity": self.severity, "host": self.host,
+        return {"id": self.id, "layer": str(self.layer), "severity": str(self.severity), "host": self.host,
                 "subject": self.subject, "message": self.message,
                 "evidence": [e.to_dict() for e in self.evidence], "fix": self.fix}
 
@@ -67,14 +76,14 @@ class Finding:
 class Result:
     """What a check yields: a finding without the bookkeeping the runner adds (id, layer, host)."""
 
-    severity: str
+    severity: Severity
     subject: str
     message: str
     evidence: tuple[Evidence, ...] = ()
     fix: str | None = None
 
 
-def result(severity: str, subject: str, message: str, evidence: list[Evidence] | tuple[Evidence, ...] = (),
+def result(severity: Severity, subject: str, message: str, evidence: list[Evidence] | tuple[Evidence, ...] = (),
            fix: str | None = None) -> Result:
     """Shorthand for checks."""
     return Result(severity, subject, message, tuple(evidence), fix)

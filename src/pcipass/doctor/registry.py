@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from pcipass.doctor import model
+from pcipass.core.layers import Layer
 
 ID_PATTERN = re.compile(r"^PCI-([A-Z])(\d{3})$")
 #: Ids of removed checks: never reused.
@@ -42,7 +43,7 @@ class Check:
     """A registered check: id, layer, title, documentation and the facts it takes."""
 
     id: str
-    layer: str
+    layer: Layer
     title: str
     doc: str
     func: CheckFunc
@@ -61,7 +62,7 @@ class Check:
         return model.LAYER_ORDER[self.layer], self.id
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "layer": self.layer, "title": self.title, "scope": self.scope,
+        return {"id": self.id, "layer": str(self.layer), "title": self.title, "scope": self.scope,
                 "facts": list(self.facts), "doc": self.doc}
 
 
@@ -71,7 +72,7 @@ class Registry:
     def __init__(self) -> None:
         self._checks: dict[str, Check] = {}
 
-    def check(self, check_id: str, layer: str, *, title: str) -> Callable[[CheckFunc], CheckFunc]:
+    def check(self, check_id: str, layer: Layer | str, *, title: str) -> Callable[[CheckFunc], CheckFunc]:
         """Register the decorated function as check ``check_id`` of ``layer``.
 
         :raises CheckDefinitionError: bad or reused id, wrong letter for the
@@ -98,12 +99,13 @@ class Registry:
         return len(self._checks)
 
 
-def _build(check_id: str, layer: str, title: str, func: CheckFunc) -> Check:
+def _build(check_id: str, layer: Layer | str, title: str, func: CheckFunc) -> Check:
     m = ID_PATTERN.match(check_id)
     if m is None:
         raise CheckDefinitionError(f"{check_id!r}: ids are PCI-<letter><3 digits>, e.g. PCI-K001")
     if layer not in model.LAYER_LETTER:
         raise CheckDefinitionError(f"{check_id}: unknown layer {layer!r}; one of {', '.join(model.LAYER_LETTER)}")
+    layer = Layer(layer)
     if m.group(1) != model.LAYER_LETTER[layer]:
         raise CheckDefinitionError(
             f"{check_id}: layer {layer} takes ids PCI-{model.LAYER_LETTER[layer]}nnn")

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from pcipass.doctor import model, registry
+from pcipass.core.layers import Layer
 
 
 class FactSource(Protocol):
@@ -103,9 +104,9 @@ def sort_findings(findings: Iterable[model.Finding]) -> list[model.Finding]:
 
 
 def summary(findings: Iterable[model.Finding]) -> dict[str, int]:
-    counts = {s: 0 for s in (model.FAIL, model.WARN, model.INFO, model.SKIP)}
+    counts = {str(s): 0 for s in model.Severity}
     for f in findings:
-        counts[f.severity] += 1
+        counts[str(f.severity)] += 1
     return counts
 
 
@@ -114,8 +115,7 @@ def exit_code(findings: Iterable[model.Finding]) -> int:
     return max((model.EXIT_CONTRIBUTION[f.severity] for f in findings), default=0)
 
 
-def broken_layers(findings: Iterable[model.Finding]) -> list[str]:
+def broken_layers(findings: Iterable[model.Finding]) -> list[Layer]:
     """Layers with a failing finding, bottom-up: the first one is where to look first."""
-    layers = {f.layer for f in findings if f.severity == model.FAIL}
-    return sorted(layers, key=model.LAYER_ORDER.__getitem__)
+    return sorted({f.layer for f in findings if f.severity == model.FAIL}, key=lambda layer: layer.order)
 

@@ -9,6 +9,7 @@ from pcipass.core import model, spec
 from pcipass.doctor import model as dm
 from pcipass.doctor.checks import common
 from pcipass.doctor.registry import check
+from pcipass.core.layers import Layer
 
 
 def _numvfs_fix(pf: model.Device, count: int) -> str:
@@ -34,7 +35,7 @@ def _wants_vfs(pf: model.Device, config: dm.ConfigFacts | None,
     return None
 
 
-@check("PCI-D001", "driver", title="VFs exist where the config expects them")
+@check("PCI-D001", Layer.DRIVER, title="VFs exist where the config expects them")
 def numvfs_zero(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts | None = None,
                 controller_config: dm.ControllerFacts | None = None) -> Iterator[dm.Result]:
     """An SR-IOV PF with ``sriov_numvfs`` 0 has no VFs, so a device_spec or alias naming the VF product
@@ -53,7 +54,7 @@ def numvfs_zero(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts | None =
             _numvfs_fix(pf, pf.sriov_totalvfs))
 
 
-@check("PCI-D002", "driver", title="sriov_numvfs within sriov_totalvfs")
+@check("PCI-D002", Layer.DRIVER, title="sriov_numvfs within sriov_totalvfs")
 def numvfs_above_total(devices: dm.DeviceFacts) -> Iterator[dm.Result]:
     """``sriov_numvfs`` above ``sriov_totalvfs`` cannot be written (the kernel answers "Numerical result
     out of range"); seen in a capture it means the count was edited or the firmware limit changed
@@ -68,7 +69,7 @@ def numvfs_above_total(devices: dm.DeviceFacts) -> Iterator[dm.Result]:
                 _numvfs_fix(pf, pf.sriov_totalvfs))
 
 
-@check("PCI-D003", "driver", title='managed "no" devices are pre-bound to vfio-pci')
+@check("PCI-D003", Layer.DRIVER, title='managed "no" devices are pre-bound to vfio-pci')
 def managed_no_on_vfio(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
     """With ``"managed": "no"`` libvirt does not detach the device from its host driver; it must already
     be on vfio-pci, or the boot fails ("Unmanaged PCI device ... must be manually detached from the
@@ -83,7 +84,7 @@ def managed_no_on_vfio(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts) 
                 f"driverctl set-override {common.sh(dev.address)} vfio-pci")
 
 
-@check("PCI-D004", "driver", title="VFs for Neutron ports have their VF driver")
+@check("PCI-D004", Layer.DRIVER, title="VFs for Neutron ports have their VF driver")
 def direct_port_vf_driver(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
     """VFs tagged with ``physical_network`` serve Neutron SR-IOV ports. The SR-IOV agent and Nova's
     macvtap ports need the VF's network driver (iavf, ixgbevf, mlx5_core...) and its netdev; unbound
@@ -103,7 +104,7 @@ def direct_port_vf_driver(devices: dm.DeviceFacts, compute_config: dm.ConfigFact
                 f"{common.sysfs_path(str(dev.parent_addr), 'sriov_drivers_autoprobe')} before creating the VFs)")
 
 
-@check("PCI-D005", "driver", title="PFs with VFs have their driver")
+@check("PCI-D005", Layer.DRIVER, title="PFs with VFs have their driver")
 def pf_unbound(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts | None = None) -> Iterator[dm.Result]:
     """A PF whose VFs are enabled or wanted must stay on its own driver (i40e, ice, mlx5_core...): it
     owns the VFs' MAC/VLAN settings and the Neutron agent talks to it. An unbound PF leaves VFs that
@@ -134,7 +135,7 @@ def _numvfs_persisted(pf: model.Device, files: dm.PersistenceFacts) -> str | Non
     return None
 
 
-@check("PCI-D006", "driver", title="VF counts survive a reboot")
+@check("PCI-D006", Layer.DRIVER, title="VF counts survive a reboot")
 def vfs_persisted(devices: dm.DeviceFacts, persistence: dm.PersistenceFacts,
                   compute_config: dm.ConfigFacts | None = None) -> Iterator[dm.Result]:
     """``sriov_numvfs`` resets to 0 at every boot. Something must write it again before nova-compute
@@ -172,7 +173,7 @@ def _binding_persisted(dev: model.Device, files: dm.PersistenceFacts) -> bool:
     return False
 
 
-@check("PCI-D007", "driver", title="vfio-pci bindings survive a reboot")
+@check("PCI-D007", Layer.DRIVER, title="vfio-pci bindings survive a reboot")
 def vfio_binding_persisted(devices: dm.DeviceFacts, persistence: dm.PersistenceFacts,
                            compute_config: dm.ConfigFacts | None = None) -> Iterator[dm.Result]:
     """A device pre-bound to vfio-pci by hand (``driver_override``) returns to its host driver at boot.

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from pcipass.core import requests
 from pcipass.doctor import model as dm
 from pcipass.doctor.registry import check
+from pcipass.core.layers import Layer
 
 UNDEFINED = frozenset({"PciRequestAliasNotDefined"})
 MALFORMED = frozenset({"InvalidAliasRequest", "ValidationError", "InvalidExtraSpec"})
@@ -21,7 +22,7 @@ def _refusal(fl: dm.FlavorFacts, key: str) -> dm.Result:
                      [fl.evidence(key), dm.problem_evidence(p)], p.hint)
 
 
-@check("PCI-F001", "flavor", title="flavors name defined aliases")
+@check("PCI-F001", Layer.FLAVOR, title="flavors name defined aliases")
 def undefined_alias(flavors: Sequence[dm.FlavorFacts]) -> Iterator[dm.Result]:
     """``pci_passthrough:alias`` names aliases of the controller's ``[pci] alias`` table. Nova's API
     checks only the syntax; an unknown name fails at boot with "PCI alias X is not defined". Fails,
@@ -34,7 +35,7 @@ def undefined_alias(flavors: Sequence[dm.FlavorFacts]) -> Iterator[dm.Result]:
             yield _refusal(fl, requests.ALIAS_KEY)
 
 
-@check("PCI-F002", "flavor", title="pci_passthrough:alias is well formed")
+@check("PCI-F002", Layer.FLAVOR, title="pci_passthrough:alias is well formed")
 def malformed_alias(flavors: Sequence[dm.FlavorFacts]) -> Iterator[dm.Result]:
     """The value is ``<alias>:<count>[,<alias>:<count>...]``. Malformed items make the boot fail (Nova
     leaks a bare ValueError); values Nova's API (microversion 2.86+) would reject, and counts below 1,
@@ -47,7 +48,7 @@ def malformed_alias(flavors: Sequence[dm.FlavorFacts]) -> Iterator[dm.Result]:
                             [fl.evidence(w.entry if w.entry and w.entry in fl.extra_specs else requests.ALIAS_KEY)], w.hint)
 
 
-@check("PCI-F003", "flavor", title="the image agrees with the flavor")
+@check("PCI-F003", Layer.FLAVOR, title="the image agrees with the flavor")
 def image_conflict(flavors: Sequence[dm.FlavorFacts]) -> Iterator[dm.Result]:
     """Image properties may not override the flavor: ``hw_pci_numa_affinity_policy`` differing from
     ``hw:pci_numa_affinity_policy``, ``hw_numa_nodes`` with ``hw:numa_nodes``, ``hw_cpu_policy``
@@ -57,7 +58,7 @@ def image_conflict(flavors: Sequence[dm.FlavorFacts]) -> Iterator[dm.Result]:
             yield _refusal(fl, requests.POLICY_KEY)
 
 
-@check("PCI-F004", "flavor", title="flavor values are valid")
+@check("PCI-F004", Layer.FLAVOR, title="flavor values are valid")
 def other_refusals(flavors: Sequence[dm.FlavorFacts]) -> Iterator[dm.Result]:
     """Everything else that makes Nova refuse a flavor before scheduling: an unreadable flavor file, an
     unknown PCI NUMA policy or CPU policy, a bad ``hw:numa_nodes``, an invalid alias table. Fails."""

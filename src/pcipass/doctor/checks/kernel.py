@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from pcipass.doctor import model as dm
 from pcipass.doctor.checks import common
 from pcipass.doctor.registry import check
+from pcipass.core.layers import Layer
 
 OK, FIRMWARE, CMDLINE, NO_GROUPS = "ok", "firmware", "cmdline", "no-groups"
 ACPI_DIR = "sys/firmware/acpi/tables"
@@ -63,7 +64,7 @@ def _evidence(k: dm.KernelView) -> list[dm.Evidence]:
     return ev
 
 
-@check("PCI-K001", "kernel", title="IOMMU present in firmware (ACPI DMAR/IVRS)")
+@check("PCI-K001", Layer.KERNEL, title="IOMMU present in firmware (ACPI DMAR/IVRS)")
 def iommu_firmware(kernel: dm.KernelView) -> Iterator[dm.Result]:
     """The firmware must describe an IOMMU: Intel VT-d publishes the ACPI DMAR table, AMD-Vi the IVRS
     table. Without one the kernel has no IOMMU to enable whatever the command line says, there are no
@@ -81,7 +82,7 @@ def iommu_firmware(kernel: dm.KernelView) -> Iterator[dm.Result]:
         + GRUB_FIX.format(param=_param(kernel)))
 
 
-@check("PCI-K002", "kernel", title="IOMMU enabled on the kernel command line")
+@check("PCI-K002", Layer.KERNEL, title="IOMMU enabled on the kernel command line")
 def iommu_cmdline(kernel: dm.KernelView) -> Iterator[dm.Result]:
     """The firmware has an IOMMU (DMAR/IVRS table present) but the kernel did not enable it: on Intel
     the command line lacks ``intel_iommu=on`` (or says off), on AMD it says ``amd_iommu=off`` or
@@ -96,7 +97,7 @@ def iommu_cmdline(kernel: dm.KernelView) -> Iterator[dm.Result]:
         _evidence(kernel), GRUB_FIX.format(param=_param(kernel)))
 
 
-@check("PCI-K003", "kernel", title="IOMMU groups exist")
+@check("PCI-K003", Layer.KERNEL, title="IOMMU groups exist")
 def iommu_groups_exist(kernel: dm.KernelView) -> Iterator[dm.Result]:
     """Firmware and command line both ask for an IOMMU, yet ``sys/kernel/iommu_groups`` is empty: the
     kernel lacks IOMMU support (CONFIG_INTEL_IOMMU / CONFIG_AMD_IOMMU), ``iommu=off`` hides elsewhere,
@@ -122,7 +123,7 @@ def _vfio_wanted(devices: dm.DeviceFacts | None, config: dm.ConfigFacts | None) 
     return sorted(wanted)
 
 
-@check("PCI-K004", "kernel", title="vfio-pci is available")
+@check("PCI-K004", Layer.KERNEL, title="vfio-pci is available")
 def vfio_available(kernel: dm.KernelView, devices: dm.DeviceFacts | None = None,
                    compute_config: dm.ConfigFacts | None = None) -> Iterator[dm.Result]:
     """Device assignment goes through vfio-pci. It must be loaded as a module (``proc/modules``) or
@@ -153,7 +154,7 @@ def _targets(devices: dm.DeviceFacts, config: dm.ConfigFacts | None) -> dict[str
     return out
 
 
-@check("PCI-K005", "kernel", title="IOMMU groups of assignable devices are viable")
+@check("PCI-K005", Layer.KERNEL, title="IOMMU groups of assignable devices are viable")
 def group_viable(devices: dm.DeviceFacts, iommu_groups: Mapping[int, tuple[str, ...]],
                  compute_config: dm.ConfigFacts | None = None) -> Iterator[dm.Result]:
     """vfio hands a whole IOMMU group to one guest. A group is *not viable* when another member is

@@ -18,6 +18,7 @@ from pcipass.doctor import mapping
 from pcipass.doctor import model as dm
 from pcipass.doctor.checks import common
 from pcipass.doctor.registry import check
+from pcipass.core.layers import Layer
 
 STRICT = ("required", "socket")
 
@@ -28,7 +29,7 @@ def _request_devices(req: requests.PciRequest, config: dm.ConfigFacts,
             if any(mapping.alias_spec_matches(s, d, e) for s in req.specs)]
 
 
-@check("PCI-N001", "numa", title="devices have a NUMA node where the policy requires one")
+@check("PCI-N001", Layer.NUMA, title="devices have a NUMA node where the policy requires one")
 def unknown_numa(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts,
                  flavors: Sequence[dm.FlavorFacts]) -> Iterator[dm.Result]:
     """Firmware without PCI locality information makes sysfs report ``numa_node`` -1. Under the
@@ -55,7 +56,7 @@ def unknown_numa(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts,
                 "(or legacy), or fix the firmware's ACPI _PXM/SRAT information")
 
 
-@check("PCI-N003", "numa", title="one NUMA node can serve a required request")
+@check("PCI-N003", Layer.NUMA, title="one NUMA node can serve a required request")
 def count_per_node(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts,
                    flavors: Sequence[dm.FlavorFacts]) -> Iterator[dm.Result]:
     """A guest with one NUMA node and policy ``required`` takes all its devices from that node. When
@@ -101,7 +102,7 @@ class _Correction:
     got: str
 
 
-@check("PCI-N002", "numa", title="the flavor's devices sit where the instance can be placed")
+@check("PCI-N002", Layer.NUMA, title="the flavor's devices sit where the instance can be placed")
 def device_numa_vs_fit(host_fit: dm.HostFit, devices: dm.DeviceFacts, compute_config: dm.ConfigFacts,
                        flavors: Sequence[dm.FlavorFacts], spec_map: Sequence[mapping.SpecRow],
                        controller_config: dm.ControllerFacts | None = None,
@@ -152,7 +153,7 @@ class _Fit:
 
 
 def _has_numa_reason(verdict: schedule.HostVerdict) -> bool:
-    return any(r.layer == "numa" for r in verdict.reasons)
+    return any(r.layer == Layer.NUMA for r in verdict.reasons)
 
 
 def _placements(cells: Sequence[numa_mod.HostCell], guest: Sequence[numa_mod.InstanceCell],

@@ -8,6 +8,7 @@ from pcipass.core import schedule
 from pcipass.doctor import model as dm
 from pcipass.doctor.checks import common
 from pcipass.doctor.registry import check
+from pcipass.core.layers import Layer
 
 PCI_FILTER = "PciPassthroughFilter"
 NUMA_FILTER = "NUMATopologyFilter"
@@ -17,7 +18,7 @@ def _filters_fix(current: list[str], add: str) -> str:
     return f"[filter_scheduler] enabled_filters = {','.join([*current, add])}"
 
 
-@check("PCI-C001", "scheduler", title="PciPassthroughFilter is enabled")
+@check("PCI-C001", Layer.SCHEDULER, title="PciPassthroughFilter is enabled")
 def pci_filter(controller_config: dm.ControllerFacts,
                flavors: Sequence[dm.FlavorFacts] | None = None) -> Iterator[dm.Result]:
     """Without ``PciPassthroughFilter`` in ``[filter_scheduler] enabled_filters`` the scheduler picks
@@ -36,7 +37,7 @@ def pci_filter(controller_config: dm.ControllerFacts,
                     _filters_fix(nova.enabled_filters, PCI_FILTER))
 
 
-@check("PCI-C002", "scheduler", title="NUMATopologyFilter is enabled for NUMA flavors")
+@check("PCI-C002", Layer.SCHEDULER, title="NUMATopologyFilter is enabled for NUMA flavors")
 def numa_filter(controller_config: dm.ControllerFacts, flavors: Sequence[dm.FlavorFacts]) -> Iterator[dm.Result]:
     """PCI NUMA affinity (``required``, ``socket``, ``legacy``) and pinned CPUs are enforced by
     ``NUMATopologyFilter``, not by PciPassthroughFilter. Without it the scheduler ignores the guest's
@@ -54,7 +55,7 @@ def numa_filter(controller_config: dm.ControllerFacts, flavors: Sequence[dm.Flav
                     _filters_fix(nova.enabled_filters, NUMA_FILTER))
 
 
-@check("PCI-C003", "scheduler", title="pci_in_placement only with report_in_placement")
+@check("PCI-C003", Layer.SCHEDULER, title="pci_in_placement only with report_in_placement")
 def placement_switches(controller_config: dm.ControllerFacts, compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
     """``[filter_scheduler] pci_in_placement`` makes the scheduler ask Placement for PCI inventory that
     only computes with ``[pci] report_in_placement = True`` report. With the first on and the second off
@@ -72,7 +73,7 @@ def placement_switches(controller_config: dm.ControllerFacts, compute_config: dm
                     "[pci] report_in_placement = True (on every compute, then restart nova-compute)")
 
 
-@check("PCI-C004", "scheduler", title="dedicated-CPU flavors have a cpu_dedicated_set")
+@check("PCI-C004", Layer.SCHEDULER, title="dedicated-CPU flavors have a cpu_dedicated_set")
 def dedicated_cpus(flavors: Sequence[dm.FlavorFacts], compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
     """A flavor with ``hw:cpu_policy=dedicated`` asks Placement for PCPU inventory, which a compute
     reports only from ``[compute] cpu_dedicated_set`` (``vcpu_pin_set`` is the deprecated fallback).
@@ -93,19 +94,19 @@ def dedicated_cpus(flavors: Sequence[dm.FlavorFacts], compute_config: dm.ConfigF
 
 #: Where to look when a layer is the first broken one on every host (the fix of PCI-C005).
 LAYER_FIX = {
-    "device_spec": "make a [pci] device_spec entry match the devices the alias asks for (see PCI-S002, "
-                   "PCI-S011 and the device_spec table)",
-    "numa": "place the instance where its devices are, or relax the policy: openstack flavor set {flavor} "
-            "--property hw:pci_numa_affinity_policy=preferred (see PCI-N002, PCI-N003)",
-    "flavor": "ask for devices the hosts have: the alias's vendor/product/device_type and the count in "
-              "pci_passthrough:alias (see the alias table)",
-    "neutron": "check the port's physnet against the device_spec physical_network tags",
-    "placement": "check the PCI inventories and traits in Placement",
-    "scheduler": "see the reasons: the claim on the compute fails where the scheduler passes",
+    Layer.DEVICE_SPEC: "make a [pci] device_spec entry match the devices the alias asks for "
+                       "(see PCI-S002, PCI-S011 and the device_spec table)",
+    Layer.NUMA: "place the instance where its devices are, or relax the policy: openstack flavor set "
+                "{flavor} --property hw:pci_numa_affinity_policy=preferred (see PCI-N002, PCI-N003)",
+    Layer.FLAVOR: "ask for devices the hosts have: the alias's vendor/product/device_type and the count "
+                  "in pci_passthrough:alias (see the alias table)",
+    Layer.NEUTRON: "check the port's physnet against the device_spec physical_network tags",
+    Layer.PLACEMENT: "check the PCI inventories and traits in Placement",
+    Layer.SCHEDULER: "see the reasons: the claim on the compute fails where the scheduler passes",
 }
 
 
-@check("PCI-C005", "scheduler", title="every flavor fits some host")
+@check("PCI-C005", Layer.SCHEDULER, title="every flavor fits some host")
 def no_valid_host(flavors: Sequence[dm.FlavorFacts], fleet_fit: Sequence[dm.HostFit]) -> Iterator[dm.Result]:
     """Nova's "No valid host was found" for a flavor, answered before a tenant hits it: the scheduling core
     evaluates each flavor on every host (all matched devices free) and, when no host fits, this check names
@@ -122,7 +123,8 @@ def no_valid_host(flavors: Sequence[dm.FlavorFacts], fleet_fit: Sequence[dm.Host
                          for host, r in per_host[:4])
         more = f" (and {len(per_host) - 4} more host(s))" if len(per_host) > 4 else ""
         first = min(layers, key=dm.LAYER_ORDER.__getitem__) if layers else None
-        fix = LAYER_FIX.get(first or "", "see the reasons per host").format(flavor=common.sh(fl.name))
+        fix = (LAYER_FIX.get(Layer(first), "see the reasons per host") if first else
+               "see the reasons per host").format(flavor=common.sh(fl.name))
         yield dm.result(
             dm.FAIL, f"flavor {fl.name!r}",
             f"No valid host for flavor {fl.name!r}; first broken layer per host: {text}{more}",

@@ -10,17 +10,18 @@ from pcipass.doctor import mapping
 from pcipass.doctor import model as dm
 from pcipass.doctor.checks import common
 from pcipass.doctor.registry import check
+from pcipass.core.layers import Layer
 
 NAME_CODES = frozenset({"DeprecatedOption", "RemovedOption", "MisplacedOption", "UnknownOption"})
 TYPO_CODES = frozenset({"SuspiciousTag"})
 
 
-def _from_problem(p: errors.Problem, severity: str) -> dm.Result:
+def _from_problem(p: errors.Problem, severity: dm.Severity) -> dm.Result:
     subject = p.entry or p.code
     return dm.result(severity, subject, f"{p.code}: {p.message}", [dm.problem_evidence(p)], p.hint)
 
 
-@check("PCI-S001", "device_spec", title="the compute config is valid")
+@check("PCI-S001", Layer.DEVICE_SPEC, title="the compute config is valid")
 def config_errors(compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
     """Everything Nova would refuse in the host's nova.conf, as ``config check`` reports it with file and
     line: an invalid ``device_spec`` stops nova-compute, so no device of the host is assignable."""
@@ -28,7 +29,7 @@ def config_errors(compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
         yield _from_problem(p, dm.FAIL)
 
 
-@check("PCI-S002", "device_spec", title="every device_spec entry matches a device")
+@check("PCI-S002", Layer.DEVICE_SPEC, title="every device_spec entry matches a device")
 def spec_matches_nothing(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts,
                          spec_map: Sequence[mapping.SpecRow]) -> Iterator[dm.Result]:
     """A device_spec entry that matches no device of the host is dead config, and usually a typo: a
@@ -92,7 +93,7 @@ def _missing_fix(entry: spec.SpecEntry, misses: Sequence[mapping.NearMiss],
     return "device_spec = " + json.dumps(raw)
 
 
-@check("PCI-S003", "device_spec", title="device_spec spares the host's own NIC")
+@check("PCI-S003", Layer.DEVICE_SPEC, title="device_spec spares the host's own NIC")
 def spec_claims_host_nic(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts,
                          default_route: dm.RouteFacts) -> Iterator[dm.Result]:
     """A device_spec so broad that it claims the NIC of the host's default route lets Nova hand the
@@ -111,7 +112,7 @@ def spec_claims_host_nic(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts
             f"narrow the entry with an \"address\" that excludes {dev.address}")
 
 
-@check("PCI-S012", "device_spec", title="device_spec spares the root disk's controller")
+@check("PCI-S012", Layer.DEVICE_SPEC, title="device_spec spares the root disk's controller")
 def spec_claims_root_disk(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts,
                           root_disk: dm.RootDiskFacts) -> Iterator[dm.Result]:
     """A device_spec that claims the controller of the root filesystem (an NVMe drive, a SATA/SAS HBA)
@@ -129,7 +130,7 @@ def spec_claims_root_disk(devices: dm.DeviceFacts, compute_config: dm.ConfigFact
         f"narrow the entry with an \"address\" that excludes {root_disk.address}")
 
 
-@check("PCI-S004", "device_spec", title="a PF and its VFs are not both in device_spec")
+@check("PCI-S004", Layer.DEVICE_SPEC, title="a PF and its VFs are not both in device_spec")
 def pf_and_vfs(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
     """A PF and its VFs are mutually exclusive: assigning the PF destroys its VFs. With
     ``report_in_placement`` nova-compute refuses the config ("Configuring both ... in
@@ -161,7 +162,7 @@ def _id_types(devices: dm.DeviceFacts, vendor: str, product: str) -> dict[str, l
     return out
 
 
-@check("PCI-S005", "device_spec", title="alias device_type fits what its IDs are")
+@check("PCI-S005", Layer.DEVICE_SPEC, title="alias device_type fits what its IDs are")
 def alias_type_mismatch(devices: dm.DeviceFacts, controller_config: dm.ControllerFacts) -> Iterator[dm.Result]:
     """An alias names vendor/product IDs and a ``device_type``. When the devices with those IDs on the
     host are of another type, the request never matches ("No valid host"). The classic: the PF's
@@ -219,7 +220,7 @@ def _type_fix(name: str, req: Mapping[str, str], types: Mapping[str, list[model.
     return f"alias = {json.dumps(fixed)}"
 
 
-@check("PCI-S006", "device_spec", title="alias definitions are valid and consistent")
+@check("PCI-S006", Layer.DEVICE_SPEC, title="alias definitions are valid and consistent")
 def alias_problems(controller_config: dm.ControllerFacts) -> Iterator[dm.Result]:
     """Nova parses the whole ``[pci] alias`` table when the first PCI flavor boots, and refuses every
     PCI flavor while one value is invalid: bad JSON, unknown keys, and duplicate names whose
@@ -232,7 +233,7 @@ def alias_problems(controller_config: dm.ControllerFacts) -> Iterator[dm.Result]
             yield _from_problem(p, dm.WARN)
 
 
-@check("PCI-S007", "device_spec", title="device_spec tags are spelled right")
+@check("PCI-S007", Layer.DEVICE_SPEC, title="device_spec tags are spelled right")
 def typo_tags(compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
     """Nova keeps any unknown key of a device_spec as a tag, and tags become pool keys: a
     ``physical_netwrok`` puts the devices in a pool no request asks for. Warns for unknown tags close
@@ -242,7 +243,7 @@ def typo_tags(compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
             yield _from_problem(p, dm.WARN)
 
 
-@check("PCI-S008", "device_spec", title="option names are current")
+@check("PCI-S008", Layer.DEVICE_SPEC, title="option names are current")
 def option_names(compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
     """Deprecated names (``passthrough_whitelist``, ``[DEFAULT] pci_alias``...) still work but are on
     their way out; removed, misplaced or misspelled names are silently ignored by Nova. Warns with the
@@ -252,7 +253,7 @@ def option_names(compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
             yield _from_problem(p, dm.WARN)
 
 
-@check("PCI-S009", "device_spec", title="the controller config's names and values are sound")
+@check("PCI-S009", Layer.DEVICE_SPEC, title="the controller config's names and values are sound")
 def controller_warnings(controller_config: dm.ControllerFacts) -> Iterator[dm.Result]:
     """The same naming checks as PCI-S008 for the controller's nova.conf (``--nova-conf``), plus its
     other warnings that are not about aliases (those are PCI-S006's)."""
@@ -261,7 +262,7 @@ def controller_warnings(controller_config: dm.ControllerFacts) -> Iterator[dm.Re
             yield _from_problem(p, dm.WARN)
 
 
-@check("PCI-S010", "device_spec", title="no other compute config warnings")
+@check("PCI-S010", Layer.DEVICE_SPEC, title="no other compute config warnings")
 def other_warnings(compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
     """What else ``config check`` warns about in the compute config: a devname that is not on the host,
     IDs that can never match, values Nova accepts but misreads. Warns."""
@@ -270,7 +271,7 @@ def other_warnings(compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
             yield _from_problem(p, dm.WARN)
 
 
-@check("PCI-S011", "device_spec", title="specs with a PF's product_id meant the PF")
+@check("PCI-S011", Layer.DEVICE_SPEC, title="specs with a PF's product_id meant the PF")
 def pf_id_for_vfs(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
     """A device_spec entry whose product_id matches only PFs that have VFs with another ID usually meant
     the VFs: the PF ID was copied from ``lspci``. The PFs become assignable whole (wiping their VFs when
@@ -291,7 +292,7 @@ def pf_id_for_vfs(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts) -> It
                         "device_spec = " + json.dumps(raw))
 
 
-@check("PCI-S013", "device_spec", title="no device_spec entry is shadowed")
+@check("PCI-S013", Layer.DEVICE_SPEC, title="no device_spec entry is shadowed")
 def spec_shadowed(spec_map: Sequence[mapping.SpecRow]) -> Iterator[dm.Result]:
     """Nova uses the first device_spec entry that matches a device. An entry whose devices are all
     claimed by earlier entries never applies: its tags (physical_network, resource_class...) are

@@ -49,7 +49,7 @@ def build_document(g: gather.Gathered, findings: Sequence[dm.Finding]) -> dict[s
     return {
         "schema": SCHEMA,
         "hosts": [_host(h) for h in g.hosts],
-        "broken_layers": runner.broken_layers(findings),
+        "broken_layers": [str(layer) for layer in runner.broken_layers(findings)],
         "mapping": build_mapping(g, findings),
         "findings": [f.to_dict() for f in findings],
         "summary": runner.summary(findings),
