@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pcipass.adapters import novaconf, sniff
+from pcipass.adapters import novaconf, novasnippets, sniff
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "config"
 CONF_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "conf"
@@ -91,7 +91,7 @@ def test_every_corpus_file_gets_a_clear_verdict(path: Path) -> None:
 def test_embedded_nova_conf_fragments(shared: Path, name: str) -> None:
     expect = EXPECTED[name]
     path = CORPUS / name
-    snippets = novaconf.read_nova_snippets(path)
+    snippets = novasnippets.read_nova_snippets(path)
     got = tuple((s.first_line, len(s.config.device_spec), len(s.config.alias)) for s in snippets)
     assert got == expect.snippets
     text = path.read_text(encoding="utf-8").splitlines()
@@ -105,16 +105,16 @@ def test_embedded_nova_conf_fragments(shared: Path, name: str) -> None:
 
 
 def test_blog_post_fragments_carry_the_real_mistakes(shared: Path) -> None:
-    hpc = novaconf.read_nova_snippets(CORPUS / "satishdotpatel_hpc_infiniband_sriov_post.md")
+    hpc = novasnippets.read_nova_snippets(CORPUS / "satishdotpatel_hpc_infiniband_sriov_post.md")
     compute, controller, scheduler = (s.config for s in hpc)
     assert compute.device_spec[0].option == "passthrough_whitelist"
     assert compute.device_spec[0].group == "PCI"  # upper-case section header, still read
     assert compute.device_spec[0].value == '{ "vendor_id": "10de", "product_id": "1df6" }'
     assert '"product_id":"101c"' in controller.alias[0].value
     assert scheduler.enabled_filters == ["PciPassthroughFilter", "NUMATopologyFilter"]
-    gpu = novaconf.read_nova_snippets(CORPUS / "satishdotpatel_kolla_gpu_passthrough_post.md")
+    gpu = novasnippets.read_nova_snippets(CORPUS / "satishdotpatel_kolla_gpu_passthrough_post.md")
     assert gpu[1].config.alias[0].line == 101  # written "alias: {...}", oslo accepts it
-    kolla = novaconf.read_nova_snippets(CORPUS / "kolla_ansible_sriov_snippets.txt")
+    kolla = novasnippets.read_nova_snippets(CORPUS / "kolla_ansible_sriov_snippets.txt")
     assert kolla[1].config.enabled_filters == ["<existing filters>", "PciPassthroughFilter"]
 
 

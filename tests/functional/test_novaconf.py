@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from oslo_config import cfg, iniparser
 
-from pcipass.adapters import novaconf, sniff
+from pcipass.adapters import boundedread, novaconf, novasnippets, sniff
 from pcipass.core import config
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "conf"
@@ -428,7 +428,7 @@ def test_snippets_in_markdown_keep_document_lines(tmp_path: Path) -> None:
     doc = write(tmp_path, "post.md", "---\ntitle: x\n---\n# Setup\n\nOn the compute:\n\n```\n"
                 "[PCI]\npassthrough_whitelist = { \"vendor_id\": \"10de\" }\n```\n\nThen:\n\n"
                 "```ini\n[pci]\nalias = {\"name\": \"a\"}\nalias = {\"name\": \"b\"}\n```\n")
-    snippets = novaconf.read_nova_snippets(doc)
+    snippets = novasnippets.read_nova_snippets(doc)
     assert [(s.first_line, s.last_line) for s in snippets] == [(9, 10), (16, 18)]
     first = snippets[0].config
     assert [(ov.line, ov.file) for ov in first.device_spec] == [(10, str(doc))]
@@ -438,7 +438,7 @@ def test_snippets_in_markdown_keep_document_lines(tmp_path: Path) -> None:
 
 def test_snippet_with_syntax_error_reports_document_line(tmp_path: Path) -> None:
     doc = write(tmp_path, "guide.rst", "Intro::\n\n   [pci]\n   device_spec = {}\n\n     oops\n")
-    snippets = novaconf.read_nova_snippets(doc)
+    snippets = novasnippets.read_nova_snippets(doc)
     assert len(snippets) == 1
     assert [(p.code, p.line, p.file) for p in snippets[0].config.problems] == [
         ("ConfigFileParseError", 6, str(doc))]
@@ -470,12 +470,12 @@ def test_fifo_device_and_huge_files_are_refused_without_blocking(
     fifo = tmp_path / "fifo.conf"
     os.mkfifo(fifo)
     big = write(tmp_path, "big.conf", "[pci]\n" + "# padding\n" * 20)
-    monkeypatch.setattr(novaconf, "MAX_BYTES", 64)
+    monkeypatch.setattr(boundedread, "MAX_INPUT_BYTES", 64)
     nova = novaconf.read_nova_conf([fifo, "/dev/zero", big])
     assert [(p.code, p.file) for p in nova.problems] == [
         ("ConfigFileUnreadable", str(fifo)), ("ConfigFileUnreadable", "/dev/zero"),
         ("ConfigFileUnreadable", str(big))]
-    assert "FIFO" in nova.problems[0].message and "MiB" in nova.problems[2].message
+    assert "FIFO" in nova.problems[0].message and "larger than 64 bytes" in nova.problems[2].message
     assert sniff.classify_file(fifo).kind == "unreadable"
 
 
@@ -483,10 +483,10 @@ def test_permission_denied_is_a_problem(tmp_path: Path, monkeypatch: pytest.Monk
     # Root reads any file, so simulate the kernel's answer for an unreadable one.
     path = write(tmp_path, "secret.conf", "[pci]\n")
 
-    def deny(p: str | Path, flags: int, *args: object) -> int:
+    def deny(p: str | Path, flags: int, *args: object, **kwargs: object) -> int:
         raise PermissionError(13, "Permission denied", str(p))
 
-    monkeypatch.setattr(novaconf.os, "open", deny)
+    monkeypatch.setattr(boundedread.os, "open", deny)
     nova = novaconf.read_nova_conf([path])
     assert [(p.code, p.file) for p in nova.problems] == [
         ("ConfigFilesPermissionDeniedError", str(path))]

@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pcipass.adapters import novaconf
+from pcipass.adapters import boundedread
 from pcipass.core import config, errors, jsontext
 
 _EXTRA_SPEC_KEYS = ("extra_specs", "os-flavor-extra-specs", "properties")
@@ -42,7 +42,7 @@ def _read_json(path: str | Path, what: str) -> tuple[Any, str, errors.Problem | 
     """The decoded JSON document and its text, or a Problem (file and line) instead."""
     name = str(path)
     try:
-        text = novaconf.read_bytes(path).decode("utf-8-sig")
+        text = boundedread.read_bounded(path, boundedread.MAX_INPUT_BYTES).decode("utf-8-sig")
     except FileNotFoundError:
         return None, "", errors.Problem("InputFileNotFound", f"{what} file {name} does not exist",
                                         file=name)

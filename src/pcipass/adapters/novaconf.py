@@ -20,14 +20,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
-import errno
 import glob
 import io
 import logging
 import os
 import re
-import stat
-import tempfile
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -35,6 +32,7 @@ from typing import Any
 
 from oslo_config import cfg
 
+from pcipass.adapters import boundedread
 from pcipass.core import config, errors
 
 DEFAULT = "DEFAULT"
@@ -615,41 +613,11 @@ class Loaded:
         return n + self.line_offset
 
 
-MAX_BYTES = 16 * 1024 * 1024
-
-
-class NotRegularFile(OSError):
-    """A FIFO, socket or device where a file was expected (reading it could block forever)."""
-
-
-class FileTooLarge(OSError):
-    """More than :data:`MAX_BYTES`: no config file is that big."""
-
-
-def read_bytes(path: str | Path) -> bytes:
-    """A regular file's bytes; never blocks on FIFOs or devices, never reads unbounded data.
-
-    :raises IsADirectoryError, NotRegularFile, FileTooLarge, OSError:
-    """
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as f:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
-        if not stat.S_ISREG(mode):
-            raise NotRegularFile(errno.EINVAL, "not a regular file (a FIFO, socket or device)",
-                                 str(path))
-        data = f.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
-        raise FileTooLarge(errno.EFBIG, f"larger than {MAX_BYTES // (1024 * 1024)} MiB", str(path))
-    return data
-
-
 def read_text(path: str | Path, *, what: str = "config file") -> tuple[str | None, errors.Problem | None]:
     """Read a file as UTF-8 text, or say precisely why not (never raises)."""
     name = str(path)
     try:
-        data = read_bytes(path)
+        data = boundedread.read_bounded(path, boundedread.MAX_INPUT_BYTES)
     except FileNotFoundError:
         return None, errors.Problem("ConfigFilesNotFoundError", f"{what} {name} does not exist",
                                     file=name, hint="check the path")
@@ -661,7 +629,7 @@ def read_text(path: str | Path, *, what: str = "config file") -> tuple[str | Non
         return None, errors.Problem("ConfigFilesPermissionDeniedError",
                                     f"no permission to read {what} {name}", file=name,
                                     hint="run as a user that can read it, or copy it")
-    except (NotRegularFile, FileTooLarge) as exc:
+    except (boundedread.NotRegularFile, boundedread.FileTooLarge) as exc:
         return None, errors.Problem("ConfigFileUnreadable", f"cannot read {what} {name}: "
                                     f"{exc.strerror}", file=name, hint="pass a regular file")
     except OSError as exc:
@@ -1031,33 +999,3 @@ def _deprecated(e: IniEntry, opt: _Opt) -> errors.Problem:
         f'Option "{e.key}" from group "{e.section}" is deprecated. '
         f'Use option "{opt.name}" from group "{opt.group}".',
         entry=f"[{e.section}] {e.key}", hint=new_line)
-
-
-# -- nova.conf snippets inside documents -------------------------------------------------
-
-
-def read_nova_snippets(path: str | Path) -> list[config.NovaSnippet]:
-    """Read every nova.conf fragment embedded in a document, each on its own.
-
-    Blog posts and docs paste ``[pci]`` blocks into Markdown fences or reST
-    literal blocks. Each fragment is read exactly as a nova.conf holding only
-    that fragment; lines are lines of the document.
-    """
-    from pcipass.adapters import sniff
-
-    name = str(path)
-    text, problem = read_text(path)
-    if text is None:
-        return []
-    out = []
-    with tempfile.TemporaryDirectory(prefix="pcipass-snippet-") as tmp:
-        for i, snip in enumerate(sniff.ini_snippets(text)):
-            tmp_path = os.path.join(tmp, f"snippet-{i}.conf")
-            Path(tmp_path).write_text(snip.text, encoding="utf-8")
-            item, problem = load(tmp_path, display=name, line_offset=snip.first_line - 1)
-            if item is None:
-                nova = config.NovaConfig(files=[name], problems=[problem] if problem else [])
-            else:
-                nova = read_loaded([item], [name])
-            out.append(config.NovaSnippet(name, snip.first_line, snip.last_line, nova))
-    return out

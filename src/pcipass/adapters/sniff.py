@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from pcipass.adapters import novaconf
+from pcipass.adapters import boundedread
 from pcipass.core import jsontext
 
 KINDS = ("ini", "yaml", "jinja", "markdown", "prose", "json", "empty", "binary", "unreadable")
@@ -61,7 +61,7 @@ class Kind:
 def classify_file(path: str | Path) -> Kind:
     """:func:`classify` a file's bytes; unreadable files get kind ``unreadable``."""
     try:
-        data = novaconf.read_bytes(path)
+        data = boundedread.read_bounded(path, boundedread.MAX_INPUT_BYTES)
     except IsADirectoryError:
         return Kind("unreadable", "a directory, not a file")
     except OSError as exc:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pcipass.adapters import flavorfile, novaconf, sniff, sriovagent
+from pcipass.adapters import flavorfile, novaconf, novasnippets, sniff, sriovagent
 from pcipass.core import alias as alias_mod
 from pcipass.core import config, errors, legacy, model, requests, spec
 from pcipass.core import spec_address as addr
@@ -150,7 +150,7 @@ def load_config(nova_conf: Sequence[str | Path], *, sriov_agent_conf: str | Path
 
 def _fragments(path: str | Path, facts: model.HostFacts) -> list[dict[str, Any]]:
     out = []
-    for snip in novaconf.read_nova_snippets(path):
+    for snip in novasnippets.read_nova_snippets(path):
         frag = analyze(snip.config, facts)
         out.append({"lines": [snip.first_line, snip.last_line], "valid": frag.valid,
                     "device_specs": len(frag.specs.specs), "aliases": len(frag.aliases.aliases),
