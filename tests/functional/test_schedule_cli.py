@@ -213,3 +213,31 @@ def test_2013_labels_schedule_by_label_across_hosts(cli: Any, tmp_path: Path) ->
     doc = cli(["schedule", "--flavor", two, "--host", hosts[1], "-f", "json"]).json()
     # only one device per host carries the label
     assert not doc["results"][0]["hosts"][0]["fits"]
+
+
+def test_options_are_named_in_messages(cli: Any, fleet: dict[str, Any]) -> None:
+    """The core words ports and pinned nodes without option names; the command names its options."""
+    _, doc = run(cli, fleet, "--port", "physnet=p", flavors=("plain",), hosts=("cmp-b",))
+    error = doc["results"][0]["error"]
+    assert (error["code"], error["message"], error["hint"]) == (
+        "InvalidPortRequest", "Invalid --port value 'physnet=p': vnic_type is missing",
+        "e.g. --port vnic_type=direct,physnet=physnet1")
+    _, doc = run(cli, fleet, "--port", "vnic_type=direct,phynet=p", flavors=("plain",),
+                 hosts=("cmp-b",))
+    error = doc["results"][0]["error"]
+    assert (error["message"], error["hint"]) == (
+        "Invalid --port value 'vnic_type=direct,phynet=p': unknown key 'phynet'",
+        "did you mean 'physnet'?")
+    _, doc = run(cli, fleet, "--instance-numa-nodes", "0,1")
+    assert doc["results"][0]["error"]["message"] == (
+        "--instance-numa-nodes lists 2 node(s) but the flavor asks for hw:numa_nodes=1")
+    _, doc = run(cli, fleet, "--instance-numa-nodes", "0,0", flavors=("plain",))
+    error = doc["results"][0]["error"]
+    assert (error["code"], error["message"], error["hint"]) == (
+        "UnsupportedTopology", "pcipass cannot model this instance NUMA layout: "
+        "--instance-numa-nodes [0, 0] must name distinct host nodes", "e.g. --instance-numa-nodes 0,1")
+    _, doc = run(cli, fleet, "--instance-numa-nodes", "5", hosts=("cmp-b",))
+    (reason,) = doc["results"][0]["hosts"][0]["reasons"]
+    assert reason == {"layer": "numa", "dropped": 0,
+                      "message": "--instance-numa-nodes names node(s) 5; this host has NUMA node(s) 0,1",
+                      "evidence": [{"source": "host", "value": "NUMA nodes 0,1"}]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -11,6 +12,10 @@ from pcipass.cli import output
 
 if TYPE_CHECKING:
     import rich.console
+
+    from pcipass.core import errors
+    from pcipass.core.schedule import verdicts
+    from pcipass.services import schedule as schedule_svc
 
 
 def _numa_list(ctx: click.Context, param: click.Parameter, value: str | None) -> list[int] | None:
@@ -57,6 +62,8 @@ def schedule_command(flavors: tuple[str, ...], image: str | None, ports: tuple[s
     state). The chosen host is Nova's PCIWeigher pick; ties go to the host
     where the request fits on one NUMA node, then to the host name.
     """
+    # Imported here, not above: pcipass --help imports every command module, and the
+    # scheduler with its scan and config reading adds about 150 ms to it.
     from pcipass.adapters import hostroot, lspcifile
     from pcipass.services import scan as scan_mod
     from pcipass.services import schedule
@@ -72,8 +79,54 @@ def schedule_command(flavors: tuple[str, ...], image: str | None, ports: tuple[s
     except (hostroot.HostRootInvalid, lspcifile.LspciInputInvalid) as exc:
         output.echo_err(f"pcipass schedule: {exc.message}")
         return climain.EXIT_FAIL
+    name_options(report)
     output.emit(report.to_dict(), fmt, render_schedule)
     return climain.EXIT_OK if report.valid else climain.EXIT_FAIL
+
+
+def name_options(report: schedule_svc.ScheduleReport) -> None:
+    """Word the core's port and pinning errors and reasons with this command's option names.
+
+    The core speaks of "a port request" and "the instance pinned to NUMA nodes"; the
+    operator typed ``--port`` and ``--instance-numa-nodes``.
+    """
+    for res in report.results:
+        if res.cause is not None and res.error is not None:
+            res.error = _worded_problem(res.cause, res.error)
+        if res.ranking is not None:
+            res.ranking = dataclasses.replace(
+                res.ranking, hosts=tuple(dataclasses.replace(h, reasons=tuple(
+                    _worded_reason(r) for r in h.reasons)) for h in res.ranking.hosts))
+
+
+def _worded_problem(cause: errors.PcipassError, problem: errors.Problem) -> errors.Problem:
+    from pcipass.core import numa
+    from pcipass.core.schedule import ports
+
+    kw = cause.kwargs
+    if isinstance(cause, ports.InvalidPortRequest):
+        hint = f"e.g. --port {kw['example']}" if "example" in kw else problem.hint
+        return dataclasses.replace(problem, hint=hint,
+                                   message=f"Invalid --port value {kw['value']!r}: {kw['reason']}")
+    if isinstance(cause, numa.InstanceNumaNodesMismatch):
+        return dataclasses.replace(problem, message=(
+            f"--instance-numa-nodes lists {kw['given']:d} node(s) but the flavor asks for "
+            f"hw:numa_nodes={kw['nodes']:d}"))
+    if isinstance(cause, numa.PinnedNodesRepeated):
+        return dataclasses.replace(problem, hint="e.g. --instance-numa-nodes 0,1", message=(
+            f"pcipass cannot model this instance NUMA layout: --instance-numa-nodes "
+            f"{kw['pinned']} must name distinct host nodes"))
+    return problem
+
+
+def _worded_reason(reason: verdicts.Reason) -> verdicts.Reason:
+    from pcipass.core.schedule import verdicts
+
+    if isinstance(reason, verdicts.PinnedNodesUnknown):
+        return dataclasses.replace(reason, message=(
+            f"--instance-numa-nodes names node(s) {','.join(map(str, reason.unknown))}; "
+            f"this host has NUMA node(s) {reason.host_nodes}"))
+    return reason
 
 
 def _devices_text(devices: list[dict[str, Any]]) -> str:

@@ -64,9 +64,13 @@ class ImageNUMATopologyAsymmetric(errors.InputError):
 
 
 class InstanceNumaNodesMismatch(errors.InputError):
-    """``--instance-numa-nodes`` disagrees with the flavor's NUMA node count."""
+    """The host nodes the instance is pinned to ("what if") disagree with the flavor's count.
 
-    msg_fmt = ("--instance-numa-nodes lists %(given)d node(s) but the flavor asks for "
+    ``kwargs``: ``given`` (pinned nodes) and ``nodes`` (``hw:numa_nodes``), for a front
+    end to word the message with the name of its pinning option.
+    """
+
+    msg_fmt = ("the instance is pinned to %(given)d host NUMA node(s) but the flavor asks for "
                "hw:numa_nodes=%(nodes)d")
 
 
@@ -74,6 +78,15 @@ class UnsupportedTopology(errors.InputError):
     """An instance layout the simplified fit does not model."""
 
     msg_fmt = "pcipass cannot model this instance NUMA layout: %(reason)s"
+
+
+class PinnedNodesRepeated(UnsupportedTopology):
+    """The host nodes the instance is pinned to are not distinct (or none are given).
+
+    ``kwargs``: ``pinned`` (the nodes as a list). The code stays its parent's.
+    """
+
+    code = "UnsupportedTopology"
 
 
 class CellFacts(Protocol):
@@ -217,12 +230,13 @@ def instance_cells(shape: InstanceShape, pinned: Sequence[int] | None = None,
                    ) -> tuple[InstanceCell, ...] | None:
     """The guest NUMA cells Nova builds for ``shape``; None when it gets no NUMA topology.
 
-    ``pinned`` (``--instance-numa-nodes``) asks "what if the instance sat on these
-    host nodes": it implies a topology of ``len(pinned)`` cells.
+    ``pinned`` asks "what if the instance sat on these host nodes": it implies a
+    topology of ``len(pinned)`` cells.
 
     :raises InstanceNumaNodesMismatch: ``pinned`` contradicts ``hw:numa_nodes``.
     :raises ImageNUMATopologyAsymmetric: CPUs or RAM do not split evenly.
-    :raises UnsupportedTopology: ``mixed`` CPU policy, or a repeated pinned node.
+    :raises UnsupportedTopology: ``mixed`` CPU policy.
+    :raises PinnedNodesRepeated: a repeated pinned node.
     """
     if shape.cpu_policy == MIXED:
         raise UnsupportedTopology(reason="hw:cpu_policy=mixed needs per-CPU masks",
@@ -230,8 +244,8 @@ def instance_cells(shape: InstanceShape, pinned: Sequence[int] | None = None,
     nodes = shape.numa_nodes
     if pinned is not None:
         if len(set(pinned)) != len(pinned) or not pinned:
-            raise UnsupportedTopology(reason=f"--instance-numa-nodes {list(pinned)} must name "
-                                      "distinct host nodes", hint="e.g. --instance-numa-nodes 0,1")
+            raise PinnedNodesRepeated(reason=f"the pinned host NUMA nodes {list(pinned)} must be "
+                                      "distinct", pinned=list(pinned), hint="e.g. 0,1")
         if nodes is not None and nodes != len(pinned):
             raise InstanceNumaNodesMismatch(given=len(pinned), nodes=nodes,
                                             hint=f"give {nodes} node id(s), or drop the option")

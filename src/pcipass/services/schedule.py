@@ -3,7 +3,7 @@
 Hosts are scanned once (host roots, bundles or lspci pastes, each matched
 against its own compute config); every matched device counts as free.
 Each flavor is translated with the controller's aliases (``--nova-conf``),
-joined by the ``--port`` requests, and evaluated on every host by the pure
+joined by the ``--port`` requests, and answered for every host by the pure
 scheduling core, which plays Nova's filters, the compute claim and the
 PCIWeigher, and explains every rejection.
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 from pcipass.adapters import flavorfile
 from pcipass.core import config, errors, legacy, model, numa, requests, schedule
-from pcipass.services import cpusets, gcpause
+from pcipass.services import configcheck, cpusets, gcpause
 from pcipass.services import scan as scan_mod
 from pcipass.services import scanreport
 
@@ -74,12 +74,16 @@ class HostModel:
 
 @dataclasses.dataclass
 class FlavorSchedule:
+    """One flavor's answer; ``cause`` is the exception behind ``error``, for a front end to
+    word anew (with its own option names)."""
+
     flavor: str
     file: str | None
     requests: list[Any]
     error: errors.Problem | None
     ranking: schedule.Ranking | None = None
     warnings: list[errors.Problem] = dataclasses.field(default_factory=list)
+    cause: errors.PcipassError | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -126,8 +130,6 @@ def schedule_flavors(flavors: Sequence[str | Path], hosts: Sequence[str | Path],
                                      compute_conf=compute_conf, jobs=jobs, facts_cache=facts_cache)
         models = [HostModel.from_scan(h) for h in report.hosts]
         controller, note = _controller_config(nova_conf, models)
-        from pcipass.services import configcheck
-
         image_props, image_problem = configcheck.load_image(image)
         results = []
         for path in flavors:
@@ -151,8 +153,6 @@ def _controller_config(nova_conf: Sequence[str | Path],
     Without ``--nova-conf`` the aliases come from the first host whose compute
     config defines any (nova-api must define the same ones: failure mode #2).
     """
-    from pcipass.services import configcheck
-
     if nova_conf:
         return configcheck.load_config(nova_conf), None
     for m in models:
@@ -184,7 +184,7 @@ def _schedule_one(fl: config.Flavor, controller: Any, image_props: dict[str, str
         shape = instance_shape(fl.vcpus, fl.ram, fr.numa_nodes, fr.cpu_policy)
         verdicts = [evaluate(m, reqs, shape, pinned) for m in models]
     except errors.PcipassError as exc:
-        return FlavorSchedule(fl.name, fl.file, [], exc.to_problem(**where))
+        return FlavorSchedule(fl.name, fl.file, [], exc.to_problem(**where), cause=exc)
     warnings = [w.located(file=fl.file) for w in fr.warnings]
     if check_filters:
         warnings.extend(_filter_warnings(controller.nova, reqs, shape))
@@ -216,17 +216,27 @@ def evaluate(model: HostModel, reqs: Sequence[Any], shape: numa.InstanceShape,
     :raises numa.InstanceNumaNodesMismatch, numa.ImageNUMATopologyAsymmetric,
         numa.UnsupportedTopology: see :func:`schedule.evaluate_host`.
     """
-    if model.broken is not None and reqs:
-        p = model.broken
-        where = f"{p.file}:{p.line}" if p.line else str(p.file)
-        layer = "numa" if p.code == "InvalidCpuSet" else "device_spec"
-        return schedule.HostVerdict(
-            model.name, False, False, None, reasons=(schedule.Reason(
-                layer, f"nova-compute would refuse to start with this host's config: "
-                f"{p.message}", 0, (schedule.Evidence(where, p.message),)),))
+    if not _takes_requests(model, reqs):
+        return _refused(model)
     u = model.usable
     return schedule.evaluate_host(u.devices, u.specs, reqs, u.cells, shape, name=u.name,
                                   instance_numa_nodes=pinned, prebuilt=model.pools)
+
+
+def _takes_requests(model: HostModel, reqs: Sequence[Any]) -> bool:
+    return model.broken is None or not reqs
+
+
+def _refused(model: HostModel) -> schedule.HostVerdict:
+    """The verdict of a host whose nova-compute would not start: its config error."""
+    p = model.broken
+    assert p is not None
+    where = f"{p.file}:{p.line}" if p.line else str(p.file)
+    layer = "numa" if p.code == "InvalidCpuSet" else "device_spec"
+    return schedule.HostVerdict(
+        model.name, False, False, None, reasons=(schedule.Reason(
+            layer, f"nova-compute would refuse to start with this host's config: "
+            f"{p.message}", 0, (schedule.Evidence(where, p.message),)),))
 
 
 def _filter_warnings(nova: config.NovaConfig, reqs: Sequence[Any],

@@ -98,9 +98,12 @@ def test_uneven_split_is_nova_asymmetric_error() -> None:
 def test_pinned_nodes_must_agree_with_hw_numa_nodes() -> None:
     with pytest.raises(numa.InstanceNumaNodesMismatch) as exc:
         numa.instance_cells(numa.InstanceShape(4, 2048, numa_nodes=1), [0, 1])
-    assert "lists 2 node(s) but the flavor asks for hw:numa_nodes=1" in exc.value.message
-    with pytest.raises(numa.UnsupportedTopology):
+    assert exc.value.message == ("the instance is pinned to 2 host NUMA node(s) but the flavor "
+                                 "asks for hw:numa_nodes=1")
+    assert exc.value.kwargs == {"given": 2, "nodes": 1}
+    with pytest.raises(numa.PinnedNodesRepeated) as repeated:
         numa.instance_cells(numa.InstanceShape(4, 2048), [0, 0])
+    assert repeated.value.code == "UnsupportedTopology" and repeated.value.kwargs["pinned"] == [0, 0]
     assert len(numa.instance_cells(numa.InstanceShape(4, 2048), [1, 0]) or ()) == 2
 
 

@@ -150,7 +150,10 @@ def test_instance_numa_nodes_pin_and_unknown_node() -> None:
     assert pinned.instance_numa_nodes == (1,) and {d.numa_node for d in pinned.devices} == {1}
     absent = schedule.evaluate_host(devices, specs, [alias_request(2)], CELLS, ONE_NODE,
                                     instance_numa_nodes=[5])
-    assert "names node(s) 5; this host has NUMA node(s) 0,1" in absent.reasons[0].message
+    (reason,) = absent.reasons
+    assert isinstance(reason, schedule.PinnedNodesUnknown)
+    assert (reason.message, reason.unknown, reason.host_nodes) == (
+        "the instance is pinned to NUMA node(s) 5; this host has NUMA node(s) 0,1", (5,), "0,1")
     with pytest.raises(numa.InstanceNumaNodesMismatch):
         schedule.evaluate_host(devices, specs, [], CELLS, ONE_NODE, instance_numa_nodes=[0, 1])
 
@@ -326,3 +329,4 @@ def test_json_bool_tag_passes_the_scheduler_but_not_the_claim() -> None:
     index = schedule.FleetIndex.build(fleet)
     assert index.query(wanted, improved=False).fits == ("h1",)
     assert index.query(wanted, improved=True).fits == ()
+

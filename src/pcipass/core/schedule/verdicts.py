@@ -1,0 +1,121 @@
+"""The answer records of the scheduling core: a host's verdict, its reasons and their evidence.
+
+These are the contract's ``hosts`` entries of ``pcipass schedule`` (``to_dict``
+gives the JSON). :class:`HostInput` is the question's side: one host as the
+core needs it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from pcipass.core import model, numa, spec
+
+#: Nova's PCIWeigher counts at most this many free devices (``MAX_DEVS`` in nova/scheduler/weights/pci.py).
+MAX_DEVS = 100
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HostInput:
+    """One host as the scheduler core needs it: devices, parsed device_spec, NUMA cells."""
+
+    name: str
+    devices: tuple[model.Device, ...]
+    specs: tuple[spec.SpecEntry, ...]
+    cells: tuple[numa.HostCell, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Evidence:
+    """One fact behind a reason: where it comes from and what it says."""
+
+    source: str
+    value: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"source": self.source, "value": self.value}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Reason:
+    """Why (part of) a host was rejected: the contract's Reason object."""
+
+    layer: str
+    message: str
+    dropped: int = 0
+    evidence: tuple[Evidence, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"layer": self.layer, "message": self.message, "dropped": self.dropped,
+                "evidence": [e.to_dict() for e in self.evidence]}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PinnedNodesUnknown(Reason):
+    """The instance was pinned ("what if") to host NUMA nodes this host does not have.
+
+    A front end words it with the name of its pinning option; the JSON form is a
+    plain :class:`Reason`.
+
+    :ivar unknown: the pinned nodes missing here.
+    :ivar host_nodes: the host's NUMA node ids, as the message shows them.
+    """
+
+    unknown: tuple[int, ...] = ()
+    host_nodes: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ChosenDevice:
+    """A device the compute claim would give the instance."""
+
+    address: str
+    dev_type: str | None
+    numa_node: int | None
+    alias_name: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"address": self.address, "dev_type": self.dev_type, "numa_node": self.numa_node,
+                "alias_name": self.alias_name}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HostVerdict:
+    """The answer for one host.
+
+    :ivar fits: the instance would boot here (scheduler and claim agree), or,
+        with ``nova_compatible``, Nova's scheduler would pick it.
+    :ivar nova_fits: Nova's scheduler filters pass.
+    :ivar claim_ok: the compute claim succeeds (None: not reached).
+    :ivar free: free PCI devices (the PCIWeigher's input).
+    :ivar weight: set by :func:`ranking.rank_hosts`.
+    """
+
+    name: str
+    fits: bool
+    nova_fits: bool
+    claim_ok: bool | None
+    devices: tuple[ChosenDevice, ...] = ()
+    instance_numa_nodes: tuple[int, ...] | None = None
+    reasons: tuple[Reason, ...] = ()
+    free: int = 0
+    weight: float = 0.0
+
+    @property
+    def one_numa_node(self) -> bool:
+        """Instance cells and chosen devices all sit on one known NUMA node."""
+        nodes: set[int | None] = set(self.instance_numa_nodes or ())
+        nodes.update(d.numa_node for d in self.devices)
+        return len(nodes) == 1 and None not in nodes
+
+    @property
+    def raw_weight(self) -> int:
+        """Nova's PCIWeigher before normalization."""
+        return MAX_DEVS - min(self.free, MAX_DEVS - 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        nodes = None if self.instance_numa_nodes is None else list(self.instance_numa_nodes)
+        return {"name": self.name, "fits": self.fits, "instance_numa_nodes": nodes,
+                "devices": [d.to_dict() for d in self.devices],
+                "reasons": [r.to_dict() for r in self.reasons], "weight": self.weight}
