@@ -215,6 +215,86 @@ def test_2013_labels_schedule_by_label_across_hosts(cli: Any, tmp_path: Path) ->
     assert not doc["results"][0]["hosts"][0]["fits"]
 
 
+# -- the fleet index answers like evaluating host by host -------------------------------------
+
+PF_ALIAS = '{"name": "intel-pf", "vendor_id": "8086", "product_id": "1572", "device_type": "type-PF"}'
+VARIED = {
+    # name: (profile, [pci]device_spec or None, extra [DEFAULT] lines)
+    "v-node1": ("2x intel-x710 numa=1 vfs=4 vf-driver=iavf; numa-nodes=2", SPEC, ""),
+    "v-node0": ("2x intel-x710 numa=0 vfs=4 vf-driver=iavf; numa-nodes=2", SPEC, ""),
+    "v-node0-twin": ("2x intel-x710 numa=0 vfs=4 vf-driver=iavf; numa-nodes=2", SPEC, ""),
+    "v-split": ("1x intel-x710 numa=0 vfs=2 vf-driver=iavf; 1x intel-x710 numa=1 vfs=2 "
+                "vf-driver=iavf; numa-nodes=2", SPEC, ""),
+    "v-unknown-node": ("1x intel-x710 numa=-1 vfs=4 vf-driver=iavf; numa-nodes=2", SPEC, ""),
+    "v-82599": ("1x intel-82599 numa=0 vfs=4 vf-driver=ixgbevf; numa-nodes=2", SPEC, ""),
+    "v-pf-spec": ("1x intel-x710 numa=0 vfs=2 vf-driver=iavf; numa-nodes=2",
+                  '{"vendor_id": "8086", "physical_network": "physnet2"}', ""),
+    "v-pf-spec-two": ("2x intel-x710 numa=1 vfs=2 vf-driver=iavf; numa-nodes=2",
+                      '{"vendor_id": "8086", "physical_network": "physnet2"}', ""),
+    "v-no-spec": ("1x intel-x710 numa=0 vfs=2 vf-driver=iavf; numa-nodes=2", None, ""),
+    "v-bad-spec": ("1x intel-x710 numa=0 vfs=2 vf-driver=iavf; numa-nodes=2",
+                   '{"vendor_id": "80861"}', ""),
+    "v-bad-cpus": ("1x intel-x710 numa=0 vfs=4 vf-driver=iavf; numa-nodes=2", SPEC,
+                   "cpu_dedicated_set = 0-x\n"),
+    "v-one-node": ("1x intel-x710 numa=0 vfs=4 vf-driver=iavf; numa-nodes=1", SPEC, ""),
+}
+
+
+@pytest.fixture(scope="module")
+def varied(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    d = tmp_path_factory.mktemp("varied")
+    roots = []
+    for name, (profile, device_spec, extra) in VARIED.items():
+        built = fakehost.build(d / name, f"{profile}; hostname={name}; cmdline=intel_iommu=on")
+        (built.root / "etc/nova").mkdir(parents=True, exist_ok=True)
+        pci = f"[pci]\ndevice_spec = {device_spec}\n" if device_spec else ""
+        (built.root / "etc/nova/nova.conf").write_text(
+            f"[DEFAULT]\nhost = {name}\n{extra}[compute]\n{pci}")
+        roots.append(str(built.root))
+    flavors = {}
+    for name, props in {
+            "required": {"hw:numa_nodes": "1", "pci_passthrough:alias": "intel-vf:2",
+                         "hw:pci_numa_affinity_policy": "required"},
+            "preferred": {"hw:numa_nodes": "1", "pci_passthrough:alias": "intel-vf:3",
+                          "hw:pci_numa_affinity_policy": "preferred"},
+            "socket": {"hw:numa_nodes": "1", "pci_passthrough:alias": "intel-vf:1",
+                       "hw:pci_numa_affinity_policy": "socket"},
+            "two-nodes": {"hw:numa_nodes": "2", "pci_passthrough:alias": "intel-vf:2"},
+            "pf-and-vf": {"pci_passthrough:alias": "intel-pf:1,intel-vf:1"},
+            "plain": {}}.items():
+        flavors[name] = write(d / f"{name}.json", json.dumps(
+            {"name": name, "vcpus": 2, "ram": 2048, "disk": 1, "properties": props}))
+    conf = write(d / "ctl.conf", "[pci]\nalias = %s\nalias = %s\n" % (ALIAS % "legacy", PF_ALIAS))
+    return {"roots": roots, "flavors": flavors, "conf": conf}
+
+
+@pytest.mark.parametrize("extra", [
+    [], ["--instance-numa-nodes", "0"], ["--instance-numa-nodes", "1"],
+    ["--instance-numa-nodes", "3"], ["--port", "vnic_type=direct,physnet=physnet2"],
+    ["--port", "vnic_type=direct-physical,physnet=physnet2", "--port", "vnic_type=direct,physnet=physnet2"],
+], ids=["plain", "pinned-0", "pinned-1", "pinned-unknown", "port", "pf-port"])
+def test_index_gives_the_report_of_evaluating_each_host(
+        cli: Any, varied: dict[str, Any], extra: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from pcipass.services import schedule as schedule_svc
+
+    args = ["schedule", "--nova-conf", varied["conf"], *extra, "-f", "json"]
+    for f in varied["flavors"].values():
+        args += ["--flavor", f]
+    for root in varied["roots"]:
+        args += ["--host", root]
+    indexed = cli(args)
+    with monkeypatch.context() as m:
+        m.setattr(schedule_svc.Fleet, "verdicts", lambda self, reqs, shape, pinned=None: [
+            schedule_svc.evaluate(h, reqs, shape, pinned) for h in self.models])
+        per_host = cli(args)
+    assert (indexed.code, indexed.out, indexed.err) == (per_host.code, per_host.out, per_host.err)
+    doc = indexed.json()
+    validate_schema(doc, "schedule")
+    hosts = [h for r in doc["results"] for h in r["hosts"]]
+    assert any(not h["fits"] for h in hosts)
+    assert any(h["fits"] for h in hosts) or "3" in extra
+
+
 def test_options_are_named_in_messages(cli: Any, fleet: dict[str, Any]) -> None:
     """The core words ports and pinned nodes without option names; the command names its options."""
     _, doc = run(cli, fleet, "--port", "physnet=p", flavors=("plain",), hosts=("cmp-b",))

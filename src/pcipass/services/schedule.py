@@ -5,7 +5,11 @@ against its own compute config); every matched device counts as free.
 Each flavor is translated with the controller's aliases (``--nova-conf``),
 joined by the ``--port`` requests, and answered for every host by the pure
 scheduling core, which plays Nova's filters, the compute claim and the
-PCIWeigher, and explains every rejection.
+PCIWeigher, and explains every rejection. The core's fleet index
+(:class:`schedule.FleetIndex`) picks the hosts that fit; hosts are evaluated
+one by one only for the reasons of those that do not and the devices of those
+that do, once per class of identical hosts (a fleet of one hardware model and
+one config is one class).
 """
 
 from __future__ import annotations
@@ -72,6 +76,29 @@ class HostModel:
         return schedule.host_pools(u.devices, u.specs, u.cells)
 
 
+class Fleet:
+    """The scanned hosts, and the fleet index that answers for them (built once, on first use)."""
+
+    def __init__(self, models: Sequence[HostModel]) -> None:
+        self.models = list(models)
+
+    @functools.cached_property
+    def index(self) -> schedule.FleetIndex:
+        """The index over every host's scheduler input, in host order, shared by all flavors."""
+        return schedule.FleetIndex.build(m.usable for m in self.models)
+
+    def verdicts(self, reqs: Sequence[Any], shape: numa.InstanceShape,
+                 pinned: Sequence[int] | None = None) -> list[schedule.HostVerdict]:
+        """Every host's verdict, in host order: what :func:`evaluate` gives host by host.
+
+        :raises numa.InstanceNumaNodesMismatch, numa.ImageNUMATopologyAsymmetric,
+            numa.UnsupportedTopology: see :func:`schedule.evaluate_host`.
+        """
+        takes = [i for i, m in enumerate(self.models) if _takes_requests(m, reqs)]
+        answers = iter(self.index.verdicts(reqs, shape, instance_numa_nodes=pinned, hosts=takes))
+        return [next(answers) if _takes_requests(m, reqs) else _refused(m) for m in self.models]
+
+
 @dataclasses.dataclass
 class FlavorSchedule:
     """One flavor's answer; ``cause`` is the exception behind ``error``, for a front end to
@@ -130,6 +157,7 @@ def schedule_flavors(flavors: Sequence[str | Path], hosts: Sequence[str | Path],
                                      compute_conf=compute_conf, jobs=jobs, facts_cache=facts_cache)
         models = [HostModel.from_scan(h) for h in report.hosts]
         controller, note = _controller_config(nova_conf, models)
+        fleet = Fleet(models)
         image_props, image_problem = configcheck.load_image(image)
         results = []
         for path in flavors:
@@ -138,7 +166,7 @@ def schedule_flavors(flavors: Sequence[str | Path], hosts: Sequence[str | Path],
             if problem is not None:
                 results.append(FlavorSchedule(fl.name, str(path), [], problem))
                 continue
-            result = _schedule_one(fl, controller, image_props, ports, instance_numa_nodes, models,
+            result = _schedule_one(fl, controller, image_props, ports, instance_numa_nodes, fleet,
                                    check_filters=bool(nova_conf))
             if note is not None and fl.extra_specs.get(requests.ALIAS_KEY):
                 result.warnings.insert(0, note)
@@ -170,7 +198,7 @@ def _controller_config(nova_conf: Sequence[str | Path],
 
 def _schedule_one(fl: config.Flavor, controller: Any, image_props: dict[str, str] | None,
                   ports: Sequence[str], pinned: Sequence[int] | None,
-                  models: Sequence[HostModel], *, check_filters: bool) -> FlavorSchedule:
+                  fleet: Fleet, *, check_filters: bool) -> FlavorSchedule:
     where = {"file": fl.file, "entry": f"flavor {fl.name!r}"}
     if fl.extra_specs.get(requests.ALIAS_KEY) and not controller.aliases.valid:
         return FlavorSchedule(fl.name, fl.file, [], controller.aliases.nova_error)
@@ -182,7 +210,7 @@ def _schedule_one(fl: config.Flavor, controller: Any, image_props: dict[str, str
                             enumerate(legacy.parse_labels(fl.extra_specs[legacy.LABELS_KEY]))]
         reqs = schedule.build_requests(flavor_reqs, ports, flavor_policy=fr.numa_policy)
         shape = instance_shape(fl.vcpus, fl.ram, fr.numa_nodes, fr.cpu_policy)
-        verdicts = [evaluate(m, reqs, shape, pinned) for m in models]
+        verdicts = fleet.verdicts(reqs, shape, pinned)
     except errors.PcipassError as exc:
         return FlavorSchedule(fl.name, fl.file, [], exc.to_problem(**where), cause=exc)
     warnings = [w.located(file=fl.file) for w in fr.warnings]
@@ -211,7 +239,8 @@ def instance_shape(vcpus: int | None, ram: int | None, numa_nodes: int | None,
 
 def evaluate(model: HostModel, reqs: Sequence[Any], shape: numa.InstanceShape,
              pinned: Sequence[int] | None = None) -> schedule.HostVerdict:
-    """One host's verdict; a host whose nova-compute would not start takes no PCI request.
+    """One host's verdict, evaluated on its own; a host whose nova-compute would not start
+    takes no PCI request. (:class:`Fleet` answers for many hosts at once, equally.)
 
     :raises numa.InstanceNumaNodesMismatch, numa.ImageNUMATopologyAsymmetric,
         numa.UnsupportedTopology: see :func:`schedule.evaluate_host`.

@@ -330,3 +330,48 @@ def test_json_bool_tag_passes_the_scheduler_but_not_the_claim() -> None:
     assert index.query(wanted, improved=False).fits == ("h1",)
     assert index.query(wanted, improved=True).fits == ()
 
+
+def test_fleet_index_evaluates_identical_hosts_once() -> None:
+    """Each host with its own device list and its own parsed specs, as a scanned fleet has them."""
+    fleet = []
+    for i in range(50):
+        devices = [dataclasses.replace(d, driver="iavf", iommu_group=i) for d in host()]
+        fleet.append(schedule.HostInput(f"h{i}", tuple(devices), tuple(specs_for(devices, NIC)),
+                                        CELLS))
+    index = schedule.FleetIndex.build(fleet)
+    answer = index.query([alias_request(2)], ONE_NODE, policy="required")
+    assert len(answer.fits) == 50 and answer.evaluated == 1
+    verdicts = index.verdicts([alias_request(9)], ONE_NODE)
+    assert [v.name for v in verdicts] == [h.name for h in fleet]
+    assert len({json.dumps(dataclasses.replace(v, name="").to_dict()) for v in verdicts}) == 1
+    assert not verdicts[0].fits and verdicts[0].reasons
+
+
+OTHER_FIELDS = {f.name: f for f in dataclasses.fields(model.Device)
+                if f.name not in schedule.fleetindex.DEVICE_FIELDS}
+
+
+@st.composite
+def perturbed(draw: st.DrawFn, devices: list[model.Device]) -> list[model.Device]:
+    """The same devices with every field the index does not compare set to something else."""
+    values: dict[str, Any] = {
+        "subsystem_vendor_id": "1028", "subsystem_id": "1f99", "revision": "02", "name": "X710",
+        "vf_index": 3, "driver": "vfio-pci", "driver_override": "vfio-pci", "iommu_group": 42,
+        "sriov_totalvfs": 64, "sriov_numvfs": 8, "sriov_vf_device": "154c",
+        "sriov_drivers_autoprobe": False, "local_cpulist": "0-7", "warnings": ("w",)}
+    assert set(values) == set(OTHER_FIELDS)
+    return [dataclasses.replace(d, **{k: v for k, v in values.items() if draw(st.booleans())})
+            for d in devices]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(data=st.data(), reqs=st.sampled_from(REQ_CHOICES[:-1] + [[alias_request(9)]]),
+       nodes=st.sampled_from([(0, 1), (1,), (None,)]))
+def test_device_fields_the_index_ignores_change_no_verdict(data: st.DataObject, reqs: list[Any],
+                                                           nodes: tuple[int | None, ...]) -> None:
+    devices = host(nodes)
+    changed = data.draw(perturbed(devices))
+    specs = specs_for(devices, {"vendor_id": "8086", "physical_network": "physnet1"})
+    for shape in (None, ONE_NODE):
+        assert (schedule.evaluate_host(changed, specs, reqs, CELLS, shape).to_dict()
+                == schedule.evaluate_host(devices, specs, reqs, CELLS, shape).to_dict())

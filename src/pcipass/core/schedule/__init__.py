@@ -11,6 +11,7 @@ One job per module, in the order a question flows through them:
 * :mod:`.ranking`: which fitting host Nova picks (the PCIWeigher, then our
   tie-breaks);
 * :mod:`.fleetindex`: which of many hosts fit, without evaluating each host;
+  what ``pcipass schedule`` runs;
 * :mod:`.verdicts`: the records all of them share (the contract's host entries).
 
 The names below are the package's surface; callers use them as
@@ -22,6 +23,7 @@ from __future__ import annotations
 from pcipass.core.schedule.fleetindex import FleetAnswer as FleetAnswer
 from pcipass.core.schedule.fleetindex import FleetIndex as FleetIndex
 from pcipass.core.schedule.hostfit import HostPools as HostPools
+from pcipass.core.schedule.hostfit import claim_host as claim_host
 from pcipass.core.schedule.hostfit import evaluate_host as evaluate_host
 from pcipass.core.schedule.hostfit import host_pools as host_pools
 from pcipass.core.schedule.ports import InvalidPortRequest as InvalidPortRequest

@@ -13,6 +13,9 @@ PF: Nova's scheduler says yes, the claim fails and Nova reschedules).
 ``nova_fits`` is what Nova's scheduler decides; ``evaluate_host(...,
 nova_compatible=True)`` makes ``fits`` equal to it. A "no" comes with the
 reasons of :mod:`reasons`.
+
+:func:`claim_host` is the claim alone, for a host already known to pass the
+scheduler (the fleet index knows it): the devices and NUMA nodes it gets.
 """
 
 from __future__ import annotations
@@ -71,6 +74,23 @@ def evaluate_host(host_devices: Sequence[model.Device], specs: Sequence[spec.Spe
         return dataclasses.replace(claimed, name=name, free=ctx.view.free)
     return dataclasses.replace(claimed, name=name, free=ctx.view.free, fits=True,
                                instance_numa_nodes=verdict.instance_numa_nodes)
+
+
+def claim_host(host_devices: Sequence[model.Device], specs: Sequence[spec.SpecEntry],
+               requests: Sequence[Any], numa_cells: Sequence[numa.HostCell] = (),
+               instance_shape: numa.InstanceShape | None = None, *, name: str = "",
+               instance_numa_nodes: Sequence[int] | None = None,
+               prebuilt: HostPools | None = None) -> verdicts.HostVerdict:
+    """The compute claim alone, on a host whose scheduler filters are known to pass.
+
+    Equal to :func:`evaluate_host` for such a host when there are requests (without
+    any, :func:`evaluate_host` stops at the scheduler and this must not be used).
+    Parameters as there.
+    """
+    ctx, guest = _prepare(host_devices, specs, requests, numa_cells, instance_shape,
+                          instance_numa_nodes, prebuilt)
+    claimed = _claim(ctx, numa_cells, guest, instance_numa_nodes)
+    return dataclasses.replace(claimed, name=name, free=ctx.view.free)
 
 
 def guest_cells(shape: numa.InstanceShape | None, pinned: Sequence[int] | None,
