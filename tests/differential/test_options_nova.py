@@ -1,4 +1,4 @@
-"""The option names novaconf treats as known equal the options Nova 34 registers in those groups.
+"""The option names novaopts lists as known equal the options Nova 34 registers in those groups.
 
 A name outside these lists is reported as UnknownOption ("Nova ignores it"), so a list that
 lagged behind Nova would flag a real option, and one ahead of it would hide a typo.
@@ -13,18 +13,18 @@ require_module("nova")
 
 from typing import Any  # noqa: E402
 
-from pcipass.adapters import novaconf  # noqa: E402
+from pcipass.adapters import novaopts  # noqa: E402
 
 pytestmark = pytest.mark.nova
 
 
-@pytest.mark.parametrize("group", sorted(novaconf.GROUP_KEYS))
+@pytest.mark.parametrize("group", sorted(novaopts.GROUP_KEYS))
 def test_known_option_names_are_novas(nova_oracle: Any, group: str) -> None:
     registered = nova_oracle.conf._groups[group]._opts
     names = set(registered)
     for info in registered.values():  # deprecated names read in this group are options too
         names |= {d.name for d in info["opt"].deprecated_opts if d.group in (None, group) and d.name}
-    assert novaconf.GROUP_KEYS[group] == names
+    assert novaopts.GROUP_KEYS[group] == names
 
 
 def test_default_option_names_are_novas(nova_oracle: Any) -> None:
@@ -40,4 +40,4 @@ def test_default_option_names_are_novas(nova_oracle: Any) -> None:
             for group, opts in ep.load()():
                 if (getattr(group, "name", group) or "DEFAULT") == "DEFAULT":
                     names |= {o.dest for o in opts}
-    assert novaconf.NOVA_DEFAULT_OPTS == names
+    assert novaopts.NOVA_DEFAULT_OPTS == names

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from oslo_config import cfg, iniparser
 
-from pcipass.adapters import boundedread, novaconf, novasnippets, sniff
+from pcipass.adapters import boundedread, iniparse, novaconf, novaopts, novasnippets, sniff
 from pcipass.core import config
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "conf"
@@ -35,7 +35,7 @@ def line_text(path: str | None, line: int | None) -> str:
 def oslo_values(files: list[Path], group: str, name: str) -> object:
     """What a bare oslo.config with Nova's option definitions returns (the reference)."""
     conf = cfg.ConfigOpts()
-    novaconf._register(conf)
+    novaopts.register(conf)
     args = [a for f in files for a in ("--config-file", str(f))]
     conf(args=args, default_config_files=[], default_config_dirs=[], use_env=False)
     return getattr(conf if group == "DEFAULT" else getattr(conf, group), name)
@@ -173,7 +173,7 @@ def test_config_dir_read_sorted_after_files_and_only_conf(tmp_path: Path) -> Non
     assert all("never read" not in ov.value for ov in nova.device_spec)
     # oslo's own --config-dir gives the same values
     conf = cfg.ConfigOpts()
-    novaconf._register(conf)
+    novaopts.register(conf)
     conf(args=["--config-file", str(main), "--config-dir", str(confd)], default_config_files=[],
          default_config_dirs=[], use_env=False)
     assert [ov.value for ov in nova.device_spec] == conf.pci.device_spec
@@ -317,13 +317,13 @@ def test_value_type_errors_are_problems_at_the_line(tmp_path: Path, option: str,
                                                     line: int, needle: str) -> None:
     path = write(tmp_path, "typed.conf", text)
     with pytest.raises(ValueError):  # oslo itself rejects the value
-        oslo_values([path], novaconf._BY_FIELD[option].group, option)
+        oslo_values([path], novaopts.BY_FIELD[option].group, option)
     nova = novaconf.read_nova_conf([path])
     assert len(nova.problems) == 1
     p = nova.problems[0]
     assert (p.code, p.file, p.line) == ("ConfigFileValueError", str(path), line)
     assert option in p.message and needle in p.message
-    assert getattr(nova, option) == novaconf._default(novaconf._BY_FIELD[option])
+    assert getattr(nova, option) == novaopts.default_value(novaopts.BY_FIELD[option])
 
 
 # -- names Nova ignores ----------------------------------------------------------------------
@@ -380,8 +380,8 @@ def _oslo_sections(path: Path) -> dict[str, dict[str, list[str]]] | tuple[str, i
 
 def _our_sections(text: str) -> dict[str, dict[str, list[str]]] | tuple[str, int]:
     try:
-        ini = novaconf.parse_ini(text)
-    except novaconf.IniSyntaxError as exc:
+        ini = iniparse.parse_ini(text)
+    except iniparse.IniSyntaxError as exc:
         return (exc.msg, exc.lineno)
     sections: dict[str, dict[str, list[str]]] = {name: {} for name, _line in ini.sections}
     for e in ini.entries:

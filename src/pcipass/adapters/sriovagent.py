@@ -20,7 +20,7 @@ from pathlib import Path
 
 from oslo_config import cfg
 
-from pcipass.adapters import novaconf
+from pcipass.adapters import interpolation, novaconf
 from pcipass.core import address, config, errors
 
 GROUP = "sriov_nic"
@@ -60,8 +60,8 @@ def _oslo_lists(loaded: novaconf.Loaded) -> tuple[dict[str, list[str]],
     of Neutron's options, so a reference to an option these files do not set is a
     warning (its value unknown), never NoSuchOptError.
     """
-    conf = novaconf.BoundedConf([loaded], known=lambda group, name: None,
-                                service="the SR-IOV agent")
+    conf = interpolation.BoundedConf([loaded.ini], known=lambda group, name: None,
+                                     service="the SR-IOV agent")
     conf.register_opts([cfg.ListOpt(o, default=[]) for o in _OPTIONS], group="SRIOV_NIC")
     lists: dict[str, list[str]] = {o: [] for o in _OPTIONS}
     sources: dict[str, config.OptionValue] = {}
