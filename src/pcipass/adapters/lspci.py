@@ -11,7 +11,8 @@ What lspci cannot tell is ``None``:
 * ``dev_type`` is ``type-PF`` only when ``-vv`` shows an SR-IOV capability with
   Total VFs > 0; otherwise ``None`` (lspci never shows ``physfn``).
 * ``class_code`` needs the prog-if, which terse output (``-nn``) never prints:
-  it is ``None`` there (the 4-digit class is kept in :attr:`LspciRecord.class_id`).
+  it is ``None`` there (the 4-digit class is kept in
+  :attr:`~pcipass.adapters.lspcirecords.LspciRecord.class_id`).
 * ``revision`` is ``"00"`` when no ``(rev ..)`` is shown: lspci omits a zero revision.
 * ``sriov_totalvfs`` is the capability's TotalVFs; a driver may lower the
   sysfs value below it.
@@ -28,9 +29,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any
 
-from pcipass.adapters import pciids
+from pcipass.adapters import lspcirecords, pciids
 from pcipass.core import address as address_mod
 from pcipass.core import errors, model
 
@@ -45,7 +45,6 @@ _HEADER = re.compile(
 _PROGIF = re.compile(r"\(prog-if (?P<pi>[0-9a-fA-F]{2})(?: \[[^\]]*\])?\)\s*$")
 _REV = re.compile(r"\(rev (?P<rev>[0-9a-fA-F]{2})\)\s*$")
 _IDS = re.compile(r"\[(?P<v>[0-9a-fA-F]{4}):(?P<d>[0-9a-fA-F]{4})\]\s*$")
-_UNKNOWN_DEVICE = re.compile(r"(?:^|\s)Device(?: (?P<id>[0-9a-fA-F]{4}))?$")
 _VMM_TAG = re.compile(r"^(?P<tag>[A-Za-z]+):\s+(?P<value>.*)$")
 _VMM_ID = re.compile(r"^(?P<name>.*)\[(?P<id>[0-9a-fA-F]{2,4})\]$")
 _TOTAL_VFS = re.compile(r"Total VFs:\s*(?P<total>\d+),\s*Number of VFs:\s*(?P<num>\d+)")
@@ -60,42 +59,12 @@ _VPD_SERIAL = re.compile(r"^\[SN\] Serial number:(?P<sn>.*)$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
 
-@dataclasses.dataclass
-class LspciRecord:
-    """One device as one lspci record showed it (before merging), with its 1-based line."""
-
-    address: str
-    line: int
-    form: str  # "terse" (-nn / plain), "verbose" (-v...), "machine" (-vmm)
-    class_name: str | None = None
-    class_id: str | None = None
-    prog_if: str | None = None
-    text: str | None = None
-    vendor_id: str | None = None
-    product_id: str | None = None
-    subsystem_vendor_id: str | None = None
-    subsystem_id: str | None = None
-    revision: str | None = None
-    driver: str | None = None
-    modules: tuple[str, ...] = ()
-    numa_node: int | None = None
-    iommu_group: int | None = None
-    sriov: bool = False
-    sriov_totalvfs: int | None = None
-    sriov_numvfs: int | None = None
-    sriov_vf_device: str | None = None
-    card_serial_number: str | None = None
-    access_denied: bool = False
-    vendor_name: str | None = None
-    device_name: str | None = None
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class LspciParse:
     """Devices found in a paste, the merged records behind them, and problems by line."""
 
     devices: tuple[model.Device, ...]
-    records: tuple[LspciRecord, ...]
+    records: tuple[lspcirecords.LspciRecord, ...]
     problems: tuple[errors.Problem, ...]
     source: str | None = None
 
@@ -120,9 +89,9 @@ class _Parser:
     def __init__(self, source: str | None, guess_ids: bool) -> None:
         self.source = source
         self.guess_ids = guess_ids
-        self.records: list[LspciRecord] = []
+        self.records: list[lspcirecords.LspciRecord] = []
         self.problems: list[errors.Problem] = []
-        self.current: LspciRecord | None = None
+        self.current: lspcirecords.LspciRecord | None = None
         self.in_sriov = False
         self.in_vpd = False
 
@@ -167,7 +136,7 @@ class _Parser:
         self.in_sriov = False
         self.in_vpd = False
 
-    def add(self, record: LspciRecord) -> None:
+    def add(self, record: lspcirecords.LspciRecord) -> None:
         self.records.append(record)
         self.current = record
         self.in_sriov = False
@@ -181,7 +150,7 @@ class _Parser:
             self.problem("LspciBadLine", f"not a valid PCI address: {m.group('addr')!r}", number)
             self.end()
             return
-        rec = LspciRecord(address=addr, line=number, form="terse",
+        rec = lspcirecords.LspciRecord(address=addr, line=number, form="terse",
                           class_name=m.group("class").strip(),
                           class_id=(m.group("cid") or "").lower() or None)
         if m.group("group"):
@@ -257,7 +226,7 @@ class _Parser:
             if serial and serial.group("sn").strip():
                 rec.card_serial_number = serial.group("sn").strip()
 
-    def sriov_detail(self, rec: LspciRecord, line: str, number: int) -> None:
+    def sriov_detail(self, rec: lspcirecords.LspciRecord, line: str, number: int) -> None:
         total = _TOTAL_VFS.search(line)
         if total:
             rec.sriov_totalvfs = self.number(total.group("total"), "Total VFs", number)
@@ -280,7 +249,8 @@ class _Parser:
             self.problem("LspciBadLine", f"not a valid PCI address: {value!r}", number)
             self.end()
             return
-        self.add(LspciRecord(address=addr, line=number, form="machine", revision="00", prog_if="00"))
+        self.add(lspcirecords.LspciRecord(address=addr, line=number, form="machine",
+                                          revision="00", prog_if="00"))
 
     def machine_line(self, line: str, number: int) -> bool:
         m = _VMM_TAG.match(line.strip())
@@ -319,121 +289,17 @@ class _Parser:
     # -- results ---------------------------------------------------------------------------
 
     def finish(self, pci_ids: pciids.PciIds | None) -> LspciParse:
-        merged: dict[str, LspciRecord] = {}
-        for rec in self.records:
-            if rec.address in merged:
-                self.merge(merged[rec.address], rec)
-            else:
-                merged[rec.address] = dataclasses.replace(rec)
+        merged = lspcirecords.merge(self.records, self.problem)
         devices: list[model.Device] = []
         for addr in sorted(merged, key=lambda a: address_mod.PciAddress.parse(a)):
-            dev = self.to_device(merged[addr], pci_ids)
+            dev = lspcirecords.to_device(merged[addr], pci_ids, guess_ids=self.guess_ids,
+                                         report=self.problem)
             if dev is not None:
                 devices.append(dev)
         if not self.records:
             self.problem("LspciNoDevices", "no lspci device lines found", None)
         return LspciParse(devices=tuple(devices), records=tuple(merged.values()),
                           problems=tuple(self.problems), source=self.source)
-
-    def merge(self, into: LspciRecord, rec: LspciRecord) -> None:
-        """Fold a later record of the same address into the first; conflicts are reported."""
-        for field in dataclasses.fields(LspciRecord):
-            name = field.name
-            if name in ("address", "line", "form"):
-                continue
-            old, new = getattr(into, name), getattr(rec, name)
-            if _empty(new) or old == new:
-                continue
-            if name == "revision" and new == "00":
-                continue
-            if _empty(old) or (name == "revision" and old == "00") or name == "text":
-                setattr(into, name, new)
-            else:
-                self.problem("LspciConflict", f"{rec.address}: {name} is {old!r} on line {into.line} "
-                             f"but {new!r} here; keeping {old!r}", rec.line)
-        if rec.form != "terse":
-            into.form = rec.form if into.form == "terse" else into.form
-
-    def to_device(self, rec: LspciRecord, pci_ids: pciids.PciIds | None) -> model.Device | None:
-        warnings: list[str] = []
-        if rec.vendor_id is None or rec.product_id is None:
-            if not (self.guess_ids and _ids_from_names(rec, pci_ids)):
-                self.problem("LspciNoIds", f"{rec.address}: no [vendor:device] IDs (use lspci -nn); "
-                             "device left out", rec.line)
-                return None
-            note = (f"{rec.address}: IDs {rec.vendor_id}:{rec.product_id} guessed from the name "
-                    f"{rec.text or rec.device_name!r} in pci.ids")
-            warnings.append(f"line {rec.line}: {note}")
-            self.problem("LspciIdsFromNames", note, rec.line)
-        if rec.class_id is None and rec.class_name and pci_ids is not None:
-            rec.class_id = pci_ids.class_id(rec.class_name)
-        prog_if = rec.prog_if or ("00" if rec.form == "verbose" else None)
-        class_code = (rec.class_id + prog_if) if rec.class_id and prog_if else None
-        is_pf = rec.sriov and (rec.sriov_totalvfs or 0) > 0
-        assert rec.vendor_id is not None and rec.product_id is not None
-        return model.Device(
-            address=rec.address, vendor_id=rec.vendor_id, product_id=rec.product_id,
-            subsystem_vendor_id=rec.subsystem_vendor_id, subsystem_id=rec.subsystem_id,
-            class_code=class_code, revision=rec.revision, name=_name(rec, pci_ids),
-            dev_type=model.TYPE_PF if is_pf else None,
-            numa_node=rec.numa_node, driver=rec.driver, iommu_group=rec.iommu_group,
-            sriov_totalvfs=rec.sriov_totalvfs if rec.sriov else None,
-            sriov_numvfs=rec.sriov_numvfs if rec.sriov else None,
-            sriov_vf_device=rec.sriov_vf_device if rec.sriov else None,
-            card_serial_number=rec.card_serial_number,
-            warnings=tuple(warnings),
-        )
-
-
-def _ids_from_names(rec: LspciRecord, pci_ids: pciids.PciIds | None) -> bool:
-    """Fill in IDs from names via pci.ids (unambiguous matches only)."""
-    if pci_ids is None:
-        return False
-    vendor_id = rec.vendor_id
-    device_text = rec.device_name
-    if vendor_id is None:
-        if rec.vendor_name is not None:
-            ids = pci_ids.vendor_ids(rec.vendor_name)
-            vendor_id = ids[0] if len(ids) == 1 else None
-        elif rec.text:
-            split = pci_ids.split_vendor(rec.text)
-            if split is not None:
-                vendor_id, device_text = split
-    if vendor_id is None or device_text is None:
-        return False
-    product_id = rec.product_id
-    if product_id is None:
-        unknown = _UNKNOWN_DEVICE.fullmatch(device_text.strip()) or _UNKNOWN_DEVICE.match(device_text.strip())
-        if unknown and unknown.group("id"):
-            product_id = unknown.group("id").lower()
-        else:
-            ids = pci_ids.device_ids(vendor_id, device_text.strip())
-            product_id = ids[0] if len(ids) == 1 else None
-    if product_id is None:
-        return False
-    rec.vendor_id, rec.product_id = vendor_id, product_id
-    return True
-
-
-def _name(rec: LspciRecord, pci_ids: pciids.PciIds | None) -> str | None:
-    """The name lspci printed, or ``None`` for an ID pci.ids did not know ("Device")."""
-    if pci_ids is not None and rec.vendor_id and rec.product_id:
-        known = pci_ids.describe(rec.vendor_id, rec.product_id)
-        if known is not None:
-            return known
-    if rec.form == "machine" or rec.device_name is not None:
-        if rec.device_name is None or _UNKNOWN_DEVICE.fullmatch(rec.device_name):
-            return None
-        return f"{rec.vendor_name} {rec.device_name}" if rec.vendor_name else rec.device_name
-    text = rec.text
-    if not text or _UNKNOWN_DEVICE.search(text):
-        return None
-    return text
-
-
-def _empty(value: object) -> bool:
-    """Unset in a record (0 is a value, so no truthiness test)."""
-    return value is None or value is False or value == ()
 
 
 def _address(text: str) -> str | None:
@@ -451,6 +317,3 @@ def _int(text: str) -> int | None:
     except (ValueError, IndexError):
         return None
 
-
-def problems_to_dicts(result: LspciParse) -> list[dict[str, Any]]:
-    return [p.to_dict() for p in result.problems]
