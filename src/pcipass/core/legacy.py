@@ -14,16 +14,15 @@ listed assignable devices per compute host and let flavors ask for labels:
 
 Current Nova does not read either key: such a host offers no PCI device and
 such a flavor asks for none. This module parses both (as plain spec dicts in
-which the label is a tag) and writes the modern configuration that does the
-same job: one resource class per label, reported to Placement, and one alias
-per label asking for it.
+which the label is a tag, so pcipass can still match and schedule them);
+:mod:`~pcipass.core.legacy_modern` writes the modern configuration that does
+the same job.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -240,63 +239,12 @@ def parse_labels(value: str) -> list[requests_mod.PciRequest]:
             for position, (label, count) in enumerate(label_counts(value))]
 
 
-def modern_flavor_extra_specs(extra_specs: Mapping[str, str]) -> dict[str, str]:
-    """Rewrite a flavor's extra specs: ``pci_passthrough:labels`` -> ``pci_passthrough:alias``.
-
-    :raises errors.InvalidExtraSpec: a malformed labels value.
-    """
-    out = {k: v for k, v in extra_specs.items() if k != LABELS_KEY}
-    if LABELS_KEY in extra_specs:
-        pairs = label_counts(extra_specs[LABELS_KEY])
-        if pairs:
-            out[requests_mod.ALIAS_KEY] = ",".join(f"{alias_name_for(label)}:{n}" for label, n in pairs)
-    return out
-
-
 def _bad_labels(value: str, reason: str) -> errors.InvalidExtraSpec:
     return errors.InvalidExtraSpec(value=errors.clip(value), key=LABELS_KEY, reason=reason, entry=LABELS_KEY,
                                    hint='write a JSON list of labels, e.g. ["with_eth", "with_eth"]')
 
 
-# -- modern equivalent -------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ModernConfig:
-    """The device_spec/alias/Placement configuration that replaces the legacy one.
-
-    :ivar device_specs: per host, one ``[pci] device_spec`` JSON value per device.
-    :ivar aliases: ``[pci] alias`` JSON values, one per label (controller and computes).
-    :ivar options: the two option lines PCI in Placement needs.
-    :ivar flavor_extra_specs: per flavor, its rewritten extra specs.
-    """
-
-    device_specs: dict[str, list[str]]
-    aliases: list[str]
-    options: list[str]
-    flavor_extra_specs: dict[str, dict[str, str]]
-    problems: list[errors.Problem]
-    warnings: list[errors.Problem]
-
-    def render_compute_conf(self, host: str) -> str:
-        """nova.conf lines for one compute (aliases too: move operations read them there)."""
-        lines = ["[pci]", "report_in_placement = True"]
-        lines += [f"device_spec = {s}" for s in self.device_specs.get(host, [])]
-        lines += [f"alias = {a}" for a in self.aliases]
-        return "\n".join(lines) + "\n"
-
-    def render_controller_conf(self) -> str:
-        """nova.conf lines for the API and scheduler."""
-        lines = ["[pci]"] + [f"alias = {a}" for a in self.aliases]
-        lines += ["", "[filter_scheduler]", "pci_in_placement = True"]
-        return "\n".join(lines) + "\n"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"device_specs": {h: list(v) for h, v in self.device_specs.items()},
-                "aliases": list(self.aliases), "options": list(self.options),
-                "flavor_extra_specs": {f: dict(v) for f, v in self.flavor_extra_specs.items()},
-                "errors": [p.to_dict() for p in self.problems],
-                "warnings": [p.to_dict() for p in self.warnings]}
+# -- the deprecation ---------------------------------------------------------------------------
 
 
 def deprecation_warning(host: str | None = None) -> errors.Problem:
@@ -309,78 +257,6 @@ def deprecation_warning(host: str | None = None) -> errors.Problem:
         hint=(f"replace it with [pci] device_spec entries carrying a resource_class per label, "
               f"[pci] alias entries naming that resource_class, {COMPUTE_OPTION} and "
               f"{SCHEDULER_OPTION} (see the modern equivalent)"))
-
-
-def modern_equivalent(legacy_devices_by_host: Mapping[str, Sequence[LegacyDevice]],
-                      labels: Mapping[str, str] | None = None) -> ModernConfig:
-    """Write the modern configuration that does what the legacy one meant.
-
-    :param legacy_devices_by_host: host name -> its parsed legacy devices.
-    :param labels: flavor name -> its ``pci_passthrough:labels`` value, if any.
-    :returns: device_spec values per host (address + ``resource_class``
-        ``CUSTOM_<LABEL>``), one alias per label, the two options, the
-        rewritten flavors, and problems/warnings (label collisions, flavors
-        asking for labels no host offers, the deprecation itself).
-    """
-    hosts = sorted(legacy_devices_by_host)
-    warnings = [deprecation_warning(h) for h in hosts if legacy_devices_by_host[h]]
-    device_specs = {h: [_spec_json(d) for d in legacy_devices_by_host[h]] for h in hosts}
-    all_labels = _ordered_labels(legacy_devices_by_host[h] for h in hosts)
-    warnings += _collisions(all_labels)
-    aliases = [json.dumps({"name": alias_name_for(label), "resource_class": resource_class_for(label)})
-               for label in all_labels]
-    flavors, problems = _modern_flavors(labels or {}, set(all_labels), warnings)
-    return ModernConfig(device_specs, aliases, [COMPUTE_OPTION, SCHEDULER_OPTION], flavors, problems,
-                        warnings)
-
-
-def _spec_json(dev: LegacyDevice) -> str:
-    return json.dumps({"address": dev.address, "resource_class": dev.resource_class})
-
-
-def _ordered_labels(groups: Any) -> list[str]:
-    seen: dict[str, None] = {}
-    for devs in groups:
-        for dev in devs:
-            seen.setdefault(dev.label, None)
-    return list(seen)
-
-
-def _collisions(labels: Sequence[str]) -> list[errors.Problem]:
-    """Labels that would share a resource class or an alias name."""
-    out = []
-    for what, key in (("resource class", resource_class_for), ("alias name", alias_name_for)):
-        by_key: dict[str, list[str]] = {}
-        for label in labels:
-            by_key.setdefault(key(label), []).append(label)
-        for value, group in by_key.items():
-            if len(group) > 1:
-                out.append(errors.Problem(
-                    code="LegacyLabelCollision", entry=f"label {group[0]!r}",
-                    message=(f"labels {', '.join(repr(g) for g in group)} all become {what} {value}, "
-                             "so their devices become interchangeable"),
-                    hint="rename the labels so they differ in letters or digits"))
-    return out
-
-
-def _modern_flavors(labels: Mapping[str, str], offered: set[str],
-                    warnings: list[errors.Problem]) -> tuple[dict[str, dict[str, str]], list[errors.Problem]]:
-    flavors: dict[str, dict[str, str]] = {}
-    problems: list[errors.Problem] = []
-    for flavor, value in labels.items():
-        try:
-            pairs = label_counts(value)
-        except errors.InvalidExtraSpec as exc:
-            problems.append(dataclasses.replace(exc.to_problem(), entry=f"flavor {flavor!r}"))
-            continue
-        for label, _count in pairs:
-            if label not in offered:
-                warnings.append(errors.Problem(
-                    code="LegacyLabelNotOffered", entry=f"flavor {flavor!r}",
-                    message=f"flavor {flavor!r} asks for label {label!r}, which no host lists",
-                    hint=f"add a device with label {label!r} to some host's {OPTION}"))
-        flavors[flavor] = modern_flavor_extra_specs({LABELS_KEY: value})
-    return flavors, problems
 
 
 # -- one host's config -------------------------------------------------------------------------
@@ -397,10 +273,6 @@ class LegacyConfig:
     has_legacy: bool
     sources: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
-    @property
-    def modern(self) -> ModernConfig:
-        return modern_equivalent({self.host: self.devices})
-
     def labels_dict(self) -> list[dict[str, Any]]:
         """Config check's ``labels``: each label with its resource class and devices."""
         out: dict[str, dict[str, Any]] = {}
@@ -412,13 +284,6 @@ class LegacyConfig:
                                      "product_id": dev.product_id, "spec": dev.spec_dict(),
                                      "source": {**src, "item": dev.item}})
         return list(out.values())
-
-    def modern_dict(self) -> dict[str, Any]:
-        modern = self.modern
-        doc = modern.to_dict()
-        doc["compute_conf"] = modern.render_compute_conf(self.host)
-        doc["controller_conf"] = modern.render_controller_conf()
-        return doc
 
 
 def parse_legacy_config(values: Sequence[str | _Located], *, host: str | None = None) -> LegacyConfig:

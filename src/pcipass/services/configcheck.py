@@ -14,7 +14,7 @@ from typing import Any
 
 from pcipass.adapters import flavorfile, novaconf, novasnippets, sniff, sriovagent
 from pcipass.core import alias as alias_mod
-from pcipass.core import config, errors, legacy, model, requests, spec
+from pcipass.core import config, errors, legacy, legacy_modern, model, requests, spec
 from pcipass.core import spec_address as addr
 from pcipass.services import cpusets, regexbound
 
@@ -77,7 +77,7 @@ class ConfigView:
             },
         }
         if self.legacy is not None and self.legacy.has_legacy:
-            doc["modern_equivalent"] = self.legacy.modern_dict()
+            doc["modern_equivalent"] = legacy_modern.host_dict(self.legacy)
         if self.sriov_agent is not None:
             doc["sriov_agent"] = self.sriov_agent.to_dict()
         if self.not_nova:
@@ -396,7 +396,7 @@ def _explain_one(fl: config.Flavor, view: ConfigView, image_props: dict[str, str
         # The 2013 design: labels name devices tagged with that label on each host.
         try:
             label_reqs = legacy.parse_labels(fl.extra_specs[legacy.LABELS_KEY])
-            modern = legacy.modern_flavor_extra_specs(fl.extra_specs)
+            modern = legacy_modern.modern_flavor_extra_specs(fl.extra_specs)
         except errors.PcipassError as exc:
             return FlavorResult(fl.name, fl.file, [], None, None,
                                 exc.to_problem(file=fl.file, entry=f"flavor {fl.name!r}"))

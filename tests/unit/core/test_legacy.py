@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pcipass.core import alias, errors, legacy
+from pcipass.core import alias, errors, legacy, legacy_modern
 
 PREFIX = "Invalid [DEFAULT] pci_passthrough_devices config: "
 ETH = {"label": "with_eth", "address": "0000:04:10.7"}
@@ -141,13 +141,13 @@ def test_bad_labels(value: str, reason: str) -> None:
 
 
 def test_flavor_rewrite() -> None:
-    out = legacy.modern_flavor_extra_specs({"pci_passthrough:labels": '["with_eth", "with_eth", "a:b"]',
+    out = legacy_modern.modern_flavor_extra_specs({"pci_passthrough:labels": '["with_eth", "with_eth", "a:b"]',
                                             "hw:numa_nodes": "1"})
     assert out == {"hw:numa_nodes": "1", "pci_passthrough:alias": "with_eth:2,a_b:1"}
 
 
 def test_flavor_rewrite_of_empty_labels_drops_the_key() -> None:
-    assert legacy.modern_flavor_extra_specs({"pci_passthrough:labels": "[]"}) == {}
+    assert legacy_modern.modern_flavor_extra_specs({"pci_passthrough:labels": "[]"}) == {}
 
 
 # -- names -----------------------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ HOSTS = {"c1": legacy.parse_legacy_devices([devices(ETH, {"label": "gpu", "addre
 
 
 def test_modern_equivalent_specs_aliases_options() -> None:
-    modern = legacy.modern_equivalent(HOSTS)
+    modern = legacy_modern.modern_equivalent(HOSTS)
     assert modern.device_specs == {
         "c1": ['{"address": "0000:04:10.7", "resource_class": "CUSTOM_WITH_ETH"}',
                '{"address": "0000:81:00.0", "resource_class": "CUSTOM_GPU"}'],
@@ -184,7 +184,7 @@ def test_modern_equivalent_specs_aliases_options() -> None:
 
 
 def test_modern_aliases_pass_novas_placement_rules() -> None:
-    modern = legacy.modern_equivalent(HOSTS)
+    modern = legacy_modern.modern_equivalent(HOSTS)
     parsed = alias.parse_alias_values(modern.aliases, pci_in_placement=True)
     assert parsed.valid and parsed.warnings == []
     assert {n: a.specs for n, a in parsed.aliases.items()} == {
@@ -192,7 +192,7 @@ def test_modern_aliases_pass_novas_placement_rules() -> None:
 
 
 def test_modern_equivalent_rewrites_flavors_and_checks_labels() -> None:
-    modern = legacy.modern_equivalent(HOSTS, {"small": '["with_eth"]', "big": '["gpu", "gpu", "fpga"]',
+    modern = legacy_modern.modern_equivalent(HOSTS, {"small": '["with_eth"]', "big": '["gpu", "gpu", "fpga"]',
                                               "broken": '"gpu"'})
     assert modern.flavor_extra_specs == {"small": {"pci_passthrough:alias": "with_eth:1"},
                                          "big": {"pci_passthrough:alias": "gpu:2,fpga:1"}}
@@ -204,14 +204,14 @@ def test_modern_equivalent_rewrites_flavors_and_checks_labels() -> None:
 
 def test_labels_that_collide_are_reported() -> None:
     devs = legacy.parse_legacy_devices([devices(ETH, {"label": "with-eth", "address": "0000:04:10.6"})]).devices
-    modern = legacy.modern_equivalent({"c1": devs})
+    modern = legacy_modern.modern_equivalent({"c1": devs})
     [collision] = [w for w in modern.warnings if w.code == "LegacyLabelCollision"]
     assert collision.message == ("labels 'with_eth', 'with-eth' all become resource class CUSTOM_WITH_ETH, so "
                                  "their devices become interchangeable")
 
 
 def test_rendered_conf_snippets() -> None:
-    modern = legacy.modern_equivalent({"c1": HOSTS["c1"][:1]})
+    modern = legacy_modern.modern_equivalent({"c1": HOSTS["c1"][:1]})
     assert modern.render_compute_conf("c1") == (
         "[pci]\nreport_in_placement = True\n"
         'device_spec = {"address": "0000:04:10.7", "resource_class": "CUSTOM_WITH_ETH"}\n'
@@ -223,7 +223,7 @@ def test_rendered_conf_snippets() -> None:
 
 
 def test_host_without_devices_gets_no_deprecation() -> None:
-    assert legacy.modern_equivalent({"c1": []}).warnings == []
+    assert legacy_modern.modern_equivalent({"c1": []}).warnings == []
 
 
 # -- one host's config, as config check uses it -------------------------------------------------------------
@@ -254,7 +254,7 @@ def test_parse_legacy_config_views() -> None:
         "devices": [{"address": "0000:04:10.7", "vendor_id": None, "product_id": None,
                      "spec": {"address": "0000:04:10.7", "label": "with_eth"},
                      "source": {"file": "nova.conf", "line": 5, "item": 0}}]}]
-    doc = config.modern_dict()
+    doc = legacy_modern.host_dict(config)
     assert doc["device_specs"] == {"this host": ['{"address": "0000:04:10.7", "resource_class": "CUSTOM_WITH_ETH"}']}
     assert doc["compute_conf"].startswith("[pci]\nreport_in_placement = True\n")
     assert "pci_in_placement = True" in doc["controller_conf"]
@@ -279,9 +279,9 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(m
 def test_arbitrary_device_lists_never_raise(values: list[str]) -> None:
     config = legacy.parse_legacy_config(values, host="h")
     assert all(p.code == "PciDeviceInvalidConfig" and p.value_index is not None for p in config.problems)
-    modern = config.modern
+    modern = legacy_modern.for_host(config)
     assert len(modern.device_specs["h"]) == len(config.devices)
-    json.dumps(config.modern_dict())
+    json.dumps(legacy_modern.host_dict(config))
 
 
 @given(value=st.one_of(st.text(max_size=20), json_values.map(json.dumps)))
