@@ -25,7 +25,7 @@ import pytest
 from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
-from pcipass.core import model, numa, pools, spec
+from pcipass.core import model, numa, pools, spec, strutils
 
 from support import require_module  # noqa: E402
 
@@ -419,7 +419,7 @@ def test_port_requests_match_novas_create_resource_requests(
     ours = schedule.parse_port(text, 0, flavor_policy)
 
     api = neutron.API()
-    trusted_bool = None if trusted is None else spec.strict_bool(trusted)
+    trusted_bool = None if trusted is None else strutils.strict_bool(trusted)
     port_id = "7f6c5a3e-1b2c-4d5e-8f90-0123456789ab"
     nets = objects.NetworkRequestList(objects=[objects.NetworkRequest(port_id=port_id)])
     pci = objects.InstancePCIRequests(requests=[])

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import functools
-
-from pcipass.core import errors, jsontext
+from pcipass.core import errors, jsontext, strutils
 
 NUMA_POLICIES = ("required", "legacy", "preferred", "socket")
 DEFAULT_NUMA_POLICY = "legacy"
@@ -52,17 +51,14 @@ ALIAS_SCHEMA: dict[str, Any] = {
 KNOWN_KEYS = tuple(ALIAS_SCHEMA["properties"])
 
 
-
 @functools.cache
-def _validator() -> Any:
-    # NOTE: jsonschema costs ~100 ms to import; load it only when an alias is parsed.
-    import jsonschema
+def _schema() -> tuple[Any, Callable[[Any], Any]]:
+    """The alias schema's validator and jsonschema's ``best_match``."""
+    import jsonschema  # ~140 ms to import: loaded when an alias is parsed, not by every command
 
-    return jsonschema.validators.validator_for(ALIAS_SCHEMA)(ALIAS_SCHEMA)
+    return (jsonschema.validators.validator_for(ALIAS_SCHEMA)(ALIAS_SCHEMA),
+            jsonschema.exceptions.best_match)
 
-# oslo.utils strutils.TRUE_STRINGS / FALSE_STRINGS (bool_from_string, strict).
-_TRUE_STRINGS = ("1", "t", "true", "on", "y", "yes")
-_FALSE_STRINGS = ("0", "f", "false", "off", "n", "no")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -154,10 +150,9 @@ def _parse_one(raw: str, index: int) -> tuple[str, str, dict[str, str]]:
         raise _Rejected(_invalid(str(exc), index, None,
                                  hint="each [pci] alias value must be one JSON object, "
                                       'e.g. {"name": "gpu", "vendor_id": "10de", "product_id": "1db6"}'))
+    validator, best_match = _schema()
     try:
-        import jsonschema
-
-        error = jsonschema.exceptions.best_match(_validator().iter_errors(obj))
+        error = best_match(validator.iter_errors(obj))
         message = error.message if error is not None else None
     except RecursionError as exc:  # repr() of a deeply nested value, as in Nova
         raise _Rejected(_invalid(str(exc), index, None))
@@ -176,15 +171,11 @@ def _parse_one(raw: str, index: int) -> tuple[str, str, dict[str, str]]:
 
 def _strict_bool(value: str, index: int, name: str) -> str:
     """oslo ``bool_from_string(strict=True)`` rendered as Nova stores it."""
-    lowered = value.strip().lower()
-    if lowered in _TRUE_STRINGS:
-        return "true"
-    if lowered in _FALSE_STRINGS:
-        return "false"
-    acceptable = ", ".join(f"'{s}'" for s in sorted(_TRUE_STRINGS + _FALSE_STRINGS))
-    reason = f"Unrecognized value '{value}', acceptable values are: {acceptable}"
-    raise _Rejected(_invalid(reason, index, _alias_entry(name),
-                             hint='live_migratable takes "true" or "false"'))
+    try:
+        return "true" if strutils.strict_bool(value) else "false"
+    except ValueError as exc:
+        raise _Rejected(_invalid(str(exc), index, _alias_entry(name),
+                                 hint='live_migratable takes "true" or "false"')) from None
 
 
 def _merge(drafts: dict[str, _Draft], name: str, policy: str, spec: dict[str, str], index: int) -> None:

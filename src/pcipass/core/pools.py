@@ -32,7 +32,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from pcipass.core import model, spec
+from pcipass.core import model, spec, strutils
 
 REQUIRED = "required"
 LEGACY = "legacy"
@@ -54,7 +54,7 @@ STAGES: dict[str, str] = {
 _COUNTED = frozenset({"spec", "numa", "unrequested_pf", "live_migratable"})
 _IGNORED_SPEC_KEYS = frozenset({"resource_class", "traits", "rp_uuids"})
 _REMOTE_MANAGED_TYPES = (model.TYPE_VF, model.TYPE_PF, model.TYPE_VDPA)
-_TRUE = spec.TRUE_STRINGS
+_TRUE = strutils.TRUE_STRINGS
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -21,12 +21,11 @@ Differences from Nova, all deliberate (see ``docs/compat.md``):
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pcipass.core import errors, jsontext, model
+from pcipass.core import errors, jsontext, model, spec_fields, strutils
 from pcipass.core import spec_address as addr
 
 ANY = addr.ANY
@@ -35,21 +34,10 @@ MAX_PRODUCT_ID = 0xFFFF
 
 REMOTE_MANAGED = "remote_managed"
 STRICT_BOOL_TAGS = ("managed", "live_migratable", "one_time_use")
-KNOWN_TAGS = frozenset({
-    "physical_network", "trusted", "remote_managed", "resource_class", "traits",
-    "managed", "live_migratable", "one_time_use", "label",
-})
-#: Spec keys that are not tags; a near-miss of one becomes a tag silently.
-SPEC_KEYS = frozenset({"vendor_id", "product_id", "address", "devname"})
 #: Tags Nova copies from the matching spec into the device (``enhanced_pci_device_with_spec_tags``).
 DEVICE_TAGS = ("managed", "live_migratable")
 #: Tags Nova leaves out of pool keys (Placement matches them instead).
 POOL_IGNORED_TAGS = frozenset({"resource_class", "traits"})
-
-# oslo.utils strutils spellings; kept here so the core does not import oslo.
-TRUE_STRINGS = ("1", "t", "true", "on", "y", "yes")
-FALSE_STRINGS = ("0", "f", "false", "off", "n", "no")
-_ACCEPTABLE = ", ".join(f"'{s}'" for s in sorted(TRUE_STRINGS + FALSE_STRINGS))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -318,132 +306,27 @@ def parse_spec(raw: Mapping[str, Any], facts: model.HostFacts, *,
     if not isinstance(raw, dict):
         raise errors.PciConfigInvalidSpec(reason=f"Invalid entry: '{raw}'; Expecting dict")
     tags = dict(raw)
-    vendor = _parse_id("vendor_id", tags.pop("vendor_id", ANY), MAX_VENDOR_ID, strip=True)
-    product = _parse_id("product_id", tags.pop("product_id", ANY), MAX_PRODUCT_ID, strip=False)
+    vendor = spec_fields.parse_id("vendor_id", tags.pop("vendor_id", ANY), MAX_VENDOR_ID, strip=True)
+    product = spec_fields.parse_id("product_id", tags.pop("product_id", ANY), MAX_PRODUCT_ID, strip=False)
     devname_raw = tags.pop("devname", None)
     address_raw = tags.pop("address", None)
     if address_raw and devname_raw:
         raise errors.PciDeviceInvalidDeviceName(hint="keep either devname or address")
-    devname = _check_devname(devname_raw)
-    address, pf_addr = _resolve_address(address_raw, devname, facts, compiler)
-    remote_managed = lenient_bool(tags.get(REMOTE_MANAGED))
+    devname = spec_fields.check_devname(devname_raw)
+    address, pf_addr = spec_fields.resolve_address(address_raw, devname, facts, compiler)
+    remote_managed = strutils.lenient_bool(tags.get(REMOTE_MANAGED))
     for tag in STRICT_BOOL_TAGS:
-        _normalize_bool_tag(tags, tag)
+        spec_fields.normalize_bool_tag(tags, tag)
     if tags.get("one_time_use") == "true" and not report_in_placement:
         raise errors.PciConfigInvalidSpec(
             reason="one_time_use=true requires pci.report_in_placement to be enabled",
             hint="set [pci] report_in_placement = True, or drop one_time_use")
     unchecked: tuple[str, ...] = ()
     if remote_managed:
-        unchecked = _check_remote_managed(vendor, product, address, pf_addr, devname, facts)
+        unchecked = spec_fields.check_remote_managed(vendor, product, address, pf_addr, devname,
+                                                     facts)
     return DeviceSpec(vendor, product, address, devname, pf_addr is not None, remote_managed,
                       tags, dict(raw), unchecked)
-
-
-def _parse_id(prop: str, value: Any, maxval: int, *, strip: bool) -> str:
-    """Normalize a vendor/product id with Nova's ``int(x, 16)`` leniency."""
-    if not isinstance(value, str):
-        # Nova leaks AttributeError/TypeError here; we say what is wrong instead.
-        raise errors.PciConfigInvalidSpec(
-            reason=f"property {prop} ({json.dumps(value)}) must be a JSON string",
-            hint=f'quote the id, e.g. "{prop}": "8086"')
-    return addr.check_hex_field(prop, value.strip() if strip else value, maxval, 4)
-
-
-def _check_devname(value: Any) -> str | None:
-    """An empty/false devname counts as absent (as in Nova); other non-strings are rejected."""
-    if not value:
-        return None
-    if not isinstance(value, str):
-        raise errors.PciConfigInvalidSpec(
-            reason=f"property devname ({json.dumps(value)}) must be a JSON string")
-    return value
-
-
-def _resolve_address(value: Any, devname: str | None, facts: model.HostFacts,
-                     compiler: addr.PatternCompiler | None = None,
-                     ) -> tuple[addr.AddressSpec | None, str | None]:
-    """Return the address to match and, when it is an SR-IOV PF on this host, the PF address.
-
-    Nova probes sysfs only for an address that names exactly one device.
-    """
-    if devname is not None:
-        found = facts.address_of_netdev(devname)
-        if found is None:
-            return None, None
-        return addr.parse_glob(found), found if facts.is_pf(found) else None
-    address = addr.parse_address(value or "*:*:*.*", compiler)
-    single = address.single_address()
-    return address, single if single is not None and facts.is_pf(single) else None
-
-
-def lenient_bool(value: Any) -> bool:
-    """oslo ``bool_from_string(value)`` (non-strict): only the true spellings are True."""
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in TRUE_STRINGS
-
-
-def strict_bool(value: Any) -> bool:
-    """oslo ``bool_from_string(value, strict=True)``.
-
-    :raises ValueError: with oslo's "Unrecognized value ..." text.
-    """
-    if isinstance(value, bool):
-        return value
-    text = str(value)
-    lowered = text.strip().lower()
-    if lowered in TRUE_STRINGS:
-        return True
-    if lowered in FALSE_STRINGS:
-        return False
-    raise ValueError(f"Unrecognized value '{text}', acceptable values are: {_ACCEPTABLE}")
-
-
-def _normalize_bool_tag(tags: dict[str, Any], tag: str) -> None:
-    if tags.get(tag) is None:
-        return
-    try:
-        tags[tag] = "true" if strict_bool(tags[tag]) else "false"
-    except ValueError as exc:
-        raise errors.PciConfigInvalidSpec(reason=f"Cannot parse tag '{tag}': {exc}") from None
-
-
-def _check_remote_managed(vendor: str, product: str, address: addr.AddressSpec | None,
-                          pf_addr: str | None, devname: str | None,
-                          facts: model.HostFacts) -> tuple[str, ...]:
-    """Nova's remote_managed rules (§1.5), with the PF check Nova intends for addresses too.
-
-    :returns: reasons for checks that need host facts we do not have.
-    """
-    if address is None:
-        if not facts.known:
-            return (f"remote_managed: netdev {devname} cannot be resolved without the host",)
-        raise errors.PciDeviceRemoteManagedNotPresent(
-            hint=f"netdev {devname!r} does not exist on this host")
-    if pf_addr is None:
-        if not facts.known and address.single_address() is not None:
-            return ("remote_managed: whether the address is a PF needs the host",)
-        return ()
-    _check_remote_managed_pf(vendor, product, pf_addr, facts.pfs[pf_addr])
-    return ()
-
-
-def _check_remote_managed_pf(vendor: str, product: str, pf_addr: str, pf: model.PfInfo) -> None:
-    if not pf.vf_product_id:
-        raise errors.PciDeviceNotFoundById(
-            id=pf_addr, hint="the PF reports no sriov_vf_device (kernel >= 4.15 needed)")
-    vendor_ok = vendor in (pf.vendor_id, ANY)
-    if product == pf.vf_product_id and vendor_ok:
-        return
-    if product in (pf.product_id, ANY) and vendor_ok:
-        raise errors.PciDeviceInvalidPFRemoteManaged(
-            address=pf_addr, hint=f'set "product_id": "{pf.vf_product_id}" to select its VFs')
-    raise errors.PciConfigInvalidSpec(
-        reason=(f"the specified VF vendor ID {vendor} and product ID {product} do not match the "
-                f"expected VF IDs based on the corresponding PF identified by PCI address "
-                f"{pf_addr}"),
-        hint=f"the VFs of {pf_addr} are {pf.vendor_id}:{pf.vf_product_id}")
 
 
 # -- matching ----------------------------------------------------------------------------------
@@ -503,20 +386,3 @@ def _fixed_values(spec: DeviceSpec) -> list[tuple[str, str]]:
     return values
 
 
-def suspicious_tags(spec: DeviceSpec) -> list[tuple[str, str]]:
-    """Return ``(tag, suggestion)`` for unknown tags that look like a known tag or key misspelt.
-
-    Nova keeps any unknown key as a tag, and tags become pool keys, so a typo
-    like ``physical_netwrok`` puts the devices in a pool no request matches.
-    """
-    candidates = sorted(KNOWN_TAGS | SPEC_KEYS)
-    out: list[tuple[str, str]] = []
-    for tag in spec.tags:
-        if tag in KNOWN_TAGS:
-            continue
-        folded = tag.strip().lower().replace("-", "_").replace(" ", "_")
-        close = [folded] if folded in candidates else difflib.get_close_matches(
-            folded, candidates, n=1, cutoff=0.75)
-        if close:
-            out.append((tag, close[0]))
-    return out

@@ -14,7 +14,7 @@ from typing import Any
 
 from pcipass.adapters import flavorfile, novaconf, novasnippets, sniff, sriovagent
 from pcipass.core import alias as alias_mod
-from pcipass.core import config, errors, legacy, legacy_modern, model, requests, spec
+from pcipass.core import config, errors, legacy, legacy_modern, model, requests, spec, spec_fields
 from pcipass.core import spec_address as addr
 from pcipass.services import cpusets, regexbound
 
@@ -187,7 +187,7 @@ def analyze(nova: config.NovaConfig, facts: model.HostFacts, *,
     view.errors.extend(_locate(aliases.problems, nova.alias))
     view.warnings.extend(_locate(aliases.warnings, nova.alias))
     for entry in specs.specs:
-        for tag, suggestion in spec.suspicious_tags(entry.spec):
+        for tag, suggestion in spec_fields.suspicious_tags(entry.spec.tags):
             ov = _value_at(nova.device_spec, entry.value_index)
             view.warnings.append(errors.Problem(
                 code="SuspiciousTag", file=ov.file if ov else None, line=ov.line if ov else None,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pcipass.core import errors, model, spec
+from pcipass.core import errors, model, spec, spec_fields, strutils
 
 PF = "0000:0a:00.0"
 VF1 = "0000:0a:02.1"
@@ -586,18 +586,19 @@ def test_device_tags_are_what_nova_copies_into_the_device(raw: dict[str, Any],
     ("live_migrateable", "live_migratable"), ("adress", "address"), ("labels", "label"),
 ], ids=lambda v: v)
 def test_suspicious_tags(tag: str, suggestion: str) -> None:
-    assert spec.suspicious_tags(parse({tag: "x"})) == [(tag, suggestion)]
+    assert spec_fields.suspicious_tags(parse({tag: "x"}).tags) == [(tag, suggestion)]
 
 
 @pytest.mark.parametrize("tag", ["physical_network", "trusted", "dev_type", "numa_node", "rp_uuids",
                                  "foo", "label"])
 def test_tags_that_are_not_suspicious(tag: str) -> None:
-    assert spec.suspicious_tags(parse({tag: "x"})) == []
+    assert spec_fields.suspicious_tags(parse({tag: "x"}).tags) == []
 
 
 def test_known_tags() -> None:
-    assert spec.KNOWN_TAGS == {"physical_network", "trusted", "remote_managed", "resource_class", "traits",
-                               "managed", "live_migratable", "one_time_use", "label"}
+    assert spec_fields.KNOWN_TAGS == {"physical_network", "trusted", "remote_managed",
+                                      "resource_class", "traits",
+                                      "managed", "live_migratable", "one_time_use", "label"}
 
 
 @pytest.mark.parametrize(("raw", "message"), [
@@ -614,12 +615,12 @@ def test_never_matching_values_warn(raw: dict[str, Any], message: str) -> None:
     ("yes", True), ("NO", False), (" on ", True), (True, True), (0, False),
 ])
 def test_strict_bool_table(value: Any, expected: bool) -> None:
-    assert spec.strict_bool(value) is expected
+    assert strutils.strict_bool(value) is expected
 
 
 def test_strict_bool_rejects_none_like_oslo() -> None:
     with pytest.raises(ValueError, match="Unrecognized value 'None'"):
-        spec.strict_bool(None)
+        strutils.strict_bool(None)
 
 
 def test_parse_spec_rejects_a_non_dict() -> None:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pcipass.core import alias as alias_mod
-from pcipass.core import errors, model, pools, spec
+from pcipass.core import errors, model, pools, strutils
 
 VNIC_DEV_TYPE = {"direct-physical": model.TYPE_PF, "vdpa": model.TYPE_VDPA}
 SRIOV_VNIC_TYPES = ("direct", "macvtap", "direct-physical", "virtio-forwarder", "vdpa",
@@ -94,7 +94,7 @@ def _port_fields(value: str) -> dict[str, str]:
 
 def _port_bool(value: str, text: str) -> bool:
     try:
-        return spec.strict_bool(text)
+        return strutils.strict_bool(text)
     except ValueError as exc:
         raise InvalidPortRequest(value=value, reason=f"trusted: {exc}") from None
 
