@@ -1,0 +1,363 @@
+"""Every problem code pcipass reports, with its meaning: one table (issue 11).
+
+A problem code is the ``code`` of an Error object (``contracts.md`` §2, a
+:class:`pcipass.core.errors.Problem`): Nova's exception class name where Nova
+has one, oslo.config's where nova-* stops with an oslo.config error, and a
+pcipass CamelCase name otherwise. Doctor findings have their own ids
+(``PCI-K001``) and their own registry (``pcipass.doctor.registry``).
+
+Placement keeps its codes in ``placement/errors.py``, one named constant per
+code. This module is that list, plus what an operator needs to read a code:
+its meaning, where the name comes from, whether it is an error or a warning
+(where that is fixed), the layer it concerns and the input it is about.
+Codes are produced in three ways, all checked by
+``tests/unit/test_problem_codes.py``: :class:`~pcipass.core.errors.PcipassError`
+subclasses (the class name), ``Problem(code, ...)`` constructions, and helpers
+taking a ``code`` argument. A code used but not registered here fails that
+test, and so does a registered code that nothing produces any more.
+
+``docs/problem-codes.md`` is :func:`markdown`'s output; regenerate it with::
+
+    .venv/bin/python -c "from pcipass.core import codes; print(codes.markdown(), end='')" \\
+        > docs/problem-codes.md
+
+Pure data, standard library only.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import enum
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from pcipass.core.layers import Layer
+
+
+class Origin(enum.StrEnum):
+    """Whose name the code is."""
+
+    NOVA = "nova"
+    """A class of ``nova.exception`` (Nova 34.0.0), with Nova's message where pcipass can give it."""
+    OSLO_CONFIG = "oslo.config"
+    """An ``oslo_config.cfg`` exception: what nova-* (or the Neutron agent) stops with."""
+    PCIPASS = "pcipass"
+    """pcipass's own: Nova has no exception for it (it accepts the input, or crashes otherwise)."""
+
+
+class Severity(enum.StrEnum):
+    """How the code is reported: among the errors (exit 2) or the warnings (exit 1)."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class Area(enum.Enum):
+    """The input a code is about; ``docs/problem-codes.md`` has one section per area, in this order."""
+
+    CONFIG_FILES = ("Config files",
+                    "Reading nova.conf (and the agent's ini): files, directories, encoding, INI syntax.")
+    OPTIONS = ("Option names, values and $references",
+               "What oslo.config does with each option line, and what Nova then ignores.")
+    DEVICE_SPEC = ("[pci] device_spec", "Each device_spec entry, as Nova parses and matches it.")
+    ALIAS = ("[pci] alias", "Each alias, as nova-api and the scheduler read it.")
+    OTHER_OPTIONS = ("Placement and CPU options", "Nova options around PCI that do not work as set.")
+    LEGACY = ("The 2013 label design",
+              "[DEFAULT] pci_passthrough_devices and the pci_passthrough:labels extra spec.")
+    FLAVOR_FILES = ("Flavor and image files", "The JSON files given as flavors and images.")
+    FLAVOR = ("Flavor extra specs and image properties",
+              "What Nova's API and its PCI request and NUMA code refuse or ignore.")
+    SCHEDULE = ("Scheduling", "The scheduler options and requests the schedule command plays.")
+    SRIOV_AGENT = ("Neutron SR-IOV agent config", "[sriov_nic] of sriov_agent.ini.")
+    HOSTS = ("Hosts", "Host roots, bundles and the compute node's own config.")
+    LSPCI = ("lspci pastes", "lspci output read in place of sysfs.")
+    FACTS = ("facts.json", "The saved facts of a host root (contracts §1).")
+    FAKEHOST = ("Fake-host profiles", "The fake-host builder's profile language (docs/fakehost.md).")
+
+    @property
+    def title(self) -> str:
+        return self.value[0]
+
+    @property
+    def description(self) -> str:
+        return self.value[1]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Code:
+    """One registered problem code.
+
+    ``severity`` is ``None`` where the same code is an error in one place and a
+    warning in another (the meaning says when). ``layer`` is ``None`` for codes
+    about reading an input rather than about one of the passthrough layers.
+    """
+
+    name: str
+    meaning: str
+    area: Area
+    origin: Origin
+    severity: Severity | None
+    layer: Layer | None = None
+
+
+# Short names for the table below.
+NOVA, OSLO, OWN = Origin.NOVA, Origin.OSLO_CONFIG, Origin.PCIPASS
+ERROR, WARNING = Severity.ERROR, Severity.WARNING
+_A = Area
+
+_TABLE: tuple[Code, ...] = (
+    # -- config files ---------------------------------------------------------------------
+    Code("ConfigFilesNotFoundError", "a config file given does not exist", _A.CONFIG_FILES, OSLO, ERROR),
+    Code("ConfigDirNotFoundError", "a config dir given does not exist or is not a directory",
+         _A.CONFIG_FILES, OSLO, ERROR),
+    Code("ConfigFileIsDirectory", "a path given as a config file is a directory", _A.CONFIG_FILES, OWN, ERROR),
+    Code("ConfigFilesPermissionDeniedError", "a config file cannot be read for lack of permission",
+         _A.CONFIG_FILES, OSLO, ERROR),
+    Code("ConfigFileUnreadable", "a config file cannot be read: not a regular file, too large, or an "
+         "IO error", _A.CONFIG_FILES, OWN, ERROR),
+    Code("ConfigFileDecodeError", "a config file is not UTF-8 text (the bad byte's line is given)",
+         _A.CONFIG_FILES, OWN, ERROR),
+    Code("ConfigFileParseError", "oslo.config cannot parse a config file's INI syntax", _A.CONFIG_FILES,
+         OSLO, ERROR),
+    Code("NotNovaConf", "a file given as nova.conf is another kind of document (YAML, Markdown, "
+         "JSON...); the nova.conf fragments it embeds are checked one by one", _A.CONFIG_FILES, OWN, ERROR),
+    Code("NoPciOptions", "the files set no PCI option at all ([pci] device_spec or alias, "
+         "pci_in_placement, pci_weight_multiplier)", _A.CONFIG_FILES, OWN, WARNING, Layer.DEVICE_SPEC),
+    # -- option names, values and references ----------------------------------------------
+    Code("ConfigFileValueError", "oslo.config's type refuses an option's value (a boolean that is not "
+         "one, a negative multiplier...)", _A.OPTIONS, OSLO, ERROR),
+    Code("RepeatedOption", "an option is set more than once in one file: only the last line counts",
+         _A.OPTIONS, OWN, WARNING),
+    Code("MixedOptionNames", "an option is set under its current and its deprecated names at once; "
+         "oslo.config merges them", _A.OPTIONS, OWN, WARNING),
+    Code("DeprecatedOption", "an option is set under a deprecated name (Nova's own deprecation "
+         "message)", _A.OPTIONS, OWN, WARNING),
+    Code("RemovedOption", "an option Nova no longer reads: it is ignored", _A.OPTIONS, OWN, WARNING),
+    Code("MisplacedOption", "a known option in a section where Nova does not read it (or [default] "
+         "in lower case): it is ignored", _A.OPTIONS, OWN, WARNING),
+    Code("UnknownOption", "a name that is no Nova option in a section pcipass knows (typo "
+         "suggested): it is ignored", _A.OPTIONS, OWN, WARNING),
+    Code("ConfusableCharacter", "a section or option name has a non-ASCII character drawn like an "
+         "ASCII one, so oslo.config reads another name", _A.OPTIONS, OWN, ERROR),
+    Code("UnresolvedInterpolation", "a $reference names an option whose value pcipass cannot know "
+         "(a default, the machine's hostname); read as empty", _A.OPTIONS, OWN, WARNING),
+    Code("TemplateSubstitutionError", "$references loop, nest too deep or expand too far: oslo.config "
+         "cannot substitute them", _A.OPTIONS, OSLO, ERROR),
+    Code("NoSuchOptError", "a $reference names an option that does not exist, so the service stops at "
+         "start", _A.OPTIONS, OSLO, ERROR),
+    # -- [pci] device_spec ----------------------------------------------------------------
+    Code("PciConfigInvalidSpec", "a device_spec value Nova refuses (bad JSON, key, value or "
+         "combination): nova-compute does not start", _A.DEVICE_SPEC, NOVA, ERROR, Layer.DEVICE_SPEC),
+    Code("PciDeviceWrongAddressFormat", "a device_spec address Nova cannot parse", _A.DEVICE_SPEC, NOVA,
+         ERROR, Layer.DEVICE_SPEC),
+    Code("PciDeviceInvalidDeviceName", "a device_spec sets both devname and address", _A.DEVICE_SPEC,
+         NOVA, ERROR, Layer.DEVICE_SPEC),
+    Code("PciDeviceRemoteManagedNotPresent", "a remote_managed device_spec names a netdev that is not on "
+         "the host", _A.DEVICE_SPEC, NOVA, ERROR, Layer.DEVICE_SPEC),
+    Code("PciDeviceInvalidPFRemoteManaged", "remote_managed is set on a PF (only VFs can be remote "
+         "managed)", _A.DEVICE_SPEC, NOVA, ERROR, Layer.DEVICE_SPEC),
+    Code("PciDeviceNotFoundById", "a device Nova looks up in sysfs while parsing the device_spec is "
+         "missing", _A.DEVICE_SPEC, NOVA, ERROR, Layer.DEVICE_SPEC),
+    Code("InvalidPciAddress", "a device address that is not a full dddd:bb:ss.f address",
+         _A.DEVICE_SPEC, OWN, ERROR, Layer.DEVICE_SPEC),
+    Code("SpecRegexTimeout", "matching a regex address against a device did not finish within the "
+         "time bound (Nova would hang): the entry is rejected", _A.DEVICE_SPEC, OWN, ERROR,
+         Layer.DEVICE_SPEC),
+    Code("SpecRegexTooLarge", "a regex address pattern is too large to compile and match within the "
+         "bounds", _A.DEVICE_SPEC, OWN, ERROR, Layer.DEVICE_SPEC),
+    Code("SpecRegexBacktracking", "a regex address nests quantifiers: Nova's match can backtrack for "
+         "minutes per device", _A.DEVICE_SPEC, OWN, WARNING, Layer.DEVICE_SPEC),
+    Code("SuspiciousTag", "an unknown device_spec tag looks like a typo of a known one "
+         "(physical_netwrok)", _A.DEVICE_SPEC, OWN, WARNING, Layer.DEVICE_SPEC),
+    Code("SpecNotChecked", "part of a device_spec can only be checked on its compute host, which was "
+         "not given", _A.DEVICE_SPEC, OWN, WARNING, Layer.DEVICE_SPEC),
+    Code("DevnameNotPresent", "a devname device_spec names no netdev of the host: it matches nothing",
+         _A.DEVICE_SPEC, OWN, WARNING, Layer.DEVICE_SPEC),
+    Code("SpecNeverMatches", "a device_spec Nova accepts but that can never match a device (negative "
+         "ids or address fields)", _A.DEVICE_SPEC, OWN, WARNING, Layer.DEVICE_SPEC),
+    # -- [pci] alias ----------------------------------------------------------------------
+    Code("PciInvalidAlias", "an alias value or the alias table Nova refuses (bad JSON, key, value, "
+         "conflicting duplicates)", _A.ALIAS, NOVA, ERROR, Layer.DEVICE_SPEC),
+    Code("AliasNameUnusable", "an alias name with ',' or ':' (or empty) can never be requested by a "
+         "flavor", _A.ALIAS, OWN, WARNING, Layer.DEVICE_SPEC),
+    Code("AliasNeverMatches", "an alias sets capability_type, which no device pool has: it is never "
+         "satisfied", _A.ALIAS, OWN, WARNING, Layer.DEVICE_SPEC),
+    Code("AliasPlacementFieldsIgnored", "an alias sets resource_class or traits while "
+         "pci_in_placement is off: they are ignored", _A.ALIAS, OWN, WARNING, Layer.PLACEMENT),
+    # -- placement and CPU options --------------------------------------------------------
+    Code("PciInPlacementWithoutReporting", "[filter_scheduler] pci_in_placement is on but [pci] "
+         "report_in_placement is off: Placement has no PCI inventory", _A.OTHER_OPTIONS, OWN, WARNING,
+         Layer.PLACEMENT),
+    Code("PlacementPciException", "report_in_placement with a devname device_spec: nova-compute "
+         "fails to report PCI inventory to Placement", _A.OTHER_OPTIONS, NOVA, WARNING, Layer.PLACEMENT),
+    Code("InvalidCpuSet", "a CPU set option (cpu_dedicated_set, cpu_shared_set...) Nova's "
+         "parse_cpu_spec refuses", _A.OTHER_OPTIONS, OWN, ERROR, Layer.NUMA),
+    # -- the 2013 label design ------------------------------------------------------------
+    Code("PciDeviceInvalidConfig", "a [DEFAULT] pci_passthrough_devices value that does not parse "
+         "(named after the 2013 design's exception)", _A.LEGACY, OWN, ERROR, Layer.DEVICE_SPEC),
+    Code("DeprecatedLegacyPciConfig", "the 2013 label design is used ([DEFAULT] "
+         "pci_passthrough_devices, or a flavor's pci_passthrough:labels): current Nova ignores it",
+         _A.LEGACY, OWN, WARNING, Layer.DEVICE_SPEC),
+    Code("LegacyLabelCollision", "two labels become the same resource class or alias name in the "
+         "modern config", _A.LEGACY, OWN, WARNING, Layer.DEVICE_SPEC),
+    Code("LegacyLabelNotOffered", "a flavor asks for a label that no host's devices carry",
+         _A.LEGACY, OWN, WARNING, Layer.FLAVOR),
+    # -- flavor and image files -----------------------------------------------------------
+    Code("InputFileNotFound", "a flavor or image file given does not exist", _A.FLAVOR_FILES, OWN, ERROR),
+    Code("InputFileIsDirectory", "a path given as a flavor or image file is a directory",
+         _A.FLAVOR_FILES, OWN, ERROR),
+    Code("InputFileUnreadable", "a flavor or image file cannot be read", _A.FLAVOR_FILES, OWN, ERROR),
+    Code("InputFileDecodeError", "a flavor or image file is not UTF-8 text", _A.FLAVOR_FILES, OWN, ERROR),
+    Code("InvalidJson", "a flavor or image file is not valid JSON (YAML and tables are recognised)",
+         _A.FLAVOR_FILES, OWN, ERROR),
+    Code("JsonTooComplex", "a flavor or image file is JSON beyond pcipass's bounds (nesting, number "
+         "size)", _A.FLAVOR_FILES, OWN, ERROR),
+    Code("InvalidFlavorFile", "the JSON is not a flavor object, or holds several flavors where one is "
+         "expected", _A.FLAVOR_FILES, OWN, ERROR, Layer.FLAVOR),
+    Code("InvalidFlavorField", "a flavor's vcpus, ram or disk is not an integer Nova stores",
+         _A.FLAVOR_FILES, OWN, ERROR, Layer.FLAVOR),
+    Code("InvalidFlavorProperties", "a flavor's properties (extra specs) are neither an object nor a "
+         "readable properties string", _A.FLAVOR_FILES, OWN, ERROR, Layer.FLAVOR),
+    Code("InvalidImageFile", "the JSON is not an image object", _A.FLAVOR_FILES, OWN, ERROR, Layer.FLAVOR),
+    Code("InvalidImageProperties", "an image's properties string cannot be read", _A.FLAVOR_FILES, OWN,
+         ERROR, Layer.FLAVOR),
+    # -- flavor extra specs and image properties ------------------------------------------
+    Code("PciRequestAliasNotDefined", "a flavor's pci_passthrough:alias names an alias the nova.conf "
+         "files do not define (the closest one is suggested)", _A.FLAVOR, NOVA, ERROR, Layer.FLAVOR),
+    Code("InvalidAliasRequest", "a pci_passthrough:alias value Nova crashes on or rejects (not "
+         "<alias>:<count>,...)", _A.FLAVOR, OWN, ERROR, Layer.FLAVOR),
+    Code("InvalidExtraSpec", "an extra spec or image property with a value Nova cannot use (not a "
+         "string, not a number...)", _A.FLAVOR, OWN, ERROR, Layer.FLAVOR),
+    Code("ValidationError", "Nova's API (microversion 2.86 and later) refuses the extra spec's value; "
+         "a warning, as older clients stored it unchecked, and an error when the API is played strictly",
+         _A.FLAVOR, NOVA, None, Layer.FLAVOR),
+    Code("InvalidRequest", "an image property of the wrong type (Nova API's message)", _A.FLAVOR, NOVA,
+         ERROR, Layer.FLAVOR),
+    Code("PciRequestCountNotPositive", "pci_passthrough:alias asks for 0 devices (or fewer): Nova "
+         "accepts it and gives nothing", _A.FLAVOR, OWN, WARNING, Layer.FLAVOR),
+    Code("InvalidPCINUMAAffinity", "a PCI NUMA affinity policy that is not one of Nova's",
+         _A.FLAVOR, NOVA, ERROR, Layer.NUMA),
+    Code("ImagePCINUMAPolicyForbidden", "the image's PCI NUMA policy tries to override the flavor's",
+         _A.FLAVOR, NOVA, ERROR, Layer.NUMA),
+    Code("InvalidNUMANodesNumber", "hw:numa_nodes is not a number greater than 0", _A.FLAVOR, NOVA,
+         ERROR, Layer.NUMA),
+    Code("ImageNUMATopologyForbidden", "an image NUMA property tries to override the flavor's NUMA "
+         "configuration", _A.FLAVOR, NOVA, ERROR, Layer.NUMA),
+    Code("InvalidCPUAllocationPolicy", "a CPU policy (hw:cpu_policy, hw_cpu_policy) that is not one of "
+         "Nova's", _A.FLAVOR, NOVA, ERROR, Layer.NUMA),
+    Code("ImageCPUPinningForbidden", "the image's hw_cpu_policy tries to override the flavor's CPU "
+         "pinning", _A.FLAVOR, NOVA, ERROR, Layer.NUMA),
+    Code("ImageNUMATopologyAsymmetric", "the instance's CPUs or memory do not split evenly over its "
+         "NUMA nodes", _A.FLAVOR, NOVA, ERROR, Layer.NUMA),
+    Code("UnsupportedTopology", "an instance NUMA layout pcipass does not model (the mixed CPU "
+         "policy), or pinned host nodes that are repeated", _A.FLAVOR, OWN, ERROR, Layer.NUMA),
+    # -- scheduling -----------------------------------------------------------------------
+    Code("InstanceNumaNodesMismatch", "the host nodes the instance is pinned to (what if) disagree "
+         "with the flavor's hw:numa_nodes", _A.SCHEDULE, OWN, ERROR, Layer.NUMA),
+    Code("InvalidPortRequest", "a port request that is not vnic_type=...,physnet=... as a Neutron "
+         "SR-IOV port", _A.SCHEDULE, OWN, ERROR, Layer.NEUTRON),
+    Code("PciFilterDisabled", "PciPassthroughFilter is not enabled: the scheduler ignores the PCI "
+         "request and the claim fails on the compute", _A.SCHEDULE, OWN, WARNING, Layer.SCHEDULER),
+    Code("NumaFilterDisabled", "NUMATopologyFilter is not enabled while the flavor has hw:numa_nodes",
+         _A.SCHEDULE, OWN, WARNING, Layer.SCHEDULER),
+    Code("AliasesFromCompute", "no controller config given: the aliases are a compute host's, and "
+         "nova-api must define the same", _A.SCHEDULE, OWN, WARNING, Layer.DEVICE_SPEC),
+    # -- Neutron SR-IOV agent config ------------------------------------------------------
+    Code("SriovAgentConfigInvalid", "a [sriov_nic] item the agent refuses (mappings, excluded devices, "
+         "bandwidths)", _A.SRIOV_AGENT, OWN, ERROR, Layer.NEUTRON),
+    Code("NoDeviceMappings", "the agent config has no physical_device_mappings: it binds no SR-IOV "
+         "port", _A.SRIOV_AGENT, OWN, WARNING, Layer.NEUTRON),
+    Code("ExcludedDeviceNotAnAddress", "an excluded device is not a full PCI address, so it excludes "
+         "nothing", _A.SRIOV_AGENT, OWN, WARNING, Layer.NEUTRON),
+    # -- hosts ----------------------------------------------------------------------------
+    Code("HostRootInvalid", "a host given is not a usable host root or bundle (no sys/bus/pci, "
+         "unsafe or too large)", _A.HOSTS, OWN, ERROR),
+    Code("NoComputeConfig", "a host has no compute config (nova.conf): no device is assignable",
+         _A.HOSTS, OWN, WARNING, Layer.DEVICE_SPEC),
+    # -- lspci pastes ---------------------------------------------------------------------
+    Code("LspciInputInvalid", "an lspci file cannot be read or holds no device", _A.LSPCI, OWN, ERROR),
+    Code("LspciNoDevices", "no lspci device line was found", _A.LSPCI, OWN, WARNING),
+    Code("LspciBadLine", "a device line whose PCI address is not valid: the record is skipped",
+         _A.LSPCI, OWN, WARNING),
+    Code("LspciLineTooLong", "a line longer than lspci prints: not read", _A.LSPCI, OWN, WARNING),
+    Code("LspciBadValue", "a NUMA node, IOMMU group or VF count out of range: left unknown",
+         _A.LSPCI, OWN, WARNING),
+    Code("LspciConflict", "two records of one address disagree on a field: the first is kept",
+         _A.LSPCI, OWN, WARNING),
+    Code("LspciNoIds", "a device without [vendor:device] IDs (lspci without -nn): left out",
+         _A.LSPCI, OWN, WARNING),
+    Code("LspciIdsFromNames", "a device's IDs were guessed from its name in pci.ids", _A.LSPCI, OWN,
+         WARNING),
+    # -- facts.json -----------------------------------------------------------------------
+    Code("FactsCacheRefused", "facts.json cannot be saved for this root (the live host, a bundle, or "
+         "an IO error)", _A.FACTS, OWN, ERROR),
+    # -- fake-host profiles ---------------------------------------------------------------
+    Code("FakeHostProfileInvalid", "a fake-host profile item that does not parse", _A.FAKEHOST, OWN, ERROR),
+)
+
+CODES: Mapping[str, Code] = MappingProxyType({c.name: c for c in _TABLE})
+"""Every problem code by name, in table order (grouped by :class:`Area`)."""
+
+
+def is_registered(name: str) -> bool:
+    """Whether ``name`` is a registered problem code."""
+    return name in CODES
+
+
+def duplicates() -> list[str]:
+    """Names registered more than once (the table must have none)."""
+    counts = collections.Counter(c.name for c in _TABLE)
+    return sorted(name for name, n in counts.items() if n > 1)
+
+
+_ORIGIN_TEXT = {NOVA: "Nova", OSLO: "oslo.config", OWN: "pcipass"}
+
+_INTRO = """\
+# Problem codes
+
+Generated from `src/pcipass/core/codes.py` by `codes.markdown()`; do not edit by hand
+(`tests/unit/test_problem_codes.py` fails when the two differ). Regenerate with
+
+```sh
+.venv/bin/python -c "from pcipass.core import codes; print(codes.markdown(), end='')" \\
+    > docs/problem-codes.md
+```
+
+A problem code is the `code` of an Error object (contracts §2): in the errors and warnings of
+`config check`, `flavor explain`, `scan` and `schedule`, and in the doctor's evidence. It is Nova's
+exception class name where Nova has one (origin *Nova*), oslo.config's where Nova stops with an
+oslo.config error (*oslo.config*), and pcipass's own name otherwise (*pcipass*: Nova accepts the
+input silently, or fails without a class of its own). Severity *error* is reported among the errors
+(exit code 2), *warning* among the warnings (exit code 1); *varies* is explained in the meaning.
+The layer is the passthrough layer the code concerns, as the doctor names it, where one applies.
+Doctor findings have ids of their own: see [doctor-checks.md](doctor-checks.md).
+"""
+
+
+def markdown() -> str:
+    """``docs/problem-codes.md``: every code with its meaning, origin, severity and layer, by area."""
+    lines = [_INTRO.rstrip("\n"), "", f"{len(CODES)} codes, by the input they are about:", ""]
+    lines += [f"- [{area.title}](#{_anchor(area.title)})" for area in Area if _in(area)]
+    for area in Area:
+        members = _in(area)
+        if not members:
+            continue
+        lines += ["", f"## {area.title}", "", area.description, "",
+                  "| code | meaning | origin | severity | layer |", "|---|---|---|---|---|"]
+        for c in members:
+            severity = c.severity.value if c.severity is not None else "varies"
+            layer = f"`{c.layer.value}`" if c.layer is not None else ""
+            meaning = c.meaning.replace("|", "\\|")
+            lines.append(f"| `{c.name}` | {meaning} | {_ORIGIN_TEXT[c.origin]} | {severity} | {layer} |")
+    return "\n".join(lines) + "\n"
+
+
+def _in(area: Area) -> list[Code]:
+    return [c for c in _TABLE if c.area is area]
+
+
+def _anchor(title: str) -> str:
+    """GitHub's heading anchor: lower case, punctuation dropped, spaces to hyphens."""
+    kept = "".join(ch for ch in title.lower() if ch.isalnum() or ch in " -_")
+    return kept.replace(" ", "-")
