@@ -43,8 +43,8 @@ if TYPE_CHECKING:
     from pcipass.core.model import Device, HostFacts
     from pcipass.core.requests import translate_flavor
     from pcipass.core.spec import parse_device_spec_values
-    from pcipass.services.configcheck import explain_flavors
     from pcipass.services.configcheck import load_config as check_config
+    from pcipass.services.flavorexplain import explain_flavors
 
 # Lazy: `import pcipass` stays cheap (the CLI imports only what a command needs).
 _LAZY = {
@@ -54,7 +54,7 @@ _LAZY = {
     "PcipassError": ("pcipass.core.errors", "PcipassError"),
     "Problem": ("pcipass.core.errors", "Problem"),
     "check_config": ("pcipass.services.configcheck", "load_config"),
-    "explain_flavors": ("pcipass.services.configcheck", "explain_flavors"),
+    "explain_flavors": ("pcipass.services.flavorexplain", "explain_flavors"),
     "parse_alias_values": ("pcipass.core.alias", "parse_alias_values"),
     "parse_device_spec_values": ("pcipass.core.spec", "parse_device_spec_values"),
     "read_flavor": ("pcipass.adapters.flavorfile", "read_flavor"),

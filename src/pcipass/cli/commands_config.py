@@ -64,9 +64,9 @@ def flavor_group() -> None:
 def flavor_explain(nova_conf: tuple[str, ...], flavors: tuple[str, ...], image: str | None,
                    fmt: str) -> int:
     """Turn flavors into the PCI requests Nova would make, or say why Nova refuses them."""
-    from pcipass.services import configcheck
+    from pcipass.services import flavorexplain
 
-    report = configcheck.explain_flavors(flavors, nova_conf=nova_conf, image=image)
+    report = flavorexplain.explain_flavors(flavors, nova_conf=nova_conf, image=image)
     doc = report.to_dict()
     output.emit(doc, fmt, render_flavors)
     return climain.EXIT_OK if report.valid else climain.EXIT_FAIL

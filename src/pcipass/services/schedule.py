@@ -22,7 +22,7 @@ from typing import Any
 
 from pcipass.adapters import flavorfile
 from pcipass.core import config, errors, legacy, model, numa, requests, schedule
-from pcipass.services import configcheck, cpusets, gcpause
+from pcipass.services import configcheck, cpusets, flavorexplain, gcpause
 from pcipass.services import scan as scan_mod
 from pcipass.services import scanreport
 
@@ -158,7 +158,7 @@ def schedule_flavors(flavors: Sequence[str | Path], hosts: Sequence[str | Path],
         models = [HostModel.from_scan(h) for h in report.hosts]
         controller, note = _controller_config(nova_conf, models)
         fleet = Fleet(models)
-        image_props, image_problem = configcheck.load_image(image)
+        image_props, image_problem = flavorexplain.load_image(image)
         results = []
         for path in flavors:
             fl = flavorfile.read_flavor(path)
