@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from pcipass.cli import main as climain
 from pcipass.cli import output
+from pcipass.services import configcheck, flavorexplain
 
 if TYPE_CHECKING:
     import rich.console
 
-# NOTE: rich and the services are imported inside the functions that use them, so
-# `pcipass scan -f json` and `--help` do not pay for oslo.config, jsonschema and rich.
+# NOTE: this module loads only for `config` and `flavor` (cli.main.LazyGroup), which both
+# need the services above; rich loads in the renderers, which `-f json` never calls.
 
 
 @climain.cli.group("config")
@@ -35,8 +34,6 @@ def config_group() -> None:
 def config_check(nova_conf: tuple[str, ...], config_dirs: tuple[str, ...],
                  sriov_agent_conf: str | None, fmt: str) -> int:
     """Read nova.conf exactly as Nova does and report every problem with its file and line."""
-    from pcipass.services import configcheck
-
     if not nova_conf and not config_dirs:
         raise click.UsageError("give at least one --nova-conf FILE (or --config-dir DIR)")
     view = configcheck.load_config(nova_conf, sriov_agent_conf=sriov_agent_conf,
@@ -64,8 +61,6 @@ def flavor_group() -> None:
 def flavor_explain(nova_conf: tuple[str, ...], flavors: tuple[str, ...], image: str | None,
                    fmt: str) -> int:
     """Turn flavors into the PCI requests Nova would make, or say why Nova refuses them."""
-    from pcipass.services import flavorexplain
-
     report = flavorexplain.explain_flavors(flavors, nova_conf=nova_conf, image=image)
     doc = report.to_dict()
     output.emit(doc, fmt, render_flavors)
@@ -86,7 +81,6 @@ def _where(p: dict[str, Any]) -> str:
 
 def render_problems(con: rich.console.Console, title: str, problems: list[dict[str, Any]],
                     style: str) -> None:
-    import rich.table
     import rich.text
 
     if not problems:
@@ -154,7 +148,6 @@ def render_config(doc: dict[str, Any], con: rich.console.Console) -> None:
 
 
 def render_modern(con: rich.console.Console, modern: dict[str, Any]) -> None:
-    import rich.table
     import rich.text
 
     con.print(rich.text.Text("Modern equivalent of the 2013 label configuration "
