@@ -331,6 +331,17 @@ def test_f004_invalid_policy(tmp_path: Path) -> None:
     host.set_flavor(**{"hw:pci_numa_affinity_policy": "strict"})
     [f] = only(host.diagnose(), "PCI-F004", "fail")
     assert "Invalid PCI NUMA affinity configured: strict" in f.message
+    assert f.evidence[0].value == "hw:pci_numa_affinity_policy=strict"
+
+
+def test_f004_bad_numa_nodes_points_at_hw_numa_nodes(tmp_path: Path) -> None:
+    """The evidence is the extra spec Nova refused, not the PCI policy (a code with "NUMA" in
+    its name is not always about the PCI policy)."""
+    host = healthy(tmp_path)
+    host.set_flavor(**{"hw:numa_nodes": "0"})
+    [f] = only(host.diagnose(), "PCI-F004", "fail")
+    assert f.message.startswith("InvalidNUMANodesNumber: ")
+    assert f.evidence[0].value == "hw:numa_nodes=0"
 
 
 # -- scheduler config ------------------------------------------------------------------------------------

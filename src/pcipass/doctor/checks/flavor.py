@@ -6,13 +6,19 @@ from collections.abc import Iterator, Sequence
 
 from pcipass.core import requests
 from pcipass.doctor import model as dm
-from pcipass.doctor.registry import check
 from pcipass.core.layers import Layer
+from pcipass.doctor.registry import check
 
 UNDEFINED = frozenset({"PciRequestAliasNotDefined"})
 MALFORMED = frozenset({"InvalidAliasRequest", "ValidationError", "InvalidExtraSpec"})
 IMAGE = frozenset({"ImagePCINUMAPolicyForbidden", "ImageNUMATopologyForbidden", "ImageCPUPinningForbidden",
                    "InvalidRequest"})
+#: The extra spec each refusal is about, by code (other codes: the alias spec).
+REFUSED_KEY = {"InvalidPCINUMAAffinity": requests.POLICY_KEY,
+               "InvalidNUMANodesNumber": requests.NUMA_NODES_KEY,
+               "ImageNUMATopologyAsymmetric": requests.NUMA_NODES_KEY,
+               "InvalidCPUAllocationPolicy": requests.CPU_POLICY_KEY,
+               "UnsupportedTopology": requests.CPU_POLICY_KEY}
 
 
 def _refusal(fl: dm.FlavorFacts, key: str) -> dm.Result:
@@ -64,4 +70,4 @@ def other_refusals(flavors: Sequence[dm.FlavorFacts]) -> Iterator[dm.Result]:
     unknown PCI NUMA policy or CPU policy, a bad ``hw:numa_nodes``, an invalid alias table. Fails."""
     for fl in flavors:
         if fl.error is not None and fl.error.code not in UNDEFINED | MALFORMED | IMAGE:
-            yield _refusal(fl, requests.POLICY_KEY if "NUMA" in fl.error.code else requests.ALIAS_KEY)
+            yield _refusal(fl, REFUSED_KEY.get(fl.error.code, requests.ALIAS_KEY))
