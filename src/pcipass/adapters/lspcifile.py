@@ -1,19 +1,17 @@
 """An lspci paste given as a file (``--lspci FILE``): read it safely, parse it into devices.
 
-The file is read with a bound and without blocking (a FIFO or a device node
-given by mistake must not hang the scan), then parsed by :mod:`pcipass.adapters.lspci`
-with this machine's pci.ids.
+The file is read with a bound and without blocking
+(:mod:`pcipass.adapters.boundedread`: a FIFO or a device node given by mistake
+must not hang the scan), then parsed by :mod:`pcipass.adapters.lspci` with
+this machine's pci.ids.
 """
 
 from __future__ import annotations
 
-import os
-import stat
-
-from pcipass.adapters import lspci, pciids
+from pcipass.adapters import boundedread, lspci, pciids
 from pcipass.core import errors
 
-MAX_BYTES = 16 << 20
+MAX_BYTES = boundedread.MAX_INPUT_BYTES
 
 
 class LspciInputInvalid(errors.InputError):
@@ -46,19 +44,9 @@ def read_text(path: str) -> str:
     :raises LspciInputInvalid: the file cannot be read, is not a regular file or is too large.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as exc:
+        data = boundedread.read_bounded(path, MAX_BYTES)
+    except IsADirectoryError as exc:
+        raise LspciInputInvalid(path=path, reason="a directory") from exc
+    except OSError as exc:  # NotRegularFile and FileTooLarge say why in strerror
         raise LspciInputInvalid(path=path, reason=exc.strerror or str(exc)) from exc
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
-            raise LspciInputInvalid(path=path, reason=kind)
-        data = os.read(fd, MAX_BYTES + 1)
-    except OSError as exc:
-        raise LspciInputInvalid(path=path, reason=exc.strerror or str(exc)) from exc
-    finally:
-        os.close(fd)
-    if len(data) > MAX_BYTES:
-        raise LspciInputInvalid(path=path, reason=f"larger than {MAX_BYTES >> 20} MiB")
     return data.decode("utf-8", "replace")
