@@ -149,7 +149,8 @@ _TABLE: tuple[Code, ...] = (
     # -- [pci] device_spec ----------------------------------------------------------------
     Code("PciConfigInvalidSpec", "a device_spec value Nova refuses (bad JSON, key, value or "
          "combination): nova-compute does not start", _A.DEVICE_SPEC, NOVA, ERROR, Layer.DEVICE_SPEC),
-    Code("PciDeviceWrongAddressFormat", "a device_spec address Nova cannot parse", _A.DEVICE_SPEC, NOVA,
+    Code("PciDeviceWrongAddressFormat", "a device address that is not dddd:bb:ss.f (a device_spec "
+         "address Nova cannot parse, or any address pcipass is given)", _A.DEVICE_SPEC, NOVA,
          ERROR, Layer.DEVICE_SPEC),
     Code("PciDeviceInvalidDeviceName", "a device_spec sets both devname and address", _A.DEVICE_SPEC,
          NOVA, ERROR, Layer.DEVICE_SPEC),
@@ -159,8 +160,6 @@ _TABLE: tuple[Code, ...] = (
          "managed)", _A.DEVICE_SPEC, NOVA, ERROR, Layer.DEVICE_SPEC),
     Code("PciDeviceNotFoundById", "a device Nova looks up in sysfs while parsing the device_spec is "
          "missing", _A.DEVICE_SPEC, NOVA, ERROR, Layer.DEVICE_SPEC),
-    Code("InvalidPciAddress", "a device address that is not a full dddd:bb:ss.f address",
-         _A.DEVICE_SPEC, OWN, ERROR, Layer.DEVICE_SPEC),
     Code("SpecRegexTimeout", "matching a regex address against a device did not finish within the "
          "time bound (Nova would hang): the entry is rejected", _A.DEVICE_SPEC, OWN, ERROR,
          Layer.DEVICE_SPEC),

@@ -25,7 +25,8 @@ Exception tree::
     |   +-- ImagePCINUMAPolicyForbidden
     |   +-- InvalidAliasRequest        pcipass: malformed pci_passthrough:alias
     |   +-- InvalidExtraSpec           pcipass: other bad flavor/image values
-    |   +-- InvalidPciAddress          pcipass: a device address that is not dddd:bb:ss.f
+    |   +-- InvalidPciAddress          a device address that is not dddd:bb:ss.f (code: Nova's
+    |   |                              PciDeviceWrongAddressFormat, with the reason)
     |   +-- PciDeviceNotFoundById      a device Nova probes while parsing is missing
     |   +-- ValidationError            Nova API extra spec validation
     |   +-- InvalidRequest             Nova API: image property of the wrong type
@@ -183,9 +184,14 @@ class InvalidExtraSpec(InputError):
     msg_fmt = "Invalid value %(value)r for %(key)s: %(reason)s"
 
 
-class InvalidPciAddress(InputError):
-    """A device address that is not a full ``dddd:bb:ss.f`` address."""
+class InvalidPciAddress(PciDeviceWrongAddressFormat):
+    """A device address that is not a full ``dddd:bb:ss.f`` address.
 
+    Its code is Nova's (``parse_address`` raises ``PciDeviceWrongAddressFormat``);
+    the message says what is wrong with it.
+    """
+
+    code = "PciDeviceWrongAddressFormat"
     msg_fmt = "Invalid PCI address %(address)r: %(reason)s"
 
 

@@ -86,7 +86,7 @@ def test_constructor_limits(fields: tuple[int, int, int, int], name: str) -> Non
 def test_hostile_text(text: str, reason: str) -> None:
     with pytest.raises(errors.InvalidPciAddress) as info:
         address.PciAddress.parse(text)
-    assert info.value.code == "InvalidPciAddress"
+    assert info.value.code == "PciDeviceWrongAddressFormat"  # Nova's parse_address code
     assert info.value.message == f"Invalid PCI address {text!r}: {reason}"
     assert address.PciAddress.try_parse(text) is None
 
@@ -101,7 +101,7 @@ def test_non_string_input(value: Any) -> None:
 def test_error_becomes_a_problem() -> None:
     with pytest.raises(errors.InvalidPciAddress) as info:
         address.normalize("bogus")
-    assert info.value.to_problem(file="f").to_dict()["code"] == "InvalidPciAddress"
+    assert info.value.to_problem(file="f").to_dict()["code"] == "PciDeviceWrongAddressFormat"
 
 
 @settings(max_examples=200, deadline=None, derandomize=True)
