@@ -53,7 +53,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from pcipass import fakehost  # noqa: E402
-from pcipass.adapters import hostroot, pciids, sysfs  # noqa: E402
+from pcipass.adapters import pciids, roots, sysfs  # noqa: E402
 from pcipass.services import scan  # noqa: E402
 
 TARGET_WARM_MS = 150.0
@@ -61,7 +61,7 @@ TARGET_WARM_MS = 150.0
 
 def scan_once(root_dir: Path, ids: pciids.PciIds | None) -> tuple[float, int]:
     start = time.perf_counter()
-    with hostroot.HostRoot.open(root_dir) as root:
+    with roots.open_root(root_dir) as root:
         count = len(sysfs.read_devices(root, pci_ids=ids).devices)
     return (time.perf_counter() - start) * 1000, count
 

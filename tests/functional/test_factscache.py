@@ -17,7 +17,7 @@ import pytest
 from support import unpack_trusted, validate_schema
 
 from pcipass import __version__, fakehost
-from pcipass.adapters import factscache, hostroot
+from pcipass.adapters import factscache, roots
 from pcipass.services import scan
 
 CAPTURES = ("lab-iommu", "lab-noiommu")
@@ -162,7 +162,7 @@ def test_saving_is_refused_for_the_live_host_and_for_bundles(tmp_path: Path, sha
 
 
 def test_the_live_host_never_uses_a_cache() -> None:
-    with hostroot.HostRoot.open("/") as root:
+    with roots.open_root("/") as root:
         notes: list[str] = []
         assert factscache.load(root, notes) is None and notes == []
 
@@ -243,7 +243,7 @@ def test_any_mutation_is_used_exactly_or_refused_with_one_named_warning(
         del parent[path[-1]]
     else:
         parent[path[-1]] = data.draw(_JSON_LEAVES)
-    with hostroot.HostRoot.open(root) as opened:
+    with roots.open_root(root) as opened:
         notes: list[str] = []
         os.replace(root / "facts.json", root / "facts.json.orig")
         try:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pcipass import fakehost
-from pcipass.adapters import hostroot, sysfs
+from pcipass.adapters import hostroot, roots, sysfs
 from pcipass.fakehost import __main__ as fakehost_main
 from support import unpack_trusted
 
@@ -99,7 +99,7 @@ def test_bench_profile_has_1032_sriov_functions() -> None:
 @pytest.mark.parametrize("name", sorted(set(fakehost.PROFILES) - {"bench-8x128"}))
 def test_shipped_profiles_build_and_read_cleanly(tmp_path: Path, name: str) -> None:
     built = fakehost.build(tmp_path / name, fakehost.PROFILES[name])
-    with hostroot.HostRoot.open(built.root) as root:
+    with roots.open_root(built.root) as root:
         scan = sysfs.read_devices(root, pci_ids=None)
         assert root.warnings == [] and scan.warnings == ()
     assert len(scan.devices) == len(built.devices)
@@ -119,7 +119,7 @@ def test_pack_makes_a_bundle_named_after_the_host(tmp_path: Path) -> None:
     bundle = fakehost.pack(built, tmp_path / "gpu-7.tar.gz")
     with tarfile.open(bundle) as tar:
         assert {m.name.split("/")[0] for m in tar.getmembers()} == {"gpu-7"}
-    with hostroot.HostRoot.open(bundle) as root:
+    with roots.open_root(bundle) as root:
         assert root.name == "gpu-7" and root.warnings == []
         assert [d.product_id for d in sysfs.read_devices(root, pci_ids=None).devices] == ["2030", "1eb8"]
 
@@ -140,7 +140,7 @@ def lab(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[host
     so that its files can be compared with the fake host's on disk."""
     dest = tmp_path_factory.mktemp("lab")
     unpack_trusted(shared / "corpus/realkernel/lab-iommu.tar.gz", dest)
-    with hostroot.HostRoot.open(dest / "lab-iommu") as root:
+    with roots.open_root(dest / "lab-iommu") as root:
         yield root
 
 

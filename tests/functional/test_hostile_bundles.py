@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from pcipass import fakehost
-from pcipass.adapters import bundle, hostroot
+from pcipass.adapters import bundle, hostroot, roots
 from pcipass.services import scan
 from support import SHARED, run_cli, unpack_trusted
 
@@ -84,7 +84,7 @@ def test_path_max_link_chain_writes_nothing_anywhere(tmp_path: Path) -> None:
     before = snapshot(tmp_path)
     tmp_before = set(os.listdir(os.environ.get("TMPDIR", "/tmp")))
 
-    with hostroot.HostRoot.open(archive) as root:
+    with roots.open_root(archive) as root:
         warnings = "\n".join(root.warnings)
         # The one-letter names are links, so nothing can be placed under them.
         assert "is not a directory in the bundle; skipped" in warnings
@@ -137,7 +137,7 @@ def test_links_that_climb_out_directly_or_through_a_chain_are_never_followed(tmp
         member(tar, "h/hard-missing", kind=tarfile.LNKTYPE, linkname="h/not-there")
         member(tar, "h/hard-dir", kind=tarfile.LNKTYPE, linkname="h/sys")
         member(tar, "h/hard-ok", kind=tarfile.LNKTYPE, linkname="h/etc/hostname")
-    with hostroot.HostRoot.open(archive) as root:
+    with roots.open_root(archive) as root:
         assert root.warnings == [
             "bundle member h/direct: symlink to ../../../etc/passwd leads outside the bundle; "
             "skipped",
@@ -214,7 +214,7 @@ def test_a_declared_size_over_the_bound_is_refused_from_the_header(tmp_path: Pat
     archive = tmp_path / "bomb.tar.gz"
     _raw_tar_gz(archive, [info])
     with pytest.raises(hostroot.HostRootInvalid, match="more than 2,147,483,648 bytes unpacked"):
-        hostroot.HostRoot.open(archive)
+        roots.open_root(archive)
 
 
 def test_a_gzip_bomb_member_keeps_only_what_readers_read(tmp_path: Path) -> None:
@@ -223,7 +223,7 @@ def test_a_gzip_bomb_member_keeps_only_what_readers_read(tmp_path: Path) -> None
         member(tar, "h/sys/devices/d/vendor", b"0" * (64 << 20))  # 64 MiB of zeros, 65 KB packed
         member(tar, "h/etc/hostname", b"h\n")
     assert archive.stat().st_size < 1 << 20
-    with hostroot.HostRoot.open(archive) as root:
+    with roots.open_root(archive) as root:
         assert isinstance(root, hostroot.HostRoot) and root.name == "h"
         tree = root.tree  # type: ignore[attr-defined]
         assert tree.held <= bundle.KEEP_SYS_BYTES + 8
@@ -241,10 +241,10 @@ def test_the_memory_budget_refuses_a_bundle_that_does_not_fit(tmp_path: Path,
         member(tar, "h/cmd/dmesg.txt", b"x" * 5000)
     monkeypatch.setattr(bundle, "_budget", bundle._Budget(4096))
     with pytest.raises(hostroot.HostRootInvalid, match="would hold more than 4,096 bytes"):
-        hostroot.HostRoot.open(archive)
+        roots.open_root(archive)
     assert bundle.budget()._local == 0  # what the refused bundle had taken is given back
     monkeypatch.setattr(bundle, "_budget", bundle._Budget(8192))
-    with hostroot.HostRoot.open(archive) as root:
+    with roots.open_root(archive) as root:
         assert bundle.budget()._local == 5000
         assert root.read_text("cmd/dmesg.txt", limit=1 << 20) == "x" * 5000
     assert bundle.budget()._local == 0  # closing gives it back
@@ -280,7 +280,7 @@ def test_too_many_members_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyP
         for i in range(11):
             member(tar, f"h/f{i}", b"x")
     with pytest.raises(hostroot.HostRootInvalid, match="more than 10 members"):
-        hostroot.HostRoot.open(archive)
+        roots.open_root(archive)
 
 
 @pytest.mark.parametrize("data", [b"", b"\x1f\x8b", b"\x1f\x8b\x08\x00" + b"\xff" * 64,
@@ -289,7 +289,7 @@ def test_truncated_or_corrupt_archives_are_host_root_errors(tmp_path: Path, data
     archive = tmp_path / "bad.tar.gz"
     archive.write_bytes(data)
     try:
-        root = hostroot.HostRoot.open(archive)
+        root = roots.open_root(archive)
     except hostroot.HostRootInvalid as exc:
         assert str(archive) in str(exc)
     else:  # an empty archive is a valid (empty) bundle
@@ -302,7 +302,7 @@ def test_a_truncated_real_bundle_is_a_host_root_error(tmp_path: Path) -> None:
     archive = tmp_path / "cut.tar.gz"
     archive.write_bytes(data[: len(data) // 2])
     with pytest.raises(hostroot.HostRootInvalid, match="cannot read the bundle"):
-        hostroot.HostRoot.open(archive)
+        roots.open_root(archive)
 
 
 # -- the same answers as the unpacked tree ----------------------------------------------------
@@ -339,7 +339,7 @@ def test_non_utf8_member_names_are_kept_as_escapes(tmp_path: Path) -> None:
     with tarfile.open(archive, "w:gz", encoding="utf-8", errors="surrogateescape") as tar:
         member(tar, "h/etc/nova/nova.conf.d/bad\udcff.conf", b"[pci]\n")
         member(tar, "h/etc/hostname", b"h\n")
-    with hostroot.HostRoot.open(archive) as root:
+    with roots.open_root(archive) as root:
         assert root.listdir("etc/nova/nova.conf.d") == ["bad\udcff.conf"]
         assert root.read_text("etc/nova/nova.conf.d/bad\udcff.conf") == "[pci]"
 
@@ -349,7 +349,7 @@ def test_a_hostile_manifest_is_a_warning(tmp_path: Path, text: str) -> None:
     archive = tmp_path / "h.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         member(tar, "h/manifest.json", text.encode())
-    with hostroot.HostRoot.open(archive) as root:
+    with roots.open_root(archive) as root:
         assert root.name == "h"
         assert len(root.warnings) == 1
         assert root.warnings[0].startswith("manifest.json: not valid JSON (")

@@ -25,8 +25,9 @@ import pytest
 from test_doctor_hosts import FLAVOR, PROFILE, Host, healthy
 
 from pcipass import fakehost
-from pcipass.adapters import factscache, hostroot, sysfs
+from pcipass.adapters import factscache, roots, sysfs
 from pcipass.core import model
+from pcipass.doctor import mapping
 from pcipass.doctor import model as dm
 from pcipass.doctor.checks import driver, kernel, spec
 from pcipass.services import scan
@@ -112,10 +113,10 @@ def test_the_bounds_hold_memory_small(fake: Path) -> None:
     n = factscache.MAX_ITEMS // 2 - 10  # each "[]," counts twice: a container and a separator
     (fake / factscache.FILE).write_bytes(b"[" + b"[]," * (n - 1) + b"[]]")
     code = ("import resource, sys\n"
-            "from pcipass.adapters import factscache, hostroot\n"
+            "from pcipass.adapters import factscache, roots\n"
             "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
             "notes = []\n"
-            "with hostroot.HostRoot.open(sys.argv[1]) as root:\n"
+            "with roots.open_root(sys.argv[1]) as root:\n"
             "    assert factscache.load(root, notes) is None\n"
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before, notes[0])\n")
     done = subprocess.run([sys.executable, "-c", code, str(fake)], capture_output=True, text=True,
@@ -388,7 +389,7 @@ def test_spec_fixes_keep_a_hostile_address_one_word() -> None:
     fix = spec._missing_fix(entry, [], _facts(_pf(sriov_numvfs=0)))
     assert words(fix or "") == ["echo", "8", ">", _path(HOSTILE, "sriov_numvfs")]
     ev = [dm.Evidence("nova.conf", "device_spec")]
-    r = spec._vpd_unknown(entry, [{"address": HOSTILE, "differs": []}], ev)
+    r = spec._vpd_unknown(entry, [mapping.NearMiss(_pf(), ())], ev)
     fix = (r.fix or "").removeprefix("on the host: ")
     virsh, _, rest = fix.partition(" (or ")
     lspci = rest.split("); ")[0]
@@ -444,7 +445,7 @@ def test_plain_values_are_left_unquoted() -> None:
 def test_the_sysfs_reader_ignores_an_entry_with_a_shell_command_in_its_name(fake: Path) -> None:
     devices = fake / sysfs.DEVICES_DIR
     os.symlink(os.readlink(devices / "0000:01:00.0"), devices / "0000:01:00.0;reboot")
-    with hostroot.HostRoot.open(fake) as root:
+    with roots.open_root(fake) as root:
         found = sysfs.read_devices(root, pci_ids=None)
     assert "0000:01:00.0;reboot" not in {d.address for d in found.devices}
     assert f"{sysfs.DEVICES_DIR}/0000:01:00.0;reboot: not a PCI address (dddd:bb:ss.f); ignored" in found.warnings

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pcipass import fakehost
-from pcipass.adapters import hostroot, kernel, sysfs
+from pcipass.adapters import hostroot, kernel, roots, sysfs
 from pcipass.core import model
 
 PROFILE = "1x intel-e810 numa=0 vfs=2; 1x nvidia-t4 numa=0 driver=vfio-pci; cmdline=intel_iommu=on"
@@ -35,7 +35,7 @@ def dev_dir(built: fakehost.BuiltHost, address: str) -> Path:
 
 
 def scan(root_dir: Path) -> tuple[dict[str, model.Device], hostroot.HostRoot, sysfs.SysfsScan]:
-    root = hostroot.HostRoot.open(root_dir)
+    root = roots.open_root(root_dir)
     result = sysfs.read_devices(root, pci_ids=None)
     return result.by_address(), root, result
 
@@ -194,7 +194,7 @@ def test_hostile_kernel_files(built: fakehost.BuiltHost) -> None:
     os.rename(built.root / "cmd/uname-r.txt.tmp", built.root / "cmd/uname-r.txt")
     shutil.rmtree(built.root / "sys/kernel/iommu_groups")
     os.symlink("../../..", built.root / "sys/kernel/iommu_groups")
-    with hostroot.HostRoot.open(built.root) as root:
+    with roots.open_root(built.root) as root:
         facts = kernel.read_kernel(root)
     assert facts.cmdline is not None and facts.cmdline.intel_iommu == "on"
     assert facts.modules == ()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pcipass.adapters import hostroot, sysallow
+from pcipass.adapters import hostroot, roots, sysallow
 
 
 def make_tree(base: Path, files: dict[str, str]) -> Path:
@@ -39,13 +39,13 @@ def test_hostname_prefers_manifest_then_etc_hostname_then_dir_name(tmp_path: Pat
                                        "etc/hostname": "from-etc\n"})
     b = make_tree(tmp_path / "dir-b", {"etc/hostname": "compute-7.example  \n"})
     c = make_tree(tmp_path / "dir-c", {"proc/cmdline": "quiet\n"})
-    assert hostroot.HostRoot.open(a).name == "from-manifest"
-    assert hostroot.HostRoot.open(b).name == "compute-7.example"
-    assert hostroot.HostRoot.open(c).name == "dir-c"
+    assert roots.open_root(a).name == "from-manifest"
+    assert roots.open_root(b).name == "compute-7.example"
+    assert roots.open_root(c).name == "dir-c"
 
 
 def test_malformed_manifest_is_a_warning_not_a_crash(tmp_path: Path) -> None:
-    root = hostroot.HostRoot.open(make_tree(tmp_path / "h1", {"manifest.json": "{not json",
+    root = roots.open_root(make_tree(tmp_path / "h1", {"manifest.json": "{not json",
                                                              "etc/hostname": "h-etc\n"}))
     assert root.name == "h-etc"
     assert root.manifest is None
@@ -53,14 +53,14 @@ def test_malformed_manifest_is_a_warning_not_a_crash(tmp_path: Path) -> None:
 
 
 def test_manifest_with_a_non_string_hostname_falls_back(tmp_path: Path) -> None:
-    root = hostroot.HostRoot.open(make_tree(tmp_path / "h2", {"manifest.json": '{"hostname": 7}'}))
+    root = roots.open_root(make_tree(tmp_path / "h2", {"manifest.json": '{"hostname": 7}'}))
     assert root.name == "h2"
     assert root.warnings == ["manifest.json: hostname is not a non-empty string; ignored"]
 
 
 def test_missing_path_is_a_host_root_error(tmp_path: Path) -> None:
     with pytest.raises(hostroot.HostRootInvalid) as info:
-        hostroot.HostRoot.open(tmp_path / "nope")
+        roots.open_root(tmp_path / "nope")
     assert info.value.code == "HostRootInvalid"
     assert "no such file or directory" in info.value.message
 
@@ -69,11 +69,11 @@ def test_a_plain_file_is_not_a_host_root(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_text("hello")
     with pytest.raises(hostroot.HostRootInvalid, match="directory or a .tar.gz"):
-        hostroot.HostRoot.open(path)
+        roots.open_root(path)
 
 
 def test_live_root() -> None:
-    root = hostroot.HostRoot.open("/")
+    root = roots.open_root("/")
     assert root.live
     assert root.name  # etc/hostname or the kernel's hostname
     assert root.read_text("proc/cmdline") is not None
@@ -83,7 +83,7 @@ def test_live_root() -> None:
 
 
 def test_reads_strip_and_missing_is_silent(tmp_path: Path) -> None:
-    root = hostroot.HostRoot.open(make_tree(tmp_path / "r", {"sys/bus/pci/devices/x/vendor": "0x8086\n"}))
+    root = roots.open_root(make_tree(tmp_path / "r", {"sys/bus/pci/devices/x/vendor": "0x8086\n"}))
     warnings: list[str] = []
     assert root.read_text("sys/bus/pci/devices/x/vendor", warnings) == "0x8086"
     assert root.read_text("sys/bus/pci/devices/x/device", warnings) is None
@@ -94,7 +94,7 @@ def test_links_are_followed_inside_the_root(tmp_path: Path) -> None:
     base = make_tree(tmp_path / "r", {"sys/devices/pci0000:00/0000:00:01.0/vendor": "0x10de\n"})
     (base / "sys/bus/pci/devices").mkdir(parents=True)
     os.symlink("../../../devices/pci0000:00/0000:00:01.0", base / "sys/bus/pci/devices/0000:00:01.0")
-    root = hostroot.HostRoot.open(base)
+    root = roots.open_root(base)
     assert root.read_text("sys/bus/pci/devices/0000:00:01.0/vendor") == "0x10de"
     assert root.resolve("sys/bus/pci/devices/0000:00:01.0") == str(
         (base / "sys/devices/pci0000:00/0000:00:01.0").resolve())
@@ -106,7 +106,7 @@ def test_a_link_leading_outside_is_unreadable_and_named(tmp_path: Path) -> None:
     base = make_tree(tmp_path / "r", {"sys/devices/d/class": "0x020000\n"})
     os.symlink("../../../../secret", base / "sys/devices/d/vendor")  # climbs above the root
     os.symlink(str(secret), base / "sys/devices/d/device")  # absolute
-    root = hostroot.HostRoot.open(base)
+    root = roots.open_root(base)
     warnings: list[str] = []
     assert root.read_text("sys/devices/d/vendor", warnings) is None
     assert root.read_text("sys/devices/d/device", warnings) is None
@@ -123,7 +123,7 @@ def test_a_link_loop_is_detected(tmp_path: Path) -> None:
     base = make_tree(tmp_path / "r", {"sys/x/keep": "1\n"})
     os.symlink("b", base / "sys/x/a")
     os.symlink("a", base / "sys/x/b")
-    root = hostroot.HostRoot.open(base)
+    root = roots.open_root(base)
     warnings: list[str] = []
     assert root.resolve("sys/x/a", warnings) is None
     assert warnings == ["sys/x/a: symlink loop (too many levels of links); not followed"]
@@ -137,7 +137,7 @@ def test_readlink_and_link_name_check_the_target_lexically(tmp_path: Path) -> No
     dev.mkdir(parents=True)
     os.symlink("../../../bus/pci/drivers/vfio-pci", dev / "driver")
     os.symlink("../../../../../../etc/shadow", dev / "iommu_group")
-    root = hostroot.HostRoot.open(base)
+    root = roots.open_root(base)
     warnings: list[str] = []
     assert root.link_name("sys/devices/pci0000:00/0000:00:02.0/driver", warnings) == "vfio-pci"
     assert root.link_name("sys/devices/pci0000:00/0000:00:02.0/iommu_group", warnings) is None
@@ -147,13 +147,13 @@ def test_readlink_and_link_name_check_the_target_lexically(tmp_path: Path) -> No
 @pytest.mark.parametrize("name", ["vpd", "rom", "reset", "remove", "rescan", "resource", "resource0",
                                   "resource2_wc"])
 def test_dangerous_sysfs_attributes_are_never_opened(tmp_path: Path, name: str) -> None:
-    root = hostroot.HostRoot.open(make_tree(tmp_path / "r", {f"sys/devices/d/{name}": "x"}))
+    root = roots.open_root(make_tree(tmp_path / "r", {f"sys/devices/d/{name}": "x"}))
     with pytest.raises(sysallow.AttributeNotAllowed, match=name):
         root.read_text(f"sys/devices/d/{name}")
 
 
 def test_unlisted_sysfs_attributes_are_refused_but_other_files_are_not(tmp_path: Path) -> None:
-    root = hostroot.HostRoot.open(make_tree(tmp_path / "r", {"sys/devices/d/irq": "5",
+    root = roots.open_root(make_tree(tmp_path / "r", {"sys/devices/d/irq": "5",
                                                             "cmd/dmesg.txt": "hello"}))
     with pytest.raises(sysallow.AttributeNotAllowed, match="not an allow-listed"):
         root.read_text("sys/devices/d/irq")
@@ -164,14 +164,14 @@ def test_config_is_read_only_to_64_bytes(tmp_path: Path) -> None:
     base = tmp_path / "r"
     (base / "sys/devices/d").mkdir(parents=True)
     (base / "sys/devices/d/config").write_bytes(bytes(range(256)) * 16)
-    data = hostroot.HostRoot.open(base).read_bytes("sys/devices/d/config", limit=4096)
+    data = roots.open_root(base).read_bytes("sys/devices/d/config", limit=4096)
     assert data == bytes(range(64))
 
 
 def test_a_fifo_is_named_and_never_opened(tmp_path: Path) -> None:
     base = make_tree(tmp_path / "r", {"sys/devices/d/class": "0x020000\n"})
     os.mkfifo(base / "sys/devices/d/vendor")
-    root = hostroot.HostRoot.open(base)
+    root = roots.open_root(base)
     warnings: list[str] = []
     assert root.read_text("sys/devices/d/vendor", warnings) is None
     assert warnings == ["sys/devices/d/vendor: not a regular file (a FIFO); not read"]
@@ -184,12 +184,12 @@ def test_a_fifo_is_named_and_never_opened(tmp_path: Path) -> None:
 def test_a_directory_where_a_file_is_expected_is_a_warning(tmp_path: Path) -> None:
     base = make_tree(tmp_path / "r", {"sys/devices/d/vendor/oops": "x"})
     warnings: list[str] = []
-    assert hostroot.HostRoot.open(base).read_text("sys/devices/d/vendor", warnings) is None
+    assert roots.open_root(base).read_text("sys/devices/d/vendor", warnings) is None
     assert warnings == ["sys/devices/d/vendor: a directory; not read"]
 
 
 def test_paths_climbing_out_are_refused(tmp_path: Path) -> None:
-    root = hostroot.HostRoot.open(make_tree(tmp_path / "r", {"a": "1"}))
+    root = roots.open_root(make_tree(tmp_path / "r", {"a": "1"}))
     for rel in ("../etc/passwd", "a/../../etc/passwd", "dev/mapper/../../../../etc/shadow"):
         warnings: list[str] = []
         assert root.read_text(rel, warnings) is None
@@ -211,7 +211,7 @@ def test_bundle_extracts_its_one_top_level_directory(tmp_path: Path) -> None:
     with tarfile.open(bundle, "w:gz") as tar:
         tar.add(tree, arcname="compute-3")
     before = set(os.listdir(tmp_path))
-    with hostroot.HostRoot.open(bundle) as root:
+    with roots.open_root(bundle) as root:
         assert root.name == "compute-3"
         assert root.source == str(bundle)
         assert root.read_text("proc/cmdline") == "intel_iommu=on"
@@ -229,7 +229,7 @@ def test_bundle_members_that_escape_are_skipped_with_warnings(tmp_path: Path) ->
         add_member(tar, "/abs/escaped", b"x")
         add_member(tar, "evil/out", kind=tarfile.SYMTYPE, linkname="../../../../etc/passwd")
         add_member(tar, "evil/abs", kind=tarfile.SYMTYPE, linkname="/etc/passwd")
-    with hostroot.HostRoot.open(bundle) as root:
+    with roots.open_root(bundle) as root:
         assert root.name == "evil"
         assert root.warnings == [
             "bundle member evil/../../escaped: absolute or '..' path; skipped",
@@ -248,7 +248,7 @@ def test_bundle_without_one_top_directory_uses_the_archive_root(tmp_path: Path) 
     with tarfile.open(bundle, "w:gz") as tar:
         add_member(tar, "etc/hostname", b"flat-host\n")
         add_member(tar, "proc/cmdline", b"quiet\n")
-    with hostroot.HostRoot.open(bundle) as root:
+    with roots.open_root(bundle) as root:
         assert root.name == "flat-host"
         assert root.warnings == ["flat.tar.gz: expected one top-level directory named after the host, "
                                  "found 2 entries; using the archive root"]
@@ -258,12 +258,12 @@ def test_corrupt_bundle_is_a_host_root_error(tmp_path: Path) -> None:
     bundle = tmp_path / "broken.tar.gz"
     bundle.write_bytes(b"\x1f\x8b\x08\x00garbage")
     with pytest.raises(hostroot.HostRootInvalid, match="cannot read the bundle"):
-        hostroot.HostRoot.open(bundle)
+        roots.open_root(bundle)
 
 
 def test_real_kernel_bundles_open_cleanly(shared: Path) -> None:
     for name in ("lab-iommu", "lab-noiommu"):
-        with hostroot.HostRoot.open(shared / "corpus/realkernel" / f"{name}.tar.gz") as root:
+        with roots.open_root(shared / "corpus/realkernel" / f"{name}.tar.gz") as root:
             assert root.name == name
             assert root.warnings == []
             assert root.manifest is not None and root.manifest["kernel"] == "6.1.0-56-cloud-amd64"

@@ -9,11 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pcipass import fakehost
-from pcipass.adapters import hostroot, kernel
+from pcipass.adapters import kernel, roots
 
 
 def read(path: Path | str) -> kernel.KernelFacts:
-    with hostroot.HostRoot.open(path) as root:
+    with roots.open_root(path) as root:
         return kernel.read_kernel(root)
 
 

@@ -14,7 +14,7 @@ from support import skip_unless_ci
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pcipass.adapters import hostroot, lspci, pciids, sysfs
+from pcipass.adapters import lspci, pciids, roots, sysfs
 from pcipass.core import model
 
 
@@ -195,7 +195,7 @@ def test_fuji_plain_with_guessing_finds_unambiguous_names(shared: Path, ids: pci
 @pytest.mark.parametrize("capture", ["lab-iommu", "lab-noiommu"])
 @pytest.mark.parametrize("command", ["lspci-nnk.txt", "lspci-vmmnnkD.txt", "lspci-vvvnnD.txt"])
 def test_capture_outputs_agree_with_sysfs(shared: Path, capture: str, command: str) -> None:
-    with hostroot.HostRoot.open(shared / "corpus/realkernel" / f"{capture}.tar.gz") as root:
+    with roots.open_root(shared / "corpus/realkernel" / f"{capture}.tar.gz") as root:
         scan = sysfs.read_devices(root, pci_ids=None)
         text = root.read_text(f"cmd/{command}", limit=1 << 22)
     assert text is not None

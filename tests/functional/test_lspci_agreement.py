@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from pcipass import fakehost
-from pcipass.adapters import hostroot, lspci, sysfs
+from pcipass.adapters import hostroot, lspci, roots, sysfs
 from support import unpack_trusted
 
 IN_CI = bool(os.environ.get("CI"))
@@ -55,7 +55,7 @@ def triples(devices: object) -> dict[str, tuple[str, str, str | None]]:
 @pytest.fixture(scope="module", params=["lab-iommu", "lab-noiommu"])
 def capture(request: pytest.FixtureRequest, shared: Path) -> Iterator[hostroot.HostRoot]:
     """The bundle as pcipass reads it: in memory, never unpacked."""
-    with hostroot.HostRoot.open(shared / "corpus/realkernel" / f"{request.param}.tar.gz") as root:
+    with roots.open_root(shared / "corpus/realkernel" / f"{request.param}.tar.gz") as root:
         yield root
 
 
@@ -89,7 +89,7 @@ def test_captures_agree_with_the_lspci_the_vm_printed(capture: hostroot.HostRoot
 @pytest.mark.parametrize("profile", FAKE_PROFILES)
 def test_fake_trees_agree_with_lspci(tmp_path: Path, lspci_bin: str, profile: str) -> None:
     built = fakehost.build(tmp_path / "h", fakehost.PROFILES.get(profile, profile))
-    with hostroot.HostRoot.open(built.root) as root:
+    with roots.open_root(built.root) as root:
         ours = sysfs.read_devices(root, pci_ids=None)
     theirs = lspci.parse(run_lspci(lspci_bin, str(built.root)), source="lspci")
     assert theirs.problems == ()

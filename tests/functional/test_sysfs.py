@@ -11,7 +11,7 @@ import pytest
 from support import skip_unless_ci
 
 from pcipass import fakehost
-from pcipass.adapters import hostroot, pciids, sysfs, sysnuma
+from pcipass.adapters import pciids, roots, sysfs, sysnuma
 from pcipass.core import cpuset, model
 
 PF, VFS = "0000:81:00.0", [f"0000:81:00.{i}" for i in range(1, 5)]
@@ -19,7 +19,7 @@ PF, VFS = "0000:81:00.0", [f"0000:81:00.{i}" for i in range(1, 5)]
 
 @pytest.fixture(scope="module", params=["lab-iommu", "lab-noiommu"])
 def capture(request: pytest.FixtureRequest, shared: Path) -> Iterator[tuple[str, sysfs.SysfsScan]]:
-    with hostroot.HostRoot.open(shared / "corpus/realkernel" / f"{request.param}.tar.gz") as root:
+    with roots.open_root(shared / "corpus/realkernel" / f"{request.param}.tar.gz") as root:
         yield request.param, sysfs.read_devices(root)
 
 
@@ -75,7 +75,7 @@ def test_capture_numa_unknown_is_none_and_names_come_from_pci_ids(
 
 
 def test_capture_numa_topology(shared: Path) -> None:
-    with hostroot.HostRoot.open(shared / "corpus/realkernel/lab-iommu.tar.gz") as root:
+    with roots.open_root(shared / "corpus/realkernel/lab-iommu.tar.gz") as root:
         topo = sysnuma.read_numa(root)
     assert [(c.id, c.cpus, c.sockets) for c in topo.cells] == [(0, (0,), (0,)), (1, (1,), (1,))]
     assert [c.memory_kb for c in topo.cells] == [256592, 225016]
@@ -95,7 +95,7 @@ def test_host_facts_from_capture(capture: tuple[str, sysfs.SysfsScan]) -> None:
 @pytest.mark.parametrize("profile", sorted(set(fakehost.PROFILES) - {"bench-8x128"}))
 def test_reader_agrees_with_the_builder(tmp_path: Path, profile: str) -> None:
     built = fakehost.build(tmp_path / "h", fakehost.PROFILES[profile])
-    with hostroot.HostRoot.open(built.root) as root:
+    with roots.open_root(built.root) as root:
         scan = sysfs.read_devices(root, pci_ids=None)
         assert root.name == built.hostname
     assert [d.address for d in scan.devices] == sorted(d.address for d in built.devices)
@@ -118,7 +118,7 @@ def test_reader_agrees_with_the_builder(tmp_path: Path, profile: str) -> None:
 
 def test_netdev_records_carry_mac_and_operstate(tmp_path: Path) -> None:
     built = fakehost.build(tmp_path / "h", "1x intel-x710 numa=0 vfs=2; cmdline=intel_iommu=on")
-    with hostroot.HostRoot.open(built.root) as root:
+    with roots.open_root(built.root) as root:
         scan = sysfs.read_devices(root, pci_ids=None)
     pf = next(d for d in built.devices if d.dev_type == model.TYPE_PF)
     assert scan.netdevs[pf.address] == (sysfs.NetDev("enp1s0f0", "02:00:00:01:00:00", "up"),)
@@ -130,7 +130,7 @@ def test_netdev_records_carry_mac_and_operstate(tmp_path: Path) -> None:
 def test_dev_type_rules_follow_nova(tmp_path: Path) -> None:
     """physfn -> VF; sriov_totalvfs > 0 -> PF; sriov_totalvfs 0 (SR-IOV off in firmware) -> PCI."""
     built = fakehost.build(tmp_path / "h", "1x mlx-cx5 numa=0 totalvfs=0; 1x mlx-cx5 numa=0 vfs=1")
-    with hostroot.HostRoot.open(built.root) as root:
+    with roots.open_root(built.root) as root:
         devs = sysfs.read_devices(root, pci_ids=None).by_address()
     assert devs["0000:01:00.0"].dev_type == model.TYPE_PCI
     assert devs["0000:01:00.0"].sriov_totalvfs == 0
@@ -142,7 +142,7 @@ def test_unbound_pf_with_vfs_but_without_sriov_totalvfs_is_still_a_pf(tmp_path: 
     built = fakehost.build(tmp_path / "h", "1x intel-e810 numa=0 vfs=2")
     pf = built.root / built.by_address()["0000:01:00.0"].sysfs_path
     (pf / "sriov_totalvfs").unlink()
-    with hostroot.HostRoot.open(built.root) as root:
+    with roots.open_root(built.root) as root:
         dev = sysfs.read_devices(root, pci_ids=None).by_address()["0000:01:00.0"]
     # without sriov_totalvfs the reader does not look for virtfn links: type-PCI, as libvirt
     # sees a device whose SR-IOV files are gone
@@ -152,7 +152,7 @@ def test_unbound_pf_with_vfs_but_without_sriov_totalvfs_is_still_a_pf(tmp_path: 
 def test_numa_topology_of_a_fake_host(tmp_path: Path) -> None:
     built = fakehost.build(tmp_path / "h", "1x nvidia-t4 numa=1; numa-nodes=2; cpus-per-node=8; "
                                           "mem-per-node=2048")
-    with hostroot.HostRoot.open(built.root) as root:
+    with roots.open_root(built.root) as root:
         topo = sysnuma.read_numa(root)
     assert [(c.id, c.cpus, c.memory_kb, c.sockets) for c in topo.cells] == [
         (0, tuple(range(8)), 2048 * 1024, (0,)), (1, tuple(range(8, 16)), 2048 * 1024, (1,))]
@@ -171,7 +171,7 @@ def test_parse_cpulist(text: str, cpus: tuple[int, ...] | None) -> None:
 def test_live_root_lists_every_pci_device() -> None:
     if not os.path.isdir("/sys/bus/pci/devices"):
         skip_unless_ci("no PCI bus on this machine")
-    with hostroot.HostRoot.open("/") as root:
+    with roots.open_root("/") as root:
         scan = sysfs.read_devices(root)
     assert [d.address for d in scan.devices] == sorted(os.listdir("/sys/bus/pci/devices"))
     for dev in scan.devices:

@@ -14,7 +14,7 @@ import errno
 import os
 import posixpath
 import stat
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from pcipass.adapters.rootfiles import (
     MAX_TEXT_BYTES,
@@ -25,14 +25,29 @@ from pcipass.adapters.rootfiles import (
 )
 from pcipass.adapters.sysallow import ALLOWED_FAST, check_allowed
 
-if TYPE_CHECKING:
-    from pcipass.adapters.hostroot import HostRoot
+
+
+class RootLike(Protocol):
+    """What a directory handle asks of its host root (:class:`~pcipass.adapters.hostroot.HostRoot`):
+    a handle is made by a root and falls back on it for links and odd entries."""
+
+    live: bool
+    _heads: dict[tuple[str, str], str]
+
+    def read_bytes(self, rel: str, warnings: list[str] | None = None, *,
+                   limit: int = MAX_TEXT_BYTES) -> bytes | None: ...
+
+    def opendir(self, rel: str, warnings: list[str] | None = None) -> DirHandle: ...
+
+    def _walk(self, cur: str, components: list[str], hops: list[int]) -> str: ...
+
+    def _link_inside(self, base: str, target: str) -> bool: ...
 
 
 class DirHandle:
     """An open directory of a host root: names, small reads and links relative to its fd."""
 
-    def __init__(self, root: HostRoot, rel: str, real: str | None, warnings: list[str],
+    def __init__(self, root: RootLike, rel: str, real: str | None, warnings: list[str],
                  fd: int | None = None) -> None:
         self.root = root
         self.rel = rel
@@ -266,7 +281,7 @@ class DirHandle:
         return posixpath.basename(target.rstrip("/")) or None
 
 
-def open_link(root: HostRoot, parent: DirHandle, name: str, warnings: list[str]) -> DirHandle:
+def open_link(root: RootLike, parent: DirHandle, name: str, warnings: list[str]) -> DirHandle:
     """Open ``parent/name`` when it is a link (a ``sys/bus/pci/devices`` entry), cheaply.
 
     The link is read relative to the parent's fd and its directories are

@@ -42,10 +42,10 @@ import json
 import os
 from typing import Any
 
-from pcipass import __version__
 from pcipass.adapters import factsform, hostroot, jsoncodec, kernel, sysfs, sysnuma
 from pcipass.adapters.jsoncodec import FieldError
 from pcipass.core import errors, jsontext
+from pcipass.core.version import VERSION
 
 SCHEMA = "pcipass-facts/1"
 FILE = "facts.json"
@@ -121,8 +121,8 @@ def _mismatch(doc: Any, root: hostroot.HostRoot) -> str | None:
         return "not a JSON object"
     if doc.get("schema") != SCHEMA:
         return f"schema {doc.get('schema')!r} is not {SCHEMA}"
-    if doc.get("version") != __version__:
-        return f"written by pcipass {doc.get('version')!r}, this is {__version__}"
+    if doc.get("version") != VERSION:
+        return f"written by pcipass {doc.get('version')!r}, this is {VERSION}"
     missing = [k for k in ("hostname", "device_entries", "sysfs", "numa", "kernel") if k not in doc]
     if missing:
         return f"no {', '.join(missing)}"
@@ -151,7 +151,7 @@ def save(root: hostroot.HostRoot, found: sysfs.SysfsScan, numa: sysnuma.NumaTopo
         writes nothing to a host, and a ``.tar.gz`` is not rewritten).
     """
     check_writable(root.source)
-    doc = {"schema": SCHEMA, "version": __version__, "hostname": root.name,
+    doc = {"schema": SCHEMA, "version": VERSION, "hostname": root.name,
            "device_entries": device_entries(root),
            "sysfs": jsoncodec.encode(found), "numa": jsoncodec.encode(numa), "kernel": jsoncodec.encode(facts)}
     path = os.path.join(root.source, FILE)  # a directory: check_writable refused anything else

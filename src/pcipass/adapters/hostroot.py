@@ -46,7 +46,7 @@ class HostRoot:
     """A host's filesystem seen from a root directory; all reads stay inside it.
 
     Paths given to the methods are relative to the root and use ``/``
-    (``"sys/bus/pci/devices"``). Use :meth:`open` to build one, and
+    (``"sys/bus/pci/devices"``). Use :func:`pcipass.adapters.roots.open_root` to build one, and
     :meth:`close` (or ``with``) to remove a bundle's temporary directory.
     """
 
@@ -67,27 +67,6 @@ class HostRoot:
 
     def _root_path(self, path: str) -> str:
         return os.path.realpath(path)
-
-    @classmethod
-    def open(cls, path: str | os.PathLike[str] = "/") -> HostRoot:
-        """Open ``/`` (the live host), a root directory, or a ``.tar.gz`` bundle.
-
-        :raises HostRootInvalid: when the path is missing or is neither a
-            directory nor a readable gzip tarball.
-        """
-        text = os.fspath(path)
-        if not os.path.exists(text):
-            raise HostRootInvalid(path=text, reason="no such file or directory")
-        if os.path.isdir(text):
-            live = os.path.realpath(text) == "/"
-            return cls(text, source=text, live=live)
-        import tarfile  # bundles only: keep the live/dir start-up light
-
-        if text.endswith((".tar.gz", ".tgz")) or tarfile.is_tarfile(text):
-            from pcipass.adapters import treeroot
-
-            return treeroot.open_bundle(text)
-        raise HostRootInvalid(path=text, reason="expected a directory or a .tar.gz bundle")
 
     def close(self) -> None:
         """Release what the root holds (a bundle's memory; nothing for directories)."""

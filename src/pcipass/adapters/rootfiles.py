@@ -13,6 +13,8 @@ import os
 import posixpath
 import stat
 
+from pcipass.adapters import boundedread
+
 MAX_TEXT_BYTES = 1 << 16
 """The most any sysfs or procfs attribute read takes."""
 
@@ -56,18 +58,10 @@ def entry_kind(entry: os.DirEntry[str]) -> str:
     return "other"
 
 
-_NOT_REGULAR = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-                (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
-
-
 def not_regular_reason(mode: int) -> str | None:
     """Why a file of this mode is not read (``None`` for a regular file)."""
-    if stat.S_ISREG(mode):
-        return None
-    if stat.S_ISDIR(mode):
-        return "a directory; not read"
-    kind = next((name for test, name in _NOT_REGULAR if test(mode)), "not a regular file")
-    return f"not a regular file ({kind}); not read"
+    reason = boundedread.not_regular(mode)
+    return None if reason is None else f"{reason}; not read"
 
 
 def require_regular(mode: int) -> None:

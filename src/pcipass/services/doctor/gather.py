@@ -17,7 +17,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from pcipass.adapters import hostroot
+from pcipass.adapters import hostroot, roots
 from pcipass.core import errors
 from pcipass.doctor import mapping, model
 from pcipass.services import configcheck, scan, scanreport
@@ -252,7 +252,7 @@ class HostSource:
             raise model.FactMissing(fact, "an lspci paste has no host files")
         if self._root is None:
             try:
-                self._root = hostroot.HostRoot.open(self.scan.root)
+                self._root = roots.open_root(self.scan.root)
             except hostroot.HostRootInvalid as exc:
                 raise model.FactMissing(fact, f"the host root cannot be read again ({exc})") from exc
         return self._root

@@ -1,0 +1,33 @@
+"""Open what a ``--host`` names: the live ``/``, a host-root directory, or a bundle.
+
+The one entry point every command uses (contracts §1, §4). A directory becomes
+a :class:`~pcipass.adapters.hostroot.HostRoot`; a ``.tar.gz`` (or any tar
+archive) is read into memory as a :class:`~pcipass.adapters.treeroot.TreeRoot`,
+never unpacked.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pcipass.adapters.hostroot import HostRoot, HostRootInvalid
+
+
+def open_root(path: str | os.PathLike[str] = "/") -> HostRoot:
+    """Open ``/`` (the live host), a root directory, or a ``.tar.gz`` bundle.
+
+    :raises HostRootInvalid: when the path is missing, or is neither a
+        directory nor a readable tar archive (or a bundle over a bound).
+    """
+    text = os.fspath(path)
+    if not os.path.exists(text):
+        raise HostRootInvalid(path=text, reason="no such file or directory")
+    if os.path.isdir(text):
+        return HostRoot(text, source=text, live=os.path.realpath(text) == "/")
+    import tarfile  # bundles only: tarfile and its compressors cost a scan of a directory start-up
+
+    if text.endswith((".tar.gz", ".tgz")) or tarfile.is_tarfile(text):
+        from pcipass.adapters import treeroot  # with tarfile, for the same reason
+
+        return treeroot.open_bundle(text)
+    raise HostRootInvalid(path=text, reason="expected a directory or a .tar.gz bundle")
