@@ -43,6 +43,7 @@ def devices(nodes: tuple[int | None, ...], vfs: int, product: str, used: int) ->
 SPECS = [
     {"vendor_id": "8086", "physical_network": "physnet1"},
     {"vendor_id": "8086", "product_id": "154c", "physical_network": "physnet1", "trusted": True},
+    {"vendor_id": "8086", "product_id": "154c", "physical_network": "physnet1", "trusted": "True"},
     {"vendor_id": "8086", "product_id": "1572", "physical_network": "physnet1"},
 ]
 

@@ -271,7 +271,8 @@ def fleets(draw: st.DrawFn) -> list[schedule.HostInput]:
     for _ in range(draw(st.integers(1, 4))):
         nodes = tuple(draw(st.lists(st.sampled_from([0, 1, None]), min_size=1, max_size=2)))
         devices = host(nodes, draw(st.integers(0, 5)), draw(st.sampled_from(["154c", "10ed"])))
-        tagged = draw(st.sampled_from([{}, {"physical_network": "physnet1"}, {"trusted": True}]))
+        tagged = draw(st.sampled_from([{}, {"physical_network": "physnet1"}, {"trusted": True},
+                                       {"trusted": "True"}]))
         profiles.append((tuple(devices), tuple(specs_for(devices, dict({"vendor_id": "8086"},
                                                                        **tagged)))))
     for i in range(draw(st.integers(1, 12))):
@@ -329,6 +330,17 @@ def test_json_bool_tag_passes_the_scheduler_but_not_the_claim() -> None:
     index = schedule.FleetIndex.build(fleet)
     assert index.query(wanted, improved=False).fits == ("h1",)
     assert index.query(wanted, improved=True).fits == ()
+
+
+def test_json_bool_tag_host_is_rechecked_beside_a_string_tag_host() -> None:
+    """Both hosts' scheduler pools say "True"; only the string one's claim passes."""
+    devices = tuple(host(nodes=(0,)))
+    fleet = [schedule.HostInput(name, devices, tuple(specs_for(list(devices), dict(NIC, trusted=v))),
+                                CELLS) for name, v in (("str", "True"), ("bool", True))]
+    wanted = [alias_request(1, trusted="true")]
+    index = schedule.FleetIndex.build(fleet)
+    assert index.query(wanted, improved=False).fits == ("str", "bool")
+    assert index.query(wanted).fits == ("str",)
 
 
 def test_fleet_index_evaluates_identical_hosts_once() -> None:

@@ -65,7 +65,8 @@ class _Class:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Shape:
-    """Classes with the same pools up to counts and PF addresses, and the same NUMA cells."""
+    """Classes with the same pools up to counts and PF addresses, the same NUMA cells, and
+    compute-side tags that are all strings (``plain``) or not."""
 
     keys: tuple[dict[str, Any], ...]
     cells: tuple[numa.HostCell, ...]
@@ -108,9 +109,11 @@ class FleetIndex:
                 cid = by_content[content] = len(classes)
                 built = hostfit.host_pools(host.devices, host.specs, host.cells)
                 signature, keys, counts, plain = _canonical(built)
-                sid = shape_ids.get((signature, host.cells))
+                # plain is part of the shape: a JSON true and the string "True" look alike to the
+                # scheduler, not to the claim
+                sid = shape_ids.get((signature, host.cells, plain))
                 if sid is None:
-                    sid = shape_ids[(signature, host.cells)] = len(shapes)
+                    sid = shape_ids[(signature, host.cells, plain)] = len(shapes)
                     shapes.append(_Shape(keys, host.cells, plain))
                     groups.append({})
                 groups[sid].setdefault(counts, []).append(cid)
