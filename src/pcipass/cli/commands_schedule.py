@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from pcipass.cli import commands_config, output
 from pcipass.cli import main as climain
-from pcipass.cli import output
 
 if TYPE_CHECKING:
     import rich.console
@@ -100,6 +100,8 @@ def name_options(report: schedule_svc.ScheduleReport) -> None:
 
 
 def _worded_problem(cause: errors.PcipassError, problem: errors.Problem) -> errors.Problem:
+    # The core is imported here and in _worded_reason, not above, for pcipass --help (which
+    # imports every command module): pcipass.core.schedule adds about 50 ms to it.
     from pcipass.core import numa
     from pcipass.core.schedule import ports
 
@@ -139,8 +141,6 @@ def _devices_text(devices: list[dict[str, Any]]) -> str:
 def render_schedule(doc: dict[str, Any], con: rich.console.Console) -> None:
     import rich.table
     import rich.text
-
-    from pcipass.cli import commands_config
 
     for res in doc["results"]:
         head = rich.text.Text.assemble(("flavor ", "bold"), (res["flavor"], "bold cyan"))
