@@ -21,9 +21,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from pcipass.adapters import hostroot, pciids, sysattrs
-from pcipass.adapters.sysnuma import NumaCell as NumaCell  # moved: callers move next
-from pcipass.adapters.sysnuma import NumaTopology as NumaTopology
-from pcipass.adapters.sysnuma import read_numa as read_numa
 from pcipass.core import address as address_mod
 from pcipass.core import model
 

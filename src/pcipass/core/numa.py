@@ -90,7 +90,7 @@ class PinnedNodesRepeated(UnsupportedTopology):
 
 
 class CellFacts(Protocol):
-    """What discovery knows of a host NUMA node (``adapters.sysfs.NumaCell`` has this shape)."""
+    """What discovery knows of a host NUMA node (``adapters.sysnuma.NumaCell`` has this shape)."""
 
     @property
     def id(self) -> int: ...

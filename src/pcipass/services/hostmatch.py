@@ -29,7 +29,7 @@ from pcipass.core import config, errors, model, spec
 from pcipass.services import scanreport
 
 if TYPE_CHECKING:
-    from pcipass.adapters import kernel, sysfs
+    from pcipass.adapters import kernel, sysfs, sysnuma
     from pcipass.services import configcheck
 
 #: The [filter_scheduler] options a controller config overrides.
@@ -44,7 +44,7 @@ class HostRead:
     root: str
     kind: str
     devices: tuple[model.Device, ...]
-    numa: sysfs.NumaTopology | None
+    numa: sysnuma.NumaTopology | None
     kernel: kernel.KernelFacts | None
     iommu_groups: Mapping[int, tuple[str, ...]]
     netdevs: Mapping[str, tuple[sysfs.NetDev, ...]]

@@ -19,7 +19,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from pcipass.adapters import factscache, hostconf, hostroot, kernel, lspcifile, roots, sysfs
+from pcipass.adapters import factscache, hostconf, hostroot, kernel, lspcifile, roots, sysfs, sysnuma
 from pcipass.core import config
 from pcipass.services import gcpause, hostmatch, progress, scanreport, workers
 
@@ -117,7 +117,7 @@ def _scan_root(path: str | Path, controller: config.NovaConfig | None,
             found, numa, facts = cached.found, cached.topology, cached.kernel_facts
         else:
             found = sysfs.read_devices(root)
-            numa = sysfs.read_numa(root)
+            numa = sysnuma.read_numa(root)
             facts = kernel.read_kernel(root)
             if facts_cache == CACHE_SAVE:
                 factscache.save(root, found, numa, facts)

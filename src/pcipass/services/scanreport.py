@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pcipass.core import errors, model
 
 if TYPE_CHECKING:
-    from pcipass.adapters import kernel, sysfs
+    from pcipass.adapters import kernel, sysfs, sysnuma
     from pcipass.core import spec
     from pcipass.services import configcheck
 
@@ -51,7 +51,7 @@ class HostScan:
     root: str
     kind: str
     devices: tuple[model.Device, ...]
-    numa: sysfs.NumaTopology | None
+    numa: sysnuma.NumaTopology | None
     kernel: kernel.KernelFacts | None
     config: configcheck.ConfigView | None
     compute_starts: bool | None
