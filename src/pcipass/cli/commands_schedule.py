@@ -139,6 +139,7 @@ def _devices_text(devices: list[dict[str, Any]]) -> str:
 
 
 def render_schedule(doc: dict[str, Any], con: rich.console.Console) -> None:
+    # rich only for the table: -f json, the scripted form, skips its ~13 ms.
     import rich.table
     import rich.text
 
