@@ -16,15 +16,19 @@ stop within a second and leave nothing behind (contracts §5). So:
   stop included) terminates the pool before it propagates.
 
 Bundles are read into memory (:mod:`pcipass.adapters.bundle`), and one memory
-budget is shared by every worker.
+budget is shared by every worker. This module is imported only by a parallel
+scan, so its imports cost a single-host run nothing.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 from collections.abc import Callable, Generator, Iterable
 from typing import Any, TypeVar
+
+from pcipass.adapters import bundle
 
 T = TypeVar("T")
 
@@ -36,8 +40,6 @@ def _exit_on_term(signum: int, frame: object) -> None:
 
 
 def _init_worker(budget: Any) -> None:
-    from pcipass.adapters import bundle
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _exit_on_term)
     signal.signal(signal.SIGHUP, _exit_on_term)
@@ -71,10 +73,6 @@ def map_ordered(fn: Callable[..., T], arglists: Iterable[tuple[Any, ...]], jobs:
     iterating, or anything is raised while it waits, the workers are
     terminated and reaped before this generator returns.
     """
-    import multiprocessing
-
-    from pcipass.adapters import bundle
-
     # NOTE: fork keeps start-up cheap (modules already imported); results are plain
     # frozen records, pickled back in input order.
     ctx = multiprocessing.get_context("fork")
