@@ -6,6 +6,12 @@ by its full path would resolve the path again every time. A
 descriptor, with the same allow-list, jail and warnings as
 :class:`~pcipass.adapters.hostroot.HostRoot`'s path-based reads (tests pin
 that the two agree on every link shape).
+
+Why the hand-tuned paths stay (``bench/bench_scan.py``, 8 x 128 VFs, 1,040
+functions): reading relative to a directory fd, the bus-link fast path
+(:func:`open_link`) and listing ``net/`` by path took a scan from 41,516 to
+36,269 syscalls and the in-process scan from about 90 to 70 ms; a path syscall
+costs 1.2-2.5 us on the CI machine, and a scan makes about 35 per function.
 """
 
 from __future__ import annotations
