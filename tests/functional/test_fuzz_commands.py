@@ -242,6 +242,9 @@ def run_pcipass(args: list[str], workdir: Path) -> Outcome:
     proc.returncode = os.waitstatus_to_exitcode(status)
     for reader in readers:
         reader.join()
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
     out, err = streams.get("out", b""), streams.get("err", b"")
     if hung:
         return Outcome(-999, GUARD_S, 0, out, err, [])

@@ -363,7 +363,7 @@ def spec_warnings(spec: DeviceSpec, facts: model.HostFacts) -> list[errors.Probl
     Typo-looking tags are left to :func:`suspicious_tags`.
     """
     out = [errors.Problem(code="SpecNotChecked", message=reason,
-                          hint="run the check against the compute host (--host)")
+                          hint="check it against the compute host itself (its host root, or on the host)")
            for reason in spec.unchecked]
     if spec.devname is not None and spec.address is None and facts.known:
         out.append(errors.Problem(
