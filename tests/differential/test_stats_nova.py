@@ -17,6 +17,7 @@ The one deliberate difference (``can_fit``, docs/compat.md) is tested at the end
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -394,42 +395,64 @@ def test_policy_table_agrees_with_nova(nova_oracle: Any, sockets: tuple[int | No
 # -- Neutron port requests --------------------------------------------------------------------
 
 PORT_VNICS = ["direct", "macvtap", "direct-physical", "virtio-forwarder", "vdpa", "remote-managed"]
+PORT_PHYSNETS = [None, "physnet1"]
+PORT_TRUSTED = [None, "true", "no", "1"]
+PORT_POLICIES = [None, "required", "socket"]
+PORT_FLAVOR_POLICIES = [None, "preferred"]
+#: Every ``--port`` combination: vnic type x physnet x trusted x port policy x flavor policy.
+PORT_MATRIX = list(itertools.product(PORT_VNICS, PORT_PHYSNETS, PORT_TRUSTED, PORT_POLICIES,
+                                     PORT_FLAVOR_POLICIES))
 
 
-@settings(max_examples=60, deadline=None, derandomize=True)
-@given(vnic=st.sampled_from(PORT_VNICS), physnet=st.sampled_from([None, "physnet1"]),
-       trusted=st.sampled_from([None, "true", "no", "1"]),
-       port_policy=st.sampled_from([None, "required", "socket"]),
-       flavor_policy=st.sampled_from([None, "preferred"]))
-def test_port_requests_match_novas_create_resource_requests(
-        nova_oracle: Any, vnic: str, physnet: str | None, trusted: str | None,
-        port_policy: str | None, flavor_policy: str | None) -> None:
-    """``parse_port`` builds the InstancePCIRequest Nova's neutron API builds for such a port."""
+def test_port_matrix_is_complete() -> None:
+    assert len(PORT_MATRIX) == len(set(PORT_MATRIX)) == 288
+
+
+@pytest.fixture(scope="module")
+def nova_port_request(nova_oracle: Any) -> Any:
+    """Nova's neutron API building the InstancePCIRequest of one port (Neutron mocked out)."""
     from unittest import mock
 
     from nova import context, objects
     from nova.network import neutron
 
+    objects.register_all()
+    ctx = context.get_admin_context()
+    port_id = "7f6c5a3e-1b2c-4d5e-8f90-0123456789ab"
+
+    def run(vnic: str, physnet: str | None, trusted: bool | None, port_policy: str | None,
+            flavor_policy: str | None) -> Any:
+        api = neutron.API()
+        nets = objects.NetworkRequestList(objects=[objects.NetworkRequest(port_id=port_id)])
+        pci = objects.InstancePCIRequests(requests=[])
+        with mock.patch.object(neutron, "get_client"), \
+                mock.patch.object(api, "has_extended_resource_request_extension",
+                                  return_value=False), \
+                mock.patch.object(api, "_get_port_vnic_info",
+                                  return_value=(vnic, trusted, "net", None, port_policy, None)), \
+                mock.patch.object(api, "_get_physnet_tunneled_info", return_value=(physnet, False)):
+            api.create_resource_requests(ctx, nets, pci, flavor_policy)
+        (theirs,) = pci.requests
+        return theirs
+
+    return run
+
+
+@pytest.mark.parametrize(("vnic", "physnet", "trusted", "port_policy", "flavor_policy"), PORT_MATRIX)
+def test_port_requests_match_novas_create_resource_requests(
+        nova_port_request: Any, vnic: str, physnet: str | None, trusted: str | None,
+        port_policy: str | None, flavor_policy: str | None) -> None:
+    """``parse_port`` builds the InstancePCIRequest Nova's neutron API builds for such a port:
+    all 288 combinations, enumerated."""
     from pcipass.core import schedule
 
-    objects.register_all()
     text = ",".join(f"{k}={v}" for k, v in (("vnic_type", vnic), ("physnet", physnet),
                                             ("trusted", trusted), ("numa_policy", port_policy))
                     if v is not None)
     ours = schedule.parse_port(text, 0, flavor_policy)
-
-    api = neutron.API()
     trusted_bool = None if trusted is None else strutils.strict_bool(trusted)
-    port_id = "7f6c5a3e-1b2c-4d5e-8f90-0123456789ab"
-    nets = objects.NetworkRequestList(objects=[objects.NetworkRequest(port_id=port_id)])
-    pci = objects.InstancePCIRequests(requests=[])
-    with mock.patch.object(neutron, "get_client"), \
-            mock.patch.object(api, "has_extended_resource_request_extension", return_value=False), \
-            mock.patch.object(api, "_get_port_vnic_info",
-                              return_value=(vnic, trusted_bool, "net", None, port_policy, None)), \
-            mock.patch.object(api, "_get_physnet_tunneled_info", return_value=(physnet, False)):
-        api.create_resource_requests(context.get_admin_context(), nets, pci, flavor_policy)
-    (theirs,) = pci.requests
+    theirs = nova_port_request(vnic, physnet, trusted_bool, port_policy, flavor_policy)
     assert [dict(s) for s in ours.specs] == theirs.spec
     assert (ours.count, ours.alias_name) == (theirs.count, theirs.alias_name)
     assert ours.numa_policy == (theirs.numa_policy if "numa_policy" in theirs else None)
+    assert ours.is_port and theirs.source == theirs.NEUTRON_PORT
