@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -355,17 +356,24 @@ def test_flavor_properties_string_with_long_spaces(tmp_path: Path) -> None:
     assert code == 0 and doc["results"][0]["error"] is None
 
 
-@pytest.mark.parametrize("text", [
-    "k=a" + " " * 100_000 + "b",
-    "k='a" + " " * 100_000 + "b",
-    "k=a" + " ," * 50_000,
-    "k='" + "' ," * 50_000,
-])
-def test_flavor_properties_strings_are_parsed_in_linear_time(text: str) -> None:
+#: Seconds a 100 kB input may take: linear parsing needs milliseconds, quadratic needs hours.
+LINEAR_BOUND = 5.0
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("k=a" + " " * 100_000 + "b", {"k": "a" + " " * 100_000 + "b"}),
+    ("k='a" + " " * 100_000 + "b", "unterminated ' value at offset 2"),
+    ("k=a" + " ," * 50_000, {"k": "a" + " ," * 50_000}),
+    ("k='" + "' ," * 50_000, "unterminated ' value at offset 2"),
+], ids=["spaces", "unterminated_spaces", "commas", "unterminated_quotes"])
+def test_flavor_properties_strings_are_parsed_in_linear_time(text: str, expected: Any) -> None:
+    start = time.perf_counter()
     try:
-        flavorfile.parse_properties(text)
-    except ValueError:
-        pass
+        got: Any = flavorfile.parse_properties(text)
+    except ValueError as exc:
+        got = str(exc)
+    assert time.perf_counter() - start < LINEAR_BOUND
+    assert got == expected
 
 
 def test_lspci_address_then_16000_spaces(tmp_path: Path) -> None:
@@ -375,14 +383,18 @@ def test_lspci_address_then_16000_spaces(tmp_path: Path) -> None:
     assert "line 1 is 16,007 characters long, more than lspci prints (at most 4,096 read)" in r.err
 
 
-@pytest.mark.parametrize("line", [
-    "00:00.0 " + " " * 4000 + "x",
-    "00:00.0 Ethernet controller: x" + " " * 4000 + "y (rev 01)",
-    "00:00.0 Ethernet controller: x (prog-if 00 [" + "a" * 4000,
-    "Slot:\t00:00.0\nDevice:\ta" + " " * 4000 + "b [1572]",
-])
-def test_lspci_long_lines_under_the_cap_are_parsed_in_linear_time(line: str) -> None:
-    lspci.parse(line)
+@pytest.mark.parametrize(("line", "code"), [
+    ("00:00.0 " + " " * 4000 + "x", "LspciNoDevices"),
+    ("00:00.0 Ethernet controller: x" + " " * 4000 + "y (rev 01)", "LspciNoIds"),
+    ("00:00.0 Ethernet controller: x (prog-if 00 [" + "a" * 4000, "LspciNoIds"),
+    ("Slot:\t00:00.0\nDevice:\ta" + " " * 4000 + "b [1572]", "LspciNoIds"),
+], ids=["spaces", "spaces_in_name", "open_bracket", "machine_readable"])
+def test_lspci_long_lines_under_the_cap_are_parsed_in_linear_time(line: str, code: str) -> None:
+    start = time.perf_counter()
+    result = lspci.parse(line)
+    assert time.perf_counter() - start < LINEAR_BOUND
+    assert result.devices == ()
+    assert [p.code for p in result.problems][:1] == [code]
 
 
 def test_lspci_vf_device_id_is_the_last_after_vf_offset() -> None:
@@ -398,14 +410,18 @@ def test_nova_conf_comment_of_120k_brackets(tmp_path: Path) -> None:
     assert exit_code == 0 and doc["valid"] and [a["name"] for a in doc["aliases"]] == ["a1"]
 
 
-@pytest.mark.parametrize("text", [
-    "[a](" * 30_000, "[a]" * 30_000, " " * 100_000 + "x", "- " + " " * 100_000 + "x",
-    "a: b\n" + "\n" * 100_000 + "x", "a: b\n" + " \n" * 100_000, "{{" * 50_000,
-    "[" + "a" * 100_000, "=" * 100_000 + "x", "a: [" + "[" * 40 + "]" * 41 + "\n" + "b: c\n" * 10_000,
+@pytest.mark.parametrize(("text", "kind"), [
+    ("[a](" * 30_000, "prose"), ("[a]" * 30_000, "prose"), (" " * 100_000 + "x", "prose"),
+    ("- " + " " * 100_000 + "x", "prose"), ("a: b\n" + "\n" * 100_000 + "x", "yaml"),
+    ("a: b\n" + " \n" * 100_000, "yaml"), ("{{" * 50_000, "json"), ("[" + "a" * 100_000, "prose"),
+    ("=" * 100_000 + "x", "prose"), ("a: [" + "[" * 40 + "]" * 41 + "\n" + "b: c\n" * 10_000, "yaml"),
 ])
-def test_sniffing_is_linear(text: str) -> None:
-    sniff.classify(text, "guide.md")
-    sniff.ini_snippets(text)
+def test_sniffing_is_linear(text: str, kind: str) -> None:
+    start = time.perf_counter()
+    found = sniff.classify(text, "guide.md")
+    snippets = sniff.ini_snippets(text)
+    assert time.perf_counter() - start < LINEAR_BOUND
+    assert found.kind == kind and snippets == []
 
 
 def test_alias_api_pattern_does_not_backtrack_exponentially() -> None:

@@ -36,7 +36,9 @@ def summary(result: requests.FlavorRequests) -> list[tuple[str, int, str | None]
 @pytest.mark.parametrize("value", ["a:2,b:1", "a:2 , b:1", "a:0", "a b:1", "a:10"],
                          ids=["plain", "spaces_around_comma", "count_zero", "space_in_name", "two_digits"])
 def test_api_accepts(value: str) -> None:
-    requests.validate_extra_spec("pci_passthrough:alias", value)
+    assert requests.validate_extra_spec("pci_passthrough:alias", value) is None
+    with pytest.raises(requests.ValidationError):  # the same value, spoiled, is refused
+        requests.validate_extra_spec("pci_passthrough:alias", value + ":")
 
 
 @pytest.mark.parametrize("value", ["a", "a:x", "a:-1", "a:1:2", "a:1,", "", " a : 1"],
@@ -63,7 +65,9 @@ def test_api_rejects_other_keys(key: str, value: str, message: str) -> None:
 
 
 def test_api_ignores_other_keys() -> None:
-    requests.validate_extra_spec("hw:mem_page_size", "whatever")
+    assert requests.validate_extra_spec("hw:mem_page_size", "whatever") is None
+    with pytest.raises(requests.ValidationError):  # a key it reads refuses the same value
+        requests.validate_extra_spec("hw:cpu_policy", "whatever")
 
 
 # -- §3.1 boot-time translation -------------------------------------------------------------------

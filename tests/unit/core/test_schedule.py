@@ -214,10 +214,16 @@ def test_unknown_port_key_gets_a_suggestion() -> None:
 @settings(max_examples=150, deadline=None, derandomize=True)
 @given(st.text(max_size=40))
 def test_parse_port_never_crashes(text: str) -> None:
+    """Any text is a port request of one device, or an InvalidPortRequest quoting it."""
     try:
-        schedule.parse_port(text)
-    except schedule.InvalidPortRequest:
-        pass
+        got = schedule.parse_port(text)
+    except schedule.InvalidPortRequest as exc:
+        assert exc.code == "InvalidPortRequest"
+        assert exc.message.startswith(f"Invalid port request {text!r}: ")
+        return
+    assert got.is_port and got.count == 1 and len(got.specs) == 1
+    (entry,) = got.specs
+    assert entry["remote_managed"] in ("True", "False") and "physical_network" in entry
 
 
 def test_build_requests_puts_flavor_requests_before_ports() -> None:
