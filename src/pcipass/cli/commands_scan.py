@@ -241,13 +241,16 @@ def _device_row(d: dict[str, Any], indent: str) -> list[str]:
 
 
 def _type(d: dict[str, Any]) -> str:
-    kind = {"type-PF": "PF", "type-VF": "VF", "type-PCI": "PCI"}.get(d["dev_type"] or "", "-")
-    if kind == "PF" and d["sriov_totalvfs"] is not None:
+    # the scan loaded the core already; at the top this import would cost every --help ~5 ms
+    from pcipass.core import model
+
+    dev_type = d["dev_type"]
+    if dev_type == model.TYPE_PF and d["sriov_totalvfs"] is not None:
         numvfs = "?" if d["sriov_numvfs"] is None else d["sriov_numvfs"]
         return f"PF {numvfs}/{d['sriov_totalvfs']} VFs"
-    if kind == "VF" and d["vf_index"] is not None:
+    if dev_type == model.TYPE_VF and d["vf_index"] is not None:
         return f"VF {d['vf_index']}"
-    return kind
+    return model.device_label(dev_type)
 
 
 def _passthrough(d: dict[str, Any]) -> str:

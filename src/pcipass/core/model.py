@@ -23,6 +23,36 @@ DEV_TYPES = (TYPE_PCI, TYPE_PF, TYPE_VF)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class DeviceKind:
+    """How a device type is named: ``label`` in a table column, ``noun`` in a sentence."""
+
+    label: str
+    noun: str
+
+
+#: The one table of device-type names (reasons, the doctor's messages, the scan table).
+DEVICE_KINDS: Mapping[str, DeviceKind] = {
+    TYPE_VF: DeviceKind("VF", "VF"),
+    TYPE_PF: DeviceKind("PF", "PF"),
+    TYPE_PCI: DeviceKind("PCI", "PCI device"),
+    TYPE_VDPA: DeviceKind("vDPA", "vDPA device"),
+}
+
+
+def device_noun(dev_type: str | None, count: int = 1) -> str:
+    """``VF``, ``2 PFs`` style nouns: the type's noun (``device`` when unknown), plural unless ``count`` is 1."""
+    kind = DEVICE_KINDS.get(dev_type or "")
+    noun = kind.noun if kind is not None else "device"
+    return noun if count == 1 else noun + "s"
+
+
+def device_label(dev_type: str | None) -> str:
+    """The short name of a device type for a table column (``-`` when unknown)."""
+    kind = DEVICE_KINDS.get(dev_type or "")
+    return kind.label if kind is not None else "-"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Device:
     """One PCI function as discovery (sysfs, lspci) saw it.
 

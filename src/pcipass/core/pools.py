@@ -15,11 +15,15 @@ Nova keeps two views of the same pools, and so do we:
   a request's ``"true"`` case-insensitively, while the compute view's ``True``
   does not). :meth:`PciStats.support` runs there.
 
-Every filter stage records what it dropped as a :class:`Drop`, so that a
+Each filter stage is declared once, as a :class:`Stage` in :data:`PIPELINE`
+(its name, whether Nova checks the count after it, its filter and its
+explanation), and records what it dropped as a :class:`Drop`, so that a
 "no" comes with the stage, the count, the pools and the reason (these
-become the ``reasons`` of ``pcipass schedule``). The Placement stage is kept
-as a hook: requests carry ``rp_uuids``; pools without ``rp_uuid`` are ignored
-as Nova does; we never assign ``rp_uuid`` to pools ourselves.
+become the ``reasons`` of ``pcipass schedule``). :func:`accepts` is the
+part of the pipeline that judges one pool alone; the doctor's alias mapping
+asks it too. The Placement stage is kept as a hook: requests carry
+``rp_uuids``; pools without ``rp_uuid`` are ignored as Nova does; we never
+assign ``rp_uuid`` to pools ourselves.
 
 The one deliberate improvement over Nova is :meth:`PciStats.can_fit`, which
 answers "can this host take the requests" by running the compute claim on a
@@ -29,32 +33,20 @@ copy, so the PF/VF dependency is honoured (§9.8).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pcipass.core import model, spec, strutils
+from pcipass.core.layers import Layer
 
 REQUIRED = "required"
 LEGACY = "legacy"
 PREFERRED = "preferred"
 SOCKET = "socket"
 
-#: Filter stages in pipeline order, with the reason Nova logs for each.
-STAGES: dict[str, str] = {
-    "spec": "mismatched PCI attribute(s)",
-    "numa": "they are on the wrong NUMA node(s)",
-    "unrequested_pf": "they are PFs which we have not requested",
-    "unrequested_vdpa": "they are VDPA devices which we have not requested",
-    "unrequested_remote_managed": "they are remote-managed devices which we have not requested",
-    "placement": "they are not part of the placement allocation",
-    "live_migratable": "they are not live migratable",
-    "no_pool": "no pool is left for the request (Nova fails even a request for 0 devices)",
-}
-#: Stages after which Nova checks that enough devices remain.
-_COUNTED = frozenset({"spec", "numa", "unrequested_pf", "live_migratable"})
-_IGNORED_SPEC_KEYS = frozenset({"resource_class", "traits", "rp_uuids"})
+#: Request spec keys the pools never compare (Placement's, and the RP hook's).
+IGNORED_SPEC_KEYS = frozenset({"resource_class", "traits", "rp_uuids"})
 _REMOTE_MANAGED_TYPES = (model.TYPE_VF, model.TYPE_PF, model.TYPE_VDPA)
-_TRUE = strutils.TRUE_STRINGS
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -152,9 +144,7 @@ class PoolInfo:
 
     def describe(self) -> str:
         """``8 VFs 8086:154c on NUMA node 1`` (PF address when VFs)."""
-        kind = {model.TYPE_VF: "VF", model.TYPE_PF: "PF", model.TYPE_PCI: "PCI device",
-                model.TYPE_VDPA: "vDPA device"}.get(self.dev_type or "", "device")
-        noun = kind + ("s" if self.count != 1 else "")
+        noun = model.device_noun(self.dev_type, self.count)
         node = self.numa_node
         where = "of unknown NUMA node" if node is None else f"on NUMA node {node}"
         text = f"{self.count} {noun} {self.get('vendor_id')}:{self.get('product_id')} {where}"
@@ -191,8 +181,13 @@ class Drop:
         return self.before - self.dropped
 
     @property
-    def why(self) -> str:
+    def definition(self) -> Stage:
+        """The declared :class:`Stage` this drop names."""
         return STAGES[self.stage]
+
+    @property
+    def why(self) -> str:
+        return self.definition.why
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -234,19 +229,26 @@ def pool_key(device: model.Device, tags: Mapping[str, Any], parent_ifname: str |
     return key
 
 
-def parent_ifnames(devices: Sequence[model.Device]) -> dict[str, str]:
-    """``parent_ifname`` per VF address, as the libvirt driver reports it.
+def parent_ifname(device: model.Device, parent: model.Device | None) -> str | None:
+    """The ``parent_ifname`` the libvirt driver reports for ``device``, whose parent is ``parent``.
 
     A VF gets its PF's (first) netdev name when the VF itself has a netdev
     and its PF has one.
     """
-    netdevs = {d.address: d.netdevs for d in devices if d.netdevs}
+    if (device.dev_type == model.TYPE_VF and device.parent_addr and device.netdevs
+            and parent is not None and parent.netdevs):
+        return parent.netdevs[0]
+    return None
+
+
+def parent_ifnames(devices: Sequence[model.Device]) -> dict[str, str]:
+    """:func:`parent_ifname` per VF address of a host's devices."""
+    with_netdevs = {d.address: d for d in devices if d.netdevs}
     out = {}
     for dev in devices:
-        if dev.dev_type == model.TYPE_VF and dev.parent_addr and dev.netdevs:
-            parent = netdevs.get(dev.parent_addr)
-            if parent:
-                out[dev.address] = parent[0]
+        name = parent_ifname(dev, with_netdevs.get(dev.parent_addr) if dev.parent_addr else None)
+        if name is not None:
+            out[dev.address] = name
     return out
 
 
@@ -564,56 +566,57 @@ def _freeze(value: Any) -> Any:
 
 # -- the filter pipeline ---------------------------------------------------------------------
 
+#: A stage's filter over the pool list: the pools kept, and what decided (shown in reasons).
+StageFilter = Callable[[list[Pool], Request, Sequence[int] | None, Mapping[int, int | None] | None],
+                       tuple[list[Pool], str]]
+#: A stage's rule for one pool (its key), for the stages that judge each pool alone.
+PoolRule = Callable[[Mapping[str, Any], Request], bool]
+#: The sentence that explains why one pool was dropped (the reasons of ``pcipass schedule``).
+Explain = Callable[[Drop, Request, PoolInfo], str]
 
-def filter_pools(pools: Sequence[Pool], request: Request, numa_cells: Sequence[int] | None,
-                 sockets: Mapping[int, int | None] | None, index: int = 0,
-                 drops: list[Drop] | None = None) -> list[Pool] | None:
-    """Nova's ``_filter_pools``: the pools usable for ``request``, None when too few devices remain.
 
-    Each stage that drops devices (or leaves too few) appends a :class:`Drop` to ``drops``.
+@dataclasses.dataclass(frozen=True, slots=True)
+class Stage:
+    """One stage of Nova's ``_filter_pools`` (nova-pci.md §4.2), declared once.
+
+    :ivar name: what :attr:`Drop.stage` and the JSON call it.
+    :ivar counted: Nova checks after this stage that enough devices remain (and fails if not).
+    :ivar why: the reason Nova logs for what the stage drops ("Dropped N device(s) as ...").
+    :ivar rule: the test of one pool, for a stage that judges each pool alone;
+        :func:`accepts` is the conjunction of these.
+    :ivar select: the filter of a stage that needs the whole list or the counts (NUMA,
+        Placement); it also says what decided.
+    :ivar explain: the sentence for one pool the stage dropped; None: :attr:`why`.
+    :ivar layer: the layer its drops belong to; None: the request's (flavor or Neutron).
     """
-    log = drops if drops is not None else []
-    current = list(pools)
-    for stage in ("spec", "numa", "unrequested_pf", "unrequested_vdpa",
-                  "unrequested_remote_managed", "placement", "live_migratable"):
-        before = _total(current)
-        kept, detail = _stage(stage, current, request, numa_cells, sockets)
-        after = _total(kept)
-        failed = stage in _COUNTED and after < request.count
-        if after < before or failed:
-            kept_ids = {id(p) for p in kept}
-            gone = tuple(p.info() for p in current if id(p) not in kept_ids and p.count)
-            log.append(Drop(stage, index, request.label, before, before - after, request.count,
-                            gone, failed, detail))
-        if failed:
-            return None
-        current = kept
-    return current
+
+    name: str
+    counted: bool
+    why: str
+    rule: PoolRule | None = None
+    select: StageFilter | None = None
+    explain: Explain | None = None
+    layer: Layer | None = None
+
+    def run(self, pools: list[Pool], request: Request, numa_cells: Sequence[int] | None,
+            sockets: Mapping[int, int | None] | None) -> tuple[list[Pool], str]:
+        """The pools this stage keeps for ``request``, and what decided."""
+        if self.rule is not None:
+            rule = self.rule
+            return [p for p in pools if rule(p.key, request)], ""
+        if self.select is None:
+            raise ValueError(f"stage {self.name!r} filters nothing")
+        return self.select(pools, request, numa_cells, sockets)
+
+    def explanation(self, drop: Drop, request: Request, info: PoolInfo) -> str:
+        """Why the pool ``info`` was dropped, in a sentence."""
+        return self.explain(drop, request, info) if self.explain is not None else self.why
 
 
-def _stage(stage: str, pools: list[Pool], request: Request, numa_cells: Sequence[int] | None,
-           sockets: Mapping[int, int | None] | None) -> tuple[list[Pool], str]:
-    specs = request.specs
-    if stage == "spec":
-        wanted = [{k: v for k, v in s.items() if k not in _IGNORED_SPEC_KEYS} for s in specs]
-        return [p for p in pools if any(_spec_matches(p.key, w) for w in wanted)], ""
-    if stage == "numa":
-        return filter_numa(pools, request, numa_cells, sockets)
-    if stage == "unrequested_pf":
-        return _unrequested(pools, specs, model.TYPE_PF), ""
-    if stage == "unrequested_vdpa":
-        return _unrequested(pools, specs, model.TYPE_VDPA), ""
-    if stage == "unrequested_remote_managed":
-        if all(not _truthy(s.get(spec.REMOTE_MANAGED)) for s in specs):
-            return [p for p in pools if not _truthy(p.key.get(spec.REMOTE_MANAGED))], ""
-        return pools, ""
-    if stage == "placement":
-        return _placement(pools, request), ""
-    return _live_migratable(pools, specs), ""
-
-
-def _spec_matches(key: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
-    """Nova's ``pci_device_prop_match`` for one spec: strings compare case-insensitively."""
+def prop_match(key: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    """Nova's ``pci_device_prop_match`` for one spec dict: every wanted key equals the pool's
+    value (a key the pool lacks is None); strings compare case-insensitively, a list value must
+    be a subset of the pool's list."""
     for name, value in wanted.items():
         have = key.get(name)
         if isinstance(value, list) and isinstance(have, list):
@@ -629,6 +632,128 @@ def _spec_matches(key: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
     return True
 
 
+def spec_matches(key: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    """The spec stage's test of one request spec against a pool key: :func:`prop_match` on
+    every key but :data:`IGNORED_SPEC_KEYS` (Placement's)."""
+    if IGNORED_SPEC_KEYS.isdisjoint(wanted):
+        return prop_match(key, wanted)
+    return prop_match(key, {k: v for k, v in wanted.items() if k not in IGNORED_SPEC_KEYS})
+
+
+def accepts(key: Mapping[str, Any], request: Request) -> bool:
+    """Would the request's filters keep a pool with this key, counts and NUMA aside?
+
+    Every stage that judges a pool alone (spec, unrequested PF, vDPA and
+    remote-managed devices, live_migratable) says yes. The NUMA and Placement
+    stages are left out: they need the instance's cells and the pools' counts.
+    Whichever view ``key`` comes from decides: the compute's keeps JSON tag
+    types (:func:`pool_key`), the scheduler's has them string-coerced
+    (:func:`scheduler_key`).
+    """
+    return all(stage.rule(key, request) for stage in PIPELINE if stage.rule is not None)
+
+
+def scheduler_key(key: Mapping[str, Any]) -> dict[str, Any]:
+    """A pool key as the scheduler sees it (see :meth:`PciStats.scheduler_view`)."""
+    return _coerce_key(key)
+
+
+def _spec_rule(key: Mapping[str, Any], request: Request) -> bool:
+    return any(spec_matches(key, s) for s in request.specs)
+
+
+def _unrequested_rule(dev_type: str) -> PoolRule:
+    def rule(key: Mapping[str, Any], request: Request) -> bool:
+        return key.get("dev_type") != dev_type or any(s.get("dev_type") == dev_type for s in request.specs)
+    return rule
+
+
+def _remote_managed_rule(key: Mapping[str, Any], request: Request) -> bool:
+    if not strutils.lenient_bool(key.get(spec.REMOTE_MANAGED)):
+        return True
+    return any(strutils.lenient_bool(s.get(spec.REMOTE_MANAGED)) for s in request.specs)
+
+
+def _live_migratable_rule(key: Mapping[str, Any], request: Request) -> bool:
+    for value in ("true", "false"):
+        if all(s.get("live_migratable") == value for s in request.specs):
+            return key.get("live_migratable") == value
+    return True
+
+
+def _explain_pf(drop: Drop, req: Request, info: PoolInfo) -> str:
+    how = "vnic_type direct-physical" if req.is_port else "an alias with device_type type-PF"
+    return f"Nova hands out a PF only to a request that names it ({how})"
+
+
+def _explain_live_migratable(drop: Drop, req: Request, info: PoolInfo) -> str:
+    wanted = req.specs[0].get("live_migratable") if req.specs else None
+    return f"{req.label} wants live_migratable={wanted}; these have {info.get('live_migratable')}"
+
+
+def _select_numa(pools: list[Pool], request: Request, numa_cells: Sequence[int] | None,
+                 sockets: Mapping[int, int | None] | None) -> tuple[list[Pool], str]:
+    return filter_numa(pools, request, numa_cells, sockets)
+
+
+def _select_placement(pools: list[Pool], request: Request, numa_cells: Sequence[int] | None,
+                      sockets: Mapping[int, int | None] | None) -> tuple[list[Pool], str]:
+    return _placement(pools, request), ""
+
+
+SPEC = Stage("spec", True, "mismatched PCI attribute(s)", rule=_spec_rule)
+NUMA = Stage("numa", True, "they are on the wrong NUMA node(s)", select=_select_numa,
+             explain=lambda drop, req, info: drop.detail, layer=Layer.NUMA)
+UNREQUESTED_PF = Stage("unrequested_pf", True, "they are PFs which we have not requested",
+                       rule=_unrequested_rule(model.TYPE_PF), explain=_explain_pf)
+UNREQUESTED_VDPA = Stage("unrequested_vdpa", False, "they are VDPA devices which we have not requested",
+                         rule=_unrequested_rule(model.TYPE_VDPA),
+                         explain=lambda drop, req, info: "vDPA devices go only to ports with vnic_type vdpa")
+UNREQUESTED_REMOTE_MANAGED = Stage(
+    "unrequested_remote_managed", False, "they are remote-managed devices which we have not requested",
+    rule=_remote_managed_rule,
+    explain=lambda drop, req, info: ("they are remote_managed (SmartNIC/DPU); only vnic_type "
+                                     "remote-managed ports get them"))
+PLACEMENT = Stage("placement", False, "they are not part of the placement allocation",
+                  select=_select_placement, layer=Layer.PLACEMENT)
+LIVE_MIGRATABLE = Stage("live_migratable", True, "they are not live migratable",
+                        rule=_live_migratable_rule, explain=_explain_live_migratable)
+#: Not a filter: the request met an empty pool list (Nova fails it, even for 0 devices).
+NO_POOL = Stage("no_pool", True,
+                "no pool is left for the request (Nova fails even a request for 0 devices)")
+
+#: Nova's filter stages, in pipeline order.
+PIPELINE: tuple[Stage, ...] = (SPEC, NUMA, UNREQUESTED_PF, UNREQUESTED_VDPA, UNREQUESTED_REMOTE_MANAGED,
+                               PLACEMENT, LIVE_MIGRATABLE)
+#: Every stage a :class:`Drop` can name, by name.
+STAGES: dict[str, Stage] = {stage.name: stage for stage in (*PIPELINE, NO_POOL)}
+
+
+def filter_pools(pools: Sequence[Pool], request: Request, numa_cells: Sequence[int] | None,
+                 sockets: Mapping[int, int | None] | None, index: int = 0,
+                 drops: list[Drop] | None = None) -> list[Pool] | None:
+    """Nova's ``_filter_pools``: the pools usable for ``request``, None when too few devices remain.
+
+    Each stage that drops devices (or leaves too few) appends a :class:`Drop` to ``drops``.
+    """
+    log = drops if drops is not None else []
+    current = list(pools)
+    for stage in PIPELINE:
+        before = _total(current)
+        kept, detail = stage.run(current, request, numa_cells, sockets)
+        after = _total(kept)
+        failed = stage.counted and after < request.count
+        if after < before or failed:
+            kept_ids = {id(p) for p in kept}
+            gone = tuple(p.info() for p in current if id(p) not in kept_ids and p.count)
+            log.append(Drop(stage.name, index, request.label, before, before - after, request.count,
+                            gone, failed, detail))
+        if failed:
+            return None
+        current = kept
+    return current
+
+
 def filter_numa(pools: list[Pool], request: Request, numa_cells: Sequence[int] | None,
                 sockets: Mapping[int, int | None] | None) -> tuple[list[Pool], str]:
     """Nova's ``_filter_pools_for_numa_cells`` (§4.4); also returns which rule decided."""
@@ -641,8 +766,8 @@ def filter_numa(pools: list[Pool], request: Request, numa_cells: Sequence[int] |
     if policy == REQUIRED or _total(strict) >= request.count:
         return strict, where
     if policy == SOCKET:
-        kept, why = _socket_pools(pools, cells, sockets)
-        return kept, f"{where}: {why}"
+        allowed, why = socket_nodes(cells, sockets)
+        return [p for p in pools if any(_same_node(p, n) for n in allowed)], f"{where}: {why}"
     relaxed = [p for p in pools if any(_same_node(p, c) for c in [*cells, None])]
     if policy == LEGACY or _total(relaxed) >= request.count:
         return relaxed, f"{where} (devices of unknown NUMA node are allowed too)"
@@ -651,30 +776,29 @@ def filter_numa(pools: list[Pool], request: Request, numa_cells: Sequence[int] |
 
 
 def _same_node(pool: Pool, cell: int | None) -> bool:
-    return _spec_matches(pool.key, {"numa_node": cell})
+    return prop_match(pool.key, {"numa_node": cell})
 
 
-def _socket_pools(pools: list[Pool], cells: list[int], sockets: Mapping[int, int | None] | None,
-                  ) -> tuple[list[Pool], str]:
+def socket_nodes(cells: Sequence[int], sockets: Mapping[int, int | None] | None,
+                 ) -> tuple[list[int], str]:
+    """The ``socket`` policy's fallback: the host NUMA nodes that share a CPU socket with the
+    instance's ``cells``, and the sentence that says so.
+
+    Empty when a host node's socket is unknown: Nova then accepts no node at all
+    ("No socket information in host NUMA cell(s)").
+    """
     host = dict(sockets or {})
     unknown = sorted(n for n, s in host.items() if s is None)
     if unknown:
         return [], f"the host reports no CPU socket for NUMA node(s) {_nodes(unknown)}"
     wanted = {host[c] for c in cells if c in host}
     allowed = sorted(n for n, s in host.items() if s in wanted)
-    kept = [p for p in pools if any(_same_node(p, n) for n in allowed)]
-    return kept, (f"only NUMA node(s) {_nodes(allowed)} share its socket(s) "
-                  f"{_nodes(sorted(x for x in wanted if x is not None))}")
+    return allowed, (f"only NUMA node(s) {_nodes(allowed)} share its socket(s) "
+                     f"{_nodes(sorted(x for x in wanted if x is not None))}")
 
 
 def _nodes(values: Iterable[Any]) -> str:
     return ",".join(str(v) for v in values) or "none"
-
-
-def _unrequested(pools: list[Pool], specs: Sequence[Mapping[str, Any]], dev_type: str) -> list[Pool]:
-    if all(s.get("dev_type") != dev_type for s in specs):
-        return [p for p in pools if p.key.get("dev_type") != dev_type]
-    return pools
 
 
 def _placement(pools: list[Pool], request: Request) -> list[Pool]:
@@ -683,20 +807,6 @@ def _placement(pools: list[Pool], request: Request) -> list[Pool]:
     wanted = _counter(request.rp_uuids)
     return [p for p in pools if p.key.get("rp_uuid") is not None
             and p.key["rp_uuid"] in wanted and p.count >= wanted[p.key["rp_uuid"]]]
-
-
-def _live_migratable(pools: list[Pool], specs: Sequence[Mapping[str, Any]]) -> list[Pool]:
-    for value in ("true", "false"):
-        if all(s.get("live_migratable") == value for s in specs):
-            return [p for p in pools if p.key.get("live_migratable") == value]
-    return pools
-
-
-def _truthy(value: Any) -> bool:
-    """oslo ``bool_from_string`` (lenient): only the true spellings are True."""
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in _TRUE
 
 
 def _total(pools: Iterable[Pool]) -> int:
@@ -723,7 +833,7 @@ def _one_pool_per_rp(pools: Iterable[Pool]) -> bool:
 
 
 def _no_pool(request: Request, index: int) -> Drop:
-    return Drop("no_pool", index, request.label, 0, 0, request.count, (), True)
+    return Drop(NO_POOL.name, index, request.label, 0, 0, request.count, (), True)
 
 
 def _coerce_key(key: Mapping[str, Any]) -> dict[str, Any]:

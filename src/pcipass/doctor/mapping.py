@@ -16,14 +16,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pcipass.core import alias as alias_mod
-from pcipass.core import model, schedule, spec
+from pcipass.core import errors, model, pools, schedule, spec
 from pcipass.doctor import model as dm
 from pcipass.core.layers import Layer
 
 MAX_NEAR_MISSES = 8
 MATCHED, MISSING, SHADOWED = "MATCHED", "MISSING", "SHADOWED"
-#: Alias keys Placement matches (ignored by the PCI pools unless pci_in_placement).
-PLACEMENT_KEYS = frozenset({"resource_class", "traits"})
+#: What matching raises for a device address Nova cannot parse: not ``d:b:s.f``
+#: (PciDeviceWrongAddressFormat), or a field that is not hex or out of range (PciConfigInvalidSpec,
+#: as Nova raises it). Such a device matches no entry (discovery never produces one).
+MALFORMED_DEVICE_ADDRESS = (errors.PciDeviceWrongAddressFormat, errors.PciConfigInvalidSpec)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -58,7 +60,7 @@ def near_misses(entry: spec.SpecEntry, devices: dm.DeviceFacts) -> list[NearMiss
             continue  # two fields differ already: no near miss
         try:
             diffs = s.mismatches(dev)
-        except Exception:  # noqa: BLE001 - a malformed address is no near miss
+        except MALFORMED_DEVICE_ADDRESS:  # a malformed address is no near miss
             continue
         fields = {d.field for d in diffs} - {"parent_addr"}
         if len(fields) == 1 and _plausible(entry.spec, dev, diffs):
@@ -183,54 +185,52 @@ def _spec_row(host: str, config: dm.ConfigFacts, devices: dm.DeviceFacts, entry:
 def _matches(s: spec.DeviceSpec, dev: model.Device) -> bool:
     try:
         return s.match(dev)
-    except Exception:  # noqa: BLE001 - malformed device address: no match
+    except MALFORMED_DEVICE_ADDRESS:  # a malformed device address matches nothing
         return False
 
 
 # -- aliases --------------------------------------------------------------------------------
 
 
-def alias_spec_matches(request: Mapping[str, str], dev: model.Device, entry: spec.SpecEntry) -> bool:
-    """Would a device pool made of ``dev`` (claimed by ``entry``) satisfy one alias spec?
+def reaches(specs: Sequence[Mapping[str, Any]], dev: model.Device, entry: spec.SpecEntry,
+            devices: dm.DeviceFacts) -> bool:
+    """Would Nova's pools give ``dev`` (claimed by ``entry``) to a request with these specs?
 
-    As Nova's PCI stats: every request key must equal the pool's value; PFs
-    only when ``dev_type`` asks for them; resource_class/traits are
-    Placement's business.
+    The pools' own rule (:func:`pools.accepts`) on the device's pool key as the
+    compute builds it: the spec stage (every key equal, strings case-insensitive,
+    Placement's keys ignored), then no PF, vDPA or remote-managed device the
+    request does not name, and live_migratable. NUMA and counts are the
+    scheduling core's (``host_fit``). The compute's view is what the claim hands
+    out: a device the scheduler counts but the claim refuses (a JSON ``true`` tag
+    against ``"true"``) is not reached.
     """
-    if dev.dev_type == model.TYPE_PF and request.get("dev_type") != model.TYPE_PF:
-        return False
-    for key, want in request.items():
-        if key in PLACEMENT_KEYS:
-            continue  # Placement matches these (or, without pci_in_placement, nothing does)
-        if not _pool_value_equal(key, str(want), dev, entry):
-            return False
-    return True
+    key = pools.pool_key(dev, entry.spec.tags, _parent_ifname(dev, devices))
+    return pools.accepts(key, pools.Request(1, tuple(specs)))
 
 
-def _pool_value_equal(key: str, want: str, dev: model.Device, entry: spec.SpecEntry) -> bool:
-    if key == "vendor_id":
-        return dev.vendor_id == want.lower()
-    if key == "product_id":
-        return dev.product_id == want.lower()
-    if key == "dev_type":
-        return dev.dev_type == want
-    got = entry.spec.tags.get(key)
-    return got is not None and str(got) == want
+def _parent_ifname(dev: model.Device, devices: dm.DeviceFacts) -> str | None:
+    parent = devices.by_address.get(dev.parent_addr) if dev.parent_addr else None
+    return pools.parent_ifname(dev, parent)
+
+
+def request_devices(specs: Sequence[Mapping[str, Any]], config: dm.ConfigFacts | None,
+                    devices: dm.DeviceFacts) -> list[tuple[model.Device, spec.SpecEntry]]:
+    """The devices of this host (with the entry that claims each) a request with these specs reaches."""
+    if config is None:
+        return []
+    out = []
+    for dev in devices.devices:
+        entry = config.matches.get(dev.address)
+        if entry is not None and reaches(specs, dev, entry, devices):
+            out.append((dev, entry))
+    return out
 
 
 def alias_devices(al: alias_mod.Alias, config: dm.ConfigFacts,
                   devices: dm.DeviceFacts) -> tuple[list[int], list[model.Device]]:
-    """The spec indexes and the devices of this host that satisfy any spec of the alias."""
-    specs: set[int] = set()
-    found: list[model.Device] = []
-    for dev in devices.devices:
-        entry = config.matches.get(dev.address)
-        if entry is None:
-            continue
-        if any(alias_spec_matches(s, dev, entry) for s in al.specs):
-            specs.add(entry.index)
-            found.append(dev)
-    return sorted(specs), found
+    """The spec indexes and the devices of this host that the alias reaches (:func:`reaches`)."""
+    found = request_devices(al.specs, config, devices)
+    return sorted({e.index for _, e in found}), [d for d, _ in found]
 
 
 def alias_rows(hosts: Iterable[tuple[str, dm.ConfigFacts | None, dm.DeviceFacts | None]],
@@ -318,11 +318,11 @@ def _flavor_host(fl: dm.FlavorFacts, host: str, fit: dm.HostFit | None,
                                           if verdict.instance_numa_nodes is not None else None)
             row["devices"] = [d.to_dict() for d in verdict.devices]
         else:
-            reasons = [_reason(r.layer, r.message, [e.to_dict() for e in r.evidence]) for r in verdict.reasons]
+            reasons = [_reason(r.layer, r.message, [e.brief() for e in r.evidence]) for r in verdict.reasons]
     if row["fits"]:
         return row
-    reasons += [_reason(f.layer, f"{f.id}: {f.message}", [{"source": e.source, "value": e.value}
-                                                          for e in f.evidence[:4]], f.id) for f in blockers]
+    reasons += [_reason(f.layer, f"{f.id}: {f.message}", [e.brief() for e in f.evidence[:4]], f.id)
+                for f in blockers]
     if reasons:
         first = min((r["layer"] for r in reasons), key=dm.LAYER_ORDER.__getitem__)
         row["first_broken_layer"] = first

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pcipass.core import alias as alias_mod
+from pcipass.core.evidence import Evidence as Evidence  # findings cite facts as the core's reasons do
 from pcipass.core.layers import Layer
 from pcipass.core import config, errors, model, numa, pools, requests, schedule, spec
 
@@ -39,18 +40,6 @@ FAIL, WARN, INFO, SKIP = Severity.FAIL, Severity.WARN, Severity.INFO, Severity.S
 SEVERITIES = tuple(Severity)
 #: What each severity contributes to the exit code; skip changes nothing.
 EXIT_CONTRIBUTION = {FAIL: 2, WARN: 1, INFO: 0, SKIP: 0}
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Evidence:
-    """One value read, and where: a file (and line) or a sysfs path, with the exact value."""
-
-    source: str
-    value: str
-    line: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "value": self.value, "line": self.line}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

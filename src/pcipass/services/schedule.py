@@ -22,6 +22,7 @@ from typing import Any
 
 from pcipass.adapters import flavorfile
 from pcipass.core import config, errors, legacy, model, numa, requests, schedule
+from pcipass.core.layers import Layer
 from pcipass.services import configcheck, cpusets, flavorexplain, gcpause
 from pcipass.services import scan as scan_mod
 from pcipass.services import scanreport
@@ -261,7 +262,7 @@ def _refused(model: HostModel) -> schedule.HostVerdict:
     p = model.broken
     assert p is not None
     where = f"{p.file}:{p.line}" if p.line else str(p.file)
-    layer = "numa" if p.code == "InvalidCpuSet" else "device_spec"
+    layer = Layer.NUMA if p.code == "InvalidCpuSet" else Layer.DEVICE_SPEC
     return schedule.HostVerdict(
         model.name, False, False, None, reasons=(schedule.Reason(
             layer, f"nova-compute would refuse to start with this host's config: "

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pcipass.core import model, numa, pools, spec
+from pcipass.core.evidence import Evidence
+from pcipass.core.layers import Layer
 from pcipass.core.schedule import verdicts
 
 #: Placements whose PCI rejection is explained in reasons (Nova may try many more).
@@ -34,7 +36,7 @@ class Context:
 def compute_numa_reasons(ctx: Context, fitted: numa.NumaFit, cells: Sequence[numa.HostCell],
                          guest: Sequence[numa.InstanceCell]) -> list[verdicts.Reason]:
     """The scheduler's NUMA fit passed, the compute's (on its own pools) does not."""
-    head = verdicts.Reason("scheduler", "Nova's scheduler accepts this host but the compute's own NUMA check "
+    head = verdicts.Reason(Layer.SCHEDULER, "Nova's scheduler accepts this host but the compute's own NUMA check "
                   "fails, so Nova reschedules (tag values differ between the scheduler's and the "
                   "compute's view of the pools)")
     return [head, *numa_reasons(ctx, fitted, cells, guest)]
@@ -51,51 +53,29 @@ def pci_reasons(ctx: Context, outcome: pools.Outcome, prefix: str = "",
         return _taken_by_earlier(ctx, index, numa_cells, prefix)
     out: list[verdicts.Reason] = []
     for drop in outcome.drops:
-        if drop.request != index or (drop.stage == "spec" and not drop.failed):
+        if drop.request != index or (drop.stage == pools.SPEC.name and not drop.failed):
             continue
         out.extend(_drop_reasons(ctx, req, drop, prefix))
     return out
 
 
 def _drop_reasons(ctx: Context, req: pools.Request, drop: pools.Drop, prefix: str) -> list[verdicts.Reason]:
-    layer = _request_layer(req)
-    if drop.stage == "spec":
+    stage = drop.definition
+    if stage is pools.SPEC:
         return _spec_reasons(ctx, req, drop, prefix)
-    if drop.stage == "no_pool":
+    layer = stage.layer or _request_layer(req)
+    if stage is pools.NO_POOL:
         return [verdicts.Reason(layer, f"{prefix}{req.label} asks for 0 devices and no pool is left for it; "
                        "Nova rejects the host anyway", 0, _request_evidence(req))]
     out = []
     for info in drop.pools:
-        out.append(verdicts.Reason(_stage_layer(drop.stage, layer),
-                          f"{prefix}{info.describe()} dropped: {_stage_why(drop, req, info)}",
-                          info.count, (verdicts.Evidence("pool", _pool_text(info)),
-                                       *_request_evidence(req))))
+        out.append(verdicts.Reason(layer, f"{prefix}{info.describe()} dropped: "
+                          f"{stage.explanation(drop, req, info)}",
+                          info.count, (Evidence("pool", _pool_text(info)), *_request_evidence(req))))
     if drop.failed:
-        out.append(verdicts.Reason(_stage_layer(drop.stage, layer),
-                          f"{prefix}{req.label} needs {drop.needed} device(s); "
+        out.append(verdicts.Reason(layer, f"{prefix}{req.label} needs {drop.needed} device(s); "
                           f"{drop.remaining} left after that", 0, _request_evidence(req)))
     return out
-
-
-def _stage_layer(stage: str, request_layer: str) -> str:
-    return {"numa": "numa", "placement": "placement"}.get(stage, request_layer)
-
-
-def _stage_why(drop: pools.Drop, req: pools.Request, info: pools.PoolInfo) -> str:
-    if drop.stage == "numa":
-        return drop.detail
-    if drop.stage == "unrequested_pf":
-        how = "vnic_type direct-physical" if req.is_port else "an alias with device_type type-PF"
-        return f"Nova hands out a PF only to a request that names it ({how})"
-    if drop.stage == "unrequested_vdpa":
-        return "vDPA devices go only to ports with vnic_type vdpa"
-    if drop.stage == "unrequested_remote_managed":
-        return ("they are remote_managed (SmartNIC/DPU); only vnic_type remote-managed ports "
-                "get them")
-    if drop.stage == "live_migratable":
-        wanted = req.specs[0].get("live_migratable") if req.specs else None
-        return f"{req.label} wants live_migratable={wanted}; these have {info.get('live_migratable')}"
-    return drop.why
 
 
 def _spec_reasons(ctx: Context, req: pools.Request, drop: pools.Drop, prefix: str) -> list[verdicts.Reason]:
@@ -107,11 +87,11 @@ def _spec_reasons(ctx: Context, req: pools.Request, drop: pools.Drop, prefix: st
     unlisted = _unlisted(ctx, req)
     if unlisted:
         sample = unlisted[0]
-        kind = _kind(sample.dev_type, len(unlisted))
-        out.append(verdicts.Reason("device_spec", f"{len(unlisted)} {kind} {sample.vendor_id}:"
+        kind = model.device_noun(sample.dev_type, len(unlisted))
+        out.append(verdicts.Reason(Layer.DEVICE_SPEC, f"{len(unlisted)} {kind} {sample.vendor_id}:"
                           f"{sample.product_id} would match {req.label} but no [pci] device_spec "
                           "entry allows them", len(unlisted),
-                          tuple(verdicts.Evidence("device", d.address) for d in unlisted[:8])))
+                          tuple(Evidence("device", d.address) for d in unlisted[:8])))
     return out
 
 
@@ -123,7 +103,7 @@ def _near_miss(ctx: Context, req: pools.Request, prefix: str) -> verdicts.Reason
     if not pools_now:
         closest = _closest_devices(ctx.devices, req.specs)
         seen = f"; closest devices on this host: {closest}" if closest else ""
-        return verdicts.Reason("device_spec", f"{prefix}{req.label} matches no device: its spec wants "
+        return verdicts.Reason(Layer.DEVICE_SPEC, f"{prefix}{req.label} matches no device: its spec wants "
                       f"{wanted}, and this host has no assignable device (no [pci] device_spec "
                       f"entry matches any of its devices){seen}", 0, _request_evidence(req))
     scored = sorted(((_misses(s, p), p) for s in req.specs for p in pools_now),
@@ -132,7 +112,7 @@ def _near_miss(ctx: Context, req: pools.Request, prefix: str) -> verdicts.Reason
     close = [(m, p) for m, p in scored if len(m) == best]
     has = "; ".join(_have_text(p, m) for m, p in _unique(close)[:4])
     evidence = (*_request_evidence(req),
-                *(verdicts.Evidence("pool", _pool_text(p)) for _, p in _unique(close)[:4]))
+                *(Evidence("pool", _pool_text(p)) for _, p in _unique(close)[:4]))
     return verdicts.Reason(layer, f"{prefix}{req.label} matches no device: its spec wants {wanted}, this "
                   f"host has {has}", 0, evidence)
 
@@ -152,13 +132,12 @@ def _closest_devices(devices: Sequence[model.Device],
         key = (rank, dev.dev_type, dev.vendor_id, dev.product_id)
         groups[key] = groups.get(key, 0) + 1
     ordered = sorted(groups.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1:]))
-    return ", ".join(f"{n} {_kind(t, n)} {v}:{p}" for (_, t, v, p), n in ordered[:4])
+    return ", ".join(f"{n} {model.device_noun(t, n)} {v}:{p}" for (_, t, v, p), n in ordered[:4])
 
 
 def _misses(wanted: Mapping[str, Any], info: pools.PoolInfo) -> tuple[str, ...]:
     key = dict(info.key)
-    return tuple(k for k, v in wanted.items() if k not in ("resource_class", "traits", "rp_uuids")
-                 and not pools._spec_matches(key, {k: v}))
+    return tuple(k for k, v in wanted.items() if not pools.spec_matches(key, {k: v}))
 
 
 def _unique(items: list[tuple[tuple[str, ...], pools.PoolInfo]],
@@ -174,7 +153,7 @@ def _unique(items: list[tuple[tuple[str, ...], pools.PoolInfo]],
 
 
 def _have_text(info: pools.PoolInfo, misses: Sequence[str]) -> str:
-    kind = _kind(info.dev_type, info.count)
+    kind = model.device_noun(info.dev_type, info.count)
     base = f"{kind} {info.get('vendor_id')}:{info.get('product_id')}"
     extra = [f"{k}={info.get(k)}" if info.get(k) is not None else f"no {k} tag"
              for k in misses if k not in ("vendor_id", "product_id", "dev_type")]
@@ -199,11 +178,10 @@ def _unlisted(ctx: Context, req: pools.Request) -> list[model.Device]:
             continue
         probe = {"vendor_id": dev.vendor_id, "product_id": dev.product_id, "dev_type": dev.dev_type}
         for wanted in req.specs:
+            # the pools' own rules on what a device list can tell: ids and type (Nova never gives
+            # PFs or vDPA devices to requests that do not name them)
             keys = {k: v for k, v in wanted.items() if k in probe}
-            special = dev.dev_type in (model.TYPE_PF, model.TYPE_VDPA)
-            if special and keys.get("dev_type") != dev.dev_type:
-                continue  # Nova never gives PFs or vDPA devices to requests that do not name them
-            if pools._spec_matches(probe, keys):
+            if pools.accepts(probe, dataclasses.replace(req, specs=(keys,))):
                 out.append(dev)
                 break
     return out
@@ -215,7 +193,7 @@ def _taken_by_earlier(ctx: Context, index: int, numa_cells: Sequence[int] | None
     blocked through the PF/VF dependency) the devices it could use."""
     earlier = ctx.reqs[:index]
     taken = ctx.compute.can_fit(earlier, numa_cells)
-    evidence = [verdicts.Evidence("taken", f"{earlier[i].label}: {_kind(d.device.dev_type, 1)} {d.address}")
+    evidence = [Evidence("taken", f"{earlier[i].label}: {model.device_noun(d.device.dev_type)} {d.address}")
                 for i, d in taken.devices]
     names = ", ".join(r.label for r in earlier)
     pfs = [d for _, d in taken.devices if d.device.dev_type == model.TYPE_PF]
@@ -226,7 +204,7 @@ def _taken_by_earlier(ctx: Context, index: int, numa_cells: Sequence[int] | None
     elif vfs:
         blocked = f"; taking VF {vfs[0].address} also takes its PF out of the pools"
     req = ctx.reqs[index]
-    return [verdicts.Reason("scheduler", f"{prefix}{req.label} alone would fit, but the earlier request(s) "
+    return [verdicts.Reason(Layer.SCHEDULER, f"{prefix}{req.label} alone would fit, but the earlier request(s) "
                    f"{names} already took the devices it could use{blocked}", 0,
                    (*_request_evidence(req), *evidence[:8]))]
 
@@ -236,15 +214,15 @@ def numa_reasons(ctx: Context, fitted: numa.NumaFit, cells: Sequence[numa.HostCe
     ids = ",".join(str(c.id) for c in cells) or "none"
     if fitted.unknown_nodes:
         unknown = ",".join(map(str, fitted.unknown_nodes))
-        return [verdicts.PinnedNodesUnknown("numa", f"the instance is pinned to NUMA node(s) {unknown}; "
+        return [verdicts.PinnedNodesUnknown(Layer.NUMA, f"the instance is pinned to NUMA node(s) {unknown}; "
                                    f"this host has NUMA node(s) {ids}", 0,
-                                   (verdicts.Evidence("host", f"NUMA nodes {ids}"),),
+                                   (Evidence("host", f"NUMA nodes {ids}"),),
                                    fitted.unknown_nodes, ids)]
     if fitted.too_few_cells:
         what = "reports no NUMA topology" if not cells else f"has {len(cells)} NUMA node(s) ({ids})"
-        return [verdicts.Reason("numa", f"the instance needs {len(guest)} NUMA node(s); this host {what}",
-                       0, (verdicts.Evidence("flavor", f"{len(guest)} guest NUMA cell(s)"),))]
-    out = [verdicts.Reason("numa", str(m), 0, (verdicts.Evidence("host", f"NUMA node {m.host}"),))
+        return [verdicts.Reason(Layer.NUMA, f"the instance needs {len(guest)} NUMA node(s); this host {what}",
+                       0, (Evidence("flavor", f"{len(guest)} guest NUMA cell(s)"),))]
+    out = [verdicts.Reason(Layer.NUMA, str(m), 0, (Evidence("host", f"NUMA node {m.host}"),))
            for m in fitted.misses]
     for placement in fitted.pci_rejected[:MAX_EXPLAINED_PLACEMENTS]:
         where = ",".join(map(str, placement))
@@ -256,34 +234,28 @@ def numa_reasons(ctx: Context, fitted: numa.NumaFit, cells: Sequence[numa.HostCe
 
 def claim_reasons(ctx: Context, outcome: pools.Outcome, nodes: tuple[int, ...] | None,
                    ) -> list[verdicts.Reason]:
-    head = verdicts.Reason("scheduler", "Nova's scheduler accepts this host, but the compute claim fails and "
+    head = verdicts.Reason(Layer.SCHEDULER, "Nova's scheduler accepts this host, but the compute claim fails and "
                   "Nova reschedules: taking a PF removes its VFs from the pools and taking a VF "
                   "removes its PF (nova-pci.md §9.8)", 0,
-                  tuple(verdicts.Evidence("request", r.label) for r in ctx.reqs))
+                  tuple(Evidence("request", r.label) for r in ctx.reqs))
     if outcome.crashed:
         return [dataclasses.replace(head, message=head.message + "; Nova's claim itself crashes here "
                                     "(a pool emptied under it)")]
     return [head, *pci_reasons(ctx, outcome, "at the claim: ", nodes)]
 
 
-def _request_layer(req: pools.Request) -> str:
-    return "neutron" if req.is_port else "flavor"
+def _request_layer(req: pools.Request) -> Layer:
+    return Layer.NEUTRON if req.is_port else Layer.FLAVOR
 
 
-def _request_evidence(req: pools.Request) -> tuple[verdicts.Evidence, ...]:
+def _request_evidence(req: pools.Request) -> tuple[Evidence, ...]:
     specs = " or ".join("{" + ", ".join(f"{k}: {v}" for k, v in s.items()) + "}" for s in req.specs)
-    out = [verdicts.Evidence("request", f"{req.label}: {req.count} x {specs or '{}'}")]
+    out = [Evidence("request", f"{req.label}: {req.count} x {specs or '{}'}")]
     if req.numa_policy:
-        out.append(verdicts.Evidence("policy", req.numa_policy))
+        out.append(Evidence("policy", req.numa_policy))
     return tuple(out)
 
 
 def _pool_text(info: pools.PoolInfo) -> str:
     return ", ".join(f"{k}={v}" for k, v in info.key)
 
-
-def _kind(dev_type: str | None, count: int) -> str:
-    names = {model.TYPE_VF: "VF", model.TYPE_PF: "PF", model.TYPE_PCI: "PCI device",
-             model.TYPE_VDPA: "vDPA device"}
-    name = names.get(dev_type or "", "device")
-    return name + ("s" if count != 1 else "")

@@ -11,6 +11,8 @@ import dataclasses
 from typing import Any
 
 from pcipass.core import model, numa, spec
+from pcipass.core.evidence import Evidence as Evidence  # the reasons' evidence is the core's one kind
+from pcipass.core.layers import Layer
 
 #: Nova's PCIWeigher counts at most this many free devices (``MAX_DEVS`` in nova/scheduler/weights/pci.py).
 MAX_DEVS = 100
@@ -27,28 +29,20 @@ class HostInput:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Evidence:
-    """One fact behind a reason: where it comes from and what it says."""
-
-    source: str
-    value: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"source": self.source, "value": self.value}
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
 class Reason:
-    """Why (part of) a host was rejected: the contract's Reason object."""
+    """Why (part of) a host was rejected: the contract's Reason object.
 
-    layer: str
+    ``layer`` prints as its name (a JSON or YAML string); ``evidence`` without lines.
+    """
+
+    layer: Layer
     message: str
     dropped: int = 0
     evidence: tuple[Evidence, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"layer": self.layer, "message": self.message, "dropped": self.dropped,
-                "evidence": [e.to_dict() for e in self.evidence]}
+        return {"layer": str(self.layer), "message": self.message, "dropped": self.dropped,
+                "evidence": [e.brief() for e in self.evidence]}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

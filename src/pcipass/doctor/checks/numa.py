@@ -12,7 +12,7 @@ import dataclasses
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
-from pcipass.core import model, requests, schedule, spec
+from pcipass.core import model, pools, requests, schedule, spec
 from pcipass.core import numa as numa_mod
 from pcipass.doctor import mapping
 from pcipass.doctor import model as dm
@@ -20,13 +20,13 @@ from pcipass.doctor.checks import common
 from pcipass.doctor.registry import check
 from pcipass.core.layers import Layer
 
-STRICT = ("required", "socket")
+#: Policies under which a device must sit on (or beside) the instance's NUMA nodes.
+STRICT = (pools.REQUIRED, pools.SOCKET)
 
 
 def _request_devices(req: requests.PciRequest, config: dm.ConfigFacts,
                      devices: dm.DeviceFacts) -> list[model.Device]:
-    return [d for d, e in common.claimed(config, devices)
-            if any(mapping.alias_spec_matches(s, d, e) for s in req.specs)]
+    return [d for d, _ in mapping.request_devices(req.specs, config, devices)]
 
 
 @check("PCI-N001", Layer.NUMA, title="devices have a NUMA node where the policy requires one")
@@ -66,7 +66,7 @@ def count_per_node(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts,
         if not fl.uses_numa or (fl.numa_nodes or 1) != 1:
             continue
         for req in fl.requests:
-            if req.numa_policy != "required":
+            if req.numa_policy != pools.REQUIRED:
                 continue
             usable = _request_devices(req, compute_config, devices)
             per_node: dict[int, int] = {}
@@ -166,18 +166,20 @@ def _placements(cells: Sequence[numa_mod.HostCell], guest: Sequence[numa_mod.Ins
     return out
 
 
-def _allowed(placement: Sequence[numa_mod.HostCell], cells: Sequence[numa_mod.HostCell], policy: str) -> set[int]:
-    nodes = {c.id for c in placement}
-    if policy == "socket":
-        sockets = {c.socket for c in placement if c.socket is not None}
-        nodes |= {c.id for c in cells if c.socket in sockets}
-    return nodes
-
-
 def _enough(devs: Sequence[model.Device], need: int, placement: Sequence[numa_mod.HostCell],
             cells: Sequence[numa_mod.HostCell], policy: str) -> bool:
-    allowed = _allowed(placement, cells, policy)
-    return sum(1 for d in devs if d.numa_node in allowed) >= need
+    """Would the pools' NUMA stage leave ``need`` of these devices to an instance on ``placement``?
+
+    The core's rule (:func:`pools.filter_numa`, with the ``socket`` fallback), on one
+    pool per NUMA node.
+    """
+    per_node: dict[int | None, int] = {}
+    for d in devs:
+        per_node[d.numa_node] = per_node.get(d.numa_node, 0) + 1
+    by_node = [pools.Pool({"numa_node": n}, c) for n, c in per_node.items()]
+    kept, _ = pools.filter_numa(by_node, pools.Request(need, (), numa_policy=policy),
+                                [c.id for c in placement], {c.id: c.socket for c in cells})
+    return sum(p.count for p in kept) >= need
 
 
 def _stuck(ctx: _Fit, matcher: Matcher, devices: dm.DeviceFacts,
@@ -185,12 +187,12 @@ def _stuck(ctx: _Fit, matcher: Matcher, devices: dm.DeviceFacts,
     """One result per strict request whose devices suffice on some node set, but not on any set the
     instance can be placed on."""
     for req in ctx.fl.requests:
-        policy = req.numa_policy or "legacy"
+        policy = req.numa_policy or pools.LEGACY
         if policy not in STRICT:
             continue
         devs = [d for d in devices.devices if d.numa_node is not None
                 and (e := matcher(d)) is not None and (hypothesis is None or e.index == hypothesis[1].index)
-                and any(mapping.alias_spec_matches(s, d, e) for s in req.specs)]
+                and mapping.reaches(req.specs, d, e, devices)]
         anywhere = itertools.permutations(ctx.cells, len(ctx.guest))
         if not devs or not any(_enough(devs, req.count, p, ctx.cells, policy) for p in anywhere):
             continue  # too few devices per node: PCI-N003; none at all: PCI-S002/PCI-C005
@@ -222,9 +224,8 @@ def _result(ctx: _Fit, req: requests.PciRequest, policy: str, devs: Sequence[mod
 
 
 def _kinds(devs: Sequence[model.Device]) -> str:
-    names = {model.TYPE_VF: "VFs", model.TYPE_PF: "PFs", model.TYPE_PCI: "PCI devices"}
     types = {d.dev_type for d in devs}
-    return names.get(types.pop() or "", "devices") if len(types) == 1 else "devices"
+    return model.device_noun(types.pop() if len(types) == 1 else None, count=2)
 
 
 def _misses(ctx: _Fit, nodes: Sequence[int]) -> list[numa_mod.CellMiss]:
@@ -325,6 +326,6 @@ def _matcher(specs: Sequence[spec.SpecEntry]) -> Matcher:
     def match(dev: model.Device) -> spec.SpecEntry | None:
         try:
             return spec.first_match(specs, dev)
-        except Exception:  # noqa: BLE001 - a malformed address matches nothing
+        except mapping.MALFORMED_DEVICE_ADDRESS:  # a malformed device address matches nothing
             return None
     return match
