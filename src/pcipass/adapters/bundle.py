@@ -182,7 +182,7 @@ def read(path: str) -> Tree:
     except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
         loader.tree.release()
         raise HostRootInvalid(path=path, reason=f"cannot read the bundle ({exc})") from exc
-    except BaseException:
+    except BaseException:  # anything else (Ctrl-C included): free the memory, then let it go on
         loader.tree.release()
         raise
     loader.finish()

@@ -148,7 +148,9 @@ def _parse(pattern: str) -> Any | None:
         warnings.simplefilter("ignore")  # "Possible nested set" FutureWarnings: re's, not ours
         try:
             return _P.parse(pattern, 0)
-        except Exception:  # noqa: BLE001 - re.compile accepted it; be lenient here
+        # re._parser is internal (see above) and re.compile accepted the pattern: whatever the
+        # parser raises means "cannot analyse", and the callers fall back to the pattern as written
+        except Exception:  # noqa: BLE001
             return None
 
 
