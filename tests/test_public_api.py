@@ -2,35 +2,214 @@
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
 import inspect
+import subprocess
+import sys
+
+import pytest
 
 import pcipass
-from support import FIXTURES
+from support import FIXTURES, REPO
+
+DOC = REPO / "docs" / "python-api.md"
+
+
+PUBLIC = {
+    # use cases (read files)
+    "check_config", "explain_flavors", "read_flavor", "read_nova_conf",
+    # device_spec: parsing and matching
+    "DeviceSpec", "Mismatch", "SpecEntry", "SpecParseResult", "first_match", "parse_device_spec",
+    "parse_device_spec_values",
+    # aliases, flavors and ports
+    "Alias", "AliasParseResult", "FlavorRequests", "InvalidPortRequest", "NUMA_POLICIES",
+    "PciRequest", "build_requests", "parse_alias_values", "parse_port", "translate_flavor",
+    # pools
+    "Drop", "Outcome", "PciStats", "PoolRequest", "build_pools",
+    # one host
+    "HostCell", "HostVerdict", "InstanceShape", "evaluate_host",
+    # values and errors
+    "Device", "HostFacts", "PciAddress", "PciDeviceWrongAddressFormat", "PcipassError", "Problem",
+    "__version__",
+}
+
+#: The leading parameters of every public function: parameters are only ever added at the end.
+PARAMETERS = {
+    "check_config": ["nova_conf", "sriov_agent_conf", "config_dirs", "facts"],
+    "explain_flavors": ["flavors", "nova_conf", "image"],
+    "read_flavor": ["path"],
+    "read_nova_conf": ["files", "config_dirs"],
+    "parse_device_spec_values": ["values", "facts", "report_in_placement"],
+    "parse_device_spec": ["raw", "facts", "report_in_placement"],
+    "first_match": ["specs", "device"],
+    "parse_alias_values": ["values", "pci_in_placement"],
+    "translate_flavor": ["extra_specs", "aliases", "image_props"],
+    "parse_port": ["value", "position", "flavor_policy"],
+    "build_requests": ["flavor_requests", "ports", "flavor_policy"],
+    "build_pools": ["devices", "specs", "sockets"],
+    "evaluate_host": ["host_devices", "specs", "requests", "numa_cells", "instance_shape", "name",
+                      "instance_numa_nodes", "nova_compatible"],
+}
+#: The leading fields of every public record: records only gain fields, at the end.
+FIELDS = {
+    "Alias": ["name", "numa_policy", "dev_type", "specs", "sources"],
+    "AliasParseResult": ["aliases", "problems", "warnings"],
+    "Device": ["address", "vendor_id", "product_id"],
+    "DeviceSpec": ["vendor_id", "product_id", "address", "devname"],
+    "Drop": ["stage", "request", "label", "before", "dropped", "needed", "pools", "failed", "detail"],
+    "FlavorRequests": ["requests", "numa_policy", "numa_nodes", "cpu_policy"],
+    "HostCell": ["id", "cpus", "pcpus", "memory_mb", "socket"],
+    "HostVerdict": ["name", "fits", "nova_fits", "claim_ok", "devices", "instance_numa_nodes",
+                    "reasons", "free"],
+    "InstanceShape": ["vcpus", "memory_mb", "numa_nodes", "cpu_policy"],
+    "Mismatch": ["field", "wanted", "got"],
+    "Outcome": ["ok", "failed_request", "drops", "devices", "crashed"],
+    "PciAddress": ["domain", "bus", "slot", "func"],
+    "PciRequest": ["alias_name", "count", "numa_policy", "specs", "request_id"],
+    "PoolRequest": ["count", "specs", "alias_name", "numa_policy", "request_id", "label", "rp_uuids"],
+    "Problem": ["code", "message", "file", "line", "value_index", "entry", "hint"],
+    "SpecEntry": ["index", "value_index", "item", "spec"],
+    "SpecParseResult": ["specs", "problems", "warnings"],
+}
+#: PciStats: the Nova operations and their leading parameters.
+POOL_METHODS = {"support": ["requests", "numa_cells"], "apply": ["requests", "numa_cells"],
+                "consume": ["requests", "numa_cells"], "can_fit": ["requests", "numa_cells"],
+                "scheduler_view": [], "free_per_node": [], "snapshot": [], "copy": []}
 
 
 def test_all_is_pinned() -> None:
     assert pcipass.__all__ == sorted(pcipass.__all__)
-    assert set(pcipass.__all__) == {
-        "Device", "HostFacts", "PciAddress", "PcipassError", "Problem", "__version__",
-        "check_config", "explain_flavors", "parse_alias_values", "parse_device_spec_values",
-        "read_flavor", "read_nova_conf", "translate_flavor"}
+    assert set(pcipass.__all__) == PUBLIC
+    assert sorted(pcipass.__dir__()) == sorted(PUBLIC)
     for name in pcipass.__all__:
         assert getattr(pcipass, name) is not None
 
 
+def test_every_name_is_documented() -> None:
+    text = DOC.read_text()
+    assert [name for name in sorted(PUBLIC - {"__version__"}) if f"`{name}" not in text] == []
+
+
 def test_signatures_are_stable() -> None:
-    sig = inspect.signature(pcipass.check_config)
-    assert list(sig.parameters) == ["nova_conf", "sriov_agent_conf", "config_dirs", "facts"]
-    sig = inspect.signature(pcipass.explain_flavors)
-    assert list(sig.parameters) == ["flavors", "nova_conf", "image"]
-    sig = inspect.signature(pcipass.parse_device_spec_values)
-    assert list(sig.parameters)[:2] == ["values", "facts"]
+    functions = {n for n in PUBLIC if inspect.isfunction(getattr(pcipass, n))}
+    assert functions == set(PARAMETERS)
+    for name, leading in PARAMETERS.items():
+        params = list(inspect.signature(getattr(pcipass, name)).parameters)
+        assert params[:len(leading)] == leading, name
+
+
+def test_records_are_stable() -> None:
+    records = {n for n in PUBLIC if dataclasses.is_dataclass(getattr(pcipass, n))}
+    assert records - {"HostFacts"} == set(FIELDS)
+    for name, leading in FIELDS.items():
+        fields = [f.name for f in dataclasses.fields(getattr(pcipass, name))]
+        assert fields[:len(leading)] == leading, name
+
+
+def test_pool_methods_are_stable() -> None:
+    for method, leading in POOL_METHODS.items():
+        params = list(inspect.signature(getattr(pcipass.PciStats, method)).parameters)[1:]
+        assert params[:len(leading)] == leading, method
+    assert isinstance(pcipass.PciStats.free, property)
+
+
+def test_errors_are_pcipass_errors_with_novas_codes() -> None:
+    assert issubclass(pcipass.InvalidPortRequest, pcipass.PcipassError)
+    assert issubclass(pcipass.PciDeviceWrongAddressFormat, pcipass.PcipassError)
+    assert pcipass.NUMA_POLICIES == ("required", "legacy", "preferred", "socket")
+    with pytest.raises(pcipass.PciDeviceWrongAddressFormat) as exc:
+        pcipass.PciAddress.parse("0000:0a:00.8")
+    assert exc.value.code == "PciDeviceWrongAddressFormat"
+    assert pcipass.PciAddress.try_parse("0000:0a:00.8") is None
+    with pytest.raises(pcipass.InvalidPortRequest) as port:
+        pcipass.parse_port("vnic_type=normal")
+    assert port.value.code == "InvalidPortRequest"
+
+
+def test_import_is_lazy() -> None:
+    """``import pcipass`` loads no core, service or adapter module (the CLI's start-up)."""
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys, pcipass; "
+                               "print(sorted(m for m in sys.modules if m.startswith('pcipass')))"],
+        capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['pcipass', 'pcipass.core', 'pcipass.core.version']"
+
+
+def test_worked_example_runs_as_documented() -> None:
+    """The ``>>>`` lines of docs/python-api.md, run with doctest."""
+    result = doctest.testfile(str(DOC), module_relative=False, verbose=False)
+    assert result.attempted >= 15 and result.failed == 0
+
+
+def test_pools_with_numa_cells_and_policies() -> None:
+    """support / apply / consume / can_fit through the facade, each NUMA policy."""
+    gpus = [pcipass.Device(f"0000:3b:0{i}.0", "10de", "1db4", numa_node=i) for i in range(2)]
+    specs = pcipass.parse_device_spec_values(['{"vendor_id": "10de"}'],
+                                             pcipass.HostFacts.from_devices(gpus)).specs
+    stats = pcipass.build_pools(gpus, specs, sockets={0: 0, 1: 0, 2: 1})
+
+    def two(policy: str | None) -> list[pcipass.PoolRequest]:
+        return [pcipass.PoolRequest(2, ({"vendor_id": "10de"},), "gpu", policy, "r0", "gpu")]
+
+    # the instance on node 0: both GPUs only where the policy lets node 1 in
+    fits = {p: stats.support(two(p), numa_cells=[0]).ok for p in (*pcipass.NUMA_POLICIES, None)}
+    assert fits == {"required": False, "legacy": False, "preferred": True, "socket": True,
+                    None: False}
+    refused = stats.support(two("required"), numa_cells=[0])
+    assert [(d.stage, d.dropped, d.failed) for d in refused.drops] == [("numa", 1, True)]
+    assert stats.support(two("required"), numa_cells=[0, 1]).ok
+    assert stats.support(two(None)).ok  # no NUMA cells: no NUMA filtering
+
+    view = stats.scheduler_view()
+    assert view.apply(two("socket"), numa_cells=[0]).ok and view.free == 0
+    assert stats.can_fit(two("socket"), numa_cells=[0]).ok and stats.free == 2
+    claimed = stats.consume(two("socket"), numa_cells=[0])
+    assert [d.address for _, d in claimed.devices] == ["0000:3b:00.0", "0000:3b:01.0"]
+    assert stats.free == 0 and not stats.support(two(None)).ok
+
+
+def test_spec_and_alias_through_the_facade() -> None:
+    facts = pcipass.HostFacts.unknown()
+    spec = pcipass.parse_device_spec({"vendor_id": "8086", "physical_network": "p1"}, facts)
+    assert isinstance(spec, pcipass.DeviceSpec) and spec.tags == {"physical_network": "p1"}
+    nic = pcipass.Device("0000:5e:02.0", "15b3", "1018")
+    assert spec.mismatches(nic) == [pcipass.Mismatch("vendor_id", "8086", "15b3")]
+    with pytest.raises(pcipass.PcipassError) as exc:
+        pcipass.parse_device_spec({"vendor_id": "80866"}, facts)
+    assert exc.value.code == "PciConfigInvalidSpec"
+    table = pcipass.parse_alias_values(['{"name": "nic", "vendor_id": "15b3", "product_id": "1018",'
+                                        ' "device_type": "type-VF", "numa_policy": "socket"}'])
+    assert table.valid and isinstance(table.aliases["nic"], pcipass.Alias)
+    flavor = pcipass.translate_flavor({"pci_passthrough:alias": "nic:2"}, table.aliases)
+    assert isinstance(flavor, pcipass.FlavorRequests)
+    (request,) = flavor.requests
+    assert isinstance(request, pcipass.PciRequest) and (request.count, request.numa_policy) == (
+        2, "socket")
+    (pool_request,) = pcipass.build_requests(flavor.requests)
+    assert isinstance(pool_request, pcipass.PoolRequest) and pool_request.label == "alias 'nic'"
+
+
+def test_evaluate_host_through_the_facade() -> None:
+    pf = pcipass.Device("0000:81:00.0", "8086", "1572", dev_type="type-PF", numa_node=0,
+                        sriov_totalvfs=1, sriov_vf_device="154c")
+    vf = pcipass.Device("0000:81:02.0", "8086", "154c", dev_type="type-VF",
+                        parent_addr=pf.address, numa_node=0)
+    specs = pcipass.parse_device_spec_values(['{"vendor_id": "8086"}'],
+                                             pcipass.HostFacts.from_devices([pf, vf])).specs
+    cells = (pcipass.HostCell(0, frozenset({0, 1}), frozenset(), 4096, 0),)
+    reqs = [pcipass.PoolRequest(1, ({"dev_type": "type-PF"},), "pf", None, "r0", "pf"),
+            pcipass.PoolRequest(1, ({"dev_type": "type-VF"},), "vf", None, "r1", "vf")]
+    verdict = pcipass.evaluate_host([pf, vf], specs, reqs, cells, pcipass.InstanceShape(2, 1024))
+    assert isinstance(verdict, pcipass.HostVerdict)
+    # Nova's scheduler says yes; the claim cannot take a PF and its own VF
+    assert (verdict.nova_fits, verdict.claim_ok, verdict.fits) == (True, False, False)
+    assert verdict.reasons
 
 
 def test_module_doctest() -> None:
     result = doctest.testmod(pcipass, verbose=False)
-    assert result.attempted >= 2 and result.failed == 0
+    assert result.attempted >= 4 and result.failed == 0
 
 
 def test_check_config_and_explain_end_to_end() -> None:

@@ -1,7 +1,9 @@
 """pcipass: PCI passthrough and SR-IOV for OpenStack Nova, made to work the first time.
 
 The stable Python API (documented in ``docs/python-api.md``; names listed in
-``__all__`` keep their signatures within a major version):
+``__all__`` keep their signatures within a major version): Nova's semantics for
+device_spec parsing and matching, aliases, flavor and port requests, and the
+device pools (build, support, apply, consume, with NUMA cells and policies).
 
 >>> import pcipass
 >>> view = pcipass.check_config(["/etc/nova/nova.conf"])        # doctest: +SKIP
@@ -10,6 +12,13 @@ The stable Python API (documented in ``docs/python-api.md``; names listed in
 ...     ['{"vendor_id": "8086", "product_id": "154c"}'], pcipass.HostFacts.unknown())
 >>> specs.specs[0].spec.match(pcipass.Device("0000:5e:02.0", "8086", "154c"))
 True
+>>> vfs = [pcipass.Device(f"0000:5e:02.{i}", "8086", "154c", dev_type="type-VF", numa_node=0)
+...        for i in range(2)]
+>>> stats = pcipass.build_pools(vfs, specs.specs)
+>>> stats.support([pcipass.parse_port("vnic_type=direct")], numa_cells=[0]).ok
+True
+
+Names are imported on first use, so ``import pcipass`` stays cheap for the CLI.
 """
 
 from __future__ import annotations
@@ -19,16 +28,40 @@ from typing import TYPE_CHECKING, Any
 from pcipass.core.version import VERSION as __version__
 
 __all__ = [
+    "Alias",
+    "AliasParseResult",
     "Device",
+    "DeviceSpec",
+    "Drop",
+    "FlavorRequests",
+    "HostCell",
     "HostFacts",
+    "HostVerdict",
+    "InstanceShape",
+    "InvalidPortRequest",
+    "Mismatch",
+    "NUMA_POLICIES",
+    "Outcome",
     "PciAddress",
+    "PciDeviceWrongAddressFormat",
+    "PciRequest",
+    "PciStats",
     "PcipassError",
+    "PoolRequest",
     "Problem",
+    "SpecEntry",
+    "SpecParseResult",
     "__version__",
+    "build_pools",
+    "build_requests",
     "check_config",
+    "evaluate_host",
     "explain_flavors",
+    "first_match",
     "parse_alias_values",
+    "parse_device_spec",
     "parse_device_spec_values",
+    "parse_port",
     "read_flavor",
     "read_nova_conf",
     "translate_flavor",
@@ -38,28 +71,78 @@ if TYPE_CHECKING:
     from pcipass.adapters.flavorfile import read_flavor
     from pcipass.adapters.novaconf import read_nova_conf
     from pcipass.core.address import PciAddress
-    from pcipass.core.alias import parse_alias_values
-    from pcipass.core.errors import PcipassError, Problem
+    from pcipass.core.alias import NUMA_POLICIES, Alias, AliasParseResult, parse_alias_values
+    from pcipass.core.errors import PciDeviceWrongAddressFormat, PcipassError, Problem
     from pcipass.core.model import Device, HostFacts
-    from pcipass.core.requests import translate_flavor
-    from pcipass.core.spec import parse_device_spec_values
+    from pcipass.core.numa import HostCell, InstanceShape
+    from pcipass.core.pools import Drop, Outcome, PciStats
+    from pcipass.core.pools import Request as PoolRequest
+    from pcipass.core.pools import build as build_pools
+    from pcipass.core.requests import FlavorRequests, PciRequest, translate_flavor
+    from pcipass.core.schedule import (
+        HostVerdict,
+        InvalidPortRequest,
+        build_requests,
+        evaluate_host,
+        parse_port,
+    )
+    from pcipass.core.spec import (
+        DeviceSpec,
+        Mismatch,
+        SpecEntry,
+        SpecParseResult,
+        first_match,
+        parse_device_spec_values,
+    )
+    from pcipass.core.spec import parse_spec as parse_device_spec
     from pcipass.services.configcheck import load_config as check_config
     from pcipass.services.flavorexplain import explain_flavors
 
-# Lazy: `import pcipass` stays cheap (the CLI imports only what a command needs).
+# Lazy: `import pcipass` stays cheap (the CLI imports only what a command needs); a name's
+# module is imported when the name is first used. Public name -> (module, name there).
 _LAZY = {
+    # use cases (read files)
+    "check_config": ("pcipass.services.configcheck", "load_config"),
+    "explain_flavors": ("pcipass.services.flavorexplain", "explain_flavors"),
+    "read_flavor": ("pcipass.adapters.flavorfile", "read_flavor"),
+    "read_nova_conf": ("pcipass.adapters.novaconf", "read_nova_conf"),
+    # values and errors
     "Device": ("pcipass.core.model", "Device"),
     "HostFacts": ("pcipass.core.model", "HostFacts"),
     "PciAddress": ("pcipass.core.address", "PciAddress"),
     "PcipassError": ("pcipass.core.errors", "PcipassError"),
+    "PciDeviceWrongAddressFormat": ("pcipass.core.errors", "PciDeviceWrongAddressFormat"),
     "Problem": ("pcipass.core.errors", "Problem"),
-    "check_config": ("pcipass.services.configcheck", "load_config"),
-    "explain_flavors": ("pcipass.services.flavorexplain", "explain_flavors"),
-    "parse_alias_values": ("pcipass.core.alias", "parse_alias_values"),
+    # device_spec: parsing and matching
+    "DeviceSpec": ("pcipass.core.spec", "DeviceSpec"),
+    "Mismatch": ("pcipass.core.spec", "Mismatch"),
+    "SpecEntry": ("pcipass.core.spec", "SpecEntry"),
+    "SpecParseResult": ("pcipass.core.spec", "SpecParseResult"),
+    "first_match": ("pcipass.core.spec", "first_match"),
+    "parse_device_spec": ("pcipass.core.spec", "parse_spec"),
     "parse_device_spec_values": ("pcipass.core.spec", "parse_device_spec_values"),
-    "read_flavor": ("pcipass.adapters.flavorfile", "read_flavor"),
-    "read_nova_conf": ("pcipass.adapters.novaconf", "read_nova_conf"),
+    # aliases, flavors and ports: PCI requests
+    "Alias": ("pcipass.core.alias", "Alias"),
+    "AliasParseResult": ("pcipass.core.alias", "AliasParseResult"),
+    "NUMA_POLICIES": ("pcipass.core.alias", "NUMA_POLICIES"),
+    "parse_alias_values": ("pcipass.core.alias", "parse_alias_values"),
+    "FlavorRequests": ("pcipass.core.requests", "FlavorRequests"),
+    "PciRequest": ("pcipass.core.requests", "PciRequest"),
     "translate_flavor": ("pcipass.core.requests", "translate_flavor"),
+    "InvalidPortRequest": ("pcipass.core.schedule", "InvalidPortRequest"),
+    "build_requests": ("pcipass.core.schedule", "build_requests"),
+    "parse_port": ("pcipass.core.schedule", "parse_port"),
+    # pools: build, support, apply, consume, with NUMA cells and policies
+    "Drop": ("pcipass.core.pools", "Drop"),
+    "Outcome": ("pcipass.core.pools", "Outcome"),
+    "PciStats": ("pcipass.core.pools", "PciStats"),
+    "PoolRequest": ("pcipass.core.pools", "Request"),
+    "build_pools": ("pcipass.core.pools", "build"),
+    # one host: Nova's scheduler filters, then the compute claim
+    "HostCell": ("pcipass.core.numa", "HostCell"),
+    "HostVerdict": ("pcipass.core.schedule", "HostVerdict"),
+    "InstanceShape": ("pcipass.core.numa", "InstanceShape"),
+    "evaluate_host": ("pcipass.core.schedule", "evaluate_host"),
 }
 
 
