@@ -330,7 +330,7 @@ def _flavor_host(fl: dm.FlavorFacts, host: str, fit: dm.HostFit | None,
     return row
 
 
-def _reason(layer: str, message: str, evidence: list[dict[str, Any]], check: str | None = None) -> dict[str, Any]:
+def _reason(layer: Layer, message: str, evidence: list[dict[str, Any]], check: str | None = None) -> dict[str, Any]:
     return {"layer": str(layer), "message": message, "check": check, "evidence": evidence}
 
 

@@ -6,7 +6,7 @@ optional fact. The decorator validates everything when the module is
 imported, so a typo in a fact name or a reused id fails in CI, not in the
 field (flake8's plugin model)::
 
-    @check("PCI-K004", "kernel", title="vfio-pci is available")
+    @check("PCI-K004", Layer.KERNEL, title="vfio-pci is available")
     def vfio_available(kernel: model.KernelView) -> Iterator[model.Result]:
         '''One paragraph of documentation, shown by `pcipass doctor checks`.'''
 

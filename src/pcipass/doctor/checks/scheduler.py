@@ -122,8 +122,8 @@ def no_valid_host(flavors: Sequence[dm.FlavorFacts], fleet_fit: Sequence[dm.Host
         text = "; ".join(f"{host}: {r.layer} - {r.message}" if r else f"{host}: (no reason given)"
                          for host, r in per_host[:4])
         more = f" (and {len(per_host) - 4} more host(s))" if len(per_host) > 4 else ""
-        first = min(layers, key=dm.LAYER_ORDER.__getitem__) if layers else None
-        fix = (LAYER_FIX.get(Layer(first), "see the reasons per host") if first else
+        first = min(layers, key=lambda layer: layer.order) if layers else None
+        fix = (LAYER_FIX.get(first, "see the reasons per host") if first else
                "see the reasons per host").format(flavor=common.sh(fl.name))
         yield dm.result(
             dm.FAIL, f"flavor {fl.name!r}",
@@ -136,4 +136,4 @@ def _first(verdict: schedule.HostVerdict) -> schedule.Reason | None:
     """The reason of the lowest layer (reasons keep their order within a layer)."""
     if not verdict.reasons:
         return None
-    return min(verdict.reasons, key=lambda r: dm.LAYER_ORDER.get(r.layer, len(dm.LAYER_ORDER)))
+    return min(verdict.reasons, key=lambda r: r.layer.order)
