@@ -43,6 +43,9 @@ REQUIRED = "required"
 LEGACY = "legacy"
 PREFERRED = "preferred"
 SOCKET = "socket"
+#: Policies that never give an instance with a NUMA topology a device of unknown NUMA node
+#: (:func:`filter_numa`'s strict and socket sets never hold ``numa_node`` None).
+UNKNOWN_NODE_EXCLUDED = (REQUIRED, SOCKET)
 
 #: Request spec keys the pools never compare (Placement's, and the RP hook's).
 IGNORED_SPEC_KEYS = frozenset({"resource_class", "traits", "rp_uuids"})

@@ -44,3 +44,12 @@ def test_accepts_is_the_pool_level_stages() -> None:
     assert pools.accepts(key, pools.Request(1, ({"physical_network": "PHYSNET2", "remote_managed": "True"},)))
     # Placement's keys are not the pools' business
     assert pools.spec_matches(key, {"resource_class": "CUSTOM_X", "traits": "T", "dev_type": "TYPE-VF"})
+
+
+def test_the_policies_that_exclude_unknown_nodes_are_filter_numas() -> None:
+    unknown = pools.Pool({"numa_node": None}, 4)
+    for policy in (pools.REQUIRED, pools.LEGACY, pools.PREFERRED, pools.SOCKET):
+        for count in (1, 4):
+            kept, _ = pools.filter_numa([pools.Pool({"numa_node": 1}, 0), unknown],
+                                        pools.Request(count, (), numa_policy=policy), [0], {0: 0, 1: 0})
+            assert (unknown in kept) is (policy not in pools.UNKNOWN_NODE_EXCLUDED), (policy, count)

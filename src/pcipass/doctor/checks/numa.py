@@ -20,8 +20,9 @@ from pcipass.doctor.checks import common
 from pcipass.doctor.registry import check
 from pcipass.core.layers import Layer
 
-#: Policies under which a device must sit on (or beside) the instance's NUMA nodes.
-STRICT = (pools.REQUIRED, pools.SOCKET)
+#: Policies under which a device must sit on (or beside) the instance's NUMA nodes: a device of
+#: unknown NUMA node is unusable there.
+STRICT = pools.UNKNOWN_NODE_EXCLUDED
 
 
 def _request_devices(req: requests.PciRequest, config: dm.ConfigFacts,
