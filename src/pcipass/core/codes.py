@@ -74,6 +74,8 @@ class Area(enum.Enum):
     LSPCI = ("lspci pastes", "lspci output read in place of sysfs.")
     FACTS = ("facts.json", "The saved facts of a host root (contracts §1).")
     FAKEHOST = ("Fake-host profiles", "The fake-host builder's profile language (docs/fakehost.md).")
+    DEVICE_STATE = ("Device states", "Claim, allocate, free and remove on tracked devices "
+                    "(Nova's PciDevice state machine).")
 
     @property
     def title(self) -> str:
@@ -293,6 +295,15 @@ _TABLE: tuple[Code, ...] = (
          "an IO error)", _A.FACTS, OWN, ERROR),
     # -- fake-host profiles ---------------------------------------------------------------
     Code("FakeHostProfileInvalid", "a fake-host profile item that does not parse", _A.FAKEHOST, OWN, ERROR),
+    # -- device states ----------------------------------------------------------------------
+    Code("PciDeviceInvalidStatus", "a claim, allocation, free or removal of a device in a status "
+         "that does not allow it", _A.DEVICE_STATE, NOVA, ERROR),
+    Code("PciDeviceInvalidOwner", "a device claimed or allocated by another instance (or, on "
+         "removal, still owned)", _A.DEVICE_STATE, NOVA, ERROR),
+    Code("PciDeviceVFInvalidStatus", "a PF claimed or allocated while some of its VFs are busy",
+         _A.DEVICE_STATE, NOVA, ERROR),
+    Code("PciDevicePFInvalidStatus", "a VF claimed or allocated while its PF is claimed or "
+         "allocated", _A.DEVICE_STATE, NOVA, ERROR),
 )
 
 CODES: Mapping[str, Code] = MappingProxyType({c.name: c for c in _TABLE})
