@@ -572,8 +572,11 @@ def _freeze(value: Any) -> Any:
 #: A stage's filter over the pool list: the pools kept, and what decided (shown in reasons).
 StageFilter = Callable[[list[Pool], Request, Sequence[int] | None, Mapping[int, int | None] | None],
                        tuple[list[Pool], str]]
-#: A stage's rule for one pool (its key), for the stages that judge each pool alone.
-PoolRule = Callable[[Mapping[str, Any], Request], bool]
+#: A test of one pool key.
+KeyTest = Callable[[Mapping[str, Any]], bool]
+#: A stage's rule, for the stages that judge each pool alone: the test of a pool key for this
+#: request, or None when the stage keeps every pool for it.
+PoolRule = Callable[[Request], KeyTest | None]
 #: The sentence that explains why one pool was dropped (the reasons of ``pcipass schedule``).
 Explain = Callable[[Drop, Request, PoolInfo], str]
 
@@ -585,8 +588,8 @@ class Stage:
     :ivar name: what :attr:`Drop.stage` and the JSON call it.
     :ivar counted: Nova checks after this stage that enough devices remain (and fails if not).
     :ivar why: the reason Nova logs for what the stage drops ("Dropped N device(s) as ...").
-    :ivar rule: the test of one pool, for a stage that judges each pool alone;
-        :func:`accepts` is the conjunction of these.
+    :ivar rule: for a stage that judges each pool alone, the test of one pool key for a
+        request (None: it keeps them all); :func:`accepts` is the conjunction of these.
     :ivar select: the filter of a stage that needs the whole list or the counts (NUMA,
         Placement); it also says what decided.
     :ivar explain: the sentence for one pool the stage dropped; None: :attr:`why`.
@@ -605,8 +608,8 @@ class Stage:
             sockets: Mapping[int, int | None] | None) -> tuple[list[Pool], str]:
         """The pools this stage keeps for ``request``, and what decided."""
         if self.rule is not None:
-            rule = self.rule
-            return [p for p in pools if rule(p.key, request)], ""
+            test = self.rule(request)
+            return (pools if test is None else [p for p in pools if test(p.key)]), ""
         if self.select is None:
             raise ValueError(f"stage {self.name!r} filters nothing")
         return self.select(pools, request, numa_cells, sockets)
@@ -653,7 +656,11 @@ def accepts(key: Mapping[str, Any], request: Request) -> bool:
     types (:func:`pool_key`), the scheduler's has them string-coerced
     (:func:`scheduler_key`).
     """
-    return all(stage.rule(key, request) for stage in PIPELINE if stage.rule is not None)
+    for stage in PIPELINE:
+        test = stage.rule(request) if stage.rule is not None else None
+        if test is not None and not test(key):
+            return False
+    return True
 
 
 def scheduler_key(key: Mapping[str, Any]) -> dict[str, Any]:
@@ -661,27 +668,30 @@ def scheduler_key(key: Mapping[str, Any]) -> dict[str, Any]:
     return _coerce_key(key)
 
 
-def _spec_rule(key: Mapping[str, Any], request: Request) -> bool:
-    return any(spec_matches(key, s) for s in request.specs)
+def _spec_rule(request: Request) -> KeyTest:
+    wanted = [{k: v for k, v in s.items() if k not in IGNORED_SPEC_KEYS} for s in request.specs]
+    return lambda key: any(prop_match(key, w) for w in wanted)
 
 
 def _unrequested_rule(dev_type: str) -> PoolRule:
-    def rule(key: Mapping[str, Any], request: Request) -> bool:
-        return key.get("dev_type") != dev_type or any(s.get("dev_type") == dev_type for s in request.specs)
+    def rule(request: Request) -> KeyTest | None:
+        if any(s.get("dev_type") == dev_type for s in request.specs):
+            return None
+        return lambda key: key.get("dev_type") != dev_type
     return rule
 
 
-def _remote_managed_rule(key: Mapping[str, Any], request: Request) -> bool:
-    if not strutils.lenient_bool(key.get(spec.REMOTE_MANAGED)):
-        return True
-    return any(strutils.lenient_bool(s.get(spec.REMOTE_MANAGED)) for s in request.specs)
+def _remote_managed_rule(request: Request) -> KeyTest | None:
+    if any(strutils.lenient_bool(s.get(spec.REMOTE_MANAGED)) for s in request.specs):
+        return None
+    return lambda key: not strutils.lenient_bool(key.get(spec.REMOTE_MANAGED))
 
 
-def _live_migratable_rule(key: Mapping[str, Any], request: Request) -> bool:
+def _live_migratable_rule(request: Request) -> KeyTest | None:
     for value in ("true", "false"):
         if all(s.get("live_migratable") == value for s in request.specs):
-            return key.get("live_migratable") == value
-    return True
+            return lambda key: key.get("live_migratable") == value
+    return None
 
 
 def _explain_pf(drop: Drop, req: Request, info: PoolInfo) -> str:
