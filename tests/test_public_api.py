@@ -32,6 +32,10 @@ PUBLIC = {
     # values and errors
     "Device", "HostFacts", "PciAddress", "PciDeviceWrongAddressFormat", "PcipassError", "Problem",
     "__version__",
+    # device states
+    "DeviceStatus", "DeviceTree", "DeviceChange", "TrackedDevice", "claim_device", "allocate_device",
+    "free_device", "remove_device", "PciDeviceInvalidStatus", "PciDeviceInvalidOwner",
+    "PciDeviceVFInvalidStatus", "PciDevicePFInvalidStatus",
 }
 
 #: The leading parameters of every public function: parameters are only ever added at the end.
@@ -50,6 +54,10 @@ PARAMETERS = {
     "build_pools": ["devices", "specs", "sockets"],
     "evaluate_host": ["host_devices", "specs", "requests", "numa_cells", "instance_shape", "name",
                       "instance_numa_nodes", "nova_compatible"],
+    "claim_device": ["tree", "address", "instance"],
+    "allocate_device": ["tree", "address", "instance"],
+    "free_device": ["tree", "address", "instance"],
+    "remove_device": ["tree", "address"],
 }
 #: The leading fields of every public record: records only gain fields, at the end.
 FIELDS = {
@@ -71,6 +79,8 @@ FIELDS = {
     "Problem": ["code", "message", "file", "line", "value_index", "entry", "hint"],
     "SpecEntry": ["index", "value_index", "item", "spec"],
     "SpecParseResult": ["specs", "problems", "warnings"],
+    "TrackedDevice": ["address", "dev_type", "status", "parent_addr", "owner", "request_id"],
+    "DeviceChange": ["tree", "freed", "warnings"],
 }
 #: PciStats: the Nova operations and their leading parameters.
 POOL_METHODS = {"support": ["requests", "numa_cells"], "apply": ["requests", "numa_cells"],

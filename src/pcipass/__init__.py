@@ -2,8 +2,9 @@
 
 The stable Python API (documented in ``docs/python-api.md``; names listed in
 ``__all__`` keep their signatures within a major version): Nova's semantics for
-device_spec parsing and matching, aliases, flavor and port requests, and the
-device pools (build, support, apply, consume, with NUMA cells and policies).
+device_spec parsing and matching, aliases, flavor and port requests, the
+device pools (build, support, apply, consume, with NUMA cells and policies), and
+the device state machine (claim, allocate, free, remove).
 
 >>> import pcipass
 >>> view = pcipass.check_config(["/etc/nova/nova.conf"])        # doctest: +SKIP
@@ -31,7 +32,10 @@ __all__ = [
     "Alias",
     "AliasParseResult",
     "Device",
+    "DeviceChange",
     "DeviceSpec",
+    "DeviceStatus",
+    "DeviceTree",
     "Drop",
     "FlavorRequests",
     "HostCell",
@@ -43,6 +47,10 @@ __all__ = [
     "NUMA_POLICIES",
     "Outcome",
     "PciAddress",
+    "PciDeviceInvalidOwner",
+    "PciDeviceInvalidStatus",
+    "PciDevicePFInvalidStatus",
+    "PciDeviceVFInvalidStatus",
     "PciDeviceWrongAddressFormat",
     "PciRequest",
     "PciStats",
@@ -51,19 +59,24 @@ __all__ = [
     "Problem",
     "SpecEntry",
     "SpecParseResult",
+    "TrackedDevice",
     "__version__",
+    "allocate_device",
     "build_pools",
     "build_requests",
     "check_config",
+    "claim_device",
     "evaluate_host",
     "explain_flavors",
     "first_match",
+    "free_device",
     "parse_alias_values",
     "parse_device_spec",
     "parse_device_spec_values",
     "parse_port",
     "read_flavor",
     "read_nova_conf",
+    "remove_device",
     "translate_flavor",
 ]
 
@@ -72,6 +85,20 @@ if TYPE_CHECKING:
     from pcipass.adapters.novaconf import read_nova_conf
     from pcipass.core.address import PciAddress
     from pcipass.core.alias import NUMA_POLICIES, Alias, AliasParseResult, parse_alias_values
+    from pcipass.core.devicestate import Change as DeviceChange
+    from pcipass.core.devicestate import (
+        DeviceTree,
+        PciDeviceInvalidOwner,
+        PciDeviceInvalidStatus,
+        PciDevicePFInvalidStatus,
+        PciDeviceVFInvalidStatus,
+        TrackedDevice,
+    )
+    from pcipass.core.devicestate import Status as DeviceStatus
+    from pcipass.core.devicestate import allocate as allocate_device
+    from pcipass.core.devicestate import claim as claim_device
+    from pcipass.core.devicestate import free as free_device
+    from pcipass.core.devicestate import remove as remove_device
     from pcipass.core.errors import PciDeviceWrongAddressFormat, PcipassError, Problem
     from pcipass.core.model import Device, HostFacts
     from pcipass.core.numa import HostCell, InstanceShape
@@ -143,6 +170,19 @@ _LAZY = {
     "HostVerdict": ("pcipass.core.schedule", "HostVerdict"),
     "InstanceShape": ("pcipass.core.numa", "InstanceShape"),
     "evaluate_host": ("pcipass.core.schedule", "evaluate_host"),
+    # device states: Nova's PciDevice state machine
+    "DeviceStatus": ("pcipass.core.devicestate", "Status"),
+    "DeviceTree": ("pcipass.core.devicestate", "DeviceTree"),
+    "DeviceChange": ("pcipass.core.devicestate", "Change"),
+    "TrackedDevice": ("pcipass.core.devicestate", "TrackedDevice"),
+    "claim_device": ("pcipass.core.devicestate", "claim"),
+    "allocate_device": ("pcipass.core.devicestate", "allocate"),
+    "free_device": ("pcipass.core.devicestate", "free"),
+    "remove_device": ("pcipass.core.devicestate", "remove"),
+    "PciDeviceInvalidStatus": ("pcipass.core.devicestate", "PciDeviceInvalidStatus"),
+    "PciDeviceInvalidOwner": ("pcipass.core.devicestate", "PciDeviceInvalidOwner"),
+    "PciDeviceVFInvalidStatus": ("pcipass.core.devicestate", "PciDeviceVFInvalidStatus"),
+    "PciDevicePFInvalidStatus": ("pcipass.core.devicestate", "PciDevicePFInvalidStatus"),
 }
 
 
