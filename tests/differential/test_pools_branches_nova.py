@@ -508,10 +508,7 @@ def test_every_stage_has_a_target() -> None:
     assert set(STAGE_NAMES) <= {getattr(s, "name", s) for s in pools.STAGES}
 
 
-# -- disagreements the strategies found (reported; core/pools.py is not this file's to fix) -----
-#
-# Strict xfails: each turns into a failure once pools.py agrees with Nova, so that its marker is
-# removed and the case joins the strategies above.
+# -- disagreements the strategies found, fixed in core/pools.py: each minimal example stays --------
 
 ONE_PF = ("8086", "1572", "154c")
 
@@ -553,8 +550,6 @@ def known_case(oracle: Any, name: str) -> tuple[Any, Any]:
 @pytest.mark.parametrize("name", [
     "device_spec tag rp_uuid", "device_spec tag rp_uuids", "request spec key rp_uuid",
     "claim with rp_uuid on the pools", "scheduler pools re-sorted after rp_uuid"])
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="pools.py disagrees with Nova here (reported, issue 11)")
-def test_known_disagreements_with_nova(nova_oracle: Any, name: str) -> None:
+def test_former_disagreements_now_agree_with_nova(nova_oracle: Any, name: str) -> None:
     ours, theirs = known_case(nova_oracle, name)
     assert ours == theirs

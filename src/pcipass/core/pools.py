@@ -47,8 +47,9 @@ SOCKET = "socket"
 #: (:func:`filter_numa`'s strict and socket sets never hold ``numa_node`` None).
 UNKNOWN_NODE_EXCLUDED = (REQUIRED, SOCKET)
 
-#: Request spec keys the pools never compare (Placement's, and the RP hook's).
-IGNORED_SPEC_KEYS = frozenset({"resource_class", "traits", "rp_uuids"})
+#: Request spec keys the pools never compare (Placement's, and the RP hook's): the same list
+#: as the pool tags Nova ignores (``spec.POOL_IGNORED_TAGS``), by the aliasing noted there.
+IGNORED_SPEC_KEYS = spec.POOL_IGNORED_TAGS
 _REMOTE_MANAGED_TYPES = (model.TYPE_VF, model.TYPE_PF, model.TYPE_VDPA)
 
 
@@ -284,8 +285,13 @@ class PciStats:
         pool.devices.append(item)
 
     def _find(self, key: Mapping[str, Any]) -> Pool | None:
+        """Nova's ``_find_pool``: the first pool whose key, less the ignored tags (an
+        ``rp_uuid`` the Placement hook set), equals ``key``."""
         for pool in self.pools:
-            if len(pool.key) == len(key) and all(pool.key.get(k) == v for k, v in key.items()):
+            pool_key = pool.key
+            if not IGNORED_SPEC_KEYS.isdisjoint(pool_key):
+                pool_key = {k: v for k, v in pool_key.items() if k not in IGNORED_SPEC_KEYS}
+            if len(pool_key) == len(key) and all(pool_key.get(k) == v for k, v in key.items()):
                 return pool
         return None
 
@@ -323,7 +329,9 @@ class PciStats:
         ``numa_node`` an int or None. Values those fields refuse (lists,
         objects) are kept as they are; Nova's compute would fail to report them.
         """
-        return PciStats([Pool(_coerce_key(p.key), p.count) for p in self.pools], self.sockets)
+        # Nova's scheduler builds PciDeviceStats(stats=...), which sorts the pools by length.
+        pools = sorted((Pool(_coerce_key(p.key), p.count) for p in self.pools), key=lambda p: len(p.key))
+        return PciStats(pools, self.sockets)
 
     # -- queries ---------------------------------------------------------------------------------
 

@@ -36,8 +36,10 @@ REMOTE_MANAGED = "remote_managed"
 STRICT_BOOL_TAGS = ("managed", "live_migratable", "one_time_use")
 #: Tags Nova copies from the matching spec into the device (``enhanced_pci_device_with_spec_tags``).
 DEVICE_TAGS = ("managed", "live_migratable")
-#: Tags Nova leaves out of pool keys (Placement matches them instead).
-POOL_IGNORED_TAGS = frozenset({"resource_class", "traits"})
+#: Tags Nova leaves out of pool keys: Placement's, and the RP hook's. Nova's class body binds
+#: ``ignored_spec_tags`` and ``ignored_pool_tags`` to one list and extends it with
+#: ``rp_uuids`` and then ``rp_uuid``, so all four are ignored in both roles.
+POOL_IGNORED_TAGS = frozenset({"resource_class", "traits", "rp_uuids", "rp_uuid"})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
