@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pcipass.adapters import flavorfile
-from pcipass.core import config, errors, legacy, model, numa, requests, schedule
+from pcipass.core import codes, config, errors, legacy, model, numa, requests, schedule
 from pcipass.core.layers import Layer
 from pcipass.services import configcheck, cpusets, flavorexplain, gcpause
 from pcipass.services import scan as scan_mod
@@ -262,7 +262,8 @@ def _refused(model: HostModel) -> schedule.HostVerdict:
     p = model.broken
     assert p is not None
     where = f"{p.file}:{p.line}" if p.line else str(p.file)
-    layer = Layer.NUMA if p.code == "InvalidCpuSet" else Layer.DEVICE_SPEC
+    registered = codes.CODES.get(p.code)
+    layer = registered.layer if registered is not None and registered.layer else Layer.DEVICE_SPEC
     return schedule.HostVerdict(
         model.name, False, False, None, reasons=(schedule.Reason(
             layer, f"nova-compute would refuse to start with this host's config: "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 
-from pcipass.core import errors, model, spec
+from pcipass.core import codes, errors, model, spec
 from pcipass.doctor import mapping
 from pcipass.doctor import model as dm
 from pcipass.doctor.checks import common
@@ -14,6 +14,10 @@ from pcipass.core.layers import Layer
 
 NAME_CODES = frozenset({"DeprecatedOption", "RemovedOption", "MisplacedOption", "UnknownOption"})
 TYPO_CODES = frozenset({"SuspiciousTag"})
+#: The alias table's codes (the registry's alias area), and the warning that the aliases shown
+#: are a compute host's: PCI-S006 reports them, PCI-S009 the controller's other warnings.
+ALIAS_WARNINGS = frozenset(c.name for c in codes.CODES.values()
+                           if c.area is codes.Area.ALIAS) | {"AliasesFromCompute"}
 
 
 def _from_problem(p: errors.Problem, severity: dm.Severity) -> dm.Result:
@@ -229,7 +233,7 @@ def alias_problems(controller_config: dm.ControllerFacts) -> Iterator[dm.Result]
     for p in controller_config.problems:
         yield _from_problem(p, dm.FAIL)
     for p in controller_config.warnings:
-        if p.code.startswith("Alias") or p.code == "PciInvalidAlias":
+        if p.code in ALIAS_WARNINGS:
             yield _from_problem(p, dm.WARN)
 
 
@@ -258,7 +262,7 @@ def controller_warnings(controller_config: dm.ControllerFacts) -> Iterator[dm.Re
     """The same naming checks as PCI-S008 for the controller's nova.conf (``--nova-conf``), plus its
     other warnings that are not about aliases (those are PCI-S006's)."""
     for p in controller_config.warnings:
-        if not (p.code.startswith("Alias") or p.code == "PciInvalidAlias"):
+        if p.code not in ALIAS_WARNINGS:
             yield _from_problem(p, dm.WARN)
 
 
