@@ -281,7 +281,7 @@ def _scan(paths: list[str], inputs: Inputs) -> list[scanreport.HostScan]:
 
 @dataclasses.dataclass
 class Gathered:
-    """Every host's facts and the run-wide ones; close it to remove bundle extractions."""
+    """Every host's facts and the run-wide ones; close it to release any host root still open."""
 
     hosts: list[HostSource]
     run: RunSource
