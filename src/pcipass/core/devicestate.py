@@ -75,6 +75,14 @@ class TrackedDevice:
     parent_addr: str | None = None
     owner: str | None = None  # the instance UUID
     request_id: str | None = None
+    # What discovery reported (Nova's other PciDevice fields), kept by the tracker (core.tracker).
+    vendor_id: str | None = None
+    product_id: str | None = None
+    numa_node: int | None = None
+    dev_id: str | None = None
+    label: str | None = None
+    #: Nova's ``extra_info``: every other key the hypervisor reported, its value as a string.
+    extra_info: Mapping[str, str] = dataclasses.field(default_factory=dict, hash=False)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -95,7 +103,7 @@ class DeviceTree:
     ``compute_node_id`` only appears in messages, as in Nova's.
     """
 
-    __slots__ = ("devices", "compute_node_id", "_children")
+    __slots__ = ("devices", "compute_node_id", "_children", "_parents")
 
     def __init__(self, devices: Iterable[TrackedDevice], compute_node_id: object = None) -> None:
         self.devices: dict[str, TrackedDevice] = {d.address: d for d in devices}
@@ -110,6 +118,7 @@ class DeviceTree:
             elif dev.dev_type in CHILD_TYPES and dev.parent_addr in children:
                 children[dev.parent_addr].append(dev.address)
         self._children: Mapping[str, tuple[str, ...]] = {k: tuple(v) for k, v in children.items() if v}
+        self._parents: Mapping[str, str] = {c: p for p, kids in self._children.items() for c in kids}
 
     def __getitem__(self, address: str) -> TrackedDevice:
         return self.devices[address]
@@ -119,22 +128,39 @@ class DeviceTree:
         return tuple(self.devices[a] for a in self._children.get(address, ()))
 
     def parent(self, address: str) -> TrackedDevice | None:
-        """A child's PF, when it is tracked (Nova only logs a missing one)."""
+        """A child's PF, when it is tracked (Nova only logs a missing one).
+
+        The link is the one made when the tree was built, as Nova's ``parent_device``:
+        a ``parent_addr`` changed since (:meth:`replaced`) does not move it.
+        """
         dev = self.devices[address]
-        if dev.dev_type not in CHILD_TYPES or dev.parent_addr is None:
+        if dev.dev_type not in CHILD_TYPES:
             return None
-        if address not in self._children.get(dev.parent_addr, ()):
-            return None
-        return self.devices[dev.parent_addr]
+        parent = self._parents.get(address)
+        return None if parent is None else self.devices[parent]
 
     def statuses(self) -> dict[str, Status]:
         return {a: d.status for a, d in self.devices.items()}
+
+    def replaced(self, devices: Iterable[TrackedDevice]) -> DeviceTree:
+        """This tree with these devices' records replaced and the links kept.
+
+        Nova's tracker links PF and children only when it rebuilds its tree (at start-up and
+        after each discovery); between, a device whose status, type or parent changes keeps
+        its links. Build a new :class:`DeviceTree` to relink. Each device must be in the tree.
+        """
+        updates = {d.address: d for d in devices}
+        unknown = sorted(set(updates) - set(self.devices))
+        if unknown:
+            raise KeyError(f"not in the tree: {', '.join(unknown)}")
+        return self._with(updates)
 
     def _with(self, updates: Mapping[str, TrackedDevice]) -> DeviceTree:
         tree = DeviceTree.__new__(DeviceTree)
         tree.devices = {**self.devices, **updates}
         tree.compute_node_id = self.compute_node_id
         tree._children = self._children  # statuses change, links do not
+        tree._parents = self._parents
         return tree
 
 
