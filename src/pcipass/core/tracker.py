@@ -115,7 +115,9 @@ class DiscoveredDevice:
             raise ValueError(f"{device['address']}: the tracker never takes {', '.join(refused)} "
                              "from the hypervisor")
         skip = {*_RECORD_FIELDS, *NEVER_UPDATED, "compute_node_id"}
-        return cls(**{k: device.get(k) for k in _RECORD_FIELDS},
+        return cls(device["address"], device["dev_type"], device["vendor_id"],
+                   device["product_id"], device.get("parent_addr"), device.get("numa_node"),
+                   device.get("dev_id"), device.get("label"),
                    extra={k: v for k, v in device.items() if k not in skip})
 
 
@@ -182,10 +184,10 @@ def sync(state: TrackerState, discovered: Iterable[DiscoveredDevice]) -> Tracker
     ``device_spec``)."""
     found = list(discovered)
     reported: dict[str, DiscoveredDevice] = {}
-    for rec in found:
-        if rec.address in reported:
-            raise ValueError(f"{rec.address} is reported twice")
-        reported[rec.address] = rec
+    for item in found:
+        if item.address in reported:
+            raise ValueError(f"{item.address} is reported twice")
+        reported[item.address] = item
     # Deleted devices left Nova's list when they were saved.
     tree = ds.DeviceTree([d for d in state.tree.devices.values() if d.status != ds.Status.DELETED],
                          state.tree.compute_node_id)
@@ -215,10 +217,10 @@ def sync(state: TrackerState, discovered: Iterable[DiscoveredDevice]) -> Tracker
             if new != dev:
                 op = PoolOp.MOVE if new.dev_type != dev.dev_type else PoolOp.UPDATE
                 events.append(PoolEvent(op, new, dev))
-    for rec in found:
-        if rec.address not in tree.devices:
-            new = updated(ds.TrackedDevice(rec.address, rec.dev_type), rec)
-            devices[rec.address] = new
+    for item in found:
+        if item.address not in tree.devices:
+            new = updated(ds.TrackedDevice(item.address, item.dev_type), item)
+            devices[item.address] = new
             events.append(PoolEvent(PoolOp.ENTER, new))
     new_tree = ds.DeviceTree(devices.values(), tree.compute_node_id)
     return TrackerChange(TrackerState(new_tree, frozenset(remembered), stale), tuple(events),
@@ -239,6 +241,7 @@ def free(state: TrackerState, address: str, instance: str | None = None) -> Trac
     if rec is not None:
         tree = tree.replaced([updated(tree[address], rec)])
     remembered = set(state.to_be_removed_when_freed)
+    events: tuple[PoolEvent, ...]
     if address in remembered:
         remembered.discard(address)
         tree = ds.remove(tree, address).tree
