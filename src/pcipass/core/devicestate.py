@@ -118,7 +118,8 @@ class DeviceTree:
             elif dev.dev_type in CHILD_TYPES and dev.parent_addr in children:
                 children[dev.parent_addr].append(dev.address)
         self._children: Mapping[str, tuple[str, ...]] = {k: tuple(v) for k, v in children.items() if v}
-        self._parents: Mapping[str, str] = {c: p for p, kids in self._children.items() for c in kids}
+        self._parents: Mapping[str, str] = {
+            kid: pf for pf, kids in self._children.items() for kid in kids}
 
     def __getitem__(self, address: str) -> TrackedDevice:
         return self.devices[address]

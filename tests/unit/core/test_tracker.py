@@ -1,4 +1,4 @@
-"""The tracker's rules on plain values: each rule of nova-pci.md §5, and Nova's quirks, by example."""
+"""The tracker's rules on plain values: each rule of nova-pci.md §5, Nova's quirks, by example."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ def vf(address: str = VF1, **extra: object) -> tr.DiscoveredDevice:
 
 
 def gpu(**changes: object) -> tr.DiscoveredDevice:
-    return dataclasses.replace(tr.DiscoveredDevice(GPU, model.TYPE_PCI, "10de", "1db4", numa_node=1),
-                               **changes)
+    base = tr.DiscoveredDevice(GPU, model.TYPE_PCI, "10de", "1db4", numa_node=1)
+    return dataclasses.replace(base, **changes)
 
 
 def started(*found: tr.DiscoveredDevice) -> tr.TrackerState:
