@@ -36,6 +36,9 @@ PUBLIC = {
     "DeviceStatus", "DeviceTree", "DeviceChange", "TrackedDevice", "claim_device", "allocate_device",
     "free_device", "remove_device", "PciDeviceInvalidStatus", "PciDeviceInvalidOwner",
     "PciDeviceVFInvalidStatus", "PciDevicePFInvalidStatus",
+    # the tracker
+    "DiscoveredDevice", "PoolEvent", "PoolOp", "TrackerChange", "TrackerState", "tracker_free",
+    "tracker_free_instance", "tracker_save", "tracker_sync",
 }
 
 #: The leading parameters of every public function: parameters are only ever added at the end.
@@ -58,6 +61,10 @@ PARAMETERS = {
     "allocate_device": ["tree", "address", "instance"],
     "free_device": ["tree", "address", "instance"],
     "remove_device": ["tree", "address"],
+    "tracker_sync": ["state", "discovered"],
+    "tracker_free": ["state", "address", "instance"],
+    "tracker_free_instance": ["state", "instance", "status"],
+    "tracker_save": ["state"],
 }
 #: The leading fields of every public record: records only gain fields, at the end.
 FIELDS = {
@@ -79,7 +86,13 @@ FIELDS = {
     "Problem": ["code", "message", "file", "line", "value_index", "entry", "hint"],
     "SpecEntry": ["index", "value_index", "item", "spec"],
     "SpecParseResult": ["specs", "problems", "warnings"],
-    "TrackedDevice": ["address", "dev_type", "status", "parent_addr", "owner", "request_id"],
+    "TrackedDevice": ["address", "dev_type", "status", "parent_addr", "owner", "request_id",
+                      "vendor_id", "product_id", "numa_node", "dev_id", "label", "extra_info"],
+    "TrackerState": ["tree", "to_be_removed_when_freed", "stale"],
+    "TrackerChange": ["state", "events", "warnings"],
+    "DiscoveredDevice": ["address", "dev_type", "vendor_id", "product_id", "parent_addr",
+                         "numa_node", "dev_id", "label", "extra"],
+    "PoolEvent": ["op", "device", "previous"],
     "DeviceChange": ["tree", "freed", "warnings"],
 }
 #: PciStats: the Nova operations and their leading parameters.
@@ -230,6 +243,26 @@ def test_check_config_and_explain_end_to_end() -> None:
     (res,) = report.results
     assert res.error is None and res.requests[0].count == 2
     assert report.to_dict()["schema"] == "pcipass-flavor/1"
+
+
+def test_tracker_through_the_facade() -> None:
+    """A VF vanishes while allocated: kept with Nova's warning, removed when its instance frees it."""
+    pf = pcipass.DiscoveredDevice("0000:81:00.0", "type-PF", "8086", "1572")
+    vf = pcipass.DiscoveredDevice.from_dict({"address": "0000:81:00.1", "dev_type": "type-VF",
+                                             "vendor_id": "8086", "product_id": "154c",
+                                             "parent_addr": "0000:81:00.0", "managed": "true"})
+    state = pcipass.tracker_sync(pcipass.TrackerState(pcipass.DeviceTree([])), [pf, vf]).state
+    assert state.tree["0000:81:00.1"].extra_info == {"managed": "true"}
+    state = state.with_tree(pcipass.allocate_device(state.tree, vf.address, "vm").tree)
+    gone = pcipass.tracker_sync(state, [pf])
+    assert isinstance(gone, pcipass.TrackerChange) and gone.state.to_be_removed_when_freed == {
+        vf.address} and "Unable to remove device with status 'allocated'" in gone.warnings[0]
+    freed = pcipass.tracker_free_instance(gone.state, "vm")
+    assert [(e.op, e.address) for e in freed.events] == [(pcipass.PoolOp.LEAVE, vf.address)]
+    assert isinstance(freed.events[0], pcipass.PoolEvent)
+    saved = pcipass.tracker_save(freed.state)
+    assert str(saved.tree[vf.address].status) == "deleted"
+    assert pcipass.tracker_free(state, vf.address, "vm").state.to_be_removed_when_freed == set()
 
 
 def test_unknown_attribute() -> None:

@@ -4,7 +4,8 @@ The stable Python API (documented in ``docs/python-api.md``; names listed in
 ``__all__`` keep their signatures within a major version): Nova's semantics for
 device_spec parsing and matching, aliases, flavor and port requests, the
 device pools (build, support, apply, consume, with NUMA cells and policies), and
-the device state machine (claim, allocate, free, remove).
+the device state machine (claim, allocate, free, remove), the tracker's rules
+(discovery, release, save).
 
 >>> import pcipass
 >>> view = pcipass.check_config(["/etc/nova/nova.conf"])        # doctest: +SKIP
@@ -36,6 +37,7 @@ __all__ = [
     "DeviceSpec",
     "DeviceStatus",
     "DeviceTree",
+    "DiscoveredDevice",
     "Drop",
     "FlavorRequests",
     "HostCell",
@@ -55,11 +57,15 @@ __all__ = [
     "PciRequest",
     "PciStats",
     "PcipassError",
+    "PoolEvent",
+    "PoolOp",
     "PoolRequest",
     "Problem",
     "SpecEntry",
     "SpecParseResult",
     "TrackedDevice",
+    "TrackerChange",
+    "TrackerState",
     "__version__",
     "allocate_device",
     "build_pools",
@@ -77,6 +83,10 @@ __all__ = [
     "read_flavor",
     "read_nova_conf",
     "remove_device",
+    "tracker_free",
+    "tracker_free_instance",
+    "tracker_save",
+    "tracker_sync",
     "translate_flavor",
 ]
 
@@ -122,6 +132,17 @@ if TYPE_CHECKING:
         parse_device_spec_values,
     )
     from pcipass.core.spec import parse_spec as parse_device_spec
+    from pcipass.core.tracker import (
+        DiscoveredDevice,
+        PoolEvent,
+        PoolOp,
+        TrackerChange,
+        TrackerState,
+    )
+    from pcipass.core.tracker import free as tracker_free
+    from pcipass.core.tracker import free_instance as tracker_free_instance
+    from pcipass.core.tracker import save as tracker_save
+    from pcipass.core.tracker import sync as tracker_sync
     from pcipass.services.configcheck import load_config as check_config
     from pcipass.services.flavorexplain import explain_flavors
 
@@ -183,6 +204,16 @@ _LAZY = {
     "PciDeviceInvalidOwner": ("pcipass.core.devicestate", "PciDeviceInvalidOwner"),
     "PciDeviceVFInvalidStatus": ("pcipass.core.devicestate", "PciDeviceVFInvalidStatus"),
     "PciDevicePFInvalidStatus": ("pcipass.core.devicestate", "PciDevicePFInvalidStatus"),
+    # the tracker: Nova's PciDevTracker rules (discovery, release, save)
+    "TrackerState": ("pcipass.core.tracker", "TrackerState"),
+    "TrackerChange": ("pcipass.core.tracker", "TrackerChange"),
+    "DiscoveredDevice": ("pcipass.core.tracker", "DiscoveredDevice"),
+    "PoolEvent": ("pcipass.core.tracker", "PoolEvent"),
+    "PoolOp": ("pcipass.core.tracker", "PoolOp"),
+    "tracker_sync": ("pcipass.core.tracker", "sync"),
+    "tracker_free": ("pcipass.core.tracker", "free"),
+    "tracker_free_instance": ("pcipass.core.tracker", "free_instance"),
+    "tracker_save": ("pcipass.core.tracker", "save"),
 }
 
 
