@@ -536,8 +536,8 @@ def device_spec(nova_oracle: Any) -> Iterator[None]:
     nova_oracle.conf.clear_override("device_spec", group="pci")
 
 
-OPS = ["sync", "sync", "sync", "save", "claim", "claim", "claim", "allocate", "allocate", "free",
-       "free"]
+OPS = ["sync", "sync", "sync", "bounce", "save", "claim", "claim", "claim", "allocate", "allocate",
+       "free", "free"]
 
 
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True)
@@ -560,6 +560,13 @@ def test_tracker_equals_novas(device_spec: None, data: st.DataObject) -> None:
                 ok = step_sync(nova, ours, data.draw(discovery(busy, vanish)))
                 if ok and saves:
                     ok = step_save(nova, ours)
+            elif op == "bounce":
+                # The PFs of busy VFs vanish (saved), then come back: created available, in a
+                # pool, while a VF of theirs is busy; freeing that VF pools the PF a second time.
+                parents = {tree[a].parent_addr for a in busy}
+                found = [data.draw(reported(a, 0)) for a in BASE]
+                ok = (step_sync(nova, ours, [d for d in found if d["address"] not in parents])
+                      and step_save(nova, ours) and step_sync(nova, ours, found))
             elif op == "save":
                 ok = step_save(nova, ours)
             elif op == "claim":
