@@ -619,3 +619,61 @@ def test_every_rule_is_reached(device_spec: None) -> None:
         "free_device ok"]
     short = {k: HITS[k] for k in wanted if HITS[k] < MIN_HITS}
     assert not short, f"rules reached fewer than {MIN_HITS} times: {short} (all: {dict(HITS)})"
+
+
+def _nova_tracker(stack: contextlib.ExitStack, devices: list[Any]) -> Any:
+    stack.enter_context(mock.patch.object(
+        nova_objects.PciDeviceList, "get_by_compute_node",
+        return_value=nova_objects.PciDeviceList(objects=devices)))
+    log = stack.enter_context(mock.patch.object(nova_manager, "LOG"))
+    node = nova_objects.ComputeNode(id=NODE, numa_topology=None)
+    return nova_manager.PciDevTracker(nova_context.RequestContext(), node), log
+
+
+def _nova_device(dev: ds.TrackedDevice, ident: int) -> Any:
+    return nova_objects.PciDevice(
+        id=ident, compute_node_id=NODE, address=dev.address, dev_type=dev.dev_type,
+        status=str(dev.status), parent_addr=dev.parent_addr, instance_uuid=dev.owner,
+        request_id=None, vendor_id=dev.vendor_id, product_id=dev.product_id,
+        numa_node=dev.numa_node, dev_id=dev.dev_id, label=dev.label,
+        extra_info=dict(dev.extra_info))
+
+
+def test_an_owned_device_that_is_not_busy_is_kept_with_the_owner_error(device_spec: None) -> None:
+    """A database row with an owner but a free status (an inconsistency Nova guards against):
+    when it vanishes, Nova refuses to remove it with PciDeviceInvalidOwner, warns, remembers it."""
+    gpu = ds.TrackedDevice("0000:05:00.0", model.TYPE_PCI, ds.Status.UNAVAILABLE, owner=A,
+                           vendor_id="8086", product_id="0b2b", numa_node=0)
+    with contextlib.ExitStack() as stack:
+        nova, log = _nova_tracker(stack, [_nova_device(gpu, 1)])
+        nova._set_hvdevs([])
+        theirs = [c.args[0] % c.args[1] for c in log.warning.call_args_list]
+        remembered = set(nova.to_be_removed_when_freed)
+    change = tr.sync(tr.TrackerState(ds.DeviceTree([gpu], NODE)), [])
+    assert list(change.warnings) == theirs and len(theirs) == 1
+    assert f"because of PCI device {NODE}:0000:05:00.0 is owned by {A} instead of None" in theirs[0]
+    assert change.state.to_be_removed_when_freed == remembered == {gpu.address}
+    assert change.tree[gpu.address].status == ds.Status.UNAVAILABLE and change.events == ()
+
+
+def test_nova_cannot_find_a_device_whose_numa_node_changed_in_place(device_spec: None) -> None:
+    """Nova's quirk, kept in the events: a free device whose NUMA node changes stays in the pool
+    of its old node (UPDATE, not MOVE); when it then vanishes, Nova's pools look it up under the
+    new node and the tracker's sync fails with PciDevicePoolEmpty."""
+    record = {"address": "0000:05:00.0", "dev_type": model.TYPE_PCI, "vendor_id": "8086",
+              "product_id": "0b2b", "numa_node": 0}
+    dev = tr.updated(ds.TrackedDevice("0000:05:00.0", model.TYPE_PCI),
+                     tr.DiscoveredDevice.from_dict(record))
+    moved = tr.sync(tr.TrackerState(ds.DeviceTree([dev], NODE)), [
+        tr.DiscoveredDevice.from_dict({**record, "numa_node": 1})])
+    (event,) = moved.events
+    assert event.op == tr.PoolOp.UPDATE and event.previous is not None
+    assert (event.previous.numa_node, event.device.numa_node) == (0, 1)
+    gone = tr.sync(moved.state, [])
+    assert [e.op for e in gone.events] == [tr.PoolOp.LEAVE] and gone.events[0].device.numa_node == 1
+    with contextlib.ExitStack() as stack:
+        nova, _ = _nova_tracker(stack, [_nova_device(dev, 1)])
+        nova._set_hvdevs([{**record, "numa_node": 1}])
+        assert [p["numa_node"] for p in nova.stats.pools] == [0]  # the pool kept its old key
+        with pytest.raises(nova_exception.PciDevicePoolEmpty):
+            nova._set_hvdevs([])
