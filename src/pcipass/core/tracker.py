@@ -32,8 +32,14 @@ Nova's after any sequence:
 * data that changes in place keeps the device in the pool it entered, under the old key; only
   a type change moves it (Nova's pools then fail to find it when it leaves:
   ``PciDevicePoolEmpty``, the pools' business);
+* a PF that appears while one of its VFs is busy is created ``available`` and enters a pool;
+  freeing that VF makes it enter again (Nova's pools then hold it twice);
 * links between PF and children are made only when the tree is rebuilt (by :func:`sync`):
   a device removed or changed by :func:`free` keeps its links until then.
+
+One difference remains, unobservable in practice: a Nova device that stops being a PF keeps
+the children of an older tree on its object, which would matter only if stale data made it a
+PF again before the next sync; the tree keeps the links of its last rebuild only.
 
 Pure: values in, values out; no IO, no clock, no logging.
 """
