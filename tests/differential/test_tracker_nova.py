@@ -23,6 +23,7 @@ import collections
 import contextlib
 import copy
 import itertools
+import json
 from collections.abc import Iterator
 from typing import Any
 from unittest import mock
@@ -175,6 +176,7 @@ class NovaSide:
         node = nova_objects.ComputeNode(id=NODE, numa_topology=None)
         self.tracker = nova_manager.PciDevTracker(self.context, node)
         self.instances = {u: {"uuid": u, "pci_devices": []} for u in INSTANCES}
+        self.syncs = 0
 
     def dev(self, address: str) -> Any:
         """The tracked device at ``address``; a deleted one, only where a pool still holds it."""
@@ -182,6 +184,15 @@ class NovaSide:
         found += [d for p in self.tracker.stats.pools for d in p["devices"]
                   if d.address == address and d.status == "deleted"]
         return found[0]
+
+    def sync(self, found: list[dict[str, Any]]) -> None:
+        """The periodic update: every other time from the JSON the virt driver reports, through
+        the device_spec filter (which keeps every generated device), else ``_set_hvdevs``."""
+        self.syncs += 1
+        if self.syncs % 2:
+            self.tracker.update_devices_from_hypervisor_resources(json.dumps(found))
+        else:
+            self.tracker._set_hvdevs(copy.deepcopy(found))
 
     def warnings(self) -> list[str]:
         out = [c.args[0] % c.args[1] for c in self.log.warning.call_args_list]
@@ -383,10 +394,10 @@ def step_sync(nova: NovaSide, ours: Ours, found: list[dict[str, Any]]) -> bool:
         ours.apply(change.events, frozenset({d["address"] for d in found}) - live)
     except Crash:
         with pytest.raises((nova_exception.PciDevicePoolEmpty, ValueError)):
-            nova.tracker._set_hvdevs(copy.deepcopy(found))
+            nova.sync(found)
         HITS["Nova's pools crash on a device whose key changed in place"] += 1
         return False
-    nova.tracker._set_hvdevs(copy.deepcopy(found))
+    nova.sync(found)
     ours.state = change.state
     assert change.warnings == tuple(nova.warnings())
     _count_sync(before, change, found)
