@@ -55,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from pcipass import fakehost  # noqa: E402
 from pcipass.adapters import pciids, roots, sysfs  # noqa: E402
 from pcipass.services import scan  # noqa: E402
+from pcipass.services.jsonview import to_json  # noqa: E402
 
 TARGET_WARM_MS = 150.0
 
@@ -68,7 +69,7 @@ def scan_once(root_dir: Path, ids: pciids.PciIds | None) -> tuple[float, int]:
 
 def service_once(root_dir: Path, facts_cache: str = scan.CACHE_USE) -> float:
     start = time.perf_counter()
-    scan.scan_hosts([root_dir], facts_cache=facts_cache).to_dict()
+    to_json(scan.scan_hosts([root_dir], facts_cache=facts_cache))
     return (time.perf_counter() - start) * 1000
 
 
@@ -121,7 +122,7 @@ def main() -> int:
         if (root_dir / "facts.json").exists():
             os.unlink(root_dir / "facts.json")  # a kept --root from an interrupted run
         service = min(service_once(root_dir, scan.CACHE_IGNORE) for _ in range(args.n))
-        doc = scan.scan_hosts([root_dir]).to_dict()
+        doc = to_json(scan.scan_hosts([root_dir]))
         json_indented = min(json_once(doc, 2) for _ in range(args.n))
         json_compact = min(json_once(doc, None) for _ in range(args.n))
         env = _installed_env(tmp_cache)

@@ -84,6 +84,7 @@ import bench_schedule_roots as roots  # noqa: E402
 from pcipass.core import model, numa, pools, schedule, spec  # noqa: E402
 from pcipass.services import scan as scan_mod  # noqa: E402
 from pcipass.services import schedule as schedule_svc  # noqa: E402
+from pcipass.services.jsonview import to_json  # noqa: E402
 
 NOVA_MAX_HOSTS = 10_000
 TARGET_RATIO = 10.0
@@ -355,7 +356,7 @@ def scheduling_step(paths: list[Path], controller: Path) -> tuple[float, float]:
     index_s, by_index = timed(lambda: [fleet.verdicts(r, shape) for r in reqs])
     per_host_s, by_host = timed(lambda: [[schedule_svc.evaluate(m, r, shape) for m in models]
                                          for r in reqs])
-    if [[v.to_dict() for v in vs] for vs in by_index] != [[v.to_dict() for v in vs] for vs in by_host]:
+    if to_json(by_index) != to_json(by_host):
         raise SystemExit("the fleet index and the per-host evaluation disagree")
     return index_s, per_host_s
 

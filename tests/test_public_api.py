@@ -17,8 +17,8 @@ DOC = REPO / "docs" / "python-api.md"
 
 
 PUBLIC = {
-    # use cases (read files)
-    "check_config", "explain_flavors", "read_flavor", "read_nova_conf",
+    # use cases (read files), and their JSON
+    "check_config", "explain_flavors", "read_flavor", "read_nova_conf", "to_json",
     # device_spec: parsing and matching
     "DeviceSpec", "Mismatch", "SpecEntry", "SpecParseResult", "first_match", "parse_device_spec",
     "parse_device_spec_values",
@@ -47,6 +47,7 @@ PARAMETERS = {
     "explain_flavors": ["flavors", "nova_conf", "image"],
     "read_flavor": ["path"],
     "read_nova_conf": ["files", "config_dirs"],
+    "to_json": ["value"],
     "parse_device_spec_values": ["values", "facts", "report_in_placement"],
     "parse_device_spec": ["raw", "facts", "report_in_placement"],
     "first_match": ["specs", "device"],
@@ -242,7 +243,7 @@ def test_check_config_and_explain_end_to_end() -> None:
     report = pcipass.explain_flavors([str(FIXTURES / "cli" / "flavor-vf2.json")], nova_conf=[conf])
     (res,) = report.results
     assert res.error is None and res.requests[0].count == 2
-    assert report.to_dict()["schema"] == "pcipass-flavor/1"
+    assert pcipass.to_json(report)["schema"] == "pcipass-flavor/1"
 
 
 def test_tracker_through_the_facade() -> None:

@@ -5,7 +5,8 @@ The stable Python API (documented in ``docs/python-api.md``; names listed in
 device_spec parsing and matching, aliases, flavor and port requests, the
 device pools (build, support, apply, consume, with NUMA cells and policies), and
 the device state machine (claim, allocate, free, remove), the tracker's rules
-(discovery, release, save).
+(discovery, release, save); ``to_json`` gives any
+record as the JSON the commands print.
 
 >>> import pcipass
 >>> view = pcipass.check_config(["/etc/nova/nova.conf"])        # doctest: +SKIP
@@ -83,6 +84,7 @@ __all__ = [
     "read_flavor",
     "read_nova_conf",
     "remove_device",
+    "to_json",
     "tracker_free",
     "tracker_free_instance",
     "tracker_save",
@@ -145,6 +147,7 @@ if TYPE_CHECKING:
     from pcipass.core.tracker import sync as tracker_sync
     from pcipass.services.configcheck import load_config as check_config
     from pcipass.services.flavorexplain import explain_flavors
+    from pcipass.services.jsonview import to_json
 
 # Lazy: `import pcipass` stays cheap (the CLI imports only what a command needs); a name's
 # module is imported when the name is first used. Public name -> (module, name there).
@@ -154,6 +157,8 @@ _LAZY = {
     "explain_flavors": ("pcipass.services.flavorexplain", "explain_flavors"),
     "read_flavor": ("pcipass.adapters.flavorfile", "read_flavor"),
     "read_nova_conf": ("pcipass.adapters.novaconf", "read_nova_conf"),
+    # any record (a report, a Problem, a Device, a verdict) as the contract's JSON
+    "to_json": ("pcipass.services.jsonview", "to_json"),
     # values and errors
     "Device": ("pcipass.core.model", "Device"),
     "HostFacts": ("pcipass.core.model", "HostFacts"),

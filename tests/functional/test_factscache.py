@@ -19,12 +19,13 @@ from support import unpack_trusted, validate_schema
 from pcipass import __version__, fakehost
 from pcipass.adapters import factscache, roots
 from pcipass.services import scan
+from pcipass.services.jsonview import to_json
 
 CAPTURES = ("lab-iommu", "lab-noiommu")
 
 
 def _doc(path: Path, **kwargs: Any) -> dict[str, Any]:
-    return scan.scan_hosts([path], **kwargs).to_dict()
+    return to_json(scan.scan_hosts([path], **kwargs))
 
 
 def _without_source(doc: dict[str, Any]) -> dict[str, Any]:

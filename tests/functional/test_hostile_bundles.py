@@ -20,6 +20,7 @@ import pytest
 from pcipass import fakehost
 from pcipass.adapters import bundle, hostroot, roots
 from pcipass.services import scan
+from pcipass.services.jsonview import to_json
 from support import SHARED, run_cli, unpack_trusted
 
 
@@ -319,8 +320,8 @@ def _without_root(doc: dict[str, object]) -> dict[str, object]:
 def test_a_bundle_scans_exactly_as_its_unpacked_tree(tmp_path: Path, profile: str) -> None:
     built = fakehost.build(tmp_path / "tree" / "h", fakehost.PROFILES[profile])
     archive = fakehost.pack(built, tmp_path / "h.tar.gz")
-    from_dir = scan.scan_hosts([built.root]).to_dict()
-    from_bundle = scan.scan_hosts([archive]).to_dict()
+    from_dir = to_json(scan.scan_hosts([built.root]))
+    from_bundle = to_json(scan.scan_hosts([archive]))
     assert _without_root(from_bundle) == _without_root(from_dir)
 
 
@@ -328,8 +329,8 @@ def test_a_bundle_scans_exactly_as_its_unpacked_tree(tmp_path: Path, profile: st
 def test_real_kernel_bundles_scan_as_their_unpacked_trees(tmp_path: Path, name: str) -> None:
     archive = SHARED / "corpus/realkernel" / f"{name}.tar.gz"
     unpack_trusted(archive, tmp_path)  # the test unpacks; pcipass never does
-    from_dir = scan.scan_hosts([tmp_path / name]).to_dict()
-    from_bundle = scan.scan_hosts([archive]).to_dict()
+    from_dir = to_json(scan.scan_hosts([tmp_path / name]))
+    from_bundle = to_json(scan.scan_hosts([archive]))
     assert _without_root(from_bundle) == _without_root(from_dir)
     assert len(from_bundle["hosts"][0]["devices"]) > 5
 

@@ -31,6 +31,7 @@ from pcipass.doctor import mapping
 from pcipass.doctor import model as dm
 from pcipass.doctor.checks import driver, kernel, spec
 from pcipass.services import scan
+from pcipass.services.jsonview import to_json
 from support import unpack_trusted
 
 HOSTILE = "0000:01:00.0;touch${IFS}pwned;#"
@@ -40,13 +41,13 @@ REFUSED = "; ignored, sysfs read instead"
 
 
 def _host(root: Path) -> dict[str, Any]:
-    doc = scan.scan_hosts([root]).to_dict()
+    doc = to_json(scan.scan_hosts([root]))
     [host] = doc["hosts"]
     return dict(host)
 
 
 def _fresh(root: Path) -> dict[str, Any]:
-    [host] = scan.scan_hosts([root], facts_cache=scan.CACHE_IGNORE).to_dict()["hosts"]
+    [host] = to_json(scan.scan_hosts([root], facts_cache=scan.CACHE_IGNORE))["hosts"]
     return dict(host)
 
 

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from pcipass import fakehost
 from pcipass.adapters import kernel, roots
+from pcipass.services.jsonview import to_json
 
 
 def read(path: Path | str) -> kernel.KernelFacts:
@@ -131,8 +132,8 @@ def test_iommu_lines_count_group_additions_apart() -> None:
     assert lines == ("[0.1] DMAR: IOMMU enabled",) and adds == 1
 
 
-def test_to_dict_is_json_ready(shared: Path) -> None:
+def test_json_is_ready(shared: Path) -> None:
     import json
-    doc = read(shared / "corpus/realkernel/lab-iommu.tar.gz").to_dict()
+    doc = to_json(read(shared / "corpus/realkernel/lab-iommu.tar.gz"))
     assert json.loads(json.dumps(doc))["cmdline"]["intel_iommu"] == "on"
     assert doc["iommu_present"] is True

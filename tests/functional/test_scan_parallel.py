@@ -10,6 +10,7 @@ from support import run_cli
 
 from pcipass import fakehost
 from pcipass.services import scan
+from pcipass.services.jsonview import to_json
 
 
 def test_parallel_scan_equals_sequential(tmp_path: Path) -> None:
@@ -21,8 +22,8 @@ def test_parallel_scan_equals_sequential(tmp_path: Path) -> None:
         (built.root / "etc/nova/nova.conf").write_text(
             '[pci]\ndevice_spec = {"vendor_id": "8086"}\n')
         roots.append(str(built.root))
-    seq = scan.scan_hosts(roots, jobs=1).to_dict()
-    par = scan.scan_hosts(roots, jobs=2).to_dict()
+    seq = to_json(scan.scan_hosts(roots, jobs=1))
+    par = to_json(scan.scan_hosts(roots, jobs=2))
     assert par == seq
     assert [h["name"] for h in par["hosts"]] == ["host-0", "host-1", "host-2"]
     assert any(d["passthrough"] for d in par["hosts"][0]["devices"])

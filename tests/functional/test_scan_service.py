@@ -16,6 +16,7 @@ from pcipass import fakehost
 from pcipass.adapters import hostroot, lspci, lspcifile, pciids
 from pcipass.core import model
 from pcipass.services import scan, scanreport
+from pcipass.services.jsonview import to_json
 
 PF, VFS = "0000:81:00.0", [f"0000:81:00.{i}" for i in range(1, 5)]
 VIRTIO = "0000:41:00.0"
@@ -80,13 +81,13 @@ def bundle_scans(shared: Path) -> dict[str, scanreport.ScanReport]:
 
 
 def one_host(report: scanreport.ScanReport) -> scanreport.HostScan:
-    validate_schema(report.to_dict(), "scan")
+    validate_schema(to_json(report), "scan")
     (host,) = report.hosts
     return host
 
 
 def devices(host: scanreport.HostScan) -> dict[str, dict[str, object]]:
-    return {d["address"]: d for d in host.to_dict()["devices"]}
+    return {d["address"]: d for d in to_json(host)["devices"]}
 
 
 # -- real-kernel captures ---------------------------------------------------------------------
@@ -128,7 +129,7 @@ def test_capture_device_facts(shared: Path, bundle_scans: dict[str, scanreport.S
 def test_capture_kernel_numa_and_missing_config(bundle_scans: dict[str, scanreport.ScanReport],
                                                 name: str) -> None:
     host = one_host(bundle_scans[name])
-    doc = host.to_dict()
+    doc = to_json(host)
     kernel = doc["kernel"]
     assert kernel["release"] == "6.1.0-56-cloud-amd64"
     assert kernel["iommu_present"] is (name == "lab-iommu")
@@ -150,7 +151,7 @@ def test_host_config_matches_pf_and_vfs_by_pf_address(configured: Path) -> None:
     devs = devices(host)
     assert host.compute_starts is True and host.config_valid
     assert host.nova_host == "compute-7" and host.nova_name == "compute-7"
-    assert host.to_dict()["config"]["files"] == ["etc/nova/nova.conf",
+    assert to_json(host)["config"]["files"] == ["etc/nova/nova.conf",
                                                  "etc/nova/nova.conf.d/20-sata.conf"]
     # A PF address spec matches the PF itself and its VFs (nova-pci.md §1.4); PF and VFs share 0010.
     for addr in [PF, *VFS]:
@@ -176,7 +177,7 @@ def test_pf_address_spec_uses_each_hosts_own_facts(tmp_path: Path, shared: Path)
     a100 = fakehost.build(tmp_path / "a100", "1x nvidia-a100 numa=1 driver=vfio-pci; hostname=a100")
     lab = fakehost.build(tmp_path / "lab", "1x qemu-nvme numa=1 vfs=4; hostname=lab")
     report = scan.scan_hosts([x710.root, a100.root, lab.root], compute_conf=[conf])
-    validate_schema(report.to_dict(), "scan")
+    validate_schema(to_json(report), "scan")
     matched = {h.name: sorted(d.address for d in h.passthrough_devices()) for h in report.hosts}
     pf = next(d for d in x710.devices if d.dev_type == model.TYPE_PF)
     assert matched["x710"] == sorted([pf.address] + [d.address for d in x710.devices
@@ -187,7 +188,7 @@ def test_pf_address_spec_uses_each_hosts_own_facts(tmp_path: Path, shared: Path)
     lab_pf = next(d.address for d in lab.devices if d.dev_type == model.TYPE_PF)
     assert matched["lab"] == ([lab_pf, *(d.address for d in lab.devices if d.parent_addr == lab_pf)]
                               if lab_pf == "0000:81:00.0" else [])
-    assert all(h.to_dict()["config"]["files"] == [str(conf)] for h in report.hosts)
+    assert all(to_json(h)["config"]["files"] == [str(conf)] for h in report.hosts)
 
 
 def test_devname_spec_resolves_through_the_hosts_netdevs(tmp_path: Path) -> None:
@@ -245,7 +246,7 @@ def test_invalid_device_spec_still_lists_devices(configured: Path) -> None:
     conf = configured / "etc/nova/nova.conf"
     conf.write_text(HOST_NOVA_CONF + 'device_spec = {"vendor_id": "1b36", "product_id": "0010",}\n')
     host = one_host(scan.scan_hosts([configured]))
-    doc = host.to_dict()
+    doc = to_json(host)
     assert len(doc["devices"]) == 14
     assert doc["config"]["valid"] is False and doc["config"]["compute_starts"] is False
     (err,) = doc["config"]["errors"]
@@ -290,7 +291,7 @@ def test_links_out_of_the_root_in_etc_nova_are_not_followed(configured: Path, tm
     assert "etc/nova/nova.conf.d/30-escape.conf: symlink to" in warned
     assert "etc/nova/nova.conf.d/40-loop.conf" in warned
     # Only the in-root fragment was read: the outside wildcard spec matches nothing here.
-    assert host.to_dict()["config"]["files"] == ["etc/nova/nova.conf.d/20-sata.conf"]
+    assert to_json(host)["config"]["files"] == ["etc/nova/nova.conf.d/20-sata.conf"]
     assert [d.address for d in host.passthrough_devices()] == ["0000:00:1f.2"]
 
 
@@ -355,7 +356,7 @@ def test_fake_hosts_scan_to_the_built_facts(tmp_path: Path, profile: str) -> Non
             want.vf_index, want.numa_node, want.driver, want.iommu_group,
             want.sriov_totalvfs, want.sriov_numvfs), want.address
         assert d["netdevs"] == [name for name, _mac in want.netdevs]
-    assert host.to_dict()["kernel"]["iommu_present"] is built.profile.iommu_on
+    assert to_json(host)["kernel"]["iommu_present"] is built.profile.iommu_on
     assert host.name == built.hostname and host.warnings == ()
 
 
@@ -398,7 +399,7 @@ def test_fleet_of_twenty_hosts_in_one_run(tmp_path: Path, private_tmp: Path) -> 
         paths.append(fakehost.pack(built, tmp_path / f"node{i:02d}.tar.gz") if i % 5 == 0
                      else built.root)
     report = scan.scan_hosts(paths)
-    validate_schema(report.to_dict(), "scan")
+    validate_schema(to_json(report), "scan")
     assert [h.name for h in report.hosts] == [f"node{i:02d}" for i in range(20)]
     assert [h.kind for h in report.hosts].count("bundle") == 4
     assert all(not any("also the name" in w for w in h.warnings) for h in report.hosts)
@@ -439,7 +440,7 @@ def test_every_corpus_lspci_paste_is_a_host_or_a_clear_error(shared: Path) -> No
         host = one_host(scan.scan_hosts([], lspci=[path]))
         assert (host.name, host.kind, host.kernel, host.numa) == (path.stem, "lspci", None, None)
         assert host.devices == parsed.devices
-        assert host.to_dict()["kernel"]["iommu_present"] is None
+        assert to_json(host)["kernel"]["iommu_present"] is None
         hosts += 1
     assert hosts >= 10 and refused <= 2
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from pcipass.adapters import sriovagent
+from pcipass.services.jsonview import to_json
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "conf"
 
@@ -30,7 +31,7 @@ def test_fixture_agent_config() -> None:
     assert [(b.ifname, b.egress, b.ingress) for b in agent.bandwidths] == [
         ("ens785f0", 10000000, 10000000), ("ens1f0", None, None)]
     assert agent.physnets_of("ens1f0") == ["physnet3"]
-    doc = agent.to_dict()
+    doc = to_json(agent)
     assert doc["physical_device_mappings"]["physnet2"] == ["ens785f0", "ens785f1"]
     assert doc["resource_provider_bandwidths"]["ens1f0"] == {"egress": None, "ingress": None}
     assert doc["errors"] == []

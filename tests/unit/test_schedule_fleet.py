@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from pcipass.core import errors, model, numa, requests, schedule, spec
 from pcipass.services import schedule as schedule_svc
+from pcipass.services.jsonview import to_json
 
 CELLS = (numa.HostCell(0, frozenset(range(8)), frozenset(range(8)), 16384, 0),
          numa.HostCell(1, frozenset(range(8, 16)), frozenset(range(8, 16)), 16384, 1))
@@ -92,7 +93,7 @@ SHAPES = [numa.InstanceShape(), numa.InstanceShape(4, 2048, numa_nodes=1),
 def report(verdicts: list[schedule.HostVerdict], multiplier: float) -> dict[str, Any]:
     ranking = schedule.rank_hosts(verdicts, multiplier)
     flavor = schedule_svc.FlavorSchedule("f", None, [], None, ranking)
-    return flavor.to_dict()
+    return to_json(flavor)
 
 
 def answers(fn: Any) -> Any:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any
 
 from pcipass.adapters import hostroot
 
@@ -40,12 +39,6 @@ class Cmdline:
     @property
     def iommu_pt(self) -> bool:
         return self.iommu == "pt"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"raw": self.raw, "intel_iommu": self.intel_iommu, "amd_iommu": self.amd_iommu,
-                "iommu": self.iommu, "iommu_pt": self.iommu_pt,
-                "vfio_pci_ids": list(self.vfio_pci_ids),
-                "others": [[k, v] for k, v in self.others]}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -77,22 +70,6 @@ class KernelFacts:
     def iommu_present(self) -> bool:
         """True when sysfs shows a working IOMMU (devices or groups)."""
         return bool(self.iommu_devices) or self.iommu_groups > 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "release": self.release,
-            "cmdline": self.cmdline.to_dict() if self.cmdline else None,
-            "iommu_present": self.iommu_present,
-            "iommu_devices": list(self.iommu_devices),
-            "iommu_groups": self.iommu_groups,
-            "acpi_tables": list(self.acpi_tables),
-            "modules": list(self.modules),
-            "vfio_pci": self.vfio_pci,
-            "dmesg_source": self.dmesg_source,
-            "dmesg_iommu_lines": list(self.dmesg_iommu_lines),
-            "dmesg_group_additions": self.dmesg_group_additions,
-            "warnings": list(self.warnings),
-        }
 
 
 def parse_cmdline(text: str) -> Cmdline:

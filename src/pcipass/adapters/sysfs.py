@@ -38,9 +38,6 @@ class NetDev:
     mac: str | None = None
     operstate: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "mac": self.mac, "operstate": self.operstate}
-
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class SysfsScan:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from pcipass.adapters import hostroot, sysattrs
 from pcipass.core import cpuset
@@ -33,10 +32,6 @@ class NumaCell:
     memory_kb: int | None
     sockets: tuple[int, ...]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "cpus": list(self.cpus), "memory_kb": self.memory_kb,
-                "sockets": list(self.sockets)}
-
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class NumaTopology:
@@ -49,10 +44,6 @@ class NumaTopology:
     @property
     def sockets(self) -> tuple[int, ...]:
         return tuple(sorted(set(self.cpu_sockets.values())))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"cells": [c.to_dict() for c in self.cells], "sockets": list(self.sockets),
-                "warnings": list(self.warnings)}
 
 
 def read_cpu_bound(root: hostroot.HostRoot, warnings: list[str]) -> cpuset.CpuBound:

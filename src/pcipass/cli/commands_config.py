@@ -9,6 +9,7 @@ import click
 from pcipass.cli import main as climain
 from pcipass.cli import output
 from pcipass.services import configcheck, flavorexplain
+from pcipass.services.jsonview import to_json
 
 if TYPE_CHECKING:
     import rich.console
@@ -38,7 +39,7 @@ def config_check(nova_conf: tuple[str, ...], config_dirs: tuple[str, ...],
         raise click.UsageError("give at least one --nova-conf FILE (or --config-dir DIR)")
     view = configcheck.load_config(nova_conf, sriov_agent_conf=sriov_agent_conf,
                                    config_dirs=config_dirs)
-    doc = view.to_dict()
+    doc = to_json(view)
     output.emit(doc, fmt, render_config)
     if doc["errors"]:
         return climain.EXIT_FAIL
@@ -62,7 +63,7 @@ def flavor_explain(nova_conf: tuple[str, ...], flavors: tuple[str, ...], image: 
                    fmt: str) -> int:
     """Turn flavors into the PCI requests Nova would make, or say why Nova refuses them."""
     report = flavorexplain.explain_flavors(flavors, nova_conf=nova_conf, image=image)
-    doc = report.to_dict()
+    doc = to_json(report)
     output.emit(doc, fmt, render_flavors)
     return climain.EXIT_OK if report.valid else climain.EXIT_FAIL
 

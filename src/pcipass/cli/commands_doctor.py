@@ -16,6 +16,7 @@ from pcipass.cli import main as climain
 from pcipass.doctor import registry, runner
 from pcipass.services import scan
 from pcipass.services.doctor import gather, report
+from pcipass.services.jsonview import to_json
 
 SEVERITY_STYLE = {"fail": "bold red", "warn": "yellow", "info": "cyan", "skip": "dim"}
 MARK = {"fail": "✗", "warn": "!", "info": "i", "skip": "-"}
@@ -61,7 +62,7 @@ def doctor(ctx: click.Context, hosts: tuple[str, ...], lspci: tuple[str, ...], n
     except (hostroot.HostRootInvalid, lspcifile.LspciInputInvalid) as exc:
         output.echo_err(f"pcipass doctor: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
         return climain.EXIT_FAIL
-    selected = [c.to_dict() for c in registry.load_builtin().all() if runner.Selection(select, ignore).wants(c.id)]
+    selected = [to_json(c) for c in registry.load_builtin().all() if runner.Selection(select, ignore).wants(c.id)]
     emit(diagnosis.doc, fmt, selected)
     for err in diagnosis.internal_errors:
         output.echo_err(f"pcipass doctor: internal error: {err}")

@@ -61,6 +61,7 @@ def scan_command(hosts: tuple[str, ...], lspci_files: tuple[str, ...], nova_conf
     """
     from pcipass.core import errors
     from pcipass.services import scan
+    from pcipass.services.jsonview import to_json
 
     if not hosts and not lspci_files:
         hosts = ("/",)
@@ -78,7 +79,7 @@ def scan_command(hosts: tuple[str, ...], lspci_files: tuple[str, ...], nova_conf
     if save_facts:
         saved = sum(1 for h in report.hosts if h.kind == scan.KIND_DIRECTORY)
         output.echo_err(f"pcipass scan: saved facts.json in {saved} host root(s)")
-    _emit(report.to_dict(), fmt, all_vfs)
+    _emit(to_json(report), fmt, all_vfs)
     return climain.EXIT_OK if report.valid else climain.EXIT_FAIL
 
 

@@ -67,6 +67,7 @@ def schedule_command(flavors: tuple[str, ...], image: str | None, ports: tuple[s
     from pcipass.adapters import hostroot, lspcifile
     from pcipass.services import scan as scan_mod
     from pcipass.services import schedule
+    from pcipass.services.jsonview import to_json
 
     if not hosts and not lspci:
         raise click.UsageError("give at least one --host ROOT or --lspci FILE")
@@ -80,7 +81,7 @@ def schedule_command(flavors: tuple[str, ...], image: str | None, ports: tuple[s
         output.echo_err(f"pcipass schedule: {exc.message}")
         return climain.EXIT_FAIL
     name_options(report)
-    output.emit(report.to_dict(), fmt, render_schedule)
+    output.emit(to_json(report), fmt, render_schedule)
     return climain.EXIT_OK if report.valid else climain.EXIT_FAIL
 
 

@@ -25,7 +25,7 @@ INFO_URI = "https://opendev.org/pcipass/pcipass/src/branch/main/docs/doctor-chec
 
 
 def to_sarif(doc: dict[str, Any], checks: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """A SARIF 2.1.0 log of the doctor document; ``checks`` are the checks' ``to_dict()``."""
+    """A SARIF 2.1.0 log of the doctor document; ``checks`` are the checks' JSON."""
     index = {c["id"]: i for i, c in enumerate(checks)}
     rules = [{"id": c["id"], "name": c["title"], "shortDescription": {"text": c["title"]},
               "fullDescription": {"text": c["doc"]}, "help": {"text": c["doc"]},

@@ -10,7 +10,6 @@ file and line the value came from.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from pcipass.core import errors
 
@@ -166,17 +165,6 @@ class SriovAgentConfig:
     def physnets_of(self, ifname: str) -> list[str]:
         """The physnets an interface is mapped to (usually one)."""
         return [p for p, ifs in self.device_mappings.items() if ifname in ifs]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "physical_device_mappings": self.device_mappings,
-            "exclude_devices": {k: list(v) for k, v in self.exclude_devices.items()},
-            "resource_provider_bandwidths": {
-                b.ifname: {"egress": b.egress, "ingress": b.ingress} for b in self.bandwidths},
-            "errors": [p.to_dict() for p in self.problems],
-            "warnings": [p.to_dict() for p in self.warnings],
-        }
 
 
 # -- flavors and images ------------------------------------------------------------------

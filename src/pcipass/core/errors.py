@@ -3,7 +3,7 @@
 Every rejected input becomes a :class:`Problem` (the ``Error`` object of
 ``contracts.md`` §2). Core code raises :class:`PcipassError` subclasses; the
 adapter that read the input attaches the file, line, value index and entry,
-and the front end prints ``problem.to_dict()``.
+and the front end prints it (its fields, in order, are the JSON object).
 
 Every code (these class names, and the codes of ``Problem(code, ...)``
 constructions) is registered with its meaning in :mod:`pcipass.core.codes`;
@@ -60,18 +60,6 @@ class Problem:
     value_index: int | None = None
     entry: str | None = None
     hint: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the JSON form, with every contract key present."""
-        return {
-            "code": self.code,
-            "message": self.message,
-            "file": self.file,
-            "line": self.line,
-            "value_index": self.value_index,
-            "entry": self.entry,
-            "hint": self.hint,
-        }
 
     def located(self, **where: Any) -> Problem:
         """Return a copy with location fields filled in (only those still unset)."""

@@ -273,18 +273,6 @@ class LegacyConfig:
     has_legacy: bool
     sources: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
-    def labels_dict(self) -> list[dict[str, Any]]:
-        """Config check's ``labels``: each label with its resource class and devices."""
-        out: dict[str, dict[str, Any]] = {}
-        for dev in self.devices:
-            entry = out.setdefault(dev.label, {"label": dev.label, "resource_class": dev.resource_class,
-                                               "alias_name": alias_name_for(dev.label), "devices": []})
-            src = self.sources[dev.value_index] if dev.value_index < len(self.sources) else {}
-            entry["devices"].append({"address": dev.address, "vendor_id": dev.vendor_id,
-                                     "product_id": dev.product_id, "spec": dev.spec_dict(),
-                                     "source": {**src, "item": dev.item}})
-        return list(out.values())
-
 
 def parse_legacy_config(values: Sequence[str | _Located], *, host: str | None = None) -> LegacyConfig:
     """Parse one host's ``pci_passthrough_devices`` values (strings or located option values).

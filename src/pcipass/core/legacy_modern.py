@@ -49,13 +49,6 @@ class ModernConfig:
         lines += ["", "[filter_scheduler]", "pci_in_placement = True"]
         return "\n".join(lines) + "\n"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"device_specs": {h: list(v) for h, v in self.device_specs.items()},
-                "aliases": list(self.aliases), "options": list(self.options),
-                "flavor_extra_specs": {f: dict(v) for f, v in self.flavor_extra_specs.items()},
-                "errors": [p.to_dict() for p in self.problems],
-                "warnings": [p.to_dict() for p in self.warnings]}
-
 
 def modern_equivalent(legacy_devices_by_host: Mapping[str, Sequence[legacy.LegacyDevice]],
                       labels: Mapping[str, str] | None = None) -> ModernConfig:
@@ -148,12 +141,3 @@ def modern_flavor_extra_specs(extra_specs: Mapping[str, str]) -> dict[str, str]:
 def for_host(config: legacy.LegacyConfig) -> ModernConfig:
     """The modern equivalent of one host's legacy configuration."""
     return modern_equivalent({config.host: config.devices})
-
-
-def host_dict(config: legacy.LegacyConfig) -> dict[str, Any]:
-    """Config check's ``modern_equivalent``: :meth:`ModernConfig.to_dict` and both nova.conf texts."""
-    modern = for_host(config)
-    doc = modern.to_dict()
-    doc["compute_conf"] = modern.render_compute_conf(config.host)
-    doc["controller_conf"] = modern.render_controller_conf()
-    return doc

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
 
 TYPE_PCI = "type-PCI"
 TYPE_PF = "type-PF"
@@ -57,7 +56,9 @@ class Device:
     """One PCI function as discovery (sysfs, lspci) saw it.
 
     Addresses are canonical strings (``dddd:bb:ss.f``); IDs are 4 lower-case
-    hex digits. ``None`` means the source could not tell.
+    hex digits. ``None`` means the source could not tell. ``class_code`` prints as
+    the contract's ``class``; the JSON holds the fields discovery owns
+    (:mod:`pcipass.services.jsonview`).
     """
 
     address: str
@@ -91,28 +92,6 @@ class Device:
     @property
     def is_vf(self) -> bool:
         return self.dev_type == TYPE_VF
-
-    def to_dict(self) -> dict[str, Any]:
-        """The contract's Device fields that discovery owns (``class`` spelled as in JSON)."""
-        return {
-            "address": self.address,
-            "vendor_id": self.vendor_id,
-            "product_id": self.product_id,
-            "subsystem_vendor_id": self.subsystem_vendor_id,
-            "subsystem_id": self.subsystem_id,
-            "class": self.class_code,
-            "name": self.name,
-            "dev_type": self.dev_type,
-            "parent_addr": self.parent_addr,
-            "vf_index": self.vf_index,
-            "numa_node": self.numa_node,
-            "driver": self.driver,
-            "iommu_group": self.iommu_group,
-            "netdevs": list(self.netdevs),
-            "sriov_totalvfs": self.sriov_totalvfs,
-            "sriov_numvfs": self.sriov_numvfs,
-            "warnings": list(self.warnings),
-        }
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

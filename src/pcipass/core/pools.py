@@ -74,10 +74,6 @@ class Request:
     def is_port(self) -> bool:
         return self.alias_name is None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"alias_name": self.alias_name, "count": self.count, "numa_policy": self.numa_policy,
-                "specs": [dict(s) for s in self.specs]}
-
 
 def as_request(value: Any, position: int = 0) -> Request:
     """Normalize a ``requests.PciRequest`` (or a :class:`Request`) into a :class:`Request`."""
@@ -155,9 +151,6 @@ class PoolInfo:
         if self.dev_type == model.TYPE_VF and self.get("address"):
             text += f" (PF {self.get('address')})"
         return text
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"key": {k: v for k, v in self.key}, "count": self.count}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -74,10 +74,6 @@ class PciRequest:
     specs: list[dict[str, str]]
     request_id: int = 0
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"alias_name": self.alias_name, "count": self.count, "numa_policy": self.numa_policy,
-                "specs": [dict(s) for s in self.specs]}
-
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class FlavorRequests:

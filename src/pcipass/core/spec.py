@@ -162,22 +162,8 @@ class DeviceSpec:
         if self.address is None:
             return f"(netdev {self.devname} not present)"
         if isinstance(self.address, addr.RegexAddress):
-            return json.dumps(self.address.to_json(), sort_keys=True)
+            return json.dumps(dict(self.address.raw), sort_keys=True)
         return self.address.text
-
-    def to_dict(self) -> dict[str, Any]:
-        """The contract shape used by ``config check`` (without ``index`` and ``source``)."""
-        address: Any = None
-        if self.devname is None and self.address is not None:
-            address = self.address.to_json()
-        return {
-            "vendor_id": self.vendor_id,
-            "product_id": self.product_id,
-            "address": address,
-            "devname": self.devname,
-            "tags": dict(self.tags),
-            "physical_function": self.physical_function,
-        }
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

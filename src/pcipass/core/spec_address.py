@@ -140,9 +140,6 @@ class GlobAddress:
                 return False
         return True
 
-    def to_json(self) -> str:
-        return self.text
-
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RegexAddress:
@@ -193,9 +190,6 @@ class RegexAddress:
             if not matcher(fields[i]):
                 return False
         return True
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.raw)
 
 
 AddressSpec = GlobAddress | RegexAddress

@@ -1,7 +1,9 @@
 """The mapping table: device_spec entries, aliases and flavors -> the devices they reach.
 
 This is the artefact operators ask an AI assistant for, computed instead.
-Pure: it takes the facts the gatherer built. For an entry that matches
+Pure: it takes the facts the gatherer built and returns typed rows
+(:class:`SpecRow`, :class:`AliasRow`, :class:`FlavorRow`); their JSON is made
+at the output edge (:mod:`pcipass.services.jsonview`). For an entry that matches
 nothing it finds the *near misses* (devices that differ in one field) and
 says what differs, in the operator's terms:
 
@@ -16,7 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pcipass.core import alias as alias_mod
-from pcipass.core import errors, model, pools, schedule, spec
+from pcipass.core import errors, model, pools, requests, schedule, spec
+from pcipass.core.evidence import Evidence
 from pcipass.doctor import model as dm
 from pcipass.core.layers import Layer
 
@@ -34,17 +37,6 @@ class NearMiss:
 
     device: model.Device
     differs: tuple[spec.Mismatch, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**device_row(self.device),
-                "differs": [{"field": m.field, "wanted": m.wanted, "got": m.got} for m in self.differs]}
-
-
-def device_row(dev: model.Device) -> dict[str, Any]:
-    """The columns of the mapping table for one device."""
-    return {"address": dev.address, "vendor_id": dev.vendor_id, "product_id": dev.product_id,
-            "dev_type": dev.dev_type, "driver": dev.driver, "numa_node": dev.numa_node,
-            "iommu_group": dev.iommu_group}
 
 
 # -- device_spec --------------------------------------------------------------------------------
@@ -126,8 +118,7 @@ class SpecRow:
 
     ``status`` is :data:`MATCHED` (``devices`` it claims), :data:`SHADOWED`
     (every device it matches is claimed by an earlier entry) or :data:`MISSING`
-    (``near_misses``: devices one field keeps out). Checks read these fields;
-    :meth:`to_dict` is the JSON row.
+    (``near_misses``: devices one field keeps out). Checks read these fields.
     """
 
     host: str
@@ -141,16 +132,6 @@ class SpecRow:
     @property
     def index(self) -> int:
         return self.entry.index
-
-    def to_dict(self) -> dict[str, Any]:
-        d = self.entry.spec.to_dict()
-        file, line, item = self.source
-        return {"host": self.host, "index": self.index,
-                "source": {"file": file, "line": line, "item": item},
-                "vendor_id": d["vendor_id"], "product_id": d["product_id"], "address": d["address"],
-                "devname": d["devname"], "tags": d["tags"], "status": self.status,
-                "devices": [device_row(x) for x in self.devices],
-                "near_misses": [m.to_dict() for m in self.near_misses], "notes": list(self.notes)}
 
 
 def spec_rows(host: str, config: dm.ConfigFacts, devices: dm.DeviceFacts) -> list[SpecRow]:
@@ -233,27 +214,48 @@ def alias_devices(al: alias_mod.Alias, config: dm.ConfigFacts,
     return sorted({e.index for _, e in found}), [d for d, _ in found]
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class AliasHost:
+    """What an alias reaches on one host: the spec entries (indexes) and their devices."""
+
+    host: str
+    device_specs: tuple[int, ...]
+    devices: tuple[model.Device, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AliasRow:
+    """One alias of the mapping table: its definition and what it reaches on each host."""
+
+    name: str
+    device_type: str | None
+    numa_policy: str | None
+    specs: tuple[Mapping[str, Any], ...]
+    hosts: tuple[AliasHost, ...] = ()
+
+
 def alias_rows(hosts: Iterable[tuple[str, dm.ConfigFacts | None, dm.DeviceFacts | None]],
-               controller: dm.ControllerFacts | None) -> list[dict[str, Any]]:
-    """One row per alias: its definition and, per host, the specs and devices it reaches."""
-    rows: dict[str, dict[str, Any]] = {}
+               controller: dm.ControllerFacts | None) -> list[AliasRow]:
+    """One row per alias: its definition and, per host, the specs and devices it reaches.
+
+    The controller's aliases come first; an alias only a compute defines follows, as
+    that compute first defines it.
+    """
+    heads: dict[str, alias_mod.Alias] = {}
+    reached: dict[str, list[AliasHost]] = {}
     if controller is not None:
         for al in controller.aliases.aliases.values():
-            rows[al.name] = _alias_head(al)
+            heads[al.name] = al
+            reached[al.name] = []
     for host, config, devices in hosts:
         if config is None or devices is None:
             continue
         for al in config.aliases.aliases.values():
-            row = rows.setdefault(al.name, _alias_head(al))
+            heads.setdefault(al.name, al)
             idx, devs = alias_devices(al, config, devices)
-            row["hosts"].append({"host": host, "device_specs": idx,
-                                 "devices": [device_row(d) for d in devs]})
-    return list(rows.values())
-
-
-def _alias_head(al: alias_mod.Alias) -> dict[str, Any]:
-    return {"name": al.name, "device_type": al.dev_type, "numa_policy": al.numa_policy,
-            "specs": [dict(s) for s in al.specs], "hosts": []}
+            reached.setdefault(al.name, []).append(AliasHost(host, tuple(idx), tuple(devs)))
+    return [AliasRow(name, al.dev_type, al.numa_policy, tuple(dict(s) for s in al.specs),
+                     tuple(reached[name])) for name, al in heads.items()]
 
 
 # -- flavors --------------------------------------------------------------------------------
@@ -265,8 +267,46 @@ BOOT_BREAKING = (Layer.KERNEL, Layer.DRIVER)
 MAX_REASONS = 4
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class FlavorReason:
+    """Why a flavor does not fit a host: a reason of the scheduling core, or a failing finding
+    (``check`` is its id); ``evidence`` prints without lines, as the scheduler's reasons do."""
+
+    layer: Layer
+    message: str
+    check: str | None = None
+    evidence: tuple[Evidence, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FlavorHost:
+    """One flavor on one host: fits (None: cannot tell), the devices it gets, or the first
+    broken layer and its reasons."""
+
+    name: str
+    fits: bool | None = None
+    instance_numa_nodes: tuple[int, ...] | None = None
+    devices: tuple[schedule.ChosenDevice, ...] = ()
+    first_broken_layer: Layer | None = None
+    reasons: tuple[FlavorReason, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FlavorRow:
+    """One flavor of the mapping table: its requests (or error) and its fit on every host."""
+
+    flavor: str
+    file: str | None
+    requests: tuple[requests.PciRequest, ...]
+    numa_nodes: int | None
+    numa_policy: str | None
+    error: errors.Problem | None
+    chosen_host: str | None
+    hosts: tuple[FlavorHost, ...]
+
+
 def flavor_rows(flavors: Sequence[dm.FlavorFacts], hosts: Sequence[str], findings: Sequence[dm.Finding],
-                fits: Mapping[str, dm.HostFit | None]) -> list[dict[str, Any]]:
+                fits: Mapping[str, dm.HostFit | None]) -> list[FlavorRow]:
     """Each flavor's requests and, per host, whether it fits (the scheduling core) or the first broken layer.
 
     ``fits`` per host: the core's verdict, except that a host with a failing
@@ -281,13 +321,8 @@ def flavor_rows(flavors: Sequence[dm.FlavorFacts], hosts: Sequence[str], finding
         relevant = [f for f in findings if f.severity == dm.FAIL and f.id not in FIT_SUMMARY_IDS
                     and _concerns(f, fl.name)]
         cells = [_flavor_host(fl, h, fits.get(h), relevant) for h in hosts]
-        rows.append({
-            "flavor": fl.name, "file": fl.file,
-            "requests": [r.to_dict() for r in fl.requests],
-            "numa_nodes": fl.numa_nodes, "numa_policy": fl.numa_policy,
-            "error": fl.error.to_dict() if fl.error is not None else None,
-            "chosen_host": _chosen(fl, hosts, cells, fits),
-            "hosts": cells})
+        rows.append(FlavorRow(fl.name, fl.file, tuple(fl.requests), fl.numa_nodes, fl.numa_policy,
+                              fl.error, _chosen(fl, hosts, cells, fits), tuple(cells)))
     return rows
 
 
@@ -297,44 +332,36 @@ def _concerns(f: dm.Finding, flavor: str) -> bool:
 
 
 def _flavor_host(fl: dm.FlavorFacts, host: str, fit: dm.HostFit | None,
-                 relevant: Sequence[dm.Finding]) -> dict[str, Any]:
-    row: dict[str, Any] = {"name": host, "fits": None, "instance_numa_nodes": None, "devices": [],
-                           "first_broken_layer": None, "reasons": []}
+                 relevant: Sequence[dm.Finding]) -> FlavorHost:
     if fl.error is not None:
-        row.update(fits=False, first_broken_layer=str(Layer.FLAVOR),
-                   reasons=[_reason(Layer.FLAVOR, f"{fl.error.code}: {fl.error.message}", [])])
-        return row
+        return FlavorHost(host, False, first_broken_layer=Layer.FLAVOR, reasons=(
+            FlavorReason(Layer.FLAVOR, f"{fl.error.code}: {fl.error.message}"),))
     blockers = [f for f in relevant if f.host in (host, None)]
     ff = fit.flavors.get(fl.name) if fit is not None else None
     verdict = ff.verdict if ff is not None else None
-    reasons: list[dict[str, Any]] = []
+    placed = FlavorHost(host)
+    reasons: list[FlavorReason] = []
     if ff is not None and ff.error is not None:
-        reasons.append(_reason(Layer.FLAVOR, f"{ff.error.code}: {ff.error.message}", []))
+        reasons.append(FlavorReason(Layer.FLAVOR, f"{ff.error.code}: {ff.error.message}"))
     elif verdict is not None:
         boot_broken = any(f.layer in BOOT_BREAKING and f.host == host for f in blockers)
-        row["fits"] = verdict.fits and not boot_broken
-        if verdict.fits:
-            row["instance_numa_nodes"] = (list(verdict.instance_numa_nodes)
-                                          if verdict.instance_numa_nodes is not None else None)
-            row["devices"] = [d.to_dict() for d in verdict.devices]
+        placed = FlavorHost(host, verdict.fits and not boot_broken)
+        if verdict.fits:  # the devices the claim gives, even where the boot then breaks
+            placed = dataclasses.replace(placed, instance_numa_nodes=verdict.instance_numa_nodes,
+                                         devices=verdict.devices)
         else:
-            reasons = [_reason(r.layer, r.message, [e.brief() for e in r.evidence]) for r in verdict.reasons]
-    if row["fits"]:
-        return row
-    reasons += [_reason(f.layer, f"{f.id}: {f.message}", [e.brief() for e in f.evidence[:4]], f.id)
-                for f in blockers]
-    if reasons:
-        first = min((r["layer"] for r in reasons), key=dm.LAYER_ORDER.__getitem__)
-        row["first_broken_layer"] = first
-        row["reasons"] = [r for r in reasons if r["layer"] == first][:MAX_REASONS]
-    return row
+            reasons = [FlavorReason(r.layer, r.message, None, r.evidence) for r in verdict.reasons]
+    if placed.fits:
+        return placed
+    reasons += [FlavorReason(f.layer, f"{f.id}: {f.message}", f.id, f.evidence[:4]) for f in blockers]
+    if not reasons:
+        return placed
+    first = min((r.layer for r in reasons), key=dm.LAYER_ORDER.__getitem__)
+    return dataclasses.replace(placed, first_broken_layer=first,
+                               reasons=tuple(r for r in reasons if r.layer == first)[:MAX_REASONS])
 
 
-def _reason(layer: Layer, message: str, evidence: list[dict[str, Any]], check: str | None = None) -> dict[str, Any]:
-    return {"layer": str(layer), "message": message, "check": check, "evidence": evidence}
-
-
-def _chosen(fl: dm.FlavorFacts, hosts: Sequence[str], cells: Sequence[Mapping[str, Any]],
+def _chosen(fl: dm.FlavorFacts, hosts: Sequence[str], cells: Sequence[FlavorHost],
             fits: Mapping[str, dm.HostFit | None]) -> str | None:
     verdicts = []
     multiplier: dict[str, float] = {}
@@ -343,6 +370,6 @@ def _chosen(fl: dm.FlavorFacts, hosts: Sequence[str], cells: Sequence[Mapping[st
         ff = fit.flavors.get(fl.name) if fit is not None else None
         if fit is None or ff is None or ff.verdict is None:
             continue
-        verdicts.append(dataclasses.replace(ff.verdict, name=host, fits=bool(cell["fits"])))
+        verdicts.append(dataclasses.replace(ff.verdict, name=host, fits=bool(cell.fits)))
         multiplier[host] = fit.multiplier
     return schedule.rank_hosts(verdicts, multiplier).chosen if verdicts else None

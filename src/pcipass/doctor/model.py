@@ -12,7 +12,6 @@ import dataclasses
 import enum
 import json
 from collections.abc import Mapping
-from typing import Any
 
 from pcipass.core import alias as alias_mod
 from pcipass.core.evidence import Evidence as Evidence  # findings cite facts as the core's reasons do
@@ -54,11 +53,6 @@ class Finding:
     message: str
     evidence: tuple[Evidence, ...] = ()
     fix: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "layer": str(self.layer), "severity": str(self.severity), "host": self.host,
-                "subject": self.subject, "message": self.message,
-                "evidence": [e.to_dict() for e in self.evidence], "fix": self.fix}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -21,7 +21,6 @@ import importlib
 import inspect
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from pcipass.doctor import model
 from pcipass.core.layers import Layer
@@ -60,10 +59,6 @@ class Check:
     @property
     def sort_key(self) -> tuple[int, str]:
         return model.LAYER_ORDER[self.layer], self.id
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "layer": str(self.layer), "title": self.title, "scope": self.scope,
-                "facts": list(self.facts), "doc": self.doc}
 
 
 class Registry:

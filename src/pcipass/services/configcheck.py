@@ -15,18 +15,45 @@ from typing import Any
 
 from pcipass.adapters import novaconf, novasnippets, sniff, sriovagent
 from pcipass.core import alias as alias_mod
-from pcipass.core import config, errors, legacy, legacy_modern, model, spec, spec_fields
+from pcipass.core import config, errors, legacy, model, spec, spec_fields
 from pcipass.core import spec_address as addr
 from pcipass.services import cpusets, regexbound
 
 Problem = errors.Problem
 
-CONFIG_SCHEMA = "pcipass-config/1"
+@dataclasses.dataclass(frozen=True, slots=True)
+class NovaFragment:
+    """A nova.conf fragment found in a document, checked as a nova.conf of its own.
+
+    :ivar lines: its first and last line in the document.
+    :ivar device_specs: how many device_spec entries parsed; ``aliases``: how many aliases.
+    """
+
+    lines: tuple[int, int]
+    valid: bool
+    device_specs: int
+    aliases: int
+    errors: tuple[Problem, ...]
+    warnings: tuple[Problem, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NotNovaConf:
+    """A file given as a nova.conf that is not one (YAML, Jinja, a blog post), and the
+    fragments it embeds."""
+
+    file: str
+    kind: str
+    reason: str
+    fragments: tuple[NovaFragment, ...]
 
 
 @dataclasses.dataclass
 class ConfigView:
-    """Everything parsed from one set of nova.conf files (plus the SR-IOV agent's)."""
+    """Everything parsed from one set of nova.conf files (plus the SR-IOV agent's).
+
+    Its JSON (``pcipass config check -f json``) is :func:`pcipass.services.jsonview.to_json`.
+    """
 
     nova: config.NovaConfig
     specs: spec.SpecParseResult
@@ -35,7 +62,7 @@ class ConfigView:
     legacy: legacy.LegacyConfig | None = None
     errors: list[Problem] = dataclasses.field(default_factory=list)
     warnings: list[Problem] = dataclasses.field(default_factory=list)
-    not_nova: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    not_nova: list[NotNovaConf] = dataclasses.field(default_factory=list)
 
     @property
     def valid(self) -> bool:
@@ -47,54 +74,11 @@ class ConfigView:
         return {"file": ov.file if ov else None, "line": ov.line if ov else None,
                 "item": entry.item}
 
-    def to_dict(self) -> dict[str, Any]:
-        specs_out = []
-        for entry in self.specs.specs:
-            d = entry.spec.to_dict()
-            specs_out.append({"index": entry.index, "source": self.spec_source(entry),
-                              "vendor_id": d.get("vendor_id"), "product_id": d.get("product_id"),
-                              "address": d.get("address"), "devname": d.get("devname"),
-                              "tags": d.get("tags", {})})
-        aliases_out = []
-        for name, al in self.aliases.aliases.items():
-            aliases_out.append({"name": name, "numa_policy": al.numa_policy,
-                                "device_type": al.dev_type, "specs": [dict(s) for s in al.specs],
-                                "sources": [_source_dict(_value_at(self.nova.alias, i))
-                                            for i in al.sources]})
-        doc: dict[str, Any] = {
-            "schema": CONFIG_SCHEMA,
-            "files": list(self.nova.files),
-            "valid": self.valid,
-            "device_specs": specs_out,
-            "aliases": aliases_out,
-            "labels": self.legacy.labels_dict() if self.legacy else [],
-            "errors": [p.to_dict() for p in self.errors],
-            "warnings": [p.to_dict() for p in self.warnings],
-            "options": {
-                "report_in_placement": self.nova.report_in_placement,
-                "pci_in_placement": self.nova.pci_in_placement,
-                "enabled_filters": self.nova.enabled_filters,
-            },
-        }
-        if self.legacy is not None and self.legacy.has_legacy:
-            doc["modern_equivalent"] = legacy_modern.host_dict(self.legacy)
-        if self.sriov_agent is not None:
-            doc["sriov_agent"] = self.sriov_agent.to_dict()
-        if self.not_nova:
-            doc["not_nova_conf"] = self.not_nova
-        return doc
-
 
 def _value_at(values: Sequence[config.OptionValue], index: int | None) -> config.OptionValue | None:
     if index is None or not 0 <= index < len(values):
         return None
     return values[index]
-
-
-def _source_dict(ov: config.OptionValue | None) -> dict[str, Any]:
-    if ov is None:
-        return {"file": None, "line": None}
-    return {"file": ov.file, "line": ov.line, "option": f"[{ov.group}] {ov.option}"}
 
 
 def _locate(problems: Sequence[errors.Problem], values: Sequence[config.OptionValue]) -> list[errors.Problem]:
@@ -121,7 +105,7 @@ def load_config(nova_conf: Sequence[str | Path], *, sriov_agent_conf: str | Path
     :param facts: host facts for PF/netdev probes; unknown host when omitted.
     """
     facts = facts if facts is not None else model.HostFacts.unknown()
-    not_nova: list[dict[str, Any]] = []
+    not_nova: list[NotNovaConf] = []
     readable: list[str | Path] = []
     pre_problems: list[errors.Problem] = []
     for f in nova_conf:
@@ -129,11 +113,10 @@ def load_config(nova_conf: Sequence[str | Path], *, sriov_agent_conf: str | Path
         if verdict.kind in ("ini", "empty", "unreadable"):
             readable.append(f)
             continue
-        entry: dict[str, Any] = {"file": str(f), "kind": verdict.kind, "reason": verdict.reason,
-                                 "fragments": _fragments(f, facts)}
+        entry = NotNovaConf(str(f), verdict.kind, verdict.reason, _fragments(f, facts))
         not_nova.append(entry)
-        found = (f"; it embeds {len(entry['fragments'])} nova.conf fragment(s), checked one by "
-                 "one below" if entry["fragments"] else "")
+        found = (f"; it embeds {len(entry.fragments)} nova.conf fragment(s), checked one by "
+                 "one below" if entry.fragments else "")
         pre_problems.append(errors.Problem(
             code="NotNovaConf", file=str(f), line=verdict.line,
             message=f"not a nova.conf: {verdict.kind} ({verdict.reason}){found}",
@@ -148,15 +131,13 @@ def load_config(nova_conf: Sequence[str | Path], *, sriov_agent_conf: str | Path
     return view
 
 
-def _fragments(path: str | Path, facts: model.HostFacts) -> list[dict[str, Any]]:
+def _fragments(path: str | Path, facts: model.HostFacts) -> tuple[NovaFragment, ...]:
     out = []
     for snip in novasnippets.read_nova_snippets(path):
         frag = analyze(snip.config, facts)
-        out.append({"lines": [snip.first_line, snip.last_line], "valid": frag.valid,
-                    "device_specs": len(frag.specs.specs), "aliases": len(frag.aliases.aliases),
-                    "errors": [p.to_dict() for p in frag.errors],
-                    "warnings": [p.to_dict() for p in frag.warnings]})
-    return out
+        out.append(NovaFragment((snip.first_line, snip.last_line), frag.valid, len(frag.specs.specs),
+                                len(frag.aliases.aliases), tuple(frag.errors), tuple(frag.warnings)))
+    return tuple(out)
 
 
 def analyze(nova: config.NovaConfig, facts: model.HostFacts, *,

@@ -12,14 +12,9 @@ import dataclasses
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
 from pcipass.adapters import flavorfile
 from pcipass.core import config, errors, legacy, legacy_modern, requests
 from pcipass.services import configcheck
-
-FLAVOR_SCHEMA = "pcipass-flavor/1"
-
 
 @dataclasses.dataclass
 class FlavorResult:
@@ -31,21 +26,12 @@ class FlavorResult:
     error: errors.Problem | None
     warnings: list[errors.Problem] = dataclasses.field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "flavor": self.flavor,
-            "file": self.file,
-            "requests": [{"alias_name": r.alias_name, "count": r.count, "numa_policy": r.numa_policy,
-                          "specs": [dict(s) for s in r.specs]} for r in self.requests],
-            "numa_nodes": self.numa_nodes,
-            "numa_policy": self.numa_policy,
-            "error": self.error.to_dict() if self.error else None,
-            "warnings": [w.to_dict() for w in self.warnings],
-        }
-
 
 @dataclasses.dataclass
 class FlavorReport:
+    """Every flavor's result; its JSON (``pcipass flavor explain -f json``) is
+    :func:`pcipass.services.jsonview.to_json`."""
+
     config: configcheck.ConfigView
     results: list[FlavorResult]
     image: str | None = None
@@ -53,11 +39,6 @@ class FlavorReport:
     @property
     def valid(self) -> bool:
         return all(r.error is None for r in self.results)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"schema": FLAVOR_SCHEMA, "image": self.image,
-                "config_errors": [p.to_dict() for p in self.config.errors],
-                "results": [r.to_dict() for r in self.results]}
 
 
 def load_image(image: str | Path | None) -> tuple[dict[str, str] | None, errors.Problem | None]:

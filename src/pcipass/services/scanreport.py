@@ -1,14 +1,15 @@
-"""What ``pcipass scan`` found: one :class:`HostScan` per host, and the ``pcipass-scan/1`` JSON shape.
+"""What ``pcipass scan`` found: one :class:`HostScan` per host.
 
-The doctor and the scheduler reuse these records; the JSON document is the
-scan's contract (``contracts.md`` §1), pinned by the scan tests.
+The doctor and the scheduler reuse these records. Their JSON document
+(``pcipass-scan/1``, ``contracts.md`` §3, pinned by the scan tests) is made at
+the output edge, :mod:`pcipass.services.jsonview`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pcipass.core import errors, model
 
@@ -16,8 +17,6 @@ if TYPE_CHECKING:
     from pcipass.adapters import kernel, sysfs, sysnuma
     from pcipass.core import spec
     from pcipass.services import configcheck
-
-SCAN_SCHEMA = "pcipass-scan/1"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,40 +79,6 @@ class HostScan:
     def passthrough_devices(self) -> list[model.Device]:
         return [d for d in self.devices if self.assigned_spec(d.address) is not None]
 
-    def device_dict(self, dev: model.Device) -> dict[str, Any]:
-        """The contract's Device object (plus ``revision`` and ``driver_override``)."""
-        out = dev.to_dict()
-        warnings = out.pop("warnings")
-        entry = self.assigned_spec(dev.address)
-        out["passthrough"] = entry is not None
-        out["spec_index"] = entry.index if entry is not None else None
-        out["spec_source"] = _spec_source(self.config, entry)
-        out["tags"] = dict(entry.spec.tags) if entry is not None else {}
-        out["revision"] = dev.revision
-        out["driver_override"] = dev.driver_override
-        out["warnings"] = warnings
-        return out
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "root": self.root,
-            "kind": self.kind,
-            "nova_host": self.nova_host,
-            "facts_from": self.facts_from,
-            "kernel": self.kernel.to_dict() if self.kernel is not None else unknown_kernel(),
-            "numa": self.numa.to_dict() if self.numa is not None else None,
-            "config": {
-                "valid": self.config_valid,
-                "files": list(self.config.nova.files) if self.config is not None else [],
-                "compute_starts": self.compute_starts,
-                "errors": [p.to_dict() for p in self.config_errors],
-                "warnings": [p.to_dict() for p in self.config_warnings],
-            },
-            "devices": [self.device_dict(d) for d in self.devices],
-            "warnings": list(self.warnings),
-        }
-
 
 @dataclasses.dataclass(frozen=True)
 class ScanReport:
@@ -125,21 +90,3 @@ class ScanReport:
     def valid(self) -> bool:
         """True when every host's config is valid."""
         return all(h.config_valid for h in self.hosts)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"schema": SCAN_SCHEMA, "hosts": [h.to_dict() for h in self.hosts]}
-
-
-def unknown_kernel() -> dict[str, Any]:
-    """The ``kernel`` object of a host known only from lspci: the same keys, nothing known."""
-    return {"release": None, "cmdline": None, "iommu_present": None, "iommu_devices": [],
-            "iommu_groups": None, "acpi_tables": [], "modules": [], "vfio_pci": None,
-            "dmesg_source": None, "dmesg_iommu_lines": [], "dmesg_group_additions": None,
-            "warnings": []}
-
-
-def _spec_source(view: configcheck.ConfigView | None,
-                 entry: spec.SpecEntry | None) -> dict[str, Any] | None:
-    if view is None or entry is None:
-        return None
-    return view.spec_source(entry)

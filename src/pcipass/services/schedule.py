@@ -27,7 +27,6 @@ from pcipass.services import configcheck, cpusets, flavorexplain, gcpause
 from pcipass.services import scan as scan_mod
 from pcipass.services import scanreport
 
-SCHEDULE_SCHEMA = "pcipass-schedule/1"
 PCI_FILTER = "PciPassthroughFilter"
 NUMA_FILTER = "NUMATopologyFilter"
 
@@ -113,34 +112,18 @@ class FlavorSchedule:
     warnings: list[errors.Problem] = dataclasses.field(default_factory=list)
     cause: errors.PcipassError | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "flavor": self.flavor,
-            "file": self.file,
-            "requests": [_request_dict(r) for r in self.requests],
-            "error": self.error.to_dict() if self.error else None,
-            "chosen_host": self.ranking.chosen if self.ranking else None,
-            "hosts": [h.to_dict() for h in self.ranking.hosts] if self.ranking else [],
-            "warnings": [w.to_dict() for w in self.warnings],
-        }
-
-
-def _request_dict(r: Any) -> dict[str, Any]:
-    return {"alias_name": r.alias_name, "count": r.count, "numa_policy": r.numa_policy,
-            "specs": [dict(s) for s in r.specs]}
-
 
 @dataclasses.dataclass
 class ScheduleReport:
+    """Every flavor's answer; its JSON (``pcipass schedule -f json``) is
+    :func:`pcipass.services.jsonview.to_json`."""
+
     results: list[FlavorSchedule]
     hosts: list[HostModel]
 
     @property
     def valid(self) -> bool:
         return all(r.error is None for r in self.results)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"schema": SCHEDULE_SCHEMA, "results": [r.to_dict() for r in self.results]}
 
 
 def schedule_flavors(flavors: Sequence[str | Path], hosts: Sequence[str | Path], *,

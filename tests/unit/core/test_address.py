@@ -101,7 +101,7 @@ def test_non_string_input(value: Any) -> None:
 def test_error_becomes_a_problem() -> None:
     with pytest.raises(errors.InvalidPciAddress) as info:
         address.normalize("bogus")
-    assert info.value.to_problem(file="f").to_dict()["code"] == "PciDeviceWrongAddressFormat"
+    assert info.value.to_problem(file="f").code == "PciDeviceWrongAddressFormat"
 
 
 @settings(max_examples=200, deadline=None, derandomize=True)

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pcipass.core import alias, errors, legacy, legacy_modern
+from pcipass.services import jsonview
 
 PREFIX = "Invalid [DEFAULT] pci_passthrough_devices config: "
 ETH = {"label": "with_eth", "address": "0000:04:10.7"}
@@ -249,12 +250,12 @@ def test_parse_legacy_config_locates_problems_and_warns() -> None:
 def test_parse_legacy_config_views() -> None:
     config = legacy.parse_legacy_config([Located(devices(ETH), "nova.conf", 5)])
     assert config.host == "this host"
-    assert config.labels_dict() == [{
+    assert jsonview.legacy_labels(config) == [{
         "label": "with_eth", "resource_class": "CUSTOM_WITH_ETH", "alias_name": "with_eth",
         "devices": [{"address": "0000:04:10.7", "vendor_id": None, "product_id": None,
                      "spec": {"address": "0000:04:10.7", "label": "with_eth"},
                      "source": {"file": "nova.conf", "line": 5, "item": 0}}]}]
-    doc = legacy_modern.host_dict(config)
+    doc = jsonview.modern_equivalent(config)
     assert doc["device_specs"] == {"this host": ['{"address": "0000:04:10.7", "resource_class": "CUSTOM_WITH_ETH"}']}
     assert doc["compute_conf"].startswith("[pci]\nreport_in_placement = True\n")
     assert "pci_in_placement = True" in doc["controller_conf"]
@@ -263,7 +264,7 @@ def test_parse_legacy_config_views() -> None:
 
 def test_no_values_no_legacy() -> None:
     config = legacy.parse_legacy_config([])
-    assert not config.has_legacy and config.warnings == [] and config.labels_dict() == []
+    assert not config.has_legacy and config.warnings == [] and jsonview.legacy_labels(config) == []
 
 
 # -- hostile input -------------------------------------------------------------------------------------------
@@ -281,7 +282,7 @@ def test_arbitrary_device_lists_never_raise(values: list[str]) -> None:
     assert all(p.code == "PciDeviceInvalidConfig" and p.value_index is not None for p in config.problems)
     modern = legacy_modern.for_host(config)
     assert len(modern.device_specs["h"]) == len(config.devices)
-    json.dumps(legacy_modern.host_dict(config))
+    json.dumps(jsonview.modern_equivalent(config))
 
 
 @given(value=st.one_of(st.text(max_size=20), json_values.map(json.dumps)))

@@ -342,11 +342,6 @@ def test_alias_value_that_is_no_string() -> None:
     assert exc.value.message == "Invalid pci_passthrough:alias value 3: not a string"
 
 
-def test_request_to_dict() -> None:
-    req = translate({"pci_passthrough:alias": "gpu:2"}).requests[0]
-    assert req.to_dict() == {"alias_name": "gpu", "count": 2, "numa_policy": "required", "specs": [GPU_SPEC]}
-
-
 # -- hostile input -----------------------------------------------------------------------------------
 
 text = st.text(alphabet=st.sampled_from(list("gpunic:, -0129x_\u0661")), max_size=12)

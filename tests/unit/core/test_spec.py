@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from pcipass.core import errors, model, spec, spec_fields, strutils
+from pcipass.core import spec_address as addr
 
 PF = "0000:0a:00.0"
 VF1 = "0000:0a:02.1"
@@ -208,8 +209,8 @@ def test_devname_and_address_are_exclusive(address: Any) -> None:
 @pytest.mark.parametrize("devname", ["", None, 0, False], ids=["empty", "null", "zero", "false"])
 def test_empty_devname_counts_as_absent(devname: Any) -> None:
     result = parse({"devname": devname, "address": "0000:81:00.0"})
-    assert result.devname is None and result.to_dict()["address"] == "0000:81:00.0"
-    assert parse({"devname": devname}).to_dict()["address"] == "*:*:*.*"
+    assert result.devname is None and result.address_text() == "0000:81:00.0"
+    assert parse({"devname": devname}).address_text() == "*:*:*.*"
 
 
 def test_non_string_devname_is_rejected() -> None:
@@ -223,7 +224,7 @@ def test_non_string_devname_is_rejected() -> None:
                          ids=["absent", "null", "empty-string", "empty-dict", "zero", "false", "empty-list"])
 def test_missing_or_empty_address_matches_everything(raw: dict[str, Any]) -> None:
     result = parse(raw)
-    assert result.to_dict()["address"] == "*:*:*.*"
+    assert result.address_text() == "*:*:*.*"
     assert all(result.match(d) for d in (dev(), VF_DEV, dev("0001:ff:1f.7", "ffff", "ffff")))
 
 
@@ -281,7 +282,7 @@ def test_bool_tags_are_checked_in_nova_order() -> None:
         "0x-and-upper", "star", "all-stars", "empty-fields", "spaces", "minus-one-domain",
         "minus-one-func", "limits", "underscore"])
 def test_glob_normalization(given: str, normalized: str) -> None:
-    assert parse({"address": given}, NO_PFS).to_dict()["address"] == normalized
+    assert parse({"address": given}, NO_PFS).address_text() == normalized
 
 
 @pytest.mark.parametrize(("given", "message"), [
@@ -335,7 +336,7 @@ def test_glob_match(glob: str, address: str, matches: bool) -> None:
 def test_regex_match_is_re_match(regex: dict[str, str], address: str, matches: bool) -> None:
     result = parse({"address": regex}, NO_PFS)
     assert result.match(dev(address)) is matches
-    assert result.to_dict()["address"] == regex
+    assert isinstance(result.address, addr.RegexAddress) and result.address.raw == regex
 
 
 @pytest.mark.parametrize("regex", [{"bus": "*"}, {"slot": "(0a"}, {"domain": "[z-a]"}])
@@ -541,15 +542,6 @@ def test_mismatches_of_a_pf_spec_name_address_and_parent() -> None:
 
 
 # -- doctor helpers ----------------------------------------------------------------------------
-
-
-def test_to_dict_contract_shape() -> None:
-    result = parse({"vendor_id": "0x8086", "address": ":0a:00.", "physical_network": "p", "managed": "no"})
-    assert result.to_dict() == {"vendor_id": "8086", "product_id": "*", "address": "*:0a:00.*",
-                                "devname": None, "tags": {"physical_network": "p", "managed": "false"},
-                                "physical_function": False}
-    by_name = parse({"devname": "ens1f0"}).to_dict()
-    assert (by_name["address"], by_name["devname"], by_name["physical_function"]) == (None, "ens1f0", True)
 
 
 def test_pool_tags_leave_out_placement_only_tags() -> None:

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pcipass.core import model, spec
+from pcipass.services.jsonview import to_json
 
 PF = "0000:0a:00.0"
 FACTS = model.HostFacts(pfs={PF: model.PfInfo(PF, "8086", "1572", 8, "154c")},
@@ -36,7 +37,7 @@ def test_parse_values_never_raises(values: list[str], facts: model.HostFacts, ri
     indexes = [e.index for e in result.specs]
     assert indexes == sorted(set(indexes))
     for entry in result.specs:
-        json.dumps(entry.spec.to_dict(), allow_nan=True)
+        json.dumps(to_json(entry.spec), allow_nan=True)
 
 
 devices = st.builds(

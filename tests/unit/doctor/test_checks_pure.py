@@ -108,7 +108,7 @@ def test_missing_spec_names_the_vf_id_of_a_pf_without_vfs() -> None:
                                "(sriov_numvfs=0, sriov_totalvfs=63)")
     # the PF differs in product_id only: a near miss
     assert [(m.device.address, m.differs[0].field) for m in row.near_misses] == [("0000:5e:00.0", "product_id")]
-    assert row.to_dict()["near_misses"][0]["differs"] == [{"field": "product_id", "wanted": "10ed", "got": "10fb"}]
+    assert row.near_misses[0].differs == (spec.Mismatch("product_id", "10ed", "10fb"),)
 
 
 def test_near_misses_ignore_address_misses_of_wildcard_specs() -> None:

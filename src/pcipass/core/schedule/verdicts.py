@@ -1,14 +1,13 @@
 """The answer records of the scheduling core: a host's verdict, its reasons and their evidence.
 
-These are the contract's ``hosts`` entries of ``pcipass schedule`` (``to_dict``
-gives the JSON). :class:`HostInput` is the question's side: one host as the
+These are the contract's ``hosts`` entries of ``pcipass schedule`` (their JSON
+is made at the output edge, :mod:`pcipass.services.jsonview`). :class:`HostInput` is the question's side: one host as the
 core needs it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from pcipass.core import model, numa, spec
 from pcipass.core.evidence import Evidence as Evidence  # the reasons' evidence is the core's one kind
@@ -40,10 +39,6 @@ class Reason:
     dropped: int = 0
     evidence: tuple[Evidence, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"layer": str(self.layer), "message": self.message, "dropped": self.dropped,
-                "evidence": [e.brief() for e in self.evidence]}
-
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class PinnedNodesUnknown(Reason):
@@ -68,10 +63,6 @@ class ChosenDevice:
     dev_type: str | None
     numa_node: int | None
     alias_name: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"address": self.address, "dev_type": self.dev_type, "numa_node": self.numa_node,
-                "alias_name": self.alias_name}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -107,9 +98,3 @@ class HostVerdict:
     def raw_weight(self) -> int:
         """Nova's PCIWeigher before normalization."""
         return MAX_DEVS - min(self.free, MAX_DEVS - 1)
-
-    def to_dict(self) -> dict[str, Any]:
-        nodes = None if self.instance_numa_nodes is None else list(self.instance_numa_nodes)
-        return {"name": self.name, "fits": self.fits, "instance_numa_nodes": nodes,
-                "devices": [d.to_dict() for d in self.devices],
-                "reasons": [r.to_dict() for r in self.reasons], "weight": self.weight}

@@ -10,6 +10,7 @@ from pcipass.doctor import mapping, registry, runner
 from pcipass.doctor import model as dm
 from pcipass.services import gcpause
 from pcipass.services.doctor import gather
+from pcipass.services.jsonview import to_json
 
 SCHEMA = "pcipass-doctor/1"
 
@@ -49,36 +50,36 @@ def build_document(g: gather.Gathered, findings: Sequence[dm.Finding]) -> dict[s
     return {
         "schema": SCHEMA,
         "hosts": [_host(h) for h in g.hosts],
-        "broken_layers": [str(layer) for layer in runner.broken_layers(findings)],
+        "broken_layers": to_json(runner.broken_layers(findings)),
         "mapping": build_mapping(g, findings),
-        "findings": [f.to_dict() for f in findings],
+        "findings": to_json(findings),
         "summary": runner.summary(findings),
     }
 
 
-def _host(h: gather.HostSource) -> dict[str, Any]:
+def _host(h: gather.HostSource) -> Any:
     info: dm.HostInfo = h.get("host")
-    return {"name": info.name, "root": info.root, "kind": info.kind, "nova_name": info.nova_name,
-            "facts_from": info.facts_from, "warnings": list(info.warnings)}
+    return to_json(info)
 
 
 def build_mapping(g: gather.Gathered, findings: Sequence[dm.Finding]) -> dict[str, Any]:
-    specs: list[dict[str, Any]] = []
+    specs: list[mapping.SpecRow] = []
     per_host: list[tuple[str, dm.ConfigFacts | None, dm.DeviceFacts | None]] = []
     for h in g.hosts:
         config: dm.ConfigFacts | None = h.peek("compute_config")
         devices: dm.DeviceFacts | None = h.peek("devices")
         per_host.append((h.host, config, devices))
-        specs.extend(row.to_dict() for row in h.peek("spec_map") or [])
+        specs.extend(h.peek("spec_map") or [])
     flavors = g.run.peek("flavors") or ()
-    return {
+    mapping_doc: dict[str, Any] = to_json({
         "specs": specs,
         "aliases": mapping.alias_rows(per_host, g.run.peek("controller_config")),
         "flavors": mapping.flavor_rows(flavors, [h.host for h in g.hosts], findings,
                                        {h.host: h.peek("host_fit") for h in g.hosts}),
-    }
+    })
+    return mapping_doc
 
 
 def checks_document(reg: registry.Registry) -> dict[str, Any]:
     """``pcipass doctor checks -f json``: every check with its documentation."""
-    return {"schema": "pcipass-doctor-checks/1", "checks": [c.to_dict() for c in reg.all()]}
+    return {"schema": "pcipass-doctor-checks/1", "checks": to_json(reg.all())}
