@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import doctest
 import inspect
+import json
 import subprocess
 import sys
 
 import pytest
 
 import pcipass
-from support import FIXTURES, REPO
+from support import FIXTURES, REPO, run_cli
 
 DOC = REPO / "docs" / "python-api.md"
 
@@ -244,6 +245,16 @@ def test_check_config_and_explain_end_to_end() -> None:
     (res,) = report.results
     assert res.error is None and res.requests[0].count == 2
     assert pcipass.to_json(report)["schema"] == "pcipass-flavor/1"
+
+
+def test_to_json_is_what_the_commands_print() -> None:
+    """``pcipass.to_json`` of a use case's report is its command's ``-f json`` document."""
+    conf = str(FIXTURES / "cli" / "good.conf")
+    flavor = str(FIXTURES / "cli" / "flavor-vf2.json")
+    printed = run_cli(["config", "check", "--nova-conf", conf, "-f", "json"])
+    assert json.loads(printed.out) == pcipass.to_json(pcipass.check_config([conf]))
+    printed = run_cli(["flavor", "explain", "--nova-conf", conf, "--flavor", flavor, "-f", "json"])
+    assert json.loads(printed.out) == pcipass.to_json(pcipass.explain_flavors([flavor], nova_conf=[conf]))
 
 
 def test_tracker_through_the_facade() -> None:
