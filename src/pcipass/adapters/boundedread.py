@@ -64,21 +64,33 @@ def read_bounded(path: str | Path, limit: int, *, dir_fd: int | None = None,
     :raises OSError: the file cannot be opened or read (missing, no permission, ...).
     """
     flags = _OPEN_FLAGS if follow_symlinks else _OPEN_FLAGS | os.O_NOFOLLOW
+    if allow_fifo and _is_fifo(path, dir_fd, follow_symlinks):
+        # Opened once, blocking, as cat opens it: a named FIFO waits for its writer; a pipe
+        # (<(...), /dev/stdin) never waits. Opening it first without blocking to look at it
+        # would let a quick writer connect to that probe, write and leave before the real
+        # open, which would then wait forever.
+        fd = os.open(path, flags & ~os.O_NONBLOCK, dir_fd=dir_fd)
+        try:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISFIFO(mode):  # swapped since the look: the usual checks
+                _require_regular(mode, path)
+            return _bounded(fd, limit, path)
+        finally:
+            os.close(fd)
     fd = os.open(path, flags, dir_fd=dir_fd)
     try:
-        mode = os.fstat(fd).st_mode
-        if not (allow_fifo and stat.S_ISFIFO(mode)):
-            _require_regular(mode, path)
-            return _bounded(fd, limit, path)
-    finally:
-        os.close(fd)
-    # Opened without blocking, a FIFO whose writer has not opened it yet reads as empty:
-    # open it again, blocking until the writer comes.
-    fd = os.open(path, flags & ~os.O_NONBLOCK, dir_fd=dir_fd)
-    try:
+        _require_regular(os.fstat(fd).st_mode, path)
         return _bounded(fd, limit, path)
     finally:
         os.close(fd)
+
+
+def _is_fifo(path: str | Path, dir_fd: int | None, follow_symlinks: bool) -> bool:
+    """Whether ``path`` is a FIFO or pipe, by ``stat`` (which opens nothing)."""
+    try:
+        return stat.S_ISFIFO(os.stat(path, dir_fd=dir_fd, follow_symlinks=follow_symlinks).st_mode)
+    except OSError:
+        return False  # the open that follows reports it
 
 
 def _bounded(fd: int, limit: int, path: str | Path) -> bytes:
