@@ -153,6 +153,24 @@ def test_schedule_and_doctor_use_the_bounded_matcher(tmp_path: Path) -> None:
 HUGE_CPULIST = ",".join(["0-1000000"] * 4000)  # 39,999 bytes
 
 
+def scan_with_huge_node0(root: Path, possible: str | None) -> dict[str, Any]:
+    """Scan ``root`` with node0's cpulist replaced by :data:`HUGE_CPULIST` and ``cpu/possible``
+    set to ``possible`` (None: removed); the one host of the document."""
+    possible_file = root / "sys/devices/system/cpu/possible"
+    if possible is None:
+        possible_file.unlink()
+    else:
+        possible_file.chmod(0o644)
+        possible_file.write_text(possible + "\n")
+    node0 = root / "sys/devices/system/node/node0/cpulist"
+    node0.chmod(0o644)
+    node0.write_text(HUGE_CPULIST + "\n")
+    code, doc, _err = pcipass("scan", "--host", str(root))
+    assert code == 0
+    (h,) = doc["hosts"]
+    return h  # type: ignore[no-any-return]
+
+
 def test_node_cpulist_is_bounded_by_the_roots_possible_cpus(tmp_path: Path) -> None:
     root = host(tmp_path, spec_conf('{"vendor_id": "8086"}'))
     node0 = root / "sys/devices/system/node/node0/cpulist"
@@ -169,14 +187,7 @@ def test_node_cpulist_is_bounded_by_the_roots_possible_cpus(tmp_path: Path) -> N
 
 
 def test_node_cpulist_without_possible_is_capped_at_8192_cpus(tmp_path: Path) -> None:
-    root = host(tmp_path, spec_conf('{"vendor_id": "8086"}'))
-    (root / "sys/devices/system/cpu/possible").unlink()
-    node0 = root / "sys/devices/system/node/node0/cpulist"
-    node0.chmod(0o644)
-    node0.write_text(HUGE_CPULIST + "\n")
-    code, doc, _err = pcipass("scan", "--host", str(root))
-    assert code == 0
-    (h,) = doc["hosts"]
+    h = scan_with_huge_node0(host(tmp_path, spec_conf('{"vendor_id": "8086"}')), None)
     cells = {c["id"]: c["cpus"] for c in h["numa"]["cells"]}
     assert cells == {0: list(range(8192)), 1: [4, 5, 6, 7]}
     assert ("sys/devices/system/node/node0/cpulist: CPUs 8192-1000000 are outside the 8,192-CPU "
@@ -184,16 +195,7 @@ def test_node_cpulist_without_possible_is_capped_at_8192_cpus(tmp_path: Path) ->
 
 
 def test_possible_itself_is_capped(tmp_path: Path) -> None:
-    root = host(tmp_path, spec_conf('{"vendor_id": "8086"}'))
-    possible = root / "sys/devices/system/cpu/possible"
-    possible.chmod(0o644)
-    possible.write_text("0-99999999999\n")
-    node0 = root / "sys/devices/system/node/node0/cpulist"
-    node0.chmod(0o644)
-    node0.write_text(HUGE_CPULIST + "\n")
-    code, doc, _err = pcipass("scan", "--host", str(root))
-    assert code == 0
-    (h,) = doc["hosts"]
+    h = scan_with_huge_node0(host(tmp_path, spec_conf('{"vendor_id": "8086"}')), "0-99999999999")
     assert len(h["numa"]["cells"][0]["cpus"]) == 8192
     assert ("sys/devices/system/cpu/possible: CPUs 8192-99999999999 are beyond the 8,192-CPU cap; "
             "ignored") in h["warnings"]
