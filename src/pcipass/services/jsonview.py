@@ -372,8 +372,8 @@ VIEWS: Mapping[str, View] = {
     # core
     "pcipass.core.model.Device": _device,
     "pcipass.core.requests.PciRequest": _request,
-    "pcipass.core.pools.Request": _request,
-    "pcipass.core.pools.PoolInfo": _pool_info,
+    "pcipass.core.poolrecords.Request": _request,
+    "pcipass.core.poolrecords.PoolInfo": _pool_info,
     "pcipass.core.spec.DeviceSpec": _device_spec,
     "pcipass.core.spec_address.GlobAddress": _glob_address,
     "pcipass.core.spec_address.RegexAddress": _regex_address,

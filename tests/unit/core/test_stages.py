@@ -29,11 +29,11 @@ def test_a_drop_names_its_stage_and_the_stage_explains_it() -> None:
     port = pools.Request(1, ({"vendor_id": "8086"},), label="port 1")
     flavor = pools.Request(1, ({"vendor_id": "8086"},), alias_name="nic", label="alias 'nic'")
     [drop] = stats.support([port]).drops
-    assert drop.stage == "unrequested_pf" and drop.definition is pools.UNREQUESTED_PF
+    assert drop.stage == "unrequested_pf" and pools.STAGES[drop.stage] is pools.UNREQUESTED_PF
     assert drop.why == "they are PFs which we have not requested"
-    assert drop.definition.explanation(drop, port, drop.pools[0]) == (
+    assert pools.STAGES[drop.stage].explanation(drop, port, drop.pools[0]) == (
         "Nova hands out a PF only to a request that names it (vnic_type direct-physical)")
-    assert drop.definition.explanation(drop, flavor, drop.pools[0]).endswith(
+    assert pools.STAGES[drop.stage].explanation(drop, flavor, drop.pools[0]).endswith(
         "(an alias with device_type type-PF)")
 
 

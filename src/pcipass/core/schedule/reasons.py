@@ -60,7 +60,7 @@ def pci_reasons(ctx: Context, outcome: pools.Outcome, prefix: str = "",
 
 
 def _drop_reasons(ctx: Context, req: pools.Request, drop: pools.Drop, prefix: str) -> list[verdicts.Reason]:
-    stage = drop.definition
+    stage = pools.STAGES[drop.stage]
     if stage is pools.SPEC:
         return _spec_reasons(ctx, req, drop, prefix)
     layer = stage.layer or _request_layer(req)

@@ -1,0 +1,198 @@
+"""The records of Nova's PCI pools: requests, pools and their devices, and what a filter did.
+
+Shared by the pools (:mod:`pcipass.core.pools`) and the filter pipeline
+(:mod:`pcipass.core.poolfilter`); plain values, nothing decided here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from pcipass.core import model, spec
+
+REQUIRED = "required"
+LEGACY = "legacy"
+PREFERRED = "preferred"
+SOCKET = "socket"
+#: Policies that never give an instance with a NUMA topology a device of unknown NUMA node
+#: (:func:`filter_numa`'s strict and socket sets never hold ``numa_node`` None).
+UNKNOWN_NODE_EXCLUDED = (REQUIRED, SOCKET)
+
+#: Request spec keys the pools never compare (Placement's, and the RP hook's): the same list
+#: as the pool tags Nova ignores (``spec.POOL_IGNORED_TAGS``), by the aliasing noted there.
+IGNORED_SPEC_KEYS = spec.POOL_IGNORED_TAGS
+REMOTE_MANAGED_TYPES = (model.TYPE_VF, model.TYPE_PF, model.TYPE_VDPA)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Request:
+    """One ``InstancePCIRequest``: ``count`` devices matching any of ``specs``.
+
+    :ivar alias_name: None for a Neutron port request (Nova's ``source`` test).
+    :ivar label: how reasons name the request ("alias 'nic'", "port 1").
+    :ivar rp_uuids: Placement allocation for the request (the hook; empty: none).
+    """
+
+    count: int
+    specs: tuple[Mapping[str, str | None], ...]
+    alias_name: str | None = None
+    numa_policy: str | None = None
+    request_id: str = ""
+    label: str = ""
+    rp_uuids: tuple[str, ...] = ()
+
+    @property
+    def is_port(self) -> bool:
+        return self.alias_name is None
+
+
+def as_request(value: Any, position: int = 0) -> Request:
+    """Normalize a ``requests.PciRequest`` (or a :class:`Request`) into a :class:`Request`."""
+    if isinstance(value, Request):
+        return value
+    name = value.alias_name
+    return Request(count=value.count, specs=tuple(dict(s) for s in value.specs), alias_name=name,
+                   numa_policy=value.numa_policy, request_id=str(getattr(value, "request_id", position)),
+                   label=f"alias '{name}'" if name is not None else f"request {position + 1}")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PooledDevice:
+    """A device in a pool, with the pool key Nova computed for it."""
+
+    device: model.Device
+    key: Mapping[str, Any]
+    spec_index: int | None = None
+
+    @property
+    def address(self) -> str:
+        return self.device.address
+
+
+class Pool:
+    """A group of equivalent free devices (Nova's pool dict, typed).
+
+    ``count`` and ``devices`` are separate on purpose: Nova's claim decrements
+    the count before it pops devices, and its quirks depend on that.
+    """
+
+    __slots__ = ("key", "count", "devices")
+
+    def __init__(self, key: dict[str, Any], count: int = 0,
+                 devices: list[PooledDevice] | None = None) -> None:
+        self.key = key
+        self.count = count
+        self.devices = devices if devices is not None else []
+
+    def __repr__(self) -> str:
+        return f"Pool({self.key!r}, count={self.count})"
+
+    def get(self, name: str) -> Any:
+        return self.key.get(name)
+
+    def info(self) -> PoolInfo:
+        return PoolInfo(tuple(self.key.items()), self.count)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PoolInfo:
+    """A snapshot of a pool for reports: its key items and free count."""
+
+    key: tuple[tuple[str, Any], ...]
+    count: int
+
+    def get(self, name: str) -> Any:
+        return dict(self.key).get(name)
+
+    @property
+    def dev_type(self) -> str | None:
+        value = self.get("dev_type")
+        return None if value is None else str(value)
+
+    @property
+    def numa_node(self) -> Any:
+        return self.get("numa_node")
+
+    def describe(self) -> str:
+        """``8 VFs 8086:154c on NUMA node 1`` (PF address when VFs)."""
+        noun = model.device_noun(self.dev_type, self.count)
+        node = self.numa_node
+        where = "of unknown NUMA node" if node is None else f"on NUMA node {node}"
+        text = f"{self.count} {noun} {self.get('vendor_id')}:{self.get('product_id')} {where}"
+        if self.dev_type == model.TYPE_VF and self.get("address"):
+            text += f" (PF {self.get('address')})"
+        return text
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Drop:
+    """What one filter stage did to one request.
+
+    :ivar request: index of the request in the list given.
+    :ivar before: free devices entering the stage.
+    :ivar pools: the pools the stage dropped (snapshots).
+    :ivar failed: fewer than ``needed`` devices remain: Nova stops here.
+    """
+
+    stage: str
+    request: int
+    label: str
+    before: int
+    dropped: int
+    needed: int
+    pools: tuple[PoolInfo, ...] = ()
+    failed: bool = False
+    detail: str = ""
+    why: str = ""  # the reason Nova logs for the stage (its Stage.why)
+
+    @property
+    def remaining(self) -> int:
+        return self.before - self.dropped
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of support/apply/consume.
+
+    :ivar ok: every request was satisfied.
+    :ivar failed_request: index of the first request that failed.
+    :ivar drops: every stage that dropped devices, plus the failing one.
+    :ivar devices: for consume, the chosen devices in Nova's order, with their request index.
+    :ivar crashed: Nova itself would raise a bare Python error here (a pool emptied under it).
+    """
+
+    ok: bool
+    failed_request: int | None = None
+    drops: tuple[Drop, ...] = ()
+    devices: tuple[tuple[int, PooledDevice], ...] = ()
+    crashed: bool = False
+
+
+class PoolCorrupted(Exception):
+    """Nova's claim would pop a device from an emptied pool (``IndexError`` in Nova)."""
+
+
+#: Tag value types whose pool keys hash as they are (others go through :func:`frozen_key`).
+PLAIN_TYPES = frozenset({str, int, bool, type(None)})
+
+
+def frozen_key(key: Mapping[str, Any]) -> Any:
+    """A hashable value equal for two keys exactly when Nova's pool comparison finds them equal
+    (same names, ``==`` values); None when a value is not hashable."""
+    try:
+        return frozenset((k, _freeze(v)) for k, v in key.items())
+    except TypeError:
+        return None
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return (dict, frozenset((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return (list, tuple(_freeze(v) for v in value))
+    if value != value:  # NaN equals nothing, not even itself: no pool can be shared
+        raise TypeError("NaN")
+    hash(value)
+    return value
