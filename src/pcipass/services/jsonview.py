@@ -29,9 +29,7 @@ The table is keyed by the records' qualified names, so importing this module
 imports none of them: ``pcipass scan -f json`` loads no scheduler. A test checks
 that every name is a record.
 
-The facts cache is the other direction (``facts.json`` back to records, every field
-checked against its form): :mod:`pcipass.adapters.jsoncodec`, with its own compact
-encoder (fields at their default left out).
+The facts cache's codec (:mod:`pcipass.adapters.jsoncodec`) is the other direction.
 """
 
 from __future__ import annotations
