@@ -179,7 +179,7 @@ def mutate_json_text(rng: random.Random, data: bytes) -> tuple[bytes, str]:
 WRITE_SYSCALLS = ("open", "openat", "creat", "mkdir", "mkdirat", "rename", "renameat",
                   "renameat2", "unlink", "unlinkat", "rmdir", "symlink", "symlinkat", "link",
                   "linkat", "truncate", "chmod", "fchmodat", "chown", "fchownat", "utimensat")
-_CALL = re.compile(r"^(?:\[pid\s+\d+\] )?(?:\d+ )?(\w+)\((.*)\)\s+= (-?\d+)")
+_CALL = re.compile(r"^(?:\[pid\s+\d+\] )?(?:\d+\s+)?(\w+)\((.*)\)\s+= (-?\d+)")  # strace pads short pids
 _ARG_PATH = re.compile(r'(?:(AT_FDCWD|\d+<[^>]*>),\s*)?"((?:[^"\\]|\\.)*)"')
 
 

@@ -142,3 +142,44 @@ def test_workers_die_with_a_parent_killed_outright(slow_bundles: list[Path]) -> 
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_worker_orphaned_before_it_asked_exits_under_a_subreaper() -> None:
+    """The parent can die between the fork and PR_SET_PDEATHSIG.
+
+    The orphan is adopted by a subreaper (here this test process, marked with
+    PR_SET_CHILD_SUBREAPER, as a container's init or a CI runner would be), so
+    its new parent is not pid 1; the worker must still see it was orphaned.
+    """
+    import ctypes
+
+    from pcipass.services import workers
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+    try:
+        read_end, write_end = os.pipe()
+        middle = os.fork()
+        if middle == 0:  # the "parent" of the worker: forks it, then dies at once
+            os.close(read_end)
+            grandparent = os.getpid()
+            worker = os.fork()
+            if worker == 0:
+                os.close(write_end)
+                while os.getppid() == grandparent:  # wait to be orphaned
+                    time.sleep(0.01)
+                try:
+                    workers._die_with_parent(grandparent)
+                except SystemExit as stop:
+                    os._exit(int(stop.code or 0))
+                os._exit(0)
+            os.write(write_end, str(worker).encode())
+            os._exit(0)
+        os.close(write_end)
+        worker_pid = int(os.read(read_end, 32))
+        os.close(read_end)
+        os.waitpid(middle, 0)
+        _, status = os.waitpid(worker_pid, 0)  # adopted by this process, the subreaper
+        assert os.waitstatus_to_exitcode(status) == 143
+    finally:
+        libc.prctl(36, 0, 0, 0, 0)

@@ -39,16 +39,22 @@ def _exit_on_term(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def _init_worker(budget: Any) -> None:
+def _init_worker(budget: Any, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _exit_on_term)
     signal.signal(signal.SIGHUP, _exit_on_term)
-    _die_with_parent()
+    _die_with_parent(parent)
     bundle.use_shared_budget(budget)
 
 
-def _die_with_parent() -> None:
-    """Ask Linux for SIGTERM when the parent exits (best effort: other systems skip it)."""
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux for SIGTERM when the parent exits (best effort: other systems skip it).
+
+    The parent may die between the fork and the request. The orphan is then
+    adopted by init *or by a subreaper* (a container's init, a CI runner, a
+    service manager), so the test is "is my parent still the one that forked
+    me", never "is my parent pid 1".
+    """
     try:
         import ctypes
 
@@ -56,7 +62,7 @@ def _die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     except (OSError, AttributeError):  # pragma: no cover - not Linux
         return
-    if os.getppid() == 1:  # the parent died before the request took effect
+    if os.getppid() != parent:  # the parent died before the request took effect
         raise SystemExit(143)
 
 
@@ -77,7 +83,7 @@ def map_ordered(fn: Callable[..., T], arglists: Iterable[tuple[Any, ...]], jobs:
     # frozen records, pickled back in input order.
     ctx = multiprocessing.get_context("fork")
     shared = bundle.share_budget(ctx)  # one memory bound for the bundles of all workers
-    pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(shared,))
+    pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(shared, os.getpid()))
     finished = False
     try:
         yield from pool.imap(_call, ((fn, args) for args in arglists), chunksize)
