@@ -66,6 +66,9 @@ class LazyGroup(click.Group):
         "scan": "pcipass.cli.commands_scan",
         "doctor": "pcipass.cli.commands_doctor",
         "schedule": "pcipass.cli.commands_schedule",
+        "db": "pcipass.cli.commands_store",
+        "agent": "pcipass.cli.commands_store",
+        "devices": "pcipass.cli.commands_store",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -76,6 +76,8 @@ class Area(enum.Enum):
     FAKEHOST = ("Fake-host profiles", "The fake-host builder's profile language (docs/fakehost.md).")
     DEVICE_STATE = ("Device states", "Claim, allocate, free and remove on tracked devices "
                     "(Nova's PciDevice state machine).")
+    STORE = ("The device store", "The database of hosts and devices (--db), its schema, and the "
+             "agent that keeps it true to each host.")
 
     @property
     def title(self) -> str:
@@ -304,6 +306,20 @@ _TABLE: tuple[Code, ...] = (
          _A.DEVICE_STATE, NOVA, ERROR),
     Code("PciDevicePFInvalidStatus", "a VF claimed or allocated while its PF is claimed or "
          "allocated", _A.DEVICE_STATE, NOVA, ERROR),
+    # -- the device store -------------------------------------------------------------------
+    Code("StoreUnavailable", "the device store cannot be used: not a database URL, an "
+         "unsupported database, a missing driver, or unreachable", _A.STORE, OWN, ERROR),
+    Code("StoreNotAtHead", "the device store's schema is not this pcipass's (run pcipass db "
+         "upgrade; never done silently)", _A.STORE, OWN, ERROR),
+    Code("StoreConflict", "another writer changed the same host while this transaction ran; "
+         "nothing was written", _A.STORE, OWN, ERROR),
+    Code("StoreCorrupt", "a row of the device store holds a value pcipass never writes",
+         _A.STORE, OWN, ERROR),
+    Code("HostUnknown", "the host is not in the device store", _A.STORE, OWN, ERROR),
+    Code("DiscoveryUnclean", "the agent's discovery of a host was not clean (a warning under "
+         "sys/bus/pci, a config error): the store was left untouched", _A.STORE, OWN, ERROR),
+    Code("AliasUnknown", "devices --alias names an alias the config does not define",
+         _A.STORE, OWN, ERROR),
 )
 
 CODES: Mapping[str, Code] = MappingProxyType({c.name: c for c in _TABLE})

@@ -1,0 +1,267 @@
+"""A host's tracked state in the store: read it, run a tracker rule on it, write the difference.
+
+:func:`apply` is one transaction: lock the host row, load its devices and the tracker's memory
+as a :class:`~pcipass.core.tracker.TrackerState`, run the caller's rule (``tracker.sync``,
+``tracker.free``, a claim...), then Nova's ``save`` (removed devices become deleted, and their
+rows go), and write only what changed: a row is updated only when one of its values differs,
+with its ``generation`` checked and bumped (a concurrent writer's change makes this one fail
+with :class:`StoreConflict`), and every status change gets an audit row. Claims follow the
+devices' statuses; the tracker's memory is rewritten when it differs.
+
+Every statement is built by SQLAlchemy with bound parameters.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import sqlalchemy
+from sqlalchemy import delete, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from pcipass.adapters.store import engine as engine_mod
+from pcipass.adapters.store import models, records
+from pcipass.core import devicestate as ds
+from pcipass.core import errors, tracker
+
+Rule = Callable[[tracker.TrackerState], tracker.TrackerChange]
+_BUSY = (ds.Status.CLAIMED, ds.Status.ALLOCATED)
+_DATA = ("dev_type", "parent_addr", "vendor_id", "product_id", "numa_node", "dev_id", "label")
+
+
+class StoreConflict(errors.InputError):
+    """Another writer changed the host while this transaction ran."""
+
+    msg_fmt = "host %(hostname)s changed in the device store while this run read it: %(reason)s"
+
+
+class StoreCorrupt(errors.InputError):
+    """A row holds a value pcipass never writes."""
+
+    msg_fmt = "the device store holds an unreadable value: %(reason)s"
+
+
+class HostUnknown(errors.InputError):
+    msg_fmt = "host %(hostname)s is not in the device store"
+
+
+def apply(engine: Engine, hostname: str, rule: Rule, *, command: str,
+          facts: records.HostFacts | None = None,
+          spec_tags: Mapping[str, Mapping[str, Any]] | None = None) -> records.Applied:
+    """Run ``rule`` on the stored state of ``hostname`` and write the result, in one transaction.
+
+    :param facts: the host's names and NUMA cells; the host row is created when missing (only
+        with facts: a rule on an unknown host raises :class:`HostUnknown`).
+    :param spec_tags: address -> the tags of the ``device_spec`` entry that matched it.
+    :raises StoreConflict: a concurrent writer changed the same rows.
+    :raises Exception: whatever ``rule`` raises (the state machine's errors); nothing is written.
+    """
+    try:
+        with Session(engine) as session, session.begin():
+            return _apply(session, hostname, rule, command, facts, spec_tags or {})
+    except sqlalchemy.orm.exc.StaleDataError as exc:
+        raise StoreConflict(hostname=hostname, reason=str(exc),
+                            hint="run the command again") from exc
+    except sqlalchemy.exc.IntegrityError as exc:
+        raise StoreConflict(hostname=hostname, reason=str(exc.orig).splitlines()[0],
+                            hint="run the command again") from exc
+    except sqlalchemy.exc.OperationalError as exc:
+        raise engine_mod.StoreUnavailable(url=engine_mod.shown(engine.url),
+                                          reason=str(exc.orig).splitlines()[0]) from exc
+
+
+def _apply(session: Session, hostname: str, rule: Rule, command: str,
+           facts: records.HostFacts | None,
+           spec_tags: Mapping[str, Mapping[str, Any]]) -> records.Applied:
+    host = session.scalars(select(models.Host).where(models.Host.hostname == hostname)
+                           .with_for_update()).one_or_none()
+    created = host is None
+    if host is None:
+        if facts is None:
+            raise HostUnknown(hostname=hostname, hint="store it first: pcipass agent --once")
+        host = models.Host(hostname=hostname, nova_host=facts.nova_host, source=facts.source)
+        session.add(host)
+        session.flush()
+    rows = {r.address: r for r in host.devices}
+    memory = {m.address: m for m in session.scalars(
+        select(models.TrackerMemory).where(models.TrackerMemory.host_id == host.id))}
+    before = load_state(host, rows.values(), memory.values())
+    change = rule(before)
+    synced = change.state
+    after = tracker.save(synced)
+    audit: list[records.AuditEntry] = []
+    counts = {"inserted": 0, "updated": 0, "deleted": 0}
+    for address in sorted(after.tree.devices):
+        _write_device(session, host, rows.get(address), synced.tree[address],
+                      after.tree[address], spec_tags.get(address), command, audit, counts)
+    changed_memory = _write_memory(session, host, memory, after)
+    changed_host = facts is not None and _write_facts(session, host, facts)
+    if not created and (counts["inserted"] or counts["updated"] or counts["deleted"]
+                        or changed_memory or changed_host):
+        host.updated_at = sqlalchemy.func.now()  # bumps the generation
+    session.add_all(models.Audit(hostname=hostname, address=a.address, old_status=a.old_status,
+                                 new_status=a.new_status, owner=a.owner,
+                                 request_id=a.request_id, command=command, detail=a.detail)
+                    for a in audit)
+    session.flush()
+    return records.Applied(hostname, tuple(audit), counts["inserted"], counts["updated"],
+                           counts["deleted"], change.warnings, host_created=created)
+
+
+def load_state(host: models.Host, rows: Any, memory: Any) -> tracker.TrackerState:
+    """The tracker's state from a host's rows (devices and memory)."""
+    devices = [ds.TrackedDevice(
+        r.address, r.dev_type, _status(r), r.parent_addr, r.instance_uuid, r.request_id,
+        r.vendor_id, r.product_id, r.numa_node, r.dev_id, r.label,
+        json_object(r.extra_info, f"{host.hostname} {r.address} extra_info")) for r in rows]
+    remembered = frozenset(m.address for m in memory if m.remove_when_freed)
+    stale = {m.address: _discovered(m.stale, f"{host.hostname} {m.address} stale data")
+             for m in memory if m.stale is not None}
+    tree = ds.DeviceTree(devices, host.nova_host or host.hostname)
+    return tracker.TrackerState(tree, remembered, stale)
+
+
+def _write_device(session: Session, host: models.Host, row: models.Device | None,
+                  synced: ds.TrackedDevice, dev: ds.TrackedDevice,
+                  tags: Mapping[str, Any] | None, command: str,
+                  audit: list[records.AuditEntry], counts: dict[str, int]) -> None:
+    old = row.status if row is not None else None
+    for a, b in ((old, str(synced.status)), (str(synced.status), str(dev.status))):
+        if a != b:
+            audit.append(records.AuditEntry(host.hostname, dev.address, a, b,
+                                            synced.owner or (row.instance_uuid if row else None),
+                                            synced.request_id or (row.request_id if row else None),
+                                            command))
+    if dev.status == ds.Status.DELETED:
+        if row is not None:
+            session.delete(row)
+            counts["deleted"] += 1
+        return
+    values: dict[str, Any] = {name: getattr(dev, name) for name in _DATA}
+    values.update(status=str(dev.status), instance_uuid=dev.owner, request_id=dev.request_id,
+                  extra_info=_dump(dev.extra_info))
+    if tags is not None:
+        values["spec_tags"] = _dump(tags)
+    if row is None:
+        row = models.Device(host_id=host.id, address=dev.address,
+                            spec_tags=values.pop("spec_tags", "{}"), **values)
+        session.add(row)
+        session.flush()
+        counts["inserted"] += 1
+    else:
+        diff = {k: v for k, v in values.items() if getattr(row, k) != v}
+        if diff:
+            for k, v in diff.items():
+                setattr(row, k, v)
+            counts["updated"] += 1
+    _write_claim(session, row, dev)
+
+
+def _write_claim(session: Session, row: models.Device, dev: ds.TrackedDevice) -> None:
+    claim = session.scalars(select(models.Claim).where(models.Claim.device_id == row.id)
+                            ).one_or_none()
+    if dev.status not in _BUSY or dev.owner is None:
+        if claim is not None:
+            session.delete(claim)
+        return
+    if claim is None:
+        session.add(models.Claim(device_id=row.id, consumer_uuid=dev.owner,
+                                 request_id=dev.request_id, status=str(dev.status)))
+        return
+    for name, value in (("consumer_uuid", dev.owner), ("request_id", dev.request_id),
+                        ("status", str(dev.status))):
+        if getattr(claim, name) != value:
+            setattr(claim, name, value)
+
+
+def _write_memory(session: Session, host: models.Host,
+                  memory: Mapping[str, models.TrackerMemory],
+                  state: tracker.TrackerState) -> bool:
+    wanted: dict[str, tuple[bool, str | None]] = {}
+    for address in state.to_be_removed_when_freed | set(state.stale):
+        rec = state.stale.get(address)
+        wanted[address] = (address in state.to_be_removed_when_freed,
+                           _dump(_discovered_dict(rec)) if rec is not None else None)
+    changed = False
+    for address, row in memory.items():
+        if address not in wanted:
+            session.delete(row)
+            changed = True
+    for address, (remove, stale) in wanted.items():
+        kept = memory.get(address)
+        if kept is None:
+            session.add(models.TrackerMemory(host_id=host.id, address=address,
+                                             remove_when_freed=remove, stale=stale))
+            changed = True
+        elif (kept.remove_when_freed, kept.stale) != (remove, stale):
+            kept.remove_when_freed, kept.stale = remove, stale
+            changed = True
+    return changed
+
+
+def _write_facts(session: Session, host: models.Host, facts: records.HostFacts) -> bool:
+    changed = False
+    for name in ("nova_host", "source"):
+        if getattr(host, name) != getattr(facts, name):
+            setattr(host, name, getattr(facts, name))
+            changed = True
+    have = [_cell(c) for c in host.cells]
+    if have != list(facts.cells):
+        host.cells.clear()
+        session.flush()
+        host.cells.extend(models.NumaCell(
+            cell_id=c.cell_id, cpus=c.cpus, memory_kb=c.memory_kb,
+            sockets=",".join(map(str, c.sockets)), shared_cpus=c.shared_cpus,
+            dedicated_cpus=c.dedicated_cpus, memory_mb=c.memory_mb, socket=c.socket)
+            for c in facts.cells)
+        changed = True
+    return changed
+
+
+def _cell(c: models.NumaCell) -> records.StoredCell:
+    sockets = tuple(int(s) for s in c.sockets.split(",") if s.strip().isdigit())
+    return records.StoredCell(c.cell_id, c.cpus, c.memory_kb, sockets, c.shared_cpus,
+                              c.dedicated_cpus, c.memory_mb, c.socket)
+
+
+def cells(host: models.Host) -> tuple[records.StoredCell, ...]:
+    return tuple(_cell(c) for c in host.cells)
+
+
+def _status(row: models.Device) -> ds.Status:
+    try:
+        return ds.Status(row.status)
+    except ValueError:
+        raise StoreCorrupt(reason=f"device {row.address}: status {row.status[:40]!r}") from None
+
+
+def _dump(value: Mapping[str, Any]) -> str:
+    return json.dumps(dict(value), sort_keys=True, separators=(",", ":"))
+
+
+def json_object(text: str, where: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise StoreCorrupt(reason=f"{where}: not a JSON object")
+    return value
+
+
+def _discovered_dict(rec: tracker.DiscoveredDevice) -> dict[str, Any]:
+    out: dict[str, Any] = {"address": rec.address, "dev_type": rec.dev_type,
+                           "vendor_id": rec.vendor_id, "product_id": rec.product_id,
+                           "parent_addr": rec.parent_addr, "numa_node": rec.numa_node,
+                           "dev_id": rec.dev_id, "label": rec.label}
+    return {**out, **rec.extra}
+
+
+def _discovered(text: str, where: str) -> tracker.DiscoveredDevice:
+    try:
+        return tracker.DiscoveredDevice.from_dict(json_object(text, where))
+    except ValueError as exc:
+        raise StoreCorrupt(reason=f"{where}: {exc}") from exc

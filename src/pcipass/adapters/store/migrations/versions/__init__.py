@@ -1,0 +1,1 @@
+"""Alembic revisions, oldest first: each changes the schema of the one before."""
