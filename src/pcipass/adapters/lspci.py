@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from pcipass.adapters import lspcirecords, pciids
+from pcipass.adapters import lspcigroups, lspcirecords, pciids
 from pcipass.core import address as address_mod
 from pcipass.core import errors, model
 
@@ -38,10 +38,12 @@ from pcipass.core import errors, model
 # more than once. Where two quantifiers could share a run of spaces (the old "\s+" before a
 # class that also took spaces, or a search() starting with "\s*"), one of them now excludes
 # spaces, and surrounding spaces are stripped in code: "00:00.0" and 16,000 spaces took 11 s.
+# The group prefix: "IOMMU group 35 " (a loop's printf) or "IOMMU Group  35: " (ls-iommu,
+# whose class has no colon after its "[0c03]": the colon is optional after a class ID only).
 _HEADER = re.compile(
-    r"^\s*(?:IOMMU [Gg]roup (?P<group>\d+)\s+)?"
+    r"^\s*(?:IOMMU [Gg]roup\s+(?P<group>\d+)(?::\s*|\s+))?"
     r"(?P<addr>(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])\s+"
-    r"(?P<class>[^\s:\[\]][^:\[\]]*?)(?:\s\[(?P<cid>[0-9a-fA-F]{4})\])?:\s(?P<rest>.*)$")
+    r"(?P<class>[^\s:\[\]][^:\[\]]*?)(?:\s\[(?P<cid>[0-9a-fA-F]{4})\]:?|:)\s(?P<rest>.*)$")
 _PROGIF = re.compile(r"\(prog-if (?P<pi>[0-9a-fA-F]{2})(?: \[[^\]]*\])?\)\s*$")
 _REV = re.compile(r"\(rev (?P<rev>[0-9a-fA-F]{2})\)\s*$")
 _IDS = re.compile(r"\[(?P<v>[0-9a-fA-F]{4}):(?P<d>[0-9a-fA-F]{4})\]\s*$")
@@ -94,6 +96,8 @@ class _Parser:
         self.current: lspcirecords.LspciRecord | None = None
         self.in_sriov = False
         self.in_vpd = False
+        self.group: int | None = None  # the "IOMMU Group N:" the lines below belong to
+        self.links: dict[str, lspcigroups.Link] = {}
 
     def problem(self, code: str, message: str, line: int | None) -> None:
         self.problems.append(errors.Problem(code=code, message=message, file=self.source, line=line))
@@ -115,6 +119,9 @@ class _Parser:
             line = raw.rstrip().replace("\u00a0", " ")
             if not line.strip() or _FENCE.match(line):
                 self.end()
+                self.group = None
+                continue
+            if self.listing_line(line, number):
                 continue
             if self.current is not None and self.current.form == "machine":
                 if self.machine_line(line, number):
@@ -130,6 +137,42 @@ class _Parser:
                 self.continuation(line.strip(), number)
                 continue
             self.end()  # prose, prompts, tree lines: not part of a record
+            self.group = None
+
+    def listing_line(self, line: str, number: int) -> bool:
+        """An IOMMU-group header, an ``lspci -mm`` group line or an SR-IOV link: taken here."""
+        group = lspcigroups.group_header(line)
+        if group is not None:
+            self.end()
+            self.group = group
+            return True
+        if "[" in line[:64]:
+            mm = lspcigroups.MM_LINE.match(line)
+            if mm:
+                self.start_mm(mm, number)
+                return True
+        link = lspcigroups.sriov_link(line)
+        if link is not None:
+            self.end()
+            if link.vf not in self.links or link.vf_index is not None:
+                self.links[link.vf] = link  # a virtfnN link also gives the VF's index
+            return True
+        return False
+
+    def start_mm(self, m: re.Match[str], number: int) -> None:
+        """``Group 35:\t[10de:21c4] [R] 09:00.0  VGA compatible controller   TU116 [...]``."""
+        addr = _address(m.group("addr"))
+        if addr is None:
+            self.problem("LspciBadLine", f"not a valid PCI address: {m.group('addr')!r}", number)
+            self.end()
+            return
+        if m.group("group"):
+            self.group = self.number(m.group("group"), "IOMMU group", number)
+        rec = lspcirecords.LspciRecord(address=addr, line=number, form="terse",
+                                       class_name=m.group("class").strip(), revision="00",
+                                       vendor_id=m.group("v").lower(), product_id=m.group("d").lower(),
+                                       device_name=m.group("name").strip(), iommu_group=self.group)
+        self.add(rec)
 
     def end(self) -> None:
         self.current = None
@@ -155,6 +198,8 @@ class _Parser:
                           class_id=(m.group("cid") or "").lower() or None)
         if m.group("group"):
             rec.iommu_group = self.number(m.group("group"), "IOMMU group", number)
+        elif self.group is not None:
+            rec.iommu_group = self.group  # under an "IOMMU Group N:" header
         rest = m.group("rest")
         pi = _PROGIF.search(rest)
         if pi:
@@ -214,11 +259,14 @@ class _Parser:
                 rec.iommu_group = self.number(group.group(1), "IOMMU group", number)
             if node:
                 rec.numa_node = self.number(node.group(1), "NUMA node", number)
+        elif key.startswith("Region ") and "[virtual]" in value:
+            rec.virtual_bar = True
         elif key == "Capabilities":
             self.in_sriov = "(SR-IOV)" in value
             self.in_vpd = "Vital Product Data" in value
             rec.sriov = rec.sriov or self.in_sriov
             rec.access_denied = rec.access_denied or "<access denied>" in value
+            rec.capabilities = rec.capabilities or "<access denied>" not in value
         elif self.in_sriov:
             self.sriov_detail(rec, line, number)
         elif self.in_vpd:
@@ -290,6 +338,7 @@ class _Parser:
 
     def finish(self, pci_ids: pciids.PciIds | None) -> LspciParse:
         merged = lspcirecords.merge(self.records, self.problem)
+        lspcirecords.apply_links(merged, self.links)
         devices: list[model.Device] = []
         for addr in sorted(merged, key=lambda a: address_mod.PciAddress.parse(a)):
             dev = lspcirecords.to_device(merged[addr], pci_ids, guess_ids=self.guess_ids,

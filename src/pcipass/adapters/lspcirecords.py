@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from pcipass.adapters import pciids
+from pcipass.adapters import lspcigroups, pciids
 from pcipass.core import model
 
+SRIOV_UNCOUNTED = "SR-IOV capability shown without its VF counts (lspci -vv as root shows them)"
+"""A device warning: the device may be a PF, but the paste does not say how many VFs it has."""
 Report = Callable[[str, str, int | None], None]
 """Records a problem: code, message and the paste's line."""
 _UNKNOWN_DEVICE = re.compile(r"(?:^|\s)Device(?: (?P<id>[0-9a-fA-F]{4}))?$")
@@ -49,6 +51,44 @@ class LspciRecord:
     access_denied: bool = False
     vendor_name: str | None = None
     device_name: str | None = None
+    capabilities: bool = False  # -vv showed its capability list (not "<access denied>")
+    parent_addr: str | None = None  # the PF, from a physfn/virtfnN link in the paste
+    vf_index: int | None = None
+    has_vfs: bool = False  # a virtfnN link names it as a PF
+    virtual_bar: bool = False  # a "Region N: ... [virtual]" line: BARs set by a PF, as a VF's are
+
+
+def apply_links(merged: dict[str, LspciRecord], links: Mapping[str, lspcigroups.Link]) -> None:
+    """Mark the VFs and PFs that ``physfn``/``virtfnN`` lines of the paste name."""
+    for link in links.values():
+        vf, pf = merged.get(link.vf), merged.get(link.pf)
+        if vf is not None:
+            vf.parent_addr = link.pf
+            vf.vf_index = link.vf_index if link.vf_index is not None else vf.vf_index
+        if pf is not None:
+            pf.has_vfs = True
+
+
+def device_type(rec: LspciRecord) -> str | None:
+    """The type the paste shows, or ``None`` when it does not tell (a ``-nn`` line).
+
+    A VF: a ``physfn`` link, or "Virtual Function" in its name (every SR-IOV VF in
+    pci.ids is named so). A PF: an SR-IOV capability with Total VFs > 0, or a
+    ``virtfnN`` link. type-PCI: ``-vv`` listed its capabilities (as root) and none
+    of them is SR-IOV with VFs, and no BAR is ``[virtual]`` (a VF's BARs read 0 in its
+    config space, so lspci marks them so; a VF whose name does not say so, such as
+    QEMU's emulated NVMe VF, shows only that).
+    """
+    names = " ".join(n for n in (rec.text, rec.device_name) if n)
+    if rec.parent_addr is not None or "virtual function" in names.lower():
+        return model.TYPE_VF
+    if (rec.sriov and (rec.sriov_totalvfs or 0) > 0) or rec.has_vfs:
+        return model.TYPE_PF
+    if rec.sriov:  # -v shows the capability but not Total VFs; "Total VFs: 0" is no PF
+        return model.TYPE_PCI if rec.sriov_totalvfs == 0 else None
+    if rec.capabilities and not rec.access_denied and not rec.virtual_bar:
+        return model.TYPE_PCI
+    return None
 
 
 def merge(records: Sequence[LspciRecord], report: Report) -> dict[str, LspciRecord]:
@@ -89,6 +129,8 @@ def to_device(rec: LspciRecord, pci_ids: pciids.PciIds | None, *, guess_ids: boo
     :param guess_ids: find missing IDs from the names in ``pci_ids`` (flagged when found).
     """
     warnings: list[str] = []
+    if rec.sriov and rec.sriov_totalvfs is None:
+        warnings.append(SRIOV_UNCOUNTED)
     if rec.vendor_id is None or rec.product_id is None:
         if not (guess_ids and _ids_from_names(rec, pci_ids)):
             report("LspciNoIds", f"{rec.address}: no [vendor:device] IDs (use lspci -nn); "
@@ -102,13 +144,12 @@ def to_device(rec: LspciRecord, pci_ids: pciids.PciIds | None, *, guess_ids: boo
         rec.class_id = pci_ids.class_id(rec.class_name)
     prog_if = rec.prog_if or ("00" if rec.form == "verbose" else None)
     class_code = (rec.class_id + prog_if) if rec.class_id and prog_if else None
-    is_pf = rec.sriov and (rec.sriov_totalvfs or 0) > 0
     assert rec.vendor_id is not None and rec.product_id is not None
     return model.Device(
         address=rec.address, vendor_id=rec.vendor_id, product_id=rec.product_id,
         subsystem_vendor_id=rec.subsystem_vendor_id, subsystem_id=rec.subsystem_id,
         class_code=class_code, revision=rec.revision, name=_name(rec, pci_ids),
-        dev_type=model.TYPE_PF if is_pf else None,
+        dev_type=device_type(rec), parent_addr=rec.parent_addr, vf_index=rec.vf_index,
         numa_node=rec.numa_node, driver=rec.driver, iommu_group=rec.iommu_group,
         sriov_totalvfs=rec.sriov_totalvfs if rec.sriov else None,
         sriov_numvfs=rec.sriov_numvfs if rec.sriov else None,

@@ -132,11 +132,13 @@ class DeviceFacts:
     devices: tuple[model.Device, ...]
     source: str
     by_address: Mapping[str, model.Device]
+    assumed_types: tuple[str, ...] = ()  # a paste showed no type: taken as type-PCI
 
     @classmethod
-    def of(cls, devices: tuple[model.Device, ...] | list[model.Device], source: str) -> DeviceFacts:
+    def of(cls, devices: tuple[model.Device, ...] | list[model.Device], source: str,
+           assumed_types: tuple[str, ...] = ()) -> DeviceFacts:
         devs = tuple(devices)
-        return cls(devs, source, {d.address: d for d in devs})
+        return cls(devs, source, {d.address: d for d in devs}, assumed_types)
 
     def vfs_of(self, pf_address: str) -> list[model.Device]:
         return [d for d in self.devices if d.parent_addr == pf_address]

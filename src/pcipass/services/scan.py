@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pcipass.adapters import factscache, hostconf, hostroot, kernel, lspcifile, roots, sysfs, sysnuma
 from pcipass.core import config
-from pcipass.services import gcpause, hostmatch, progress, scanreport, workers
+from pcipass.services import gcpause, hostmatch, pastetypes, progress, scanreport, workers
 
 KIND_LIVE, KIND_DIRECTORY, KIND_BUNDLE, KIND_LSPCI = "live", "directory", "bundle", "lspci"
 #: Where a host's device facts came from (``facts_from`` in the JSON document).
@@ -141,6 +141,8 @@ def _scan_lspci(path: str | Path, controller: config.NovaConfig | None,
     parsed = lspcifile.read_devices(name)
     warnings = [f"{name}:{p.line}: {p.message}" if p.line else f"{name}: {p.message}"
                 for p in parsed.problems if p.code != "LspciIdsFromNames"]  # those are on the device
+    if untyped := pastetypes.unknown(parsed.devices):
+        warnings.append(pastetypes.warning(untyped))
     read = hostmatch.HostRead(Path(name).stem or name, name, KIND_LSPCI, parsed.devices, None, None,
                               {}, {}, warnings, no_config="an lspci paste has no compute config",
                               facts_from=FROM_LSPCI)

@@ -23,7 +23,7 @@ from typing import Any
 from pcipass.adapters import flavorfile
 from pcipass.core import codes, config, errors, legacy, model, numa, requests, schedule
 from pcipass.core.layers import Layer
-from pcipass.services import configcheck, cpusets, flavorexplain, gcpause
+from pcipass.services import configcheck, cpusets, flavorexplain, gcpause, pastetypes
 from pcipass.services import scan as scan_mod
 from pcipass.services import scanreport
 
@@ -66,8 +66,9 @@ class HostModel:
             broken = host.config_errors[0]
         elif cpu_problems:
             broken = cpu_problems[0]
+        devices, _assumed = pastetypes.assume(host.devices)  # a paste's unknown types: type-PCI
         return cls(host.nova_name, host,
-                   schedule.HostInput(host.nova_name, tuple(host.devices), specs, cells), broken)
+                   schedule.HostInput(host.nova_name, devices, specs, cells), broken)
 
     @functools.cached_property
     def pools(self) -> schedule.HostPools:

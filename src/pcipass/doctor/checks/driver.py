@@ -193,3 +193,25 @@ def vfio_binding_persisted(devices: dm.DeviceFacts, persistence: dm.PersistenceF
             [dm.Evidence(common.sysfs(dev.address, "driver_override"), dev.driver_override or "(null)"),
              common.driver_evidence(dev)],
             f"driverctl set-override {common.sh(dev.address)} vfio-pci")
+
+
+@check("PCI-D008", Layer.DRIVER, title="device types are known")
+def types_known(devices: dm.DeviceFacts) -> Iterator[dm.Result]:
+    """A paste such as ``lspci -nn`` shows no SR-IOV capability, so it cannot say whether a device is a
+    PF, a VF or a plain PCI device. Nova's pools and aliases key on that type (``device_type``), so the
+    doctor takes such a device as type-PCI, as Nova does a device without SR-IOV, and warns: an alias
+    for ``type-PF`` or ``type-VF`` may then look unreachable when it is not. ``lspci -nnvvv`` as root
+    settles it (the SR-IOV capability with its VF counts; VFs say "Virtual Function")."""
+    if not devices.assumed_types:
+        return
+    shown = devices.assumed_types[:6]
+    more = f" and {len(devices.assumed_types) - 6} more" if len(devices.assumed_types) > 6 else ""
+    ev = [dm.Evidence(devices.source, f"{a}: {devices.by_address[a].vendor_id}:"
+                      f"{devices.by_address[a].product_id}, no SR-IOV capability shown")
+          for a in shown if a in devices.by_address]
+    yield dm.result(dm.WARN, "device types",
+                    f"{len(devices.assumed_types)} device(s) of this {devices.source} paste show no type "
+                    f"({', '.join(shown)}{more}); taken as type-PCI, as Nova calls a device without "
+                    "SR-IOV", ev,
+                    "paste lspci -nnvvv run as root (each device's capabilities, SR-IOV among them); "
+                    "lspci -vmmnnkD adds NUMA nodes and IOMMU groups")

@@ -20,7 +20,7 @@ from typing import Any
 from pcipass.adapters import hostroot, roots
 from pcipass.core import errors
 from pcipass.doctor import mapping, model
-from pcipass.services import configcheck, scan, scanreport
+from pcipass.services import configcheck, pastetypes, scan, scanreport
 from pcipass.services import schedule as schedule_svc
 from pcipass.services.doctor import flavors, hostfiles, scanfacts
 
@@ -186,12 +186,21 @@ class HostSource:
         return scanfacts.kernel_view(self.scan.kernel)
 
     def _devices(self) -> model.DeviceFacts:
-        return model.DeviceFacts.of(self.scan.devices, "lspci" if self.scan.kind == scan.KIND_LSPCI else "sysfs")
+        devices, assumed = pastetypes.assume(self.scan.devices)
+        source = "sysfs" if self.scan.facts_from in (scan.FROM_SYSFS, scan.FROM_CACHE) else self.scan.facts_from
+        return model.DeviceFacts.of(devices, source, assumed)
 
     def _groups(self) -> dict[int, tuple[str, ...]]:
-        if self.scan.kind == scan.KIND_LSPCI:
-            raise model.FactMissing("iommu_groups", "an lspci paste has no IOMMU groups")
-        return dict(self.scan.iommu_groups)
+        if self.scan.iommu_groups or self.scan.facts_from in (scan.FROM_SYSFS, scan.FROM_CACHE):
+            return dict(self.scan.iommu_groups)
+        groups: dict[int, list[str]] = {}  # a paste's group numbers: its devices, by group
+        for dev in self.scan.devices:
+            if dev.iommu_group is not None:
+                groups.setdefault(dev.iommu_group, []).append(dev.address)
+        if not groups:
+            raise model.FactMissing("iommu_groups", f"this {self.scan.facts_from} paste shows no "
+                                    "IOMMU group numbers (lspci -vmmnnkD or an IOMMU group listing does)")
+        return {g: tuple(sorted(members)) for g, members in groups.items()}
 
     def _numa(self) -> model.NumaFacts:
         if self.scan.numa is None:
