@@ -63,6 +63,9 @@ class Area(enum.Enum):
     DEVICE_SPEC = ("[pci] device_spec", "Each device_spec entry, as Nova parses and matches it.")
     ALIAS = ("[pci] alias", "Each alias, as nova-api and the scheduler read it.")
     OTHER_OPTIONS = ("Placement and CPU options", "Nova options around PCI that do not work as set.")
+    PLACEMENT = ("PCI in Placement", "What nova-compute reports to Placement for its PCI devices "
+                 "([pci] report_in_placement) and what the scheduler asks of it "
+                 "([filter_scheduler] pci_in_placement).")
     LEGACY = ("The 2013 label design",
               "[DEFAULT] pci_passthrough_devices and the pci_passthrough:labels extra spec.")
     FLAVOR_FILES = ("Flavor and image files", "The JSON files given as flavors and images.")
@@ -192,8 +195,28 @@ _TABLE: tuple[Code, ...] = (
     Code("PciInPlacementWithoutReporting", "[filter_scheduler] pci_in_placement is on but [pci] "
          "report_in_placement is off: Placement has no PCI inventory", _A.OTHER_OPTIONS, OWN, WARNING,
          Layer.PLACEMENT),
-    Code("PlacementPciException", "report_in_placement with a devname device_spec: nova-compute "
-         "fails to report PCI inventory to Placement", _A.OTHER_OPTIONS, NOVA, WARNING, Layer.PLACEMENT),
+    Code("PlacementPciException", "nova-compute fails to report PCI inventory to Placement: a "
+         "devname device_spec with report_in_placement (a warning in config check), or, an error in "
+         "placement show, that or a VF's one_time_use or a VF without its PF's address", _A.PLACEMENT, NOVA, None,
+         Layer.PLACEMENT),
+    Code("PlacementPciDependentDeviceException", "a PF and its VFs are both in [pci] device_spec: "
+         "nova-compute reports no PCI inventory", _A.PLACEMENT, NOVA, ERROR, Layer.PLACEMENT),
+    Code("PlacementPciMixedResourceClassException", "VFs of one PF with different resource "
+         "classes: nova-compute reports no PCI inventory", _A.PLACEMENT, NOVA, ERROR, Layer.PLACEMENT),
+    Code("PlacementPciMixedTraitsException", "VFs of one PF with different traits (or "
+         "live_migratable): nova-compute reports no PCI inventory", _A.PLACEMENT, NOVA, ERROR,
+         Layer.PLACEMENT),
+    Code("PlacementPciTagNotText", "a device_spec resource_class or traits that is not a string: "
+         "nova-compute fails with a bare AttributeError", _A.PLACEMENT, OWN, ERROR, Layer.PLACEMENT),
+    Code("PlacementNameInvalid", "a resource class, trait or provider name Nova sends as it is "
+         "and Placement refuses", _A.PLACEMENT, OWN, WARNING, Layer.PLACEMENT),
+    Code("PciRequestMultipleSpecs", "a PCI request with several specs under pci_in_placement: the "
+         "scheduler fails with a bare ValueError", _A.PLACEMENT, OWN, ERROR, Layer.PLACEMENT),
+    Code("PlacementGroupPolicyMissing", "two or more numbered groups of the flavor's own and no "
+         "group_policy: Placement refuses the query", _A.PLACEMENT, OWN, WARNING, Layer.PLACEMENT),
+    Code("PlacementGroupPolicyIsolate", "group_policy=isolate with several PCI devices: each on a "
+         "different provider, so never two VFs of one PF", _A.PLACEMENT, OWN, WARNING,
+         Layer.PLACEMENT),
     Code("InvalidCpuSet", "a CPU set option (cpu_dedicated_set, cpu_shared_set...) Nova's "
          "parse_cpu_spec refuses", _A.OTHER_OPTIONS, OWN, ERROR, Layer.NUMA),
     # -- the 2013 label design ------------------------------------------------------------
