@@ -40,6 +40,8 @@ PUBLIC = {
     # the tracker
     "DiscoveredDevice", "PoolEvent", "PoolOp", "TrackerChange", "TrackerState", "tracker_free",
     "tracker_free_instance", "tracker_save", "tracker_sync",
+    # pools kept by the tracker's events
+    "PoolBook", "PciDevicePoolEmpty",
 }
 
 #: The leading parameters of every public function: parameters are only ever added at the end.
@@ -94,13 +96,17 @@ FIELDS = {
     "TrackerChange": ["state", "events", "warnings"],
     "DiscoveredDevice": ["address", "dev_type", "vendor_id", "product_id", "parent_addr",
                          "numa_node", "dev_id", "label", "extra"],
-    "PoolEvent": ["op", "device", "previous"],
+    "PoolEvent": ["op", "device", "previous", "created"],
     "DeviceChange": ["tree", "freed", "warnings"],
 }
 #: PciStats: the Nova operations and their leading parameters.
 POOL_METHODS = {"support": ["requests", "numa_cells"], "apply": ["requests", "numa_cells"],
                 "consume": ["requests", "numa_cells"], "can_fit": ["requests", "numa_cells"],
                 "scheduler_view": [], "free_per_node": [], "snapshot": [], "copy": []}
+#: PoolBook: Nova's three pool calls, the tracker's use of them, and its start.
+BOOK_METHODS = {"add": ["dev"], "remove": ["dev"], "update": ["dev"], "holds": ["dev"],
+                "apply": ["events"], "take": ["tree", "address"],
+                "rebuilt": ["devices", "specs", "sockets", "compute_node_id"]}
 
 
 def test_all_is_pinned() -> None:
@@ -284,3 +290,10 @@ def test_unknown_attribute() -> None:
         assert "no_such_thing" in str(exc)
     else:  # pragma: no cover
         raise AssertionError("expected AttributeError")
+
+
+def test_pool_book_methods_are_stable() -> None:
+    for name, leading in BOOK_METHODS.items():
+        params = [p for p in inspect.signature(getattr(pcipass.PoolBook, name)).parameters
+                  if p not in ("self", "cls")]
+        assert params[:len(leading)] == leading, name

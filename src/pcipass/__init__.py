@@ -5,7 +5,7 @@ The stable Python API (documented in ``docs/python-api.md``; names listed in
 device_spec parsing and matching, aliases, flavor and port requests, the
 device pools (build, support, apply, consume, with NUMA cells and policies), and
 the device state machine (claim, allocate, free, remove), the tracker's rules
-(discovery, release, save); ``to_json`` gives any
+(discovery, release, save) and the pools they keep; ``to_json`` gives any
 record as the JSON the commands print.
 
 >>> import pcipass
@@ -53,11 +53,13 @@ __all__ = [
     "PciDeviceInvalidOwner",
     "PciDeviceInvalidStatus",
     "PciDevicePFInvalidStatus",
+    "PciDevicePoolEmpty",
     "PciDeviceVFInvalidStatus",
     "PciDeviceWrongAddressFormat",
     "PciRequest",
     "PciStats",
     "PcipassError",
+    "PoolBook",
     "PoolEvent",
     "PoolOp",
     "PoolRequest",
@@ -133,6 +135,7 @@ if TYPE_CHECKING:
         first_match,
         parse_device_spec_values,
     )
+    from pcipass.core.poolupkeep import PciDevicePoolEmpty, PoolBook
     from pcipass.core.spec import parse_spec as parse_device_spec
     from pcipass.core.tracker import (
         DiscoveredDevice,
@@ -219,6 +222,9 @@ _LAZY = {
     "tracker_free": ("pcipass.core.tracker", "free"),
     "tracker_free_instance": ("pcipass.core.tracker", "free_instance"),
     "tracker_save": ("pcipass.core.tracker", "save"),
+    # pools kept one device at a time by the tracker's events (Nova's PciDeviceStats upkeep)
+    "PoolBook": ("pcipass.core.poolupkeep", "PoolBook"),
+    "PciDevicePoolEmpty": ("pcipass.core.poolupkeep", "PciDevicePoolEmpty"),
 }
 
 

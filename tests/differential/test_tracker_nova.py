@@ -33,8 +33,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pcipass.core import devicestate as ds
-from pcipass.core import model
+from pcipass.core import model, spec
+from pcipass.core import poolupkeep as upkeep
 from pcipass.core import tracker as tr
+from pcipass.core.poolrecords import PoolCorrupted
 from support import require_module
 
 nova_objects = require_module("nova.objects")
@@ -72,6 +74,8 @@ BASE: dict[str, tuple[str, str | None, str]] = {
 #: tree keeps the links of the last rebuild only.)
 OTHER_TYPE = {model.TYPE_PCI: model.TYPE_PF, model.TYPE_VF: ds.TYPE_VDPA,
               ds.TYPE_VDPA: model.TYPE_VF}
+#: Where our pools predict Nova's fail: no pool for the device's key, or not in that pool.
+CRASHES = (upkeep.PciDevicePoolEmpty, PoolCorrupted)
 MUTATIONS = ("dev_type", "numa", "product", "ids", "parent_ifname", "capabilities", "tags",
              "parent")
 
@@ -137,10 +141,6 @@ def discovery(draw: st.DrawFn, busy: set[str], vanish: float) -> list[dict[str, 
 
 
 # -- Nova's side ---------------------------------------------------------------------------------
-
-
-class Crash(Exception):
-    """Nova's pools could not find a device (raised by the model, checked against Nova)."""
 
 
 class NovaSide:
@@ -223,150 +223,67 @@ class NovaSide:
                              [c.address for c in d.child_devices]
                              if d.dev_type == model.TYPE_PF else [])
                  for d in t.pci_devs if d.status not in ("removed", "deleted")}
-        pools = sorted(((pool_key(p), d.address) for p in t.stats.pools for d in p["devices"]),
-                       key=repr)
+        pools = [({k: v for k, v in p.items() if k not in ("count", "devices")}, p["count"],
+                  [d.address for d in p["devices"]]) for p in t.stats.pools]
         stale = {a: tr.DiscoveredDevice.from_dict(v) for a, v in t.stale.items()}
         return {"devices": devices, "links": links, "pools": pools, "stale": stale,
-                "remembered": set(t.to_be_removed_when_freed),
-                "counts": sorted(((pool_key(p), p["count"]) for p in t.stats.pools if p["count"]),
-                                 key=repr)}
-
-
-def pool_key(values: Any) -> tuple[Any, ...]:
-    get = values.get if isinstance(values, dict) else lambda k: getattr(values, k)
-    return (get("vendor_id"), get("product_id"), get("numa_node"), get("dev_type"),
-            get("parent_addr") or get("address"), get("parent_ifname"))
+                "remembered": set(t.to_be_removed_when_freed)}
 
 
 # -- our side ------------------------------------------------------------------------------------
 
 
-Entry = tuple[str, int]  # a device in a pool: its address and which device of that address
-PoolEntry = tuple[tuple[Any, ...], list[int], list[Entry]]  # key, [count], devices
-
-
-class PoolModel:
-    """Nova's pools reduced to what the tracker's events touch: keys, counts and devices, in
-    Nova's order. A pool is found by the key of the device's current data; a device is one
-    object of Nova's (``generation``: a device deleted and reported again is another one, and
-    a copy of the old one can stay in a pool)."""
-
-    def __init__(self) -> None:
-        self.pools: list[PoolEntry] = []
-        self.generation: collections.Counter[str] = collections.Counter()
-
-    @staticmethod
-    def key(dev: ds.TrackedDevice) -> tuple[Any, ...]:
-        return (dev.vendor_id, dev.product_id, dev.numa_node, dev.dev_type,
-                dev.parent_addr or dev.address, dev.extra_info.get("parent_ifname") or None)
-
-    @staticmethod
-    def _size(key: tuple[Any, ...]) -> int:  # the length of Nova's pool dict
-        return 5 + (key[5] is not None) + (key[3] != model.TYPE_PCI)
-
-    def entry(self, address: str) -> Entry:
-        return address, self.generation[address]
-
-    def __contains__(self, address: str) -> bool:
-        """``dev in stats.get_free_devs()``, for the device now at ``address``."""
-        return any(self.entry(address) in devs for _, _, devs in self.pools)
-
-    def entries(self) -> set[Entry]:
-        return {e for _, _, devs in self.pools for e in devs}
-
-    def add(self, dev: ds.TrackedDevice) -> None:
-        """``add_device``."""
-        key = self.key(dev)
-        pool = next((p for p in self.pools if p[0] == key), None)
-        if pool is None:
-            pool = (key, [0], [])
-            self.pools.append(pool)
-            self.pools.sort(key=lambda p: self._size(p[0]))
-        pool[1][0] += 1
-        pool[2].append(self.entry(dev.address))
-
-    def _take(self, pool: PoolEntry, entry: Entry) -> None:  # _decrease_pool_count
-        pool[2].remove(entry)
-        if pool[1][0] > 1:
-            pool[1][0] -= 1
-        else:
-            self.pools.remove(pool)
-
-    def remove(self, dev: ds.TrackedDevice) -> None:
-        """``if dev in get_free_devs(): remove_device(dev)``."""
-        if dev.address not in self:
-            return
-        key = self.key(dev)
-        pool = next((p for p in self.pools if p[0] == key), None)
-        if pool is None or self.entry(dev.address) not in pool[2]:
-            raise Crash(dev.address)  # PciDevicePoolEmpty, or ValueError from list.remove
-        self._take(pool, self.entry(dev.address))
-        HITS["a device left its pool"] += 1
-
-    def update(self, dev: ds.TrackedDevice) -> None:
-        """``update_device``: the first pooled device with this address (maybe an old copy);
-        moved if its pool's type differs."""
-        for pool in self.pools:
-            for entry in pool[2]:
-                if entry[0] == dev.address:
-                    if pool[0][3] != dev.dev_type:
-                        self._take(pool, entry)
-                        self.add(dev)
-                        HITS["a changed type moved a pooled device"] += 1
-                    else:
-                        HITS["a pooled device changed in place (kept its pool)"] += 1
-                    return
-
-    def consume(self, address: str) -> None:
-        """What ``consume_requests`` does to the device it picks (the pool stays, even empty)."""
-        pool = next(p for p in self.pools if self.entry(address) in p[2])
-        pool[2].remove(self.entry(address))
-        pool[1][0] -= 1
-
-    def view(self) -> tuple[list[Any], list[Any]]:
-        devices = sorted(((key, a) for key, _, devs in self.pools for a, _ in devs), key=repr)
-        counts = sorted(((key, n[0]) for key, n, _ in self.pools if n[0]), key=repr)
-        return devices, counts
+def _specs() -> list[spec.SpecEntry]:
+    parsed = spec.parse_device_spec_values(SPEC, model.HostFacts.from_devices([]))
+    assert not parsed.problems
+    return list(parsed.specs)
 
 
 class Ours:
-    """The pure tracker, and the model of Nova's pools driven by its events."""
+    """The pure tracker, and its pools kept by its events (``PoolBook``)."""
 
     def __init__(self, initial: list[dict[str, Any]]) -> None:
         devices = [tr.updated(ds.TrackedDevice(d["address"], d["dev_type"]),
                               tr.DiscoveredDevice.from_dict(d)) for d in initial]
         self.state = tr.TrackerState(ds.DeviceTree(devices, NODE))
-        self.pools = PoolModel()
-        for address in sorted(self.state.tree.devices):  # Nova's start: the available devices
-            self.pools.add(self.state.tree[address])
+        # Nova's start: the available devices, in the order its database gives them
+        self.book = upkeep.PoolBook.rebuilt(devices, _specs(), compute_node_id=NODE)
         self.claims: dict[str, list[str]] = {u: [] for u in INSTANCES}
 
-    def apply(self, events: tuple[tr.PoolEvent, ...], created: frozenset[str] = frozenset(),
-              ) -> None:
+    def _pooled_type(self, address: str) -> str | None:
+        """The pool ``dev_type`` of the first pooled device at ``address`` (update_device's)."""
+        for pool in self.book.stats.pools:
+            if any(held.address == address for held in pool.devices):
+                return str(pool.key["dev_type"])
+        return None
+
+    def apply(self, events: tuple[tr.PoolEvent, ...]) -> None:
         for event in events:
+            dev = event.device
             if event.op == tr.PoolOp.ENTER:
-                if event.address in created:
-                    self.pools.generation[event.address] += 1
-                if event.address in self.pools:
+                if not event.created and self.book.holds(dev):
                     HITS["a device enters a pool it is already in (Nova pools it twice)"] += 1
-                self.pools.add(event.device)
             elif event.op == tr.PoolOp.LEAVE:
-                self.pools.remove(event.device)
+                if self.book.holds(dev):
+                    HITS["a device left its pool"] += 1
             else:
-                self.pools.update(event.device)
+                pooled_type = self._pooled_type(dev.address)
+                if pooled_type is not None and pooled_type != dev.dev_type:
+                    HITS["a changed type moved a pooled device"] += 1
+                elif pooled_type is not None:
+                    HITS["a pooled device changed in place (kept its pool)"] += 1
+            self.book.apply([event])
 
     def claim(self, address: str, uuid: str) -> None:
         tree = ds.claim(self.state.tree, address, uuid).tree
         self.state = self.state.with_tree(tree)
         self.claims[uuid].append(address)
-        self.pools.consume(address)
-        dev = tree[address]
-        if dev.dev_type == model.TYPE_PF:
-            for kid in [k for k in tree.children(address) if k.address in self.pools]:
-                self.pools.remove(kid)
-        parent = tree.parent(address)
-        if parent is not None:
-            self.pools.remove(parent)
+        self.book.take(tree, address)
+
+    def pooled(self) -> list[str]:
+        """What Nova's claim can pick: a pooled device, of those tracked now."""
+        tree = self.state.tree
+        return sorted(a for a, d in tree.devices.items() if self.book.holds(d))
 
     def view(self) -> dict[str, Any]:
         tree = self.state.tree
@@ -378,9 +295,10 @@ class Ours:
                              [c.address for c in tree.children(d.address)]
                              if d.dev_type == model.TYPE_PF else [])
                  for d in live if d.status != ds.Status.REMOVED}
-        pools, counts = self.pools.view()
+        pools = [(dict(p.key), p.count, [d.address for d in p.devices])
+                 for p in self.book.stats.pools]
         return {"devices": devices, "links": links, "pools": pools, "stale": dict(self.state.stale),
-                "remembered": set(self.state.to_be_removed_when_freed), "counts": counts}
+                "remembered": set(self.state.to_be_removed_when_freed)}
 
 
 # -- the steps -----------------------------------------------------------------------------------
@@ -389,10 +307,9 @@ class Ours:
 def step_sync(nova: NovaSide, ours: Ours, found: list[dict[str, Any]]) -> bool:
     before = ours.state
     change = tr.sync(before, [tr.DiscoveredDevice.from_dict(d) for d in found])
-    live = {a for a, d in before.tree.devices.items() if d.status != ds.Status.DELETED}
     try:
-        ours.apply(change.events, frozenset({d["address"] for d in found}) - live)
-    except Crash:
+        ours.apply(change.events)
+    except CRASHES:
         with pytest.raises((nova_exception.PciDevicePoolEmpty, ValueError)):
             nova.sync(found)
         HITS["Nova's pools crash on a device whose key changed in place"] += 1
@@ -455,7 +372,7 @@ def step_free(nova: NovaSide, ours: Ours, how: str, uuid: str, address: str | No
         change = tr.free_instance(before, uuid, status)
     try:
         ours.apply(change.events)
-    except Crash:  # pragma: no cover - a busy device is in no pool
+    except CRASHES:  # pragma: no cover - a busy device is in no pool
         pytest.fail("a freed device was in a pool")
     if how == "free_device":
         nova.tracker.free_device(nova.dev(address), instance)
@@ -505,7 +422,7 @@ def step_claim(nova: NovaSide, ours: Ours, address: str, uuid: str) -> bool:
         assert (exc.code, exc.message) == (type(theirs.value).__name__, str(theirs.value))
         HITS["a pooled device the state machine refuses"] += 1
         return True
-    except Crash:
+    except CRASHES:
         with pytest.raises((nova_exception.PciDevicePoolEmpty, ValueError)):
             nova.claim(address, uuid)
         HITS["Nova's pools crash on a device whose key changed in place"] += 1
@@ -536,7 +453,7 @@ def step_save(nova: NovaSide, ours: Ours) -> bool:
 
 def check(nova: NovaSide, ours: Ours, where: str) -> None:
     theirs, mine = nova.state(), ours.view()
-    for part in ("devices", "links", "remembered", "stale", "pools", "counts"):
+    for part in ("devices", "links", "remembered", "stale", "pools"):
         assert mine[part] == theirs[part], (where, part)
 
 
@@ -582,8 +499,7 @@ def test_tracker_equals_novas(device_spec: None, data: st.DataObject) -> None:
                 ok = step_save(nova, ours)
             elif op == "claim":
                 # what Nova's claim can pick: a pooled device, of those tracked now
-                pooled = sorted(a for a, _ in ours.pools.entries() & {
-                    ours.pools.entry(a) for a in ours.state.tree.devices})
+                pooled = ours.pooled()
                 if not pooled:
                     continue
                 ok = step_claim(nova, ours, data.draw(st.sampled_from(pooled)),

@@ -65,6 +65,9 @@ class PooledDevice:
     device: model.Device
     key: Mapping[str, Any]
     spec_index: int | None = None
+    #: Which tracked object of that address (:mod:`~pcipass.core.poolupkeep`): a device
+    #: deleted and reported again is another one, and a copy of the old one may stay pooled.
+    generation: int = 0
 
     @property
     def address(self) -> str:
@@ -171,7 +174,8 @@ class Outcome:
 
 
 class PoolCorrupted(Exception):
-    """Nova's claim would pop a device from an emptied pool (``IndexError`` in Nova)."""
+    """Nova's pools would fail with a bare Python error: a claim pops a device from an emptied
+    pool (``IndexError``), or a device leaves a pool that does not hold it (``ValueError``)."""
 
 
 #: Tag value types whose pool keys hash as they are (others go through :func:`frozen_key`).

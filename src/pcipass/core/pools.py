@@ -111,7 +111,7 @@ class PciStats:
 
     def add(self, item: PooledDevice) -> None:
         """Nova's ``add_device``: join the first pool with an identical key, else append and re-sort."""
-        pool = self._find(item.key)
+        pool = self.find(item.key)
         if pool is None:
             pool = Pool(dict(item.key))
             self.pools.append(pool)
@@ -119,7 +119,7 @@ class PciStats:
         pool.count += 1
         pool.devices.append(item)
 
-    def _find(self, key: Mapping[str, Any]) -> Pool | None:
+    def find(self, key: Mapping[str, Any]) -> Pool | None:
         """Nova's ``_find_pool``: the first pool whose key, less the ignored tags (an
         ``rp_uuid`` the Placement hook set), equals ``key``."""
         for pool in self.pools:
@@ -329,9 +329,13 @@ class PciStats:
 
     def _remove_device(self, item: PooledDevice) -> None:
         """Nova's ``remove_device``: out of the pool its key names, count decreased."""
-        pool = self._find(item.key)
+        pool = self.find(item.key)
         if pool is None:
             raise PoolCorrupted(f"no pool for {item.address}")
+        self.discard(pool, item)
+
+    def discard(self, pool: Pool, item: PooledDevice) -> None:
+        """``pool['devices'].remove(dev)`` then ``_decrease_pool_count``: an emptied pool leaves."""
         pool.devices.remove(item)
         self._decrease(pool)
 

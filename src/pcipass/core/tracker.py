@@ -161,11 +161,16 @@ class PoolOp(enum.StrEnum):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class PoolEvent:
-    """One pool call, with the device as it is then (``previous``: before a MOVE or UPDATE)."""
+    """One pool call, with the device as it is then (``previous``: before a MOVE or UPDATE).
+
+    :ivar created: an ENTER of a device :func:`sync` created: a new object for Nova, so a
+        copy of an older device at that address left in a pool is not this one.
+    """
 
     op: PoolOp
     device: ds.TrackedDevice
     previous: ds.TrackedDevice | None = None
+    created: bool = False
 
     @property
     def address(self) -> str:
@@ -227,7 +232,7 @@ def sync(state: TrackerState, discovered: Iterable[DiscoveredDevice]) -> Tracker
         if item.address not in tree.devices:
             new = updated(ds.TrackedDevice(item.address, item.dev_type), item)
             devices[item.address] = new
-            events.append(PoolEvent(PoolOp.ENTER, new))
+            events.append(PoolEvent(PoolOp.ENTER, new, created=True))
     new_tree = ds.DeviceTree(devices.values(), tree.compute_node_id)
     return TrackerChange(TrackerState(new_tree, frozenset(remembered), stale), tuple(events),
                          tuple(warnings))
