@@ -94,11 +94,16 @@ def unclean(scanned: scanreport.HostScan, cpu_problems: Sequence[errors.Problem]
     if scanned.compute_starts is None:
         reasons.append("the host has no compute config (etc/nova/nova.conf), so its "
                        "device_spec is unknown")
-    reasons += [f"config error {p.code}: {p.message}" for p in scanned.config_errors]
+    reasons += [_config_error(p) for p in scanned.config_errors]
     if scanned.compute_starts is False and not scanned.config_errors:
         reasons.append("nova-compute would refuse this compute config")
-    reasons += [f"config error {p.code}: {p.message}" for p in cpu_problems]
+    reasons += [_config_error(p) for p in cpu_problems]
     return list(dict.fromkeys(reasons))
+
+
+def _config_error(problem: errors.Problem) -> str:
+    where = ":".join(str(x) for x in (problem.file, problem.line) if x is not None)
+    return f"config error {problem.code}{f' at {where}' if where else ''}: {problem.message}"
 
 
 def host_cells(scanned: scanreport.HostScan,

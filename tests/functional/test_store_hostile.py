@@ -1,0 +1,149 @@
+"""A broken read must never look like a hot-unplug: ``agent --once`` on a broken host root, a
+truncated bundle, a config error or a corrupt row changes nothing in the store and says why,
+with exit code 2 (issue 13), on SQLite, PostgreSQL and MariaDB."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+from storedb import VFS, Store, build_host, ready, store  # noqa: F401 - fixtures
+from support import run_cli
+
+from pcipass.adapters.store import models, queries
+
+DEVICES = "sys/bus/pci/devices"
+
+
+def _snapshot(s: Store) -> tuple[Any, ...]:
+    return (queries.devices(s.engine), queries.audit(s.engine), queries.hosts(s.engine),
+            queries.claims(s.engine))
+
+
+def _stored(s: Store, tmp_path: Path) -> tuple[Any, ...]:
+    result = run_cli(["agent", "--once", "--host", str(build_host(tmp_path / "good")),
+                      "--db", s.url])
+    assert result.code == 0, result.err
+    snap = _snapshot(s)
+    assert [d.address for d in snap[0]] == list(VFS)
+    return snap
+
+
+def _no_devices_dir(root: Path) -> None:
+    shutil.rmtree(root / DEVICES)
+
+
+def _broken_link(root: Path) -> None:
+    link = root / DEVICES / VFS[3]
+    link.unlink()
+    link.symlink_to("../../../devices/pci0000:80/nowhere")
+
+
+def _link_outside(root: Path) -> None:
+    link = root / DEVICES / VFS[3]
+    target = os.readlink(link)
+    link.unlink()
+    link.symlink_to("../../../../../../../../.." + str((root / DEVICES).resolve() / target))
+
+
+def _garbled_attribute(root: Path) -> None:
+    # read as it is, the VF's NUMA node would be unknown: a change the store must not take
+    ((root / DEVICES / VFS[2]).resolve() / "numa_node").write_text("\x00\x00garbage\n")
+
+
+BROKEN_ROOTS: dict[str, tuple[Callable[[Path], None], str]] = {
+    "no sys/bus/pci/devices": (_no_devices_dir, "sys/bus/pci/devices"),
+    "a device's broken link": (_broken_link, VFS[3]),
+    "a device's link out of the root": (_link_outside, "leads outside the host root"),
+    "a garbled attribute": (_garbled_attribute, f"{VFS[2]}/numa_node: unexpected content"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_ROOTS))
+def test_a_broken_host_root_changes_nothing(ready: Store, tmp_path: Path, case: str) -> None:
+    before = _stored(ready, tmp_path)
+    breaks, named = BROKEN_ROOTS[case]
+    root = build_host(tmp_path / "broken")
+    breaks(root)
+    result = run_cli(["agent", "--once", "--host", str(root), "--db", ready.url])
+    assert result.code == 2, (result.out, result.err)
+    assert "the discovery is not clean, so the device store was left untouched" in result.err
+    assert named in result.err
+    assert "Traceback" not in result.err
+    assert _snapshot(ready) == before
+
+
+def test_a_truncated_bundle_changes_nothing(ready: Store, tmp_path: Path) -> None:
+    before = _stored(ready, tmp_path)
+    root = build_host(tmp_path / "two", vfs=2)  # read whole, it would remove two VFs
+    bundle = tmp_path / "compute-7.tar.gz"
+    with tarfile.open(bundle, "w:gz") as tar:
+        tar.add(root, arcname="compute-7")
+    data = bundle.read_bytes()
+    bundle.write_bytes(data[: len(data) // 2])
+    result = run_cli(["agent", "--once", "--host", str(bundle), "--db", ready.url])
+    assert result.code == 2
+    assert "cannot read the bundle" in result.err and str(bundle) in result.err
+    assert _snapshot(ready) == before
+
+
+def test_a_whole_bundle_is_stored_as_its_tree(ready: Store, tmp_path: Path) -> None:
+    before = _stored(ready, tmp_path)
+    bundle = tmp_path / "compute-7.tar.gz"
+    with tarfile.open(bundle, "w:gz") as tar:
+        tar.add(tmp_path / "good", arcname="compute-7")
+    result = run_cli(["agent", "--once", "--host", str(bundle), "--db", ready.url, "-f", "json"])
+    assert result.code == 0, result.err
+    assert result.json()["applied"]["changes"] == []
+    assert queries.devices(ready.engine) == before[0]
+
+
+@pytest.mark.parametrize(("conf", "named"), [
+    ('[pci]\ndevice_spec = {"vendor_id": "8086", "product_id": \n', "config error"),
+    ('[pci]\ndevice_spec = {"vendor_id": "8086", "product_id": "154c", "address": "0000:81:02.0", '
+     '"devname": "eth0"}\n', "PciDeviceInvalidDeviceName"),
+    ("[pci\ndevice_spec = x\n", "config error"),
+    (None, "no compute config"),
+])
+def test_a_config_error_changes_nothing(ready: Store, tmp_path: Path, conf: str | None,
+                                        named: str) -> None:
+    before = _stored(ready, tmp_path)
+    root = build_host(tmp_path / "conf")
+    path = root / "etc/nova/nova.conf"
+    if conf is None:
+        path.unlink()
+    else:
+        path.write_text(conf)
+    result = run_cli(["agent", "--once", "--host", str(root), "--db", ready.url])
+    assert result.code == 2, (result.out, result.err)
+    assert "left untouched" in result.err and named in result.err
+    assert _snapshot(ready) == before
+
+
+def test_a_missing_host_root_changes_nothing(ready: Store, tmp_path: Path) -> None:
+    before = _stored(ready, tmp_path)
+    result = run_cli(["agent", "--once", "--host", str(tmp_path / "nope"), "--db", ready.url])
+    assert result.code == 2 and "no such file or directory" in result.err
+    assert _snapshot(ready) == before
+
+
+def test_a_corrupt_row_stops_the_run_before_anything_is_written(ready: Store,
+                                                                tmp_path: Path) -> None:
+    _stored(ready, tmp_path)
+    with ready.engine.begin() as conn:
+        conn.execute(update(models.Device).where(models.Device.address == VFS[0])
+                     .values(extra_info="[not an object"))
+    audit = queries.audit(ready.engine)
+    result = run_cli(["agent", "--once", "--host", str(build_host(tmp_path / "two", vfs=2)),
+                      "--db", ready.url])
+    assert result.code == 2
+    assert f"compute-7 {VFS[0]} extra_info: not a JSON object" in result.err
+    assert queries.audit(ready.engine) == audit
+    listing = run_cli(["devices", "--db", ready.url])
+    assert listing.code == 2 and "unreadable value" in listing.err
