@@ -25,6 +25,10 @@ def test_demo_runs_and_every_step_holds() -> None:
     flat = " ".join(fleet.split())  # tables wrap long reasons
     assert "policy is required" in flat and "4 VFs 8086:10ed" in flat
     _story_holds(text)
+    store = text[text.index("10. The device store"):]
+    assert "stored: 4 new, 0 updated, 0 deleted" in store
+    assert "store unchanged" in store
+    assert store.count("available") >= 4 and "0000:81:02.3" in store
 
 
 def _story_holds(text: str) -> None:

@@ -134,6 +134,7 @@ def main() -> int:
         _run(["config", "check", "--nova-conf", str(d / "nova-2013.conf")], expect=1)
         _story(d)
         _fleet(d)
+        _store(d)
     print("\ndemo: every step behaved as expected.")
     return 0
 
@@ -212,6 +213,19 @@ def _fleet(d: Path) -> None:
             "other host was dropped: VFs on the wrong NUMA node under 'required', a NIC whose VFs "
             "are another model (82599, 10ed), and a compute with no device_spec at all.")
     _run(args, expect=0)
+
+
+def _store(d: Path) -> None:
+    """compute-7 kept in the device store: stored by the agent, listed, and kept as it is."""
+    db = ["--db", f"sqlite:///{d / 'pcipass.db'}"]
+    agent = ["agent", "--once", "--host", str(d / "compute-7"), *db]
+    _banner("10. The device store: compute-7 kept in a SQLite file. The agent discovers the host, "
+            "matches its device_spec and applies Nova's tracker rules in one transaction: its 4 VFs "
+            "are stored available. A second run changes nothing; devices lists the store.")
+    _run(["db", "upgrade", *db], expect=0)
+    _run(agent, expect=0)
+    _run(agent, expect=0)
+    _run(["devices", *db], expect=0)
 
 
 if __name__ == "__main__":
