@@ -79,7 +79,7 @@ class Area(enum.Enum):
     FAKEHOST = ("Fake-host profiles", "The fake-host builder's profile language (docs/fakehost.md).")
     DEVICE_STATE = ("Device states", "Claim, allocate, free and remove on tracked devices "
                     "(Nova's PciDevice state machine).")
-    STORE = ("The device store", "The database of hosts and devices (--db), its schema, and the "
+    STORE = ("The device store", "The database of hosts and devices, its schema, and the "
              "agent that keeps it true to each host.")
 
     @property
@@ -341,7 +341,7 @@ _TABLE: tuple[Code, ...] = (
     Code("HostUnknown", "the host is not in the device store", _A.STORE, OWN, ERROR),
     Code("DiscoveryUnclean", "the agent's discovery of a host was not clean (a warning under "
          "sys/bus/pci, a config error): the store was left untouched", _A.STORE, OWN, ERROR),
-    Code("AliasUnknown", "devices --alias names an alias the config does not define",
+    Code("AliasUnknown", "the devices listing was asked for an alias the config does not define",
          _A.STORE, OWN, ERROR),
 )
 
