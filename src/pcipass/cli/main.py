@@ -66,6 +66,7 @@ class LazyGroup(click.Group):
         "scan": "pcipass.cli.commands_scan",
         "doctor": "pcipass.cli.commands_doctor",
         "schedule": "pcipass.cli.commands_schedule",
+        "placement": "pcipass.cli.commands_placement",
         "db": "pcipass.cli.commands_store",
         "agent": "pcipass.cli.commands_store",
         "devices": "pcipass.cli.commands_store",

@@ -1,0 +1,101 @@
+"""``pcipass placement show``: the PCI resource providers nova-compute reports to Placement."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from pcipass.cli import commands_config, output
+from pcipass.cli import main as climain
+
+if TYPE_CHECKING:
+    import rich.console
+
+
+@climain.cli.group("placement")
+def placement_group() -> None:
+    """PCI in Placement: what nova-compute reports ([pci] report_in_placement)."""
+
+
+@placement_group.command("show")
+@click.option("--host", "hosts", multiple=True, metavar="ROOT",
+              help="A host root: / (the live host), a directory, or a .tar.gz bundle. "
+                   "Repeatable. Default: /.")
+@click.option("--hypervisor-hostname", metavar="NAME",
+              help="The compute node's name, which names its providers (default: nova.conf "
+                   "[DEFAULT] host, else the host's hostname). One --host only.")
+@click.option("--compute-conf", "compute_conf", multiple=True, type=climain.existing_file(),
+              help="nova.conf replacing every host's own etc/nova/ compute config (merged in "
+                   "order). Repeatable.")
+@click.option("-j", "--jobs", type=click.IntRange(0, 256), default=0, show_default=True,
+              help="Host roots scanned in parallel processes (0: one per CPU for large fleets).")
+@climain.no_facts_cache_option()
+@climain.format_option()
+def placement_show(hosts: tuple[str, ...], hypervisor_hostname: str | None,
+                   compute_conf: tuple[str, ...], jobs: int, no_facts_cache: bool, fmt: str) -> int:
+    """Show the resource providers, inventories and traits Nova puts in Placement for each host.
+
+    One child provider of the compute node per PF or type-PCI device (a PF's VFs share
+    one), named <hypervisor hostname>_<PCI ADDRESS>. Every tracked device left out is
+    listed with its reason, and every error at which nova-compute would stop reporting
+    is listed with the device_spec value behind it.
+
+    Exit 0 when the view printed, 2 when a host path is not a host root or bundle, or
+    when a host reporting to Placement has a refusal (Nova then reports no PCI inventory).
+    """
+    from pcipass.core import errors
+    from pcipass.services import placementview
+    from pcipass.services import scan as scan_mod
+    from pcipass.services.jsonview import to_json
+
+    hosts = hosts or ("/",)
+    if hypervisor_hostname is not None and len(hosts) > 1:
+        raise click.UsageError("--hypervisor-hostname names one compute node: give one --host")
+    try:
+        report = placementview.show_placement(
+            hosts, compute_conf=compute_conf, hypervisor_hostname=hypervisor_hostname, jobs=jobs,
+            facts_cache=scan_mod.CACHE_IGNORE if no_facts_cache else scan_mod.CACHE_USE)
+    except errors.InputError as exc:
+        output.echo_err(f"pcipass placement show: {exc.message}")
+        if exc.hint:
+            output.echo_err(f"  fix: {exc.hint}")
+        return climain.EXIT_FAIL
+    output.emit(to_json(report), fmt, render_placement)
+    return climain.EXIT_FAIL if report.refused else climain.EXIT_OK
+
+
+def _inventory(inv: dict[str, Any]) -> str:
+    text = f"{inv['resource_class']}: total {inv['total']}, max_unit {inv['max_unit']}"
+    return text + (f", reserved {inv['reserved']}" if inv["reserved"] is not None else "")
+
+
+def render_placement(doc: dict[str, Any], con: rich.console.Console) -> None:
+    # rich only for the table: -f json skips it.
+    import rich.table
+    import rich.text
+
+    for h in doc["hosts"]:
+        status = ("reported" if h["reported"] else "NOT reported")
+        con.print(rich.text.Text.assemble(
+            ("host ", "bold"), (h["name"], "bold cyan"), f"  compute node {h['hypervisor_hostname']}",
+            f" ({h['hostname_source']})  ", (status, "bold green" if h["reported"] else "bold red")))
+        for note in h["notes"]:
+            con.print(f"  note: {note}", markup=False, highlight=False)
+        if h["providers"]:
+            t = rich.table.Table(show_lines=False)
+            for col in ("provider", "inventory", "traits", "devices"):
+                t.add_column(col, overflow="fold")
+            for p in h["providers"]:
+                devices = "\n".join(f"{a} (spec {i})" for a, i in zip(p["devices"], p["spec_indexes"]))
+                t.add_row(p["name"], _inventory(p["inventory"]), "\n".join(p["traits"]), devices)
+            con.print(t)
+        else:
+            con.print("  no PCI resource provider")
+        if h["exclusions"]:
+            con.print(rich.text.Text(f"Left out ({len(h['exclusions'])})", style="bold yellow"))
+            for e in h["exclusions"]:
+                con.print(f"  {e['address']}  [{e['reason']}]  {e['message']}", markup=False,
+                          highlight=False)
+        commands_config.render_problems(con, "Refused by Nova", h["refusals"], "red")
+        commands_config.render_problems(con, "Warnings", h["warnings"], "yellow")
