@@ -42,6 +42,9 @@ PUBLIC = {
     "tracker_free_instance", "tracker_save", "tracker_sync",
     # pools kept by the tracker's events
     "PoolBook", "PciDevicePoolEmpty",
+    # PCI in Placement
+    "PlacementView", "PlacementProvider", "PlacementInventory", "PlacementExclusion",
+    "translate_placement", "PciPlacementRequest", "PlacementRequestGroup", "placement_request_groups",
 }
 
 #: The leading parameters of every public function: parameters are only ever added at the end.
@@ -69,6 +72,8 @@ PARAMETERS = {
     "tracker_free": ["state", "address", "instance"],
     "tracker_free_instance": ["state", "instance", "status"],
     "tracker_save": ["state"],
+    "translate_placement": ["hypervisor_hostname", "devices", "specs", "allocated"],
+    "placement_request_groups": ["requests", "pci_in_placement", "extra_specs", "request_ids"],
 }
 #: The leading fields of every public record: records only gain fields, at the end.
 FIELDS = {
@@ -98,6 +103,15 @@ FIELDS = {
                          "numa_node", "dev_id", "label", "extra"],
     "PoolEvent": ["op", "device", "previous", "created"],
     "DeviceChange": ["tree", "freed", "warnings"],
+    "PlacementView": ["hypervisor_hostname", "providers", "exclusions", "refusals", "warnings"],
+    "PlacementProvider": ["name", "parent_provider", "address", "dev_type", "inventory", "traits",
+                          "devices", "spec_indexes", "one_time_use"],
+    "PlacementInventory": ["resource_class", "total", "max_unit", "reserved"],
+    "PlacementExclusion": ["address", "reason", "message", "spec_index"],
+    "PciPlacementRequest": ["enabled", "groups", "group_policy", "same_subtree", "refusals",
+                            "warnings"],
+    "PlacementRequestGroup": ["requester_id", "alias_name", "request_id", "resource_class", "amount",
+                              "required_traits", "use_same_provider"],
 }
 #: PciStats: the Nova operations and their leading parameters.
 POOL_METHODS = {"support": ["requests", "numa_cells"], "apply": ["requests", "numa_cells"],
@@ -297,3 +311,36 @@ def test_pool_book_methods_are_stable() -> None:
         params = [p for p in inspect.signature(getattr(pcipass.PoolBook, name)).parameters
                   if p not in ("self", "cls")]
         assert params[:len(leading)] == leading, name
+
+
+def test_placement_view_and_request_groups_through_the_facade() -> None:
+    """A PF's VFs on one provider named after the PF; a flavor's two VFs as two RC:1 groups."""
+    pf = pcipass.Device("0000:0a:00.0", "8086", "1572", dev_type="type-PF", sriov_totalvfs=8)
+    vfs = [pcipass.Device(f"0000:0a:00.{i}", "8086", "154c", dev_type="type-VF",
+                          parent_addr=pf.address) for i in (1, 2)]
+    specs = pcipass.parse_device_spec_values(['{"product_id": "154c", "traits": "fast"}'],
+                                             pcipass.HostFacts.from_devices([pf, *vfs]),
+                                             report_in_placement=True).specs
+    view = pcipass.translate_placement("cn1", vfs, specs)
+    assert isinstance(view, pcipass.PlacementView) and view.reported
+    (provider,) = view.providers
+    assert isinstance(provider, pcipass.PlacementProvider)
+    assert provider.name == "cn1_0000:0A:00.0"
+    assert provider.inventory == pcipass.PlacementInventory("CUSTOM_PCI_8086_154C", 2, 2, None)
+    assert provider.traits == ("COMPUTE_MANAGED_PCI_DEVICE", "CUSTOM_FAST", "OWNER_NOVA")
+    every = pcipass.parse_device_spec_values(['{"vendor_id": "8086"}'],
+                                             pcipass.HostFacts.from_devices([pf, *vfs])).specs
+    both = pcipass.translate_placement("cn1", [pf, *vfs], every)
+    assert [p.code for p in both.refusals] == ["PlacementPciDependentDeviceException"] * 2
+    assert all(isinstance(e, pcipass.PlacementExclusion) for e in both.exclusions)
+    table = pcipass.parse_alias_values(
+        ['{"name": "nic", "vendor_id": "8086", "product_id": "154c", "traits": "fast"}'],
+        pci_in_placement=True)
+    reqs = pcipass.translate_flavor({"pci_passthrough:alias": "nic:2"}, table.aliases).requests
+    out = pcipass.placement_request_groups(reqs)
+    assert isinstance(out, pcipass.PciPlacementRequest) and out.group_policy == "none"
+    assert [(g.requester_id, g.resource_class, g.amount, g.required_traits) for g in out.groups] == [
+        ("0-0", "CUSTOM_PCI_8086_154C", 1, ("CUSTOM_FAST",)),
+        ("0-1", "CUSTOM_PCI_8086_154C", 1, ("CUSTOM_FAST",))]
+    assert all(isinstance(g, pcipass.PlacementRequestGroup) for g in out.groups)
+    assert pcipass.to_json(provider)["inventory"]["reserved"] is None

@@ -5,7 +5,8 @@ The stable Python API (documented in ``docs/python-api.md``; names listed in
 device_spec parsing and matching, aliases, flavor and port requests, the
 device pools (build, support, apply, consume, with NUMA cells and policies), and
 the device state machine (claim, allocate, free, remove), the tracker's rules
-(discovery, release, save) and the pools they keep; ``to_json`` gives any
+(discovery, release, save) and the pools they keep, the PCI inventory
+nova-compute reports to Placement and the request groups the scheduler sends; ``to_json`` gives any
 record as the JSON the commands print.
 
 >>> import pcipass
@@ -56,9 +57,15 @@ __all__ = [
     "PciDevicePoolEmpty",
     "PciDeviceVFInvalidStatus",
     "PciDeviceWrongAddressFormat",
+    "PciPlacementRequest",
     "PciRequest",
     "PciStats",
     "PcipassError",
+    "PlacementExclusion",
+    "PlacementInventory",
+    "PlacementProvider",
+    "PlacementRequestGroup",
+    "PlacementView",
     "PoolBook",
     "PoolEvent",
     "PoolOp",
@@ -83,6 +90,7 @@ __all__ = [
     "parse_device_spec",
     "parse_device_spec_values",
     "parse_port",
+    "placement_request_groups",
     "read_flavor",
     "read_nova_conf",
     "remove_device",
@@ -92,6 +100,7 @@ __all__ = [
     "tracker_save",
     "tracker_sync",
     "translate_flavor",
+    "translate_placement",
 ]
 
 if TYPE_CHECKING:
@@ -136,6 +145,14 @@ if TYPE_CHECKING:
         parse_device_spec_values,
     )
     from pcipass.core.poolupkeep import PciDevicePoolEmpty, PoolBook
+    from pcipass.core.placement import Exclusion as PlacementExclusion
+    from pcipass.core.placement import Inventory as PlacementInventory
+    from pcipass.core.placement import PlacementView
+    from pcipass.core.placement import Provider as PlacementProvider
+    from pcipass.core.placement import translate as translate_placement
+    from pcipass.core.placementreq import PciPlacementRequest
+    from pcipass.core.placementreq import RequestGroup as PlacementRequestGroup
+    from pcipass.core.placementreq import request_groups as placement_request_groups
     from pcipass.core.spec import parse_spec as parse_device_spec
     from pcipass.core.tracker import (
         DiscoveredDevice,
@@ -212,6 +229,15 @@ _LAZY = {
     "PciDeviceInvalidOwner": ("pcipass.core.devicestate", "PciDeviceInvalidOwner"),
     "PciDeviceVFInvalidStatus": ("pcipass.core.devicestate", "PciDeviceVFInvalidStatus"),
     "PciDevicePFInvalidStatus": ("pcipass.core.devicestate", "PciDevicePFInvalidStatus"),
+    # PCI in Placement: the providers nova-compute reports, the groups the scheduler asks
+    "PlacementView": ("pcipass.core.placement", "PlacementView"),
+    "PlacementProvider": ("pcipass.core.placement", "Provider"),
+    "PlacementInventory": ("pcipass.core.placement", "Inventory"),
+    "PlacementExclusion": ("pcipass.core.placement", "Exclusion"),
+    "translate_placement": ("pcipass.core.placement", "translate"),
+    "PciPlacementRequest": ("pcipass.core.placementreq", "PciPlacementRequest"),
+    "PlacementRequestGroup": ("pcipass.core.placementreq", "RequestGroup"),
+    "placement_request_groups": ("pcipass.core.placementreq", "request_groups"),
     # the tracker: Nova's PciDevTracker rules (discovery, release, save)
     "TrackerState": ("pcipass.core.tracker", "TrackerState"),
     "TrackerChange": ("pcipass.core.tracker", "TrackerChange"),

@@ -90,10 +90,10 @@ class PciPlacementRequest:
         return sorted(out)
 
 
-def request_groups(reqs: Sequence[PciRequestLike], *, pci_in_placement: bool = True,
+def request_groups(requests: Sequence[PciRequestLike], *, pci_in_placement: bool = True,
                    extra_specs: Mapping[str, str] | None = None,
                    request_ids: Sequence[str] | None = None) -> PciPlacementRequest:
-    """Nova's request groups for ``reqs`` (the flavor's, from ``requests.translate_flavor``).
+    """Nova's request groups for ``requests`` (the flavor's, from ``requests.translate_flavor``).
 
     :param pci_in_placement: ``[filter_scheduler] pci_in_placement``.
     :param extra_specs: the flavor's extra specs: its ``group_policy`` and its own numbered
@@ -105,7 +105,7 @@ def request_groups(reqs: Sequence[PciRequestLike], *, pci_in_placement: bool = T
         return PciPlacementRequest(False, (), None)
     groups: list[RequestGroup] = []
     refusals: list[errors.Problem] = []
-    for position, req in enumerate(reqs):
+    for position, req in enumerate(requests):
         if req.alias_name is None:  # a Neutron port's request: no group (yet, in Nova 34)
             continue
         rid = request_ids[position] if request_ids is not None else str(req.request_id)
