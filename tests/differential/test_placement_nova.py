@@ -209,8 +209,9 @@ def count(view: placement.PlacementView, values: list[str], allocated: set[str])
             HITS["custom trait"] += 1
         if len(p.devices) > 1:
             HITS["several VFs on one provider"] += 1
-    if view.warnings:
-        HITS["a name Placement refuses"] += 1
+    codes = {w.code for w in view.warnings}
+    HITS["a name Placement refuses"] += "PlacementNameInvalid" in codes
+    HITS["a trait its writer did not mean"] += "PlacementTraitNotStandard" in codes
 
 
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True)
@@ -273,6 +274,6 @@ def test_every_rule_is_reached(nova_oracle: Any) -> None:
         "provider of type-PF", "provider of type-VF", "provider of type-PCI", "provider of vdpa",
         "rc from vendor/product", "standard rc", "custom rc", "live migratable trait",
         "one-time-use reserved", "one-time-use free", "custom trait", "several VFs on one provider",
-        "a name Placement refuses"]
+        "a name Placement refuses", "a trait its writer did not mean"]
     short = {k: HITS[k] for k in wanted if HITS[k] < MIN_HITS}
     assert not short, f"rules reached fewer than {MIN_HITS} times: {short} (all: {dict(HITS)})"

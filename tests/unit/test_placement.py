@@ -153,3 +153,13 @@ def test_ports_are_skipped_and_several_specs_refused() -> None:
     multi = requests.PciRequest("a", 1, None, [{"vendor_id": "1"}, {"vendor_id": "2"}], 1)
     out = placementreq.request_groups([port, multi], request_ids=["uuid-a", "uuid-b"])
     assert out.groups == () and [p.code for p in out.refusals] == ["PciRequestMultipleSpecs"]
+
+
+def test_a_trait_that_is_not_what_its_writer_meant_is_a_warning() -> None:
+    v = view({"address": GPU, "traits": "hw_cpu_x86_avx, big", "resource_class": " gpu"})
+    assert v.reported
+    messages = [w.message for w in v.warnings]
+    assert [w.code for w in v.warnings] == ["PlacementTraitNotStandard"] * 3
+    assert "not the standard trait HW_CPU_X86_AVX" in messages[0]
+    assert "CUSTOM__BIG" in messages[1] and "CUSTOM__GPU" in messages[2]
+    assert view({"address": GPU, "traits": "HW_CPU_X86_AVX,fast"}).warnings == ()

@@ -210,6 +210,9 @@ _TABLE: tuple[Code, ...] = (
          "nova-compute fails with a bare AttributeError", _A.PLACEMENT, OWN, ERROR, Layer.PLACEMENT),
     Code("PlacementNameInvalid", "a resource class, trait or provider name Nova sends as it is "
          "and Placement refuses", _A.PLACEMENT, OWN, WARNING, Layer.PLACEMENT),
+    Code("PlacementTraitNotStandard", "a device_spec trait or resource class that Nova turns into "
+         "a name its writer did not mean (a standard trait in lower case, spaces kept)",
+         _A.PLACEMENT, OWN, WARNING, Layer.PLACEMENT),
     Code("PciRequestMultipleSpecs", "a PCI request with several specs under pci_in_placement: the "
          "scheduler fails with a bare ValueError", _A.PLACEMENT, OWN, ERROR, Layer.PLACEMENT),
     Code("PlacementGroupPolicyMissing", "two or more numbered groups of the flavor's own and no "
@@ -301,6 +304,10 @@ _TABLE: tuple[Code, ...] = (
          "unsafe or too large)", _A.HOSTS, OWN, ERROR),
     Code("NoComputeConfig", "a host has no compute config (nova.conf): no device is assignable",
          _A.HOSTS, OWN, WARNING, Layer.DEVICE_SPEC),
+    Code("KernelPasteInvalid", "a --dmesg or --cmdline file cannot be read or holds no kernel log "
+         "or command line", _A.HOSTS, OWN, ERROR),
+    Code("PasteJoinAmbiguous", "a --dmesg or --cmdline file named after none of several hosts: its "
+         "host cannot be told (a usage error, exit 64)", _A.HOSTS, OWN, ERROR),
     # -- lspci pastes ---------------------------------------------------------------------
     Code("LspciInputInvalid", "an lspci file cannot be read or holds no device", _A.LSPCI, OWN, ERROR),
     Code("LspciNoDevices", "no lspci device line was found", _A.LSPCI, OWN, WARNING),

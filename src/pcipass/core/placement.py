@@ -27,17 +27,15 @@ device's inventory up, allocation healing, random provider UUIDs).
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import os_resource_classes
 import os_traits
 
-from pcipass.core import errors, model, spec, strutils
+from pcipass.core import errors, model, placementnames, spec, strutils
 
 PARENT_TYPES = (model.TYPE_PCI, model.TYPE_PF)
-STANDARD_RESOURCE_CLASSES = frozenset(os_resource_classes.STANDARDS)
+STANDARD_RESOURCE_CLASSES = placementnames.STANDARD_RESOURCE_CLASSES
 CHILD_TYPES = (model.TYPE_VF, model.TYPE_VDPA)
 
 #: Why a device tracked by nova-compute has no inventory (``Exclusion.reason``).
@@ -46,10 +44,11 @@ EXCLUDED_NO_SPEC = "no_spec"
 EXCLUDED_UNKNOWN_TYPE = "unknown_type"
 EXCLUDED_REFUSED = "refused"
 
-#: What Placement accepts as a custom trait or resource class name.
-_CUSTOM_NAME = re.compile(r"CUSTOM_[A-Z0-9_]+")
-_NAME_MAX = 255
-_PROVIDER_NAME_MAX = 200
+# The naming rules live in placementnames; these are their names here too.
+normalize_traits = placementnames.normalize_traits
+traits_from_text = placementnames.traits_from_text
+resource_class_name = placementnames.resource_class_name
+provider_name = placementnames.provider_name
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -118,51 +117,6 @@ class PlacementView:
         return next((p for p in self.providers if p.name == name), None)
 
 
-# -- names ---------------------------------------------------------------------------------------
-
-
-def normalize_traits(names: Sequence[str]) -> set[str]:
-    """Nova's trait normalization: standard traits kept; others upper-cased, ``CUSTOM_`` ensured.
-
-    A name is compared with the standard ones as written (``hw_cpu_x86_avx`` is no standard
-    trait: it becomes ``CUSTOM_HW_CPU_X86_AVX``), then upper-cased; one that then starts with
-    ``CUSTOM_`` is kept as it is, even with characters Placement refuses.
-    """
-    standard, rest = os_traits.check_traits(names)
-    out = set(standard)
-    for name in rest:
-        upper = name.upper()
-        out.add(upper if os_traits.is_custom(upper) else os_traits.normalize_name(upper))
-    return out
-
-
-def traits_from_text(text: str | None) -> set[str]:
-    """A ``traits`` value (comma-separated, nothing stripped) as Nova normalizes it."""
-    if not text:
-        return set()
-    return normalize_traits(text.split(","))
-
-
-def resource_class_name(requested: str | None, vendor_id: str | None, product_id: str | None) -> str:
-    """The resource class: ``requested`` normalized, else ``CUSTOM_PCI_<VENDOR>_<PRODUCT>``.
-
-    ``requested`` is upper-cased; a standard class or a ``CUSTOM_`` name is kept as it is,
-    anything else goes through os-resource-classes' normalization. Nova formats missing
-    ids as ``None`` (``CUSTOM_PCI_NONE_NONE``).
-    """
-    if requested:
-        rc = requested.upper()
-        if rc in STANDARD_RESOURCE_CLASSES or os_resource_classes.is_custom(rc):
-            return rc
-        return str(os_resource_classes.normalize_name(rc))
-    return f"CUSTOM_PCI_{vendor_id}_{product_id}".upper()
-
-
-def provider_name(hypervisor_hostname: str, address: str) -> str:
-    """``<hypervisor hostname>_<ADDRESS>``, as Nova names a PCI provider."""
-    return f"{hypervisor_hostname}_{address.upper()}"
-
-
 # -- translation -----------------------------------------------------------------------------
 
 
@@ -219,8 +173,13 @@ def translate(hypervisor_hostname: str, devices: Sequence[model.Device],
                                         f"refused by Nova: {refused.problem.code}", entry.index))
     providers = tuple(_provider(hypervisor_hostname, d, allocated) for d in drafts.values()
                       if d.parent is not None or d.children)
+    used = {i for p in providers for i in p.spec_indexes}
+    warnings = [w for e in specs if e.index in used for w in placementnames.text_warnings(
+        e.index, e.spec.tags.get("resource_class"), e.spec.tags.get("traits"))]
+    warnings += [w for p in providers for w in placementnames.name_warnings(
+        p.name, (p.inventory.resource_class, *p.traits))]
     return PlacementView(hypervisor_hostname, providers, tuple(exclusions), tuple(refusals),
-                         tuple(_name_warnings(providers)))
+                         tuple(warnings))
 
 
 def _excluded(dev: model.Device, entry: spec.SpecEntry | None,
@@ -361,24 +320,3 @@ def _provider(host: str, draft: _Draft, allocated: Mapping[str, str]) -> Provide
                     Inventory(draft.resource_class, total, total, reserved),
                     tuple(sorted(draft.traits | {os_traits.OWNER_NOVA})), devices, indexes,
                     draft.one_time_use)
-
-
-def _name_warnings(providers: Sequence[Provider]) -> list[errors.Problem]:
-    """Names Nova sends as they are that Placement refuses (its update then fails)."""
-    out = []
-    for p in providers:
-        names = [p.inventory.resource_class, *p.traits]
-        bad = [n for n in names if (n.startswith("CUSTOM_") and not _CUSTOM_NAME.fullmatch(n))
-               or len(n) > _NAME_MAX]
-        for name in bad:
-            out.append(errors.Problem(
-                code="PlacementNameInvalid", entry=p.name, message=(
-                    f"provider {p.name} gets {errors.clip(repr(name))}, which Placement refuses "
-                    "(custom names are CUSTOM_ and A-Z, 0-9, _; at most 255 characters)"),
-                hint="use only letters, digits and _ in resource_class and traits"))
-        if len(p.name) > _PROVIDER_NAME_MAX:
-            out.append(errors.Problem(
-                code="PlacementNameInvalid", entry=p.name, message=(
-                    f"provider name {errors.clip(p.name)} is longer than the 200 characters "
-                    "Placement allows"), hint="use a shorter hypervisor hostname"))
-    return out

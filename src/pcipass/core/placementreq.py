@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from pcipass.core import errors, placement
+from pcipass.core import errors, placementnames
 
 GROUP_POLICIES = ("none", "isolate")
 #: Nova's ``ResourceRequest.XS_KEYPAT``: ``resources[$S]:RC`` and ``trait[$S]:NAME`` extra specs.
@@ -118,9 +118,9 @@ def request_groups(requests: Sequence[PciRequestLike], *, pci_in_placement: bool
                 hint="Nova fails with a bare ValueError; give each alias name one definition"))
             continue
         wanted = req.specs[0]
-        rc = placement.resource_class_name(wanted.get("resource_class"), wanted.get("vendor_id"),
+        rc = placementnames.resource_class_name(wanted.get("resource_class"), wanted.get("vendor_id"),
                                            wanted.get("product_id"))
-        traits = tuple(sorted(placement.traits_from_text(wanted.get("traits", ""))))
+        traits = tuple(sorted(placementnames.traits_from_text(wanted.get("traits", ""))))
         for i in range(req.count):
             groups.append(RequestGroup(f"{rid}-{i}", name, rid, rc, 1, traits))
     policy, warnings = _group_policy(len(groups), extra_specs or {})
@@ -151,7 +151,7 @@ def flavor_numbered_groups(extra_specs: Mapping[str, str]) -> tuple[int, int]:
 
 
 def _valid_rc(name: str) -> bool:
-    return name.startswith("CUSTOM_") or name in placement.STANDARD_RESOURCE_CLASSES
+    return name.startswith("CUSTOM_") or name in placementnames.STANDARD_RESOURCE_CLASSES
 
 
 def _positive(value: str) -> bool:
