@@ -189,11 +189,16 @@ LIVE_MIGRATABLE = Stage("live_migratable", True, "they are not live migratable",
 NO_POOL = Stage("no_pool", True,
                 "no pool is left for the request (Nova fails even a request for 0 devices)")
 
+#: Not a filter: the allocation names a provider whose devices are split across pools.
+SPLIT_RP = Stage("split_rp", True,
+                 "a resource provider of the placement allocation is split across pools (Nova "
+                 "refuses the request and asks for a bug report)", layer=Layer.PLACEMENT)
+
 #: Nova's filter stages, in pipeline order.
 PIPELINE: tuple[Stage, ...] = (SPEC, NUMA, UNREQUESTED_PF, UNREQUESTED_VDPA, UNREQUESTED_REMOTE_MANAGED,
                                PLACEMENT, LIVE_MIGRATABLE)
 #: Every stage a :class:`Drop` can name, by name.
-STAGES: dict[str, Stage] = {stage.name: stage for stage in (*PIPELINE, NO_POOL)}
+STAGES: dict[str, Stage] = {stage.name: stage for stage in (*PIPELINE, NO_POOL, SPLIT_RP)}
 
 
 def filter_pools(pools: Sequence[Pool], request: Request, numa_cells: Sequence[int] | None,
@@ -287,16 +292,28 @@ def count_by(values: Iterable[str]) -> dict[str, int]:
     return out
 
 
-def one_pool_per_rp(pools: Iterable[Pool]) -> bool:
-    seen: set[Any] = set()
+def split_rps(pools: Iterable[Pool]) -> dict[Any, int]:
+    """Nova's ``_assert_one_pool_per_rp_uuid``: each ``rp_uuid`` key value (None too, when the
+    key is there) held by more than one pool, with the number of pools."""
+    seen: dict[Any, int] = {}
     for pool in pools:
-        rp = pool.key.get("rp_uuid")
-        if rp is None:
-            continue
-        if rp in seen:
-            return False
-        seen.add(rp)
-    return True
+        if "rp_uuid" in pool.key:
+            rp = pool.key["rp_uuid"]
+            seen[rp] = seen.get(rp, 0) + 1
+    return {rp: n for rp, n in seen.items() if n > 1}
+
+
+def one_pool_per_rp(pools: Iterable[Pool]) -> bool:
+    return not split_rps(pools)
+
+
+def split_rp_drop(request: Request, index: int, pools: Sequence[Pool]) -> Drop:
+    """The refusal when a provider of the request's allocation is split across ``pools``."""
+    split = split_rps(pools)
+    shared = [p for p in pools if "rp_uuid" in p.key and p.key["rp_uuid"] in split]
+    detail = ", ".join(f"{rp} in {n} pools" for rp, n in split.items())
+    return Drop(SPLIT_RP.name, index, request.label, _total(pools), 0, request.count,
+                tuple(p.info() for p in shared), True, detail, why=SPLIT_RP.why)
 
 
 def no_pool_drop(request: Request, index: int) -> Drop:

@@ -7,7 +7,7 @@ Shared by the pools (:mod:`pcipass.core.pools`) and the filter pipeline
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pcipass.core import model, spec
@@ -56,6 +56,32 @@ def as_request(value: Any, position: int = 0) -> Request:
     return Request(count=value.count, specs=tuple(dict(s) for s in value.specs), alias_name=name,
                    numa_policy=value.numa_policy, request_id=str(getattr(value, "request_id", position)),
                    label=f"alias '{name}'" if name is not None else f"request {position + 1}")
+
+
+def with_allocation(request: Request,
+                    provider_mapping: Mapping[str, Sequence[str]] | None) -> Request:
+    """The request with the providers Placement allocated it (Nova's
+    ``_get_rp_uuids_for_request``), one per device.
+
+    A Neutron port request gets none (any pool may serve it). With a scheduler mapping
+    (request group id -> providers), every group whose id *starts with* the request id gives
+    its first provider (Nova names the groups ``<request_id>-<i>``, and compares prefixes only).
+    Without one (the compute side), the comma-separated ``rp_uuids`` of the first spec, if any.
+
+    :raises ValueError: a matching group with no provider (Nova fails with ``IndexError``).
+    """
+    if request.is_port:
+        return dataclasses.replace(request, rp_uuids=())
+    if not provider_mapping:
+        stored = request.specs[0].get("rp_uuids") if request.specs else None
+        return dataclasses.replace(request, rp_uuids=tuple(stored.split(",")) if stored else ())
+    out = []
+    for group, providers in provider_mapping.items():
+        if group.startswith(request.request_id):
+            if not providers:
+                raise ValueError(f"request group {group!r} has no resource provider")
+            out.append(providers[0])
+    return dataclasses.replace(request, rp_uuids=tuple(out))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -32,14 +32,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pcipass.core import model, spec
-from pcipass.core.poolfilter import coerce_key, count_by, no_pool_drop, one_pool_per_rp
+from pcipass.core.poolfilter import (
+    coerce_key, count_by, no_pool_drop, one_pool_per_rp, split_rp_drop)
 from pcipass.core.poolrecords import PLAIN_TYPES, REMOTE_MANAGED_TYPES, frozen_key
 # Re-exported: callers name the pool records and the pipeline through this module.
 from pcipass.core.poolfilter import (  # noqa: F401
     Stage as Stage, PIPELINE as PIPELINE, STAGES as STAGES, SPEC as SPEC, NUMA as NUMA,
     UNREQUESTED_PF as UNREQUESTED_PF, UNREQUESTED_VDPA as UNREQUESTED_VDPA,
     UNREQUESTED_REMOTE_MANAGED as UNREQUESTED_REMOTE_MANAGED, PLACEMENT as PLACEMENT,
-    LIVE_MIGRATABLE as LIVE_MIGRATABLE, NO_POOL as NO_POOL, prop_match as prop_match,
+    LIVE_MIGRATABLE as LIVE_MIGRATABLE, NO_POOL as NO_POOL, SPLIT_RP as SPLIT_RP,
+    prop_match as prop_match,
     spec_matches as spec_matches, accepts as accepts, scheduler_key as scheduler_key,
     filter_pools as filter_pools, filter_numa as filter_numa, socket_nodes as socket_nodes,
 )
@@ -214,8 +216,10 @@ class PciStats:
                     drops.append(no_pool_drop(request, index))
                 return Outcome(False, index, tuple(drops))
             if request.rp_uuids:
-                if not self._apply_placement(filtered, request):
+                if not one_pool_per_rp(self.pools):  # Nova checks every pool here
+                    drops.append(split_rp_drop(request, index, self.pools))
                     return Outcome(False, index, tuple(drops))
+                self._apply_placement(filtered, request)
                 continue
             count = request.count
             for pool in filtered:
@@ -240,16 +244,13 @@ class PciStats:
                 return
         raise ValueError("pool not in list")
 
-    def _apply_placement(self, filtered: list[Pool], request: Request) -> bool:
-        if not one_pool_per_rp(self.pools):
-            return False
+    def _apply_placement(self, filtered: list[Pool], request: Request) -> None:
         wanted = count_by(request.rp_uuids)
         for pool in filtered:
             rp = pool.key.get("rp_uuid")
             pool.count -= wanted.pop(rp, 0) if rp is not None else 0
             if pool.count == 0:
                 self._remove_pool(pool)
-        return True
 
     # -- consume (compute claim) ---------------------------------------------------------------
 
@@ -272,6 +273,11 @@ class PciStats:
                 while taken:
                     self.add(taken.pop()[1])
                 return Outcome(False, index, tuple(drops))
+            if request.rp_uuids and not one_pool_per_rp(filtered):
+                # Nova's claim checks the filtered pools only, and refuses without giving back
+                # what earlier requests of this call took (PciDeviceRequestFailed).
+                drops.append(split_rp_drop(request, index, filtered))
+                return Outcome(False, index, tuple(drops), tuple(taken))
             try:
                 taken.extend((index, d) for d in self._take(filtered, request))
             except PoolCorrupted:
@@ -281,8 +287,6 @@ class PciStats:
     def _take(self, filtered: list[Pool], request: Request) -> list[PooledDevice]:
         out: list[PooledDevice] = []
         if request.rp_uuids:
-            if not one_pool_per_rp(self.pools):
-                raise PoolCorrupted("rp_uuid split across pools")
             wanted = count_by(request.rp_uuids)
             for pool in filtered:
                 rp = pool.key.get("rp_uuid")

@@ -88,6 +88,22 @@ def pooled(dev: ds.TrackedDevice, specs: Sequence[spec.SpecEntry],
     return PooledDevice(device, key, entry.index, generation)
 
 
+def populate_rp_uuids(stats: pools.PciStats, rp_of: Mapping[str, str]) -> None:
+    """Nova's ``populate_pools_metadata_from_assigned_devices``: a pool whose devices map to
+    one resource provider (``rp_of``: address -> provider, Nova's ``extra_info['rp_uuid']``)
+    gets its ``rp_uuid``; a pool with none is left alone.
+
+    :raises PoolCorrupted: a pool's devices map to two providers (Nova's ``ValueError``).
+    """
+    for pool in stats.pools:
+        rps = {rp_of[d.address] for d in pool.devices if d.address in rp_of}
+        if len(rps) >= 2:
+            raise PoolCorrupted(f"pool {pool.key} is connected to more than one resource "
+                                f"provider: {', '.join(sorted(rps))}")
+        if rps:
+            pool.key["rp_uuid"] = next(iter(rps))
+
+
 class PoolBook:
     """A host's pools as Nova's tracker keeps them (``PciDevTracker.stats``).
 
@@ -154,6 +170,12 @@ class PoolBook:
                         self.stats.discard(pool, held)
                         self.add(dev)
                     return
+
+    def populate_rp_uuids(self, devices: Iterable[ds.TrackedDevice]) -> None:
+        """:func:`populate_rp_uuids` from the devices' ``extra_info['rp_uuid']`` (set where
+        the Placement translation mapped each device to its provider)."""
+        populate_rp_uuids(self.stats, {d.address: d.extra_info["rp_uuid"] for d in devices
+                                       if "rp_uuid" in d.extra_info})
 
     # -- what the tracker does with them ----------------------------------------------------
 

@@ -12,7 +12,8 @@ def test_the_pipeline_is_novas_order() -> None:
         "placement", "live_migratable"]
     # Nova checks the count after these stages only
     assert [s.name for s in pools.PIPELINE if s.counted] == ["spec", "numa", "unrequested_pf", "live_migratable"]
-    assert set(pools.STAGES) == {s.name for s in pools.PIPELINE} | {"no_pool"}
+    # and two refusals that are not filters: no pool left, a provider split across pools
+    assert set(pools.STAGES) == {s.name for s in pools.PIPELINE} | {"no_pool", "split_rp"}
 
 
 def test_every_stage_filters_and_explains() -> None:

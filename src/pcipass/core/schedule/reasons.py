@@ -64,6 +64,12 @@ def _drop_reasons(ctx: Context, req: pools.Request, drop: pools.Drop, prefix: st
     if stage is pools.SPEC:
         return _spec_reasons(ctx, req, drop, prefix)
     layer = stage.layer or _request_layer(req)
+    if stage is pools.SPLIT_RP:
+        return [verdicts.Reason(layer, f"{prefix}Nova refuses the placement allocation of "
+                                f"{req.label}: a provider's devices are split across pools "
+                                f"({drop.detail}); Nova logs it as a bug", 0,
+                                (*(Evidence("pool", _pool_text(i)) for i in drop.pools),
+                                 *_request_evidence(req)))]
     if stage is pools.NO_POOL:
         return [verdicts.Reason(layer, f"{prefix}{req.label} asks for 0 devices and no pool is left for it; "
                        "Nova rejects the host anyway", 0, _request_evidence(req))]
