@@ -34,7 +34,10 @@ def test_healthy_json_exit_0_and_schema(tmp_path: Path) -> None:
     assert res.code == 0, res.err
     doc = res.json()
     validate_schema(doc, "doctor")
-    assert doc["summary"] == {"fail": 0, "warn": 0, "info": 0, "skip": 0}
+    # The one info is PCI-K006's IOMMU mode: the host boots with iommu=pt.
+    assert doc["summary"] == {"fail": 0, "warn": 0, "info": 1, "skip": 0}
+    assert [f["id"] for f in doc["findings"]] == ["PCI-K006"]
+    assert doc["findings"][0]["message"].startswith("IOMMU mode: passthrough")
     assert doc["hosts"][0]["name"] == "compute-1"
 
 
@@ -115,7 +118,7 @@ def test_select_and_ignore(tmp_path: Path) -> None:
     host = _broken(tmp_path)
     doc = run_cli(_args(host, "-f", "json", "--select", "PCI-D")).json()
     assert {f["id"][:5] for f in doc["findings"]} == {"PCI-D"}
-    res = run_cli(_args(host, "-f", "json", "--ignore", "PCI-D", "--ignore", "PCI-S002"))
+    res = run_cli(_args(host, "-f", "json", "--ignore", "PCI-D", "--ignore", "PCI-S002", "--ignore", "PCI-K006"))
     assert res.code == 0
     assert res.json()["findings"] == []
     narrow = run_cli(_args(host, "-f", "json", "--select", "PCI-D", "--ignore", "PCI-D00", "--select", "PCI-D002")).json()

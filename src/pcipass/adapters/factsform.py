@@ -205,5 +205,11 @@ def _kernel(k: kernel.KernelFacts) -> None:
             why = _entry_name(name)
             if why is not None:
                 raise jsoncodec.FieldError(f"kernel.{field}", why)
+    if not k.sysfs:
+        raise jsoncodec.FieldError("kernel.sysfs", "facts.json holds a sysfs read")
+    for kind, count in k.iommu_group_types:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z-]{0,15}", kind) or count < 0:
+            raise jsoncodec.FieldError("kernel.iommu_group_types", f"{jsoncodec.show(kind)} is not a "
+                                       "group type with a count")
     if k.cmdline is not None and kernel.parse_cmdline(k.cmdline.raw) != k.cmdline:
         raise jsoncodec.FieldError("kernel.cmdline", "its fields are not what its raw text parses to")

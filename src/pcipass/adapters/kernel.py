@@ -40,6 +40,12 @@ class Cmdline:
     def iommu_pt(self) -> bool:
         return self.iommu == "pt"
 
+    @property
+    def iommu_passthrough(self) -> str | None:
+        """The last ``iommu.passthrough=`` value (``1`` passthrough, ``0`` translated), if any."""
+        found = [v for k, v in self.others if k == "iommu.passthrough"]
+        return found[-1] if found else None
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class KernelFacts:
@@ -65,11 +71,69 @@ class KernelFacts:
     dmesg_iommu_lines: tuple[str, ...]
     dmesg_group_additions: int
     warnings: tuple[str, ...] = ()
+    iommu_group_types: tuple[tuple[str, int], ...] = ()  # sys/kernel/iommu_groups/*/type: (type, count)
+    sysfs: bool = True  # False for a host known only from pasted dmesg / command line
 
     @property
-    def iommu_present(self) -> bool:
-        """True when sysfs shows a working IOMMU (devices or groups)."""
+    def iommu_present(self) -> bool | None:
+        """True when sysfs shows a working IOMMU (devices or groups); None without sysfs."""
+        if not self.sysfs:
+            return True if self.dmesg_group_additions or self.iommu_group_types else None
         return bool(self.iommu_devices) or self.iommu_groups > 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IommuMode:
+    """How the IOMMU maps DMA for host drivers: ``passthrough`` (identity), ``translated``
+    (DMA / DMA-FQ), ``mixed``, ``off`` or ``unknown``, with what says so."""
+
+    mode: str
+    source: str | None
+    detail: str
+
+
+MODES = ("passthrough", "translated", "mixed", "off", "unknown")
+_PT_TYPES, _DMA_TYPES = frozenset({"identity"}), frozenset({"DMA", "DMA-FQ"})
+_DEFAULT_DOMAIN = re.compile(r"Default domain type: (?P<t>Passthrough|Translated)")
+
+
+def iommu_mode(k: KernelFacts) -> IommuMode:
+    """The IOMMU mode: the groups' ``type`` files first, then dmesg's "Default domain type"
+    line, then the command line (``iommu=pt``, ``iommu.passthrough=``, ``*_iommu=``)."""
+    if k.iommu_group_types:
+        kinds = {t for t, _n in k.iommu_group_types}
+        counts = ", ".join(f"{n} {t}" for t, n in k.iommu_group_types)
+        mode = ("passthrough" if kinds <= _PT_TYPES else "translated" if kinds <= _DMA_TYPES
+                else "mixed" if kinds & _PT_TYPES and kinds & _DMA_TYPES else "unknown")
+        return IommuMode(mode, "sys/kernel/iommu_groups/*/type", f"group types: {counts}")
+    for line in reversed(k.dmesg_iommu_lines):
+        m = _DEFAULT_DOMAIN.search(line)
+        if m:
+            return IommuMode(m.group("t").lower(), k.dmesg_source or "dmesg", line.strip()[:200])
+    c = k.cmdline
+    if c is None:
+        return IommuMode("unknown", None, "no IOMMU group types, dmesg or kernel command line")
+    return _cmdline_mode(c)
+
+
+def _cmdline_mode(c: Cmdline) -> IommuMode:
+    src = "cmdline"
+    off = [f"{name}={val}" for name, val in (("iommu", c.iommu), ("intel_iommu", c.intel_iommu),
+                                             ("amd_iommu", c.amd_iommu))
+           if val is not None and "off" in val.split(",")]
+    if off:
+        return IommuMode("off", src, f"{off[0]} turns the IOMMU off")
+    if c.iommu_passthrough in ("1", "0"):
+        mode = "passthrough" if c.iommu_passthrough == "1" else "translated"
+        return IommuMode(mode, src, f"iommu.passthrough={c.iommu_passthrough}")
+    if c.iommu_pt:
+        return IommuMode("passthrough", src, "iommu=pt")
+    enabled = [f"{n}={v}" for n, v in (("intel_iommu", c.intel_iommu), ("amd_iommu", c.amd_iommu))
+               if v is not None and "on" in v.split(",")]
+    if enabled:
+        return IommuMode("translated", src, f"{enabled[0]} without iommu=pt: the kernel's default "
+                         "DMA domain (translated, unless built with CONFIG_IOMMU_DEFAULT_PASSTHROUGH)")
+    return IommuMode("unknown", src, "the command line sets no IOMMU mode (the kernel's build default applies)")
 
 
 def parse_cmdline(text: str) -> Cmdline:
@@ -128,12 +192,14 @@ def read_kernel(root: hostroot.HostRoot, *, live_dmesg: bool = True) -> KernelFa
     modules_text = root.read_text("proc/modules", warnings, limit=1 << 20)
     modules = parse_modules(modules_text) if modules_text is not None else ()
     dmesg_source, dmesg = _read_dmesg(root, warnings, live_dmesg)
+    groups = [n for n in root.listdir("sys/kernel/iommu_groups", warnings) if n.isdigit()]
     lines, adds = iommu_lines(dmesg) if dmesg is not None else ((), 0)
     return KernelFacts(
         release=_release(root, warnings),
         cmdline=parse_cmdline(cmd_text) if cmd_text is not None else None,
         iommu_devices=tuple(root.listdir("sys/class/iommu", warnings)),
-        iommu_groups=sum(1 for n in root.listdir("sys/kernel/iommu_groups", warnings) if n.isdigit()),
+        iommu_groups=len(groups),
+        iommu_group_types=_group_types(root, groups, warnings),
         acpi_tables=tuple(t for t in ("DMAR", "IVRS")
                           if root.exists(f"sys/firmware/acpi/tables/{t}", warnings)),
         modules=modules,
@@ -143,6 +209,22 @@ def read_kernel(root: hostroot.HostRoot, *, live_dmesg: bool = True) -> KernelFa
         dmesg_group_additions=adds,
         warnings=tuple(warnings),
     )
+
+
+MAX_GROUP_TYPES = 4096
+"""Groups whose ``type`` is read; a host has a few hundred at most."""
+
+
+def _group_types(root: hostroot.HostRoot, groups: list[str],
+                 warnings: list[str]) -> tuple[tuple[str, int], ...]:
+    """How many IOMMU groups have each default-domain ``type`` (identity, DMA, DMA-FQ...)."""
+    counts: dict[str, int] = {}
+    for n in sorted(groups, key=int)[:MAX_GROUP_TYPES]:
+        text = root.read_text(f"sys/kernel/iommu_groups/{n}/type", warnings, limit=64)
+        kind = text.strip() if text else ""
+        if kind and re.fullmatch(r"[A-Za-z][A-Za-z-]{0,15}", kind):
+            counts[kind] = counts.get(kind, 0) + 1
+    return tuple(sorted(counts.items()))
 
 
 def _release(root: hostroot.HostRoot, warnings: list[str]) -> str | None:

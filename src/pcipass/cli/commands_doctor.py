@@ -10,11 +10,11 @@ import rich.console
 import rich.table
 import rich.text
 
-from pcipass.adapters import hostroot, lspcifile
+from pcipass.adapters import hostroot, kernelpaste, lspcifile
 from pcipass.cli import doctor_formats, output
 from pcipass.cli import main as climain
 from pcipass.doctor import registry, runner
-from pcipass.services import scan
+from pcipass.services import pastejoin, scan
 from pcipass.services.doctor import gather, report
 from pcipass.services.jsonview import to_json
 
@@ -27,6 +27,12 @@ MARK = {"fail": "✗", "warn": "!", "info": "i", "skip": "-"}
               help="Host root, bundle directory or .tar.gz bundle; repeatable. Default: the live host /.")
 @click.option("--lspci", "lspci", multiple=True, type=climain.existing_file(),
               help="A host known only from an lspci paste (named after the file); repeatable.")
+@click.option("--dmesg", "dmesg", multiple=True, metavar="FILE",
+              help="A saved kernel log for the kernel layer of the host named after the file's stem "
+                   "(else the only host; else a new host); repeatable.")
+@click.option("--cmdline", "cmdline", multiple=True, metavar="FILE",
+              help="A kernel command line (/proc/cmdline or a GRUB_CMDLINE_LINUX= line), joined to a "
+                   "host as --dmesg is; repeatable.")
 @click.option("--nova-conf", "nova_conf", multiple=True, type=climain.existing_file(),
               help="The controller's nova.conf (aliases, scheduler options); repeat to merge in order.")
 @click.option("--compute-conf", "compute_conf", multiple=True, type=climain.existing_file(),
@@ -44,7 +50,8 @@ MARK = {"fail": "✗", "warn": "!", "info": "i", "skip": "-"}
 @climain.no_facts_cache_option()
 @climain.format_option("sarif", "junit")
 @click.pass_context
-def doctor(ctx: click.Context, hosts: tuple[str, ...], lspci: tuple[str, ...], nova_conf: tuple[str, ...],
+def doctor(ctx: click.Context, hosts: tuple[str, ...], lspci: tuple[str, ...], dmesg: tuple[str, ...],
+           cmdline: tuple[str, ...], nova_conf: tuple[str, ...],
            compute_conf: tuple[str, ...], flavors: tuple[str, ...], image: str | None,
            select: tuple[str, ...], ignore: tuple[str, ...], jobs: int, no_facts_cache: bool,
            fmt: str) -> int | None:
@@ -54,12 +61,15 @@ def doctor(ctx: click.Context, hosts: tuple[str, ...], lspci: tuple[str, ...], n
     """
     if ctx.invoked_subcommand is not None:
         return None
-    inputs = gather.Inputs(hosts=hosts, lspci=lspci, nova_conf=nova_conf, compute_conf=compute_conf,
+    inputs = gather.Inputs(hosts=hosts, lspci=lspci, dmesg=dmesg, cmdline=cmdline,
+                           nova_conf=nova_conf, compute_conf=compute_conf,
                            flavors=flavors, image=image, jobs=jobs,
                            facts_cache=scan.CACHE_IGNORE if no_facts_cache else scan.CACHE_USE)
     try:
         diagnosis = report.diagnose(inputs, runner.Selection(select, ignore))
-    except (hostroot.HostRootInvalid, lspcifile.LspciInputInvalid) as exc:
+    except pastejoin.PasteJoinAmbiguous as exc:
+        raise click.UsageError(exc.message) from exc
+    except (hostroot.HostRootInvalid, lspcifile.LspciInputInvalid, kernelpaste.KernelPasteInvalid) as exc:
         output.echo_err(f"pcipass doctor: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
         return climain.EXIT_FAIL
     selected = [to_json(c) for c in registry.load_builtin().all() if runner.Selection(select, ignore).wants(c.id)]

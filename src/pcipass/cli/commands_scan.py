@@ -30,6 +30,12 @@ MIN_FLEX = len("passthrough")
 @click.option("--lspci", "lspci_files", multiple=True, metavar="FILE",
               help="lspci -nnk / -vmmnnkD / -nnvvv output standing for a host (named after the "
                    "file's stem). Repeatable.")
+@click.option("--dmesg", "dmesg", multiple=True, metavar="FILE",
+              help="A saved kernel log (dmesg > FILE) for the kernel facts of the host named after "
+                   "the file's stem (else the only host; else a new host). Repeatable.")
+@click.option("--cmdline", "cmdline", multiple=True, metavar="FILE",
+              help="A kernel command line (cat /proc/cmdline, or a GRUB_CMDLINE_LINUX= line), "
+                   "joined to a host as --dmesg is. Repeatable.")
 @click.option("--nova-conf", "nova_conf", multiple=True, type=climain.existing_file(),
               help="The controller's nova.conf: its [pci] alias values are added after the "
                    "compute config's and its [filter_scheduler] options win. Repeatable.")
@@ -47,7 +53,8 @@ MIN_FLEX = len("passthrough")
 @click.option("-j", "--jobs", type=click.IntRange(0, 256), default=0, show_default=True,
               help="Host roots scanned in parallel processes (0: one per CPU for large fleets).")
 @climain.format_option()
-def scan_command(hosts: tuple[str, ...], lspci_files: tuple[str, ...], nova_conf: tuple[str, ...],
+def scan_command(hosts: tuple[str, ...], lspci_files: tuple[str, ...], dmesg: tuple[str, ...],
+                 cmdline: tuple[str, ...], nova_conf: tuple[str, ...],
                  compute_conf: tuple[str, ...], all_vfs: bool, save_facts: bool, no_facts_cache: bool,
                  jobs: int, fmt: str) -> int:
     """Read the PCI devices of hosts and match each against its own [pci] device_spec.
@@ -60,17 +67,20 @@ def scan_command(hosts: tuple[str, ...], lspci_files: tuple[str, ...], nova_conf
     config has errors (its devices are still listed).
     """
     from pcipass.core import errors
-    from pcipass.services import scan
+    from pcipass.services import pastejoin, scan
     from pcipass.services.jsonview import to_json
 
-    if not hosts and not lspci_files:
+    if not (hosts or lspci_files or dmesg or cmdline):
         hosts = ("/",)
     if save_facts and no_facts_cache:
         raise click.UsageError("--save-facts already reads sysfs afresh; drop --no-facts-cache")
     mode = scan.CACHE_SAVE if save_facts else scan.CACHE_IGNORE if no_facts_cache else scan.CACHE_USE
     try:
         report = scan.scan_hosts(hosts, lspci=lspci_files, nova_conf=nova_conf,
-                                 compute_conf=compute_conf, jobs=jobs, facts_cache=mode)
+                                 compute_conf=compute_conf, jobs=jobs, facts_cache=mode,
+                                 dmesg=dmesg, cmdline=cmdline)
+    except pastejoin.PasteJoinAmbiguous as exc:
+        raise click.UsageError(exc.message) from exc
     except errors.InputError as exc:
         output.echo_err(f"pcipass scan: {exc.message}")
         if exc.hint:
@@ -120,13 +130,19 @@ def _render_header(con: rich.console.Console, host: dict[str, Any]) -> None:
 def kernel_line(host: dict[str, Any]) -> str:
     """``kernel 6.1.0 · IOMMU on (12 groups) · cmdline intel_iommu=on iommu=pt · vfio-pci module``."""
     k = host["kernel"]
-    if host["kind"] == "lspci":
+    if host["kind"] == "lspci" and k.get("cmdline") is None and not k.get("dmesg_source"):
         return "kernel: unknown (lspci paste)"
     parts = [f"kernel {k['release'] or 'unknown'}"]
     if k["iommu_present"]:
-        parts.append(f"IOMMU on ({k['iommu_groups']} groups)")
+        groups = f"{k['iommu_groups']} groups" if k["iommu_groups"] is not None else "groups in dmesg"
+        parts.append(f"IOMMU on ({groups})")
+    elif k["iommu_present"] is None:
+        parts.append("IOMMU unknown (no sysfs)")
     else:
         parts.append("IOMMU off (no IOMMU groups)")
+    mode = k.get("iommu_mode") or {}
+    if mode.get("mode", "unknown") != "unknown":
+        parts.append(f"mode {mode['mode']} ({mode['source']})")
     cmd = k.get("cmdline")
     if cmd is None:
         parts.append("cmdline unknown")

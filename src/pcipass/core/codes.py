@@ -304,10 +304,10 @@ _TABLE: tuple[Code, ...] = (
          "unsafe or too large)", _A.HOSTS, OWN, ERROR),
     Code("NoComputeConfig", "a host has no compute config (nova.conf): no device is assignable",
          _A.HOSTS, OWN, WARNING, Layer.DEVICE_SPEC),
-    Code("KernelPasteInvalid", "a --dmesg or --cmdline file cannot be read or holds no kernel log "
-         "or command line", _A.HOSTS, OWN, ERROR),
-    Code("PasteJoinAmbiguous", "a --dmesg or --cmdline file named after none of several hosts: its "
-         "host cannot be told (a usage error, exit 64)", _A.HOSTS, OWN, ERROR),
+    Code("KernelPasteInvalid", "a saved kernel log or command line file cannot be read or holds "
+         "neither", _A.HOSTS, OWN, ERROR),
+    Code("PasteJoinAmbiguous", "a saved kernel log or command line file named after none of several "
+         "hosts: its host cannot be told (a usage error, exit 64)", _A.HOSTS, OWN, ERROR),
     # -- lspci pastes ---------------------------------------------------------------------
     Code("LspciInputInvalid", "an lspci file cannot be read or holds no device", _A.LSPCI, OWN, ERROR),
     Code("LspciNoDevices", "no lspci device line was found", _A.LSPCI, OWN, WARNING),

@@ -119,6 +119,11 @@ class KernelView:
     dmesg_source: str | None
     dmesg_lines: tuple[str, ...]
     platform: str | None = None  # intel | amd | None (from ACPI tables or dmesg)
+    sysfs: bool = True  # False: only a pasted dmesg and/or command line are known
+    dmesg_group_additions: int = 0
+    iommu_mode: str = "unknown"  # passthrough | translated | mixed | off | unknown
+    iommu_mode_source: str | None = None
+    iommu_mode_detail: str = ""
 
     @property
     def iommu_present(self) -> bool:

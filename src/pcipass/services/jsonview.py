@@ -39,8 +39,10 @@ import enum
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from pcipass.services import kernelview
+
 if TYPE_CHECKING:
-    from pcipass.adapters import kernel, sysnuma
+    from pcipass.adapters import sysnuma
     from pcipass.core import config, evidence, legacy, legacy_modern, model, pools, requests, spec
     from pcipass.core import spec_address as addr
     from pcipass.core.schedule import verdicts
@@ -199,34 +201,14 @@ def _modern_config(m: legacy_modern.ModernConfig) -> dict[str, Any]:
             "flavor_extra_specs": m.flavor_extra_specs, "errors": m.problems, "warnings": m.warnings}
 
 
-def _cmdline(c: kernel.Cmdline) -> dict[str, Any]:
-    return {"raw": c.raw, "intel_iommu": c.intel_iommu, "amd_iommu": c.amd_iommu, "iommu": c.iommu,
-            "iommu_pt": c.iommu_pt, "vfio_pci_ids": c.vfio_pci_ids, "others": c.others}
-
-
-def _kernel(k: kernel.KernelFacts) -> dict[str, Any]:
-    return {"release": k.release, "cmdline": k.cmdline, "iommu_present": k.iommu_present,
-            "iommu_devices": k.iommu_devices, "iommu_groups": k.iommu_groups,
-            "acpi_tables": k.acpi_tables, "modules": k.modules, "vfio_pci": k.vfio_pci,
-            "dmesg_source": k.dmesg_source, "dmesg_iommu_lines": k.dmesg_iommu_lines,
-            "dmesg_group_additions": k.dmesg_group_additions, "warnings": k.warnings}
-
-
 def _numa(n: sysnuma.NumaTopology) -> dict[str, Any]:
     return {"cells": n.cells, "sockets": n.sockets, "warnings": n.warnings}
-
-
-UNKNOWN_KERNEL: Mapping[str, Any] = {
-    "release": None, "cmdline": None, "iommu_present": None, "iommu_devices": [], "iommu_groups": None,
-    "acpi_tables": [], "modules": [], "vfio_pci": None, "dmesg_source": None, "dmesg_iommu_lines": [],
-    "dmesg_group_additions": None, "warnings": []}
-"""The ``kernel`` object of a host known only from lspci: the same keys, nothing known."""
 
 
 def _host_scan(h: scanreport.HostScan) -> dict[str, Any]:
     return {"name": h.name, "root": h.root, "kind": h.kind, "nova_host": h.nova_host,
             "facts_from": h.facts_from,
-            "kernel": h.kernel if h.kernel is not None else UNKNOWN_KERNEL, "numa": h.numa,
+            "kernel": h.kernel if h.kernel is not None else kernelview.UNKNOWN_KERNEL, "numa": h.numa,
             "config": {"valid": h.config_valid,
                        "files": h.config.nova.files if h.config is not None else [],
                        "compute_starts": h.compute_starts, "errors": h.config_errors,
@@ -380,8 +362,8 @@ VIEWS: Mapping[str, View] = {
     "pcipass.core.config.SriovAgentConfig": _sriov_agent,
     "pcipass.core.legacy_modern.ModernConfig": _modern_config,
     # adapters
-    "pcipass.adapters.kernel.Cmdline": _cmdline,
-    "pcipass.adapters.kernel.KernelFacts": _kernel,
+    "pcipass.adapters.kernel.Cmdline": kernelview.cmdline_view,
+    "pcipass.adapters.kernel.KernelFacts": kernelview.kernel_view,
     "pcipass.adapters.sysnuma.NumaTopology": _numa,
     # the doctor
     "pcipass.doctor.registry.Check": _check,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pcipass.adapters import factscache, hostconf, hostroot, kernel, lspcifile, roots, sysfs, sysnuma
 from pcipass.core import config
-from pcipass.services import gcpause, hostmatch, pastetypes, progress, scanreport, workers
+from pcipass.services import gcpause, hostmatch, pastejoin, pastetypes, progress, scanreport, workers
 
 KIND_LIVE, KIND_DIRECTORY, KIND_BUNDLE, KIND_LSPCI = "live", "directory", "bundle", "lspci"
 #: Where a host's device facts came from (``facts_from`` in the JSON document).
@@ -36,7 +36,8 @@ PARALLEL_MIN_HOSTS = 16
 def scan_hosts(hosts: Sequence[str | Path], *, lspci: Sequence[str | Path] = (),
                nova_conf: Sequence[str | Path] = (),
                compute_conf: Sequence[str | Path] = (), jobs: int = 1,
-               facts_cache: str = CACHE_USE) -> scanreport.ScanReport:
+               facts_cache: str = CACHE_USE, dmesg: Sequence[str | Path] = (),
+               cmdline: Sequence[str | Path] = ()) -> scanreport.ScanReport:
     """Scan host roots and lspci pastes; match each against its own compute config.
 
     Hosts are scanned one at a time (or one per worker) and a bundle's memory
@@ -49,10 +50,14 @@ def scan_hosts(hosts: Sequence[str | Path], *, lspci: Sequence[str | Path] = (),
     :param compute_conf: nova.conf files replacing every host's compute config.
     :param facts_cache: a host root's ``facts.json`` (contracts §1): ``use`` it when it is
         valid, ``ignore`` it, or ``save`` it afresh from sysfs (directories only).
+    :param dmesg: saved kernel logs; ``cmdline``: kernel command lines. Each joins the host
+        named after its stem, else the only host, else names a new host
+        (:mod:`~pcipass.services.pastejoin`).
     :param jobs: host roots scanned in this many processes (0: one per CPU when the fleet
         is large enough to gain from it); results keep the input order.
     :raises hostroot.HostRootInvalid: a host path is missing or not a root or bundle.
     :raises lspcifile.LspciInputInvalid: an lspci file is unreadable or lists no device.
+    :raises pastejoin.PasteJoinAmbiguous: a dmesg or cmdline file fits none of several hosts.
     """
     for path in hosts:  # fail before the first (maybe long) scan
         if not os.path.exists(path):
@@ -60,6 +65,7 @@ def scan_hosts(hosts: Sequence[str | Path], *, lspci: Sequence[str | Path] = (),
     for path in lspci:
         if not os.path.exists(path):
             raise lspcifile.LspciInputInvalid(path=os.fspath(path), reason="No such file or directory")
+    pastejoin.check_files(dmesg, cmdline)
     if facts_cache == CACHE_SAVE:
         for path in hosts:
             factscache.check_writable(os.fspath(path))
@@ -68,6 +74,7 @@ def scan_hosts(hosts: Sequence[str | Path], *, lspci: Sequence[str | Path] = (),
     with gcpause.paused():
         scans = _scan_roots(list(hosts), controller, override, jobs, facts_cache)
         scans.extend(_scan_lspci(p, controller, override) for p in lspci)
+        scans = pastejoin.join(scans, dmesg, cmdline)
         return scanreport.ScanReport(tuple(_flag_duplicate_names(scans)))
 
 

@@ -15,7 +15,7 @@ from pcipass.doctor.checks import common
 from pcipass.doctor.registry import check
 from pcipass.core.layers import Layer
 
-OK, FIRMWARE, CMDLINE, NO_GROUPS = "ok", "firmware", "cmdline", "no-groups"
+OK, FIRMWARE, CMDLINE, NO_GROUPS, UNKNOWN = "ok", "firmware", "cmdline", "no-groups", "unknown"
 ACPI_DIR = "sys/firmware/acpi/tables"
 _DMESG_WORDS = ("DMAR", "AMD-Vi", "IVRS", "iommu:", "IOMMU", "vfio-pci: probe")
 GROUPS_DIR = "sys/kernel/iommu_groups"
@@ -40,9 +40,12 @@ def _cmdline_enables(k: dm.KernelView) -> bool | None:
 
 
 def iommu_state(k: dm.KernelView) -> str:
-    """``ok``, ``firmware`` (no DMAR/IVRS), ``cmdline`` (not enabled there) or ``no-groups``."""
-    if k.iommu_groups > 0:
+    """``ok``, ``firmware`` (no DMAR/IVRS), ``cmdline`` (not enabled there), ``no-groups``, or
+    ``unknown`` for a host known only from a pasted dmesg or command line (no sysfs to count on)."""
+    if k.iommu_groups > 0 or k.dmesg_group_additions > 0:
         return OK
+    if not k.sysfs:
+        return CMDLINE if _table_present(k) and _cmdline_enables(k) is False else UNKNOWN
     if not _table_present(k):
         return FIRMWARE
     if _cmdline_enables(k) is False:
@@ -71,6 +74,8 @@ def iommu_firmware(kernel: dm.KernelView) -> Iterator[dm.Result]:
     IOMMU groups, vfio-pci cannot bind ("probe ... failed with error -22") and libvirt refuses device
     assignment. Fails when neither table exists and no IOMMU group exists; the fix is in the BIOS/UEFI
     setup (VT-d / AMD IOMMU), then the kernel command line."""
+    if _unknown(kernel):
+        yield _unknown(kernel)[0]
     if iommu_state(kernel) != FIRMWARE:
         return
     yield dm.result(
@@ -88,6 +93,8 @@ def iommu_cmdline(kernel: dm.KernelView) -> Iterator[dm.Result]:
     the command line lacks ``intel_iommu=on`` (or says off), on AMD it says ``amd_iommu=off`` or
     ``iommu=off``. No IOMMU group exists, so nothing can be assigned. Fails with the command line as
     evidence and the parameter to add."""
+    if _unknown(kernel):
+        yield _unknown(kernel)[0]
     if iommu_state(kernel) != CMDLINE:
         return
     yield dm.result(
@@ -103,6 +110,8 @@ def iommu_groups_exist(kernel: dm.KernelView) -> Iterator[dm.Result]:
     kernel lacks IOMMU support (CONFIG_INTEL_IOMMU / CONFIG_AMD_IOMMU), ``iommu=off`` hides elsewhere,
     or the IOMMU failed to initialise (see the dmesg lines). Without groups vfio cannot assign
     anything. Reported only when K001 and K002 do not already explain it."""
+    if _unknown(kernel):
+        yield _unknown(kernel)[0]
     if iommu_state(kernel) != NO_GROUPS:
         return
     yield dm.result(
@@ -112,6 +121,27 @@ def iommu_groups_exist(kernel: dm.KernelView) -> Iterator[dm.Result]:
         _evidence(kernel),
         "check `dmesg | grep -i -e DMAR -e IOMMU -e AMD-Vi` for the failure; use a kernel with "
         "CONFIG_INTEL_IOMMU/CONFIG_AMD_IOMMU and reboot")
+
+
+def _unknown(k: dm.KernelView) -> list[dm.Result]:
+    """A skip when only a pasted dmesg or command line is known and neither settles the IOMMU."""
+    if iommu_state(k) != UNKNOWN:
+        return []
+    return [dm.result(dm.SKIP, "IOMMU", "only a pasted dmesg or command line is known and neither shows "
+                      "IOMMU groups (no \"Adding to iommu group\" line): cannot tell", _evidence(k))]
+
+
+@check("PCI-K006", Layer.KERNEL, title="IOMMU mode (passthrough or translated)")
+def iommu_mode(kernel: dm.KernelView) -> Iterator[dm.Result]:
+    """Says how the IOMMU maps DMA for devices left to host drivers, from the groups' ``type`` files
+    (``identity`` is passthrough, ``DMA`` and ``DMA-FQ`` are translated), else dmesg's "Default
+    domain type" line, else the command line (``iommu=pt`` and ``iommu.passthrough=1`` pass
+    through, ``iommu.passthrough=0`` translates, ``intel_iommu=on``/``amd_iommu=on`` alone keep
+    the kernel's default). vfio gives an assigned device its own translated domain whatever the
+    mode, so this is information: passthrough spares the host's own DMA the IOMMU's cost (an IOMMU
+    turned ``off`` is PCI-K002's failure)."""
+    ev = [dm.Evidence(kernel.iommu_mode_source or "kernel", kernel.iommu_mode_detail)]
+    yield dm.result(dm.INFO, "IOMMU mode", f"IOMMU mode: {kernel.iommu_mode} ({kernel.iommu_mode_detail})", ev)
 
 
 def _vfio_wanted(devices: dm.DeviceFacts | None, config: dm.ConfigFacts | None) -> list[str]:

@@ -42,6 +42,8 @@ class Inputs:
     compute_conf: Sequence[str] = ()
     flavors: Sequence[str] = ()
     image: str | None = None
+    dmesg: Sequence[str] = ()  # saved kernel logs, joined to hosts (services.pastejoin)
+    cmdline: Sequence[str] = ()  # kernel command lines, joined the same way
     jobs: int = 1  # host roots scanned in parallel processes when > 1 (0: one per CPU for 16+ roots)
     facts_cache: str = scan.CACHE_USE  # a host root's facts.json: use / ignore (scan.CACHE_*)
 
@@ -182,7 +184,8 @@ class HostSource:
 
     def _kernel(self) -> model.KernelView:
         if self.scan.kernel is None:
-            raise model.FactMissing("kernel", "an lspci paste has no kernel facts; use a host root")
+            raise model.FactMissing("kernel", f"a {self.scan.kind} paste has no kernel facts; use a host "
+                                    "root, or add its dmesg (--dmesg FILE) or command line (--cmdline FILE)")
         return scanfacts.kernel_view(self.scan.kernel)
 
     def _devices(self) -> model.DeviceFacts:
@@ -220,8 +223,9 @@ class HostSource:
 
     def _host_fit(self) -> model.HostFit:
         flavor_facts: tuple[model.FlavorFacts, ...] = self.run.get("flavors")
-        if self.scan.kind == scan.KIND_LSPCI:
-            raise model.FactMissing("host_fit", "an lspci paste has no NUMA cells or CPUs to fit an instance on")
+        if self.scan.numa is None:
+            raise model.FactMissing("host_fit", f"a {self.scan.kind} paste has no NUMA cells or CPUs to "
+                                    "fit an instance on")
         self.get("compute_config")
         try:
             hm = schedule_svc.host_model(self.scan)
@@ -257,8 +261,8 @@ class HostSource:
         return value
 
     def _open(self, fact: str) -> hostroot.HostRoot:
-        if self.scan.kind == scan.KIND_LSPCI:
-            raise model.FactMissing(fact, "an lspci paste has no host files")
+        if self.scan.facts_from not in (scan.FROM_SYSFS, scan.FROM_CACHE):
+            raise model.FactMissing(fact, f"a {self.scan.kind} paste has no host files")
         if self._root is None:
             try:
                 self._root = roots.open_root(self.scan.root)
@@ -282,7 +286,8 @@ def _scan(paths: list[str], inputs: Inputs) -> list[scanreport.HostScan]:
     """The scan service over every host; host roots in ``inputs.jobs`` processes when asked."""
     return list(scan.scan_hosts(paths, lspci=list(inputs.lspci), nova_conf=list(inputs.nova_conf),
                                 compute_conf=list(inputs.compute_conf), jobs=inputs.jobs,
-                                facts_cache=inputs.facts_cache).hosts)
+                                facts_cache=inputs.facts_cache, dmesg=list(inputs.dmesg),
+                                cmdline=list(inputs.cmdline)).hosts)
 
 
 # -- the whole gathering ---------------------------------------------------------------------------
@@ -315,7 +320,8 @@ def gather(inputs: Inputs) -> Gathered:
 
     :raises hostroot.HostRootInvalid, lspcifile.LspciInputInvalid: unusable inputs.
     """
-    hosts = [str(Path(h)) for h in inputs.hosts] or ([] if inputs.lspci else ["/"])
+    pastes = (*inputs.lspci, *inputs.dmesg, *inputs.cmdline)
+    hosts = [str(Path(h)) for h in inputs.hosts] or ([] if pastes else ["/"])
     scans = _scan(hosts, inputs)
     run = RunSource(inputs, scans)
     run.hosts = [HostSource(s, run) for s in scans]

@@ -45,12 +45,17 @@ def kernel_view(k: kernel.KernelFacts) -> model.KernelView:
     lines = k.dmesg_iommu_lines
     platform = ("amd" if "IVRS" in k.acpi_tables or any("AMD-Vi" in ln for ln in lines) else
                 "intel" if "DMAR" in k.acpi_tables or any("DMAR" in ln for ln in lines) else None)
+    from pcipass.adapters.kernel import iommu_mode
+
+    mode = iommu_mode(k)
     return model.KernelView(
         release=k.release, cmdline=c.raw if c else None, intel_iommu=c.intel_iommu if c else None,
         amd_iommu=c.amd_iommu if c else None, iommu=c.iommu if c else None,
         vfio_pci_ids=c.vfio_pci_ids if c else (), iommu_devices=k.iommu_devices,
         iommu_groups=k.iommu_groups, acpi_tables=k.acpi_tables, vfio_pci=k.vfio_pci,
-        modules=k.modules, dmesg_source=k.dmesg_source, dmesg_lines=lines, platform=platform)
+        modules=k.modules, dmesg_source=k.dmesg_source, dmesg_lines=lines, platform=platform,
+        sysfs=k.sysfs, dmesg_group_additions=k.dmesg_group_additions, iommu_mode=mode.mode,
+        iommu_mode_source=mode.source, iommu_mode_detail=mode.detail)
 
 
 def config_facts(s: scanreport.HostScan, controller: model.ControllerFacts | None) -> model.ConfigFacts:
