@@ -119,3 +119,18 @@ def test_a_devname_spec_with_reporting_off_is_shown_but_does_not_fail(tmp_path: 
 def test_a_host_that_is_not_a_root_is_an_input_error(tmp_path: Path) -> None:
     res = run_cli(["placement", "show", "--host", str(tmp_path / "missing")])
     assert res.code == 2 and "pcipass placement show:" in res.err
+
+
+def test_a_hostile_hostname_is_escaped_in_the_table_and_exact_in_json(tmp_path: Path) -> None:
+    import json
+
+    root = Path(make_host(tmp_path, GOOD))
+    name = "cn\x1b[31m\u202e[bold]x"
+    manifest = json.loads((root / "manifest.json").read_text())
+    manifest["hostname"] = name
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    doc = run_cli(["placement", "show", "--host", str(root), "-f", "json"]).json()
+    assert doc["hosts"][0]["providers"][0]["name"].startswith(name + "_0000:")
+    table = run_cli(["placement", "show", "--host", str(root)]).out
+    assert "\x1b" not in table and "\u202e" not in table
+    assert "cn\\x1b[31m\\u202e[bold]x" in table
