@@ -51,11 +51,15 @@ def test_the_view_names_providers_after_the_hostname_and_validates(tmp_path: Pat
     assert "HW_PCI_ONE_TIME_USE" in gpu["traits"]
 
 
-def test_the_hypervisor_hostname_comes_from_the_option_or_nova_conf(tmp_path: Path) -> None:
+def test_the_hypervisor_hostname_is_the_hostname_or_the_option(tmp_path: Path) -> None:
     root = make_host(tmp_path, "[DEFAULT]\nhost = cn-from-conf\n" + GOOD)
     doc = run_cli(["placement", "show", "--host", root, "-f", "json"]).json()
-    assert doc["hosts"][0]["hostname_source"] == "nova.conf [DEFAULT] host"
-    assert doc["hosts"][0]["providers"][0]["name"].startswith("cn-from-conf_0000:")
+    (host,) = doc["hosts"]
+    # libvirt names the compute node after the hypervisor's hostname, not [DEFAULT] host
+    assert host["hostname_source"] == "hostname"
+    assert host["providers"][0]["name"].startswith("compute-7_0000:")
+    assert any("[DEFAULT] host is 'cn-from-conf'" in n for n in host["notes"])
+    assert any("openstack hypervisor list" in n for n in host["notes"])
     doc = run_cli(["placement", "show", "--host", root, "--hypervisor-hostname", "node.example",
                    "-f", "json"]).json()
     validate_schema(doc, "placement")

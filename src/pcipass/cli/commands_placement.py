@@ -23,8 +23,8 @@ def placement_group() -> None:
               help="A host root: / (the live host), a directory, or a .tar.gz bundle. "
                    "Repeatable. Default: /.")
 @click.option("--hypervisor-hostname", metavar="NAME",
-              help="The compute node's name, which names its providers (default: nova.conf "
-                   "[DEFAULT] host, else the host's hostname). One --host only.")
+              help="The compute node's name, which names its providers, as 'openstack "
+                   "hypervisor list' shows it (default: the host's hostname). One --host only.")
 @click.option("--compute-conf", "compute_conf", multiple=True, type=climain.existing_file(),
               help="nova.conf replacing every host's own etc/nova/ compute config (merged in "
                    "order). Repeatable.")

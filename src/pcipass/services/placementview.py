@@ -5,7 +5,10 @@ devices, matched against its own compute config. The devices nova-compute tracks
 a ``device_spec`` entry matches, when the config lets nova-compute start) go through
 Nova's translation (:func:`pcipass.core.placement.translate`) under the host's
 hypervisor hostname, which names the providers: ``--hypervisor-hostname`` when given,
-else ``[DEFAULT] host`` of the compute config, else the host's name (contracts §1).
+else the host's hostname (contracts §1: ``manifest.hostname``, ``etc/hostname``, the
+directory name). Not ``[DEFAULT] host``: the libvirt driver names its compute node (the
+root provider, and so the PCI providers) after libvirt's ``getHostname()``, whatever the
+service's ``host`` option says; a note says so when the two differ.
 
 The document is ``pcipass-placement/1`` (``docs/schemas/placement.json``). Every device
 left out has an exclusion with its reason; every error Nova would stop at is a refusal,
@@ -24,7 +27,7 @@ from pcipass.services import scan, scanreport
 
 PLACEMENT_SCHEMA = "pcipass-placement/1"
 #: Where the hypervisor hostname came from (``hostname_source`` in the document).
-FROM_OPTION, FROM_NOVA_CONF, FROM_HOSTNAME = "option", "nova.conf [DEFAULT] host", "hostname"
+FROM_OPTION, FROM_HOSTNAME = "option", "hostname"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,15 +97,13 @@ def host_placement(host: scanreport.HostScan, hypervisor_hostname: str | None = 
     """One scanned host's view (``hypervisor_hostname`` overrides the name Nova would use)."""
     if hypervisor_hostname is not None:
         name, source = hypervisor_hostname, FROM_OPTION
-    elif host.nova_host:
-        name, source = host.nova_host, FROM_NOVA_CONF
     else:
         name, source = host.name, FROM_HOSTNAME
     cfg = host.config
     entries = cfg.specs.specs if cfg is not None else []
     view = placement.translate(name, host.passthrough_devices(), entries)
     option = cfg.nova.report_in_placement if cfg is not None and host.compute_starts is not None else None
-    notes = _notes(host, option, view)
+    notes = _notes(host, option, view) + _name_notes(host, name, source)
     refusals = tuple(_located(p, host) for p in view.refusals)
     return HostPlacement(host.name, host.root, name, source, option, host.compute_starts,
                          bool(option) and host.compute_starts is True and view.reported,
@@ -125,6 +126,19 @@ def _notes(host: scanreport.HostScan, option: bool | None,
                    "reports no PCI inventory at all until every refusal is fixed")
     if host.compute_starts is True and not host.passthrough_devices():
         out.append("no device matches a [pci] device_spec entry: nothing to report")
+    return out
+
+
+def _name_notes(host: scanreport.HostScan, name: str, source: str) -> list[str]:
+    out = []
+    if host.nova_host and host.nova_host != name:
+        out.append(f"nova.conf [DEFAULT] host is {host.nova_host!r}: it names the compute service, "
+                   f"not the compute node; libvirt names the node, and so the providers, after "
+                   f"the hypervisor's hostname ({name!r} here)")
+    if source == FROM_HOSTNAME and "." not in name:
+        out.append(f"libvirt reports the canonical name of {name!r} when it resolves to one (a "
+                   "fully qualified name): compare with 'openstack hypervisor list' and pass "
+                   "--hypervisor-hostname if they differ")
     return out
 
 
