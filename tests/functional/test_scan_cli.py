@@ -89,7 +89,7 @@ def test_capture_table(cli: Any, shared: Path, name: str) -> None:
     iommu = name == "lab-iommu"
     assert lines[0] == f"{name}  (bundle {capture(shared, name)})"
     assert lines[1] == ("  kernel 6.1.0-56-cloud-amd64 · " + (
-        "IOMMU on (12 groups) · cmdline intel_iommu=on iommu=pt" if iommu
+        "IOMMU on (12 groups, passthrough) · cmdline intel_iommu=on iommu=pt" if iommu
         else "IOMMU off (no IOMMU groups) · cmdline has no IOMMU flags") + " · vfio-pci module")
     assert lines[2] == "  NUMA: node0 cpus 0, node1 cpus 1"
     assert lines[3] == "  config: no compute config, so nothing is assignable"

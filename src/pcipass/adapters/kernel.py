@@ -106,6 +106,9 @@ def iommu_mode(k: KernelFacts) -> IommuMode:
         mode = ("passthrough" if kinds <= _PT_TYPES else "translated" if kinds <= _DMA_TYPES
                 else "mixed" if kinds & _PT_TYPES and kinds & _DMA_TYPES else "unknown")
         return IommuMode(mode, "sys/kernel/iommu_groups/*/type", f"group types: {counts}")
+    if k.sysfs and not k.iommu_present:
+        # The kernel prints its "Default domain type" even when no IOMMU is active.
+        return IommuMode("off", "sys/kernel/iommu_groups", "no IOMMU groups: no IOMMU is active")
     for line in reversed(k.dmesg_iommu_lines):
         m = _DEFAULT_DOMAIN.search(line)
         if m:

@@ -11,6 +11,7 @@ import rich.table
 import rich.text
 
 from pcipass.adapters import hostroot, kernelpaste, lspcifile
+from pcipass.adapters import nodedev as nodedev_mod
 from pcipass.cli import doctor_formats, output
 from pcipass.cli import main as climain
 from pcipass.doctor import registry, runner
@@ -27,6 +28,9 @@ MARK = {"fail": "✗", "warn": "!", "info": "i", "skip": "-"}
               help="Host root, bundle directory or .tar.gz bundle; repeatable. Default: the live host /.")
 @click.option("--lspci", "lspci", multiple=True, type=climain.existing_file(),
               help="A host known only from an lspci paste (named after the file); repeatable.")
+@click.option("--nodedev", "nodedev", multiple=True, metavar="FILE",
+              help="virsh nodedev-dumpxml (and nodedev-list --tree) output standing for a host named "
+                   "after the file's stem; repeatable.")
 @click.option("--dmesg", "dmesg", multiple=True, metavar="FILE",
               help="A saved kernel log for the kernel layer of the host named after the file's stem "
                    "(else the only host; else a new host); repeatable.")
@@ -50,7 +54,8 @@ MARK = {"fail": "✗", "warn": "!", "info": "i", "skip": "-"}
 @climain.no_facts_cache_option()
 @climain.format_option("sarif", "junit")
 @click.pass_context
-def doctor(ctx: click.Context, hosts: tuple[str, ...], lspci: tuple[str, ...], dmesg: tuple[str, ...],
+def doctor(ctx: click.Context, hosts: tuple[str, ...], lspci: tuple[str, ...], nodedev: tuple[str, ...],
+           dmesg: tuple[str, ...],
            cmdline: tuple[str, ...], nova_conf: tuple[str, ...],
            compute_conf: tuple[str, ...], flavors: tuple[str, ...], image: str | None,
            select: tuple[str, ...], ignore: tuple[str, ...], jobs: int, no_facts_cache: bool,
@@ -61,7 +66,7 @@ def doctor(ctx: click.Context, hosts: tuple[str, ...], lspci: tuple[str, ...], d
     """
     if ctx.invoked_subcommand is not None:
         return None
-    inputs = gather.Inputs(hosts=hosts, lspci=lspci, dmesg=dmesg, cmdline=cmdline,
+    inputs = gather.Inputs(hosts=hosts, lspci=lspci, nodedev=nodedev, dmesg=dmesg, cmdline=cmdline,
                            nova_conf=nova_conf, compute_conf=compute_conf,
                            flavors=flavors, image=image, jobs=jobs,
                            facts_cache=scan.CACHE_IGNORE if no_facts_cache else scan.CACHE_USE)
@@ -69,7 +74,8 @@ def doctor(ctx: click.Context, hosts: tuple[str, ...], lspci: tuple[str, ...], d
         diagnosis = report.diagnose(inputs, runner.Selection(select, ignore))
     except pastejoin.PasteJoinAmbiguous as exc:
         raise click.UsageError(exc.message) from exc
-    except (hostroot.HostRootInvalid, lspcifile.LspciInputInvalid, kernelpaste.KernelPasteInvalid) as exc:
+    except (hostroot.HostRootInvalid, lspcifile.LspciInputInvalid, kernelpaste.KernelPasteInvalid,
+            nodedev_mod.NodedevInputInvalid) as exc:
         output.echo_err(f"pcipass doctor: {exc.message}" + (f" ({exc.hint})" if exc.hint else ""))
         return climain.EXIT_FAIL
     selected = [to_json(c) for c in registry.load_builtin().all() if runner.Selection(select, ignore).wants(c.id)]

@@ -30,6 +30,10 @@ MIN_FLEX = len("passthrough")
 @click.option("--lspci", "lspci_files", multiple=True, metavar="FILE",
               help="lspci -nnk / -vmmnnkD / -nnvvv output standing for a host (named after the "
                    "file's stem). Repeatable.")
+@click.option("--nodedev", "nodedevs", multiple=True, metavar="FILE",
+              help="virsh nodedev-dumpxml output (many <device> documents may follow each other) "
+                   "and/or virsh nodedev-list --tree, standing for a host named after the file's "
+                   "stem. Repeatable.")
 @click.option("--dmesg", "dmesg", multiple=True, metavar="FILE",
               help="A saved kernel log (dmesg > FILE) for the kernel facts of the host named after "
                    "the file's stem (else the only host; else a new host). Repeatable.")
@@ -53,7 +57,8 @@ MIN_FLEX = len("passthrough")
 @click.option("-j", "--jobs", type=click.IntRange(0, 256), default=0, show_default=True,
               help="Host roots scanned in parallel processes (0: one per CPU for large fleets).")
 @climain.format_option()
-def scan_command(hosts: tuple[str, ...], lspci_files: tuple[str, ...], dmesg: tuple[str, ...],
+def scan_command(hosts: tuple[str, ...], lspci_files: tuple[str, ...], nodedevs: tuple[str, ...],
+                 dmesg: tuple[str, ...],
                  cmdline: tuple[str, ...], nova_conf: tuple[str, ...],
                  compute_conf: tuple[str, ...], all_vfs: bool, save_facts: bool, no_facts_cache: bool,
                  jobs: int, fmt: str) -> int:
@@ -70,7 +75,7 @@ def scan_command(hosts: tuple[str, ...], lspci_files: tuple[str, ...], dmesg: tu
     from pcipass.services import pastejoin, scan
     from pcipass.services.jsonview import to_json
 
-    if not (hosts or lspci_files or dmesg or cmdline):
+    if not (hosts or lspci_files or nodedevs or dmesg or cmdline):
         hosts = ("/",)
     if save_facts and no_facts_cache:
         raise click.UsageError("--save-facts already reads sysfs afresh; drop --no-facts-cache")
@@ -78,7 +83,7 @@ def scan_command(hosts: tuple[str, ...], lspci_files: tuple[str, ...], dmesg: tu
     try:
         report = scan.scan_hosts(hosts, lspci=lspci_files, nova_conf=nova_conf,
                                  compute_conf=compute_conf, jobs=jobs, facts_cache=mode,
-                                 dmesg=dmesg, cmdline=cmdline)
+                                 dmesg=dmesg, cmdline=cmdline, nodedevs=nodedevs)
     except pastejoin.PasteJoinAmbiguous as exc:
         raise click.UsageError(exc.message) from exc
     except errors.InputError as exc:
@@ -133,16 +138,14 @@ def kernel_line(host: dict[str, Any]) -> str:
     if host["kind"] == "lspci" and k.get("cmdline") is None and not k.get("dmesg_source"):
         return "kernel: unknown (lspci paste)"
     parts = [f"kernel {k['release'] or 'unknown'}"]
+    mode = (k.get("iommu_mode") or {}).get("mode", "unknown")
     if k["iommu_present"]:
         groups = f"{k['iommu_groups']} groups" if k["iommu_groups"] is not None else "groups in dmesg"
-        parts.append(f"IOMMU on ({groups})")
+        parts.append(f"IOMMU on ({groups}, {mode})")
     elif k["iommu_present"] is None:
-        parts.append("IOMMU unknown (no sysfs)")
+        parts.append(f"IOMMU {mode} (no sysfs)")
     else:
         parts.append("IOMMU off (no IOMMU groups)")
-    mode = k.get("iommu_mode") or {}
-    if mode.get("mode", "unknown") != "unknown":
-        parts.append(f"mode {mode['mode']} ({mode['source']})")
     cmd = k.get("cmdline")
     if cmd is None:
         parts.append("cmdline unknown")

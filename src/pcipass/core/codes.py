@@ -308,6 +308,18 @@ _TABLE: tuple[Code, ...] = (
          "neither", _A.HOSTS, OWN, ERROR),
     Code("PasteJoinAmbiguous", "a saved kernel log or command line file named after none of several "
          "hosts: its host cannot be told (a usage error, exit 64)", _A.HOSTS, OWN, ERROR),
+    Code("NodedevInputInvalid", "a virsh nodedev file cannot be read or describes no PCI device",
+         _A.HOSTS, OWN, ERROR),
+    Code("NodedevBadXml", "a <device> document of a nodedev paste is not well-formed, never ends or is "
+         "too large: it is skipped", _A.HOSTS, OWN, WARNING),
+    Code("NodedevBadDevice", "a PCI <device> of a nodedev paste without a valid address or IDs: left "
+         "out", _A.HOSTS, OWN, WARNING),
+    Code("NodedevDuplicate", "a PCI function described twice in a nodedev paste: the first is kept",
+         _A.HOSTS, OWN, WARNING),
+    Code("NodedevTreeOnly", "PCI functions named only in a nodedev tree (no IDs): left out",
+         _A.HOSTS, OWN, WARNING),
+    Code("NodedevNoDevices", "a nodedev paste with no <device> document of a PCI function",
+         _A.HOSTS, OWN, WARNING),
     # -- lspci pastes ---------------------------------------------------------------------
     Code("LspciInputInvalid", "an lspci file cannot be read or holds no device", _A.LSPCI, OWN, ERROR),
     Code("LspciNoDevices", "no lspci device line was found", _A.LSPCI, OWN, WARNING),

@@ -19,11 +19,13 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from pcipass.adapters import factscache, hostconf, hostroot, kernel, lspcifile, roots, sysfs, sysnuma
+from pcipass.adapters import (factscache, hostconf, hostroot, kernel, lspcifile, nodedev, roots, sysfs,
+                              sysnuma)
 from pcipass.core import config
 from pcipass.services import gcpause, hostmatch, pastejoin, pastetypes, progress, scanreport, workers
 
 KIND_LIVE, KIND_DIRECTORY, KIND_BUNDLE, KIND_LSPCI = "live", "directory", "bundle", "lspci"
+KIND_NODEDEV = FROM_NODEDEV = "nodedev"
 #: Where a host's device facts came from (``facts_from`` in the JSON document).
 FROM_SYSFS, FROM_CACHE, FROM_LSPCI = "sysfs", "facts.json", "lspci"
 #: What to do with a host root's facts.json (contracts §1).
@@ -37,7 +39,8 @@ def scan_hosts(hosts: Sequence[str | Path], *, lspci: Sequence[str | Path] = (),
                nova_conf: Sequence[str | Path] = (),
                compute_conf: Sequence[str | Path] = (), jobs: int = 1,
                facts_cache: str = CACHE_USE, dmesg: Sequence[str | Path] = (),
-               cmdline: Sequence[str | Path] = ()) -> scanreport.ScanReport:
+               cmdline: Sequence[str | Path] = (),
+               nodedevs: Sequence[str | Path] = ()) -> scanreport.ScanReport:
     """Scan host roots and lspci pastes; match each against its own compute config.
 
     Hosts are scanned one at a time (or one per worker) and a bundle's memory
@@ -66,6 +69,9 @@ def scan_hosts(hosts: Sequence[str | Path], *, lspci: Sequence[str | Path] = (),
         if not os.path.exists(path):
             raise lspcifile.LspciInputInvalid(path=os.fspath(path), reason="No such file or directory")
     pastejoin.check_files(dmesg, cmdline)
+    for path in nodedevs:
+        if not os.path.exists(path):
+            raise nodedev.NodedevInputInvalid(path=os.fspath(path), reason="No such file or directory")
     if facts_cache == CACHE_SAVE:
         for path in hosts:
             factscache.check_writable(os.fspath(path))
@@ -74,6 +80,7 @@ def scan_hosts(hosts: Sequence[str | Path], *, lspci: Sequence[str | Path] = (),
     with gcpause.paused():
         scans = _scan_roots(list(hosts), controller, override, jobs, facts_cache)
         scans.extend(_scan_lspci(p, controller, override) for p in lspci)
+        scans.extend(_scan_nodedev(p, controller, override) for p in nodedevs)
         scans = pastejoin.join(scans, dmesg, cmdline)
         return scanreport.ScanReport(tuple(_flag_duplicate_names(scans)))
 
@@ -153,6 +160,18 @@ def _scan_lspci(path: str | Path, controller: config.NovaConfig | None,
     read = hostmatch.HostRead(Path(name).stem or name, name, KIND_LSPCI, parsed.devices, None, None,
                               {}, {}, warnings, no_config="an lspci paste has no compute config",
                               facts_from=FROM_LSPCI)
+    return hostmatch.finish(read, override, controller)
+
+
+def _scan_nodedev(path: str | Path, controller: config.NovaConfig | None,
+                  override: config.NovaConfig | None) -> scanreport.HostScan:
+    """A host known from virsh nodedev-dumpxml (and nodedev-list --tree) output."""
+    name = os.fspath(path)
+    parsed = nodedev.read_nodedev(name)
+    warnings = [f"{name}:{p.line}: {p.message}" if p.line else f"{name}: {p.message}" for p in parsed.problems]
+    read = hostmatch.HostRead(Path(name).stem or name, name, KIND_NODEDEV, parsed.devices, None, None,
+                              parsed.iommu_groups, {}, warnings,
+                              no_config="a nodedev paste has no compute config", facts_from=FROM_NODEDEV)
     return hostmatch.finish(read, override, controller)
 
 

@@ -42,6 +42,7 @@ class Inputs:
     compute_conf: Sequence[str] = ()
     flavors: Sequence[str] = ()
     image: str | None = None
+    nodedev: Sequence[str] = ()  # virsh nodedev-dumpxml / nodedev-list --tree pastes, a host each
     dmesg: Sequence[str] = ()  # saved kernel logs, joined to hosts (services.pastejoin)
     cmdline: Sequence[str] = ()  # kernel command lines, joined the same way
     jobs: int = 1  # host roots scanned in parallel processes when > 1 (0: one per CPU for 16+ roots)
@@ -287,7 +288,7 @@ def _scan(paths: list[str], inputs: Inputs) -> list[scanreport.HostScan]:
     return list(scan.scan_hosts(paths, lspci=list(inputs.lspci), nova_conf=list(inputs.nova_conf),
                                 compute_conf=list(inputs.compute_conf), jobs=inputs.jobs,
                                 facts_cache=inputs.facts_cache, dmesg=list(inputs.dmesg),
-                                cmdline=list(inputs.cmdline)).hosts)
+                                cmdline=list(inputs.cmdline), nodedevs=list(inputs.nodedev)).hosts)
 
 
 # -- the whole gathering ---------------------------------------------------------------------------
@@ -320,7 +321,7 @@ def gather(inputs: Inputs) -> Gathered:
 
     :raises hostroot.HostRootInvalid, lspcifile.LspciInputInvalid: unusable inputs.
     """
-    pastes = (*inputs.lspci, *inputs.dmesg, *inputs.cmdline)
+    pastes = (*inputs.lspci, *inputs.nodedev, *inputs.dmesg, *inputs.cmdline)
     hosts = [str(Path(h)) for h in inputs.hosts] or ([] if pastes else ["/"])
     scans = _scan(hosts, inputs)
     run = RunSource(inputs, scans)

@@ -1,0 +1,247 @@
+"""``virsh nodedev-dumpxml`` and ``virsh nodedev-list --tree`` pastes (``--nodedev FILE``).
+
+A file may hold many ``<device>`` documents one after another (a loop over
+``nodedev-list``), with prompts, ``<?xml ...?>`` declarations and Markdown fences
+between them, and the tree form too. The XML gives each PCI function's IDs, class,
+driver, NUMA node, IOMMU group (with its members), and its SR-IOV role: a
+``phys_function`` capability makes a VF (its address is the PF), a
+``virt_functions`` capability a PF (``maxCount`` is its TotalVFs). The tree gives
+names and parents only: merged in, it names each function's interfaces
+(``net_<ifname>_<mac>`` children) and the parent of a document that has none.
+
+The XML is hostile input: each document is bounded in size and parsed with
+:mod:`defusedxml` (no entity expansion, no external references); a document that
+does not parse, or a device element without IDs, is a problem naming the document
+and its first line, and the other documents still count.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import xml.etree.ElementTree as ET
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
+
+from pcipass.adapters import boundedread, pciids
+from pcipass.core import errors, model
+
+MAX_BYTES = boundedread.MAX_INPUT_BYTES
+MAX_DOCUMENT = 1 << 20
+"""Largest ``<device>`` document read (a PF with 256 VFs is about 20 kB)."""
+MAX_NUMBER = 2**31 - 1
+_NAME = re.compile(r"^pci_(?P<d>[0-9a-f]{4})_(?P<b>[0-9a-f]{2})_(?P<s>[0-9a-f]{2})_(?P<f>[0-7])$")
+_TREE = re.compile(r"^(?P<lead>[ |]*)\+-\s*(?P<name>[A-Za-z0-9_:.-]+)\s*$")
+_NET = re.compile(r"^net_(?P<ifname>.+?)(?:_[0-9a-f]{2}){6}$")
+_START = re.compile(r"<device[\s>]")
+
+
+class NodedevInputInvalid(errors.InputError):
+    """A ``--nodedev`` file that cannot be read or describes no PCI device."""
+
+    msg_fmt = "Invalid nodedev input %(path)s: %(reason)s"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NodedevParse:
+    """The PCI functions of a paste, their IOMMU groups (group -> members), and problems."""
+
+    devices: tuple[model.Device, ...]
+    iommu_groups: dict[int, tuple[str, ...]]
+    problems: tuple[errors.Problem, ...]
+    tree_parents: dict[str, str]
+
+
+def read_nodedev(path: str) -> NodedevParse:
+    """The PCI functions in the paste at ``path``.
+
+    :raises NodedevInputInvalid: unreadable, too large, or no PCI device in it.
+    """
+    try:
+        data = boundedread.read_bounded(path, MAX_BYTES)
+    except IsADirectoryError as exc:
+        raise NodedevInputInvalid(path=path, reason="a directory") from exc
+    except OSError as exc:
+        raise NodedevInputInvalid(path=path, reason=exc.strerror or str(exc)) from exc
+    parsed = parse(data.decode("utf-8", "replace"), source=path, pci_ids=pciids.PciIds.system())
+    if not parsed.devices:
+        first = parsed.problems[0].message if parsed.problems else "no <device> document of a PCI function"
+        raise NodedevInputInvalid(path=path, reason=f"no PCI device found ({first})",
+                                  hint="paste virsh nodedev-dumpxml of each pci_* device (and "
+                                       "virsh nodedev-list --tree)")
+    return parsed
+
+
+def parse(text: str, *, source: str | None = None, pci_ids: pciids.PciIds | None = None) -> NodedevParse:
+    """Parse every ``<device>`` document and the tree form in ``text``."""
+    problems: list[errors.Problem] = []
+    tree = _tree(text)
+    devices: dict[str, model.Device] = {}
+    groups: dict[int, set[str]] = {}
+    for number, (line, doc) in enumerate(_documents(text, source, problems), 1):
+        where = f"<device> document {number} (line {line})"
+        try:
+            root = SafeET.fromstring(doc)
+        except (ET.ParseError, DefusedXmlException, ValueError) as exc:
+            problems.append(errors.Problem("NodedevBadXml", f"{where}: not well-formed XML ({exc}); "
+                                           "skipped", file=source, line=line))
+            continue
+        dev, members = _device(root, tree, where, source, line, problems, pci_ids)
+        if dev is None:
+            continue
+        if dev.address in devices:
+            problems.append(errors.Problem("NodedevDuplicate", f"{where}: {dev.address} was already "
+                                           "described; the first one is kept", file=source, line=line))
+            continue
+        devices[dev.address] = dev
+        if dev.iommu_group is not None:
+            groups.setdefault(dev.iommu_group, set()).update({dev.address, *members})
+    only_tree = sorted(a for a in (_address(n) for n in tree) if a and a not in devices)
+    if only_tree and devices:
+        problems.append(errors.Problem(
+            "NodedevTreeOnly", f"{len(only_tree)} PCI function(s) appear only in the tree form "
+            f"({', '.join(only_tree[:4])}{' ...' if len(only_tree) > 4 else ''}): the tree has no IDs, "
+            "so they are left out", file=source))
+    elif not devices and not problems:
+        problems.append(errors.Problem("NodedevNoDevices", "no <device> document of a PCI function "
+                                       "found", file=source))
+    ordered = tuple(devices[a] for a in sorted(devices))
+    return NodedevParse(ordered, {g: tuple(sorted(m)) for g, m in sorted(groups.items())},
+                        tuple(problems), {k: v for k, v in tree.items()})
+
+
+def _documents(text: str, source: str | None, problems: list[errors.Problem]) -> list[tuple[int, str]]:
+    """Each ``<device>...</device>`` span with its first line (linear: str.find only)."""
+    out: list[tuple[int, str]] = []
+    pos = 0
+    while True:
+        found = _START.search(text, pos)
+        if found is None:
+            return out
+        start = found.start()
+        end = text.find("</device>", start)
+        line = text.count("\n", 0, start) + 1
+        if end < 0:
+            problems.append(errors.Problem("NodedevBadXml", f"<device> document at line {line} never "
+                                           "ends (no </device>): skipped", file=source, line=line))
+            return out
+        end += len("</device>")
+        if end - start > MAX_DOCUMENT:
+            problems.append(errors.Problem("NodedevBadXml", f"<device> document at line {line} is "
+                                           f"{end - start:,} characters long (at most {MAX_DOCUMENT:,} "
+                                           "read): skipped", file=source, line=line))
+        else:
+            out.append((line, text[start:end]))
+        pos = end
+
+
+def _tree(text: str) -> dict[str, str]:
+    """name -> parent name, from ``virsh nodedev-list --tree`` lines (4 columns per level)."""
+    parents: dict[str, str] = {}
+    stack: list[tuple[int, str]] = []
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if line.strip() == "computer":
+            stack = [(-1, "computer")]
+            continue
+        m = _TREE.match(line) if len(line) < 512 else None
+        if m is None or not stack:
+            continue
+        depth = len(m.group("lead"))
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        if stack:
+            parents[m.group("name")] = stack[-1][1]
+        stack.append((depth, m.group("name")))
+    return parents
+
+
+def _device(root: ET.Element, tree: dict[str, str], where: str, source: str | None, line: int,
+            problems: list[errors.Problem], pci_ids: pciids.PciIds | None,
+            ) -> tuple[model.Device | None, list[str]]:
+    if root.tag != "device":
+        return None, []
+    cap = next((c for c in root.findall("capability") if c.get("type") == "pci"), None)
+    if cap is None:
+        return None, []  # a net_*, usb_* or computer device: not a PCI function
+    name = (root.findtext("name") or "").strip()
+
+    def bad(why: str) -> tuple[None, list[str]]:
+        problems.append(errors.Problem("NodedevBadDevice", f"{where} ({name or 'no name'}): {why}; "
+                                       "left out", file=source, line=line))
+        return None, []
+
+    nums = [_int(cap.findtext(tag)) for tag in ("domain", "bus", "slot", "function")]
+    if any(n is None for n in nums):
+        return bad("no domain/bus/slot/function")
+    d, b, s, f = (n for n in nums if n is not None)
+    if not (0 <= d <= 0xFFFF and 0 <= b <= 0xFF and 0 <= s <= 0x1F and 0 <= f <= 7):
+        return bad(f"address {d}:{b}:{s}.{f} is out of range")
+    address = f"{d:04x}:{b:02x}:{s:02x}.{f:x}"
+    vendor, product = _hex4(cap.find("vendor")), _hex4(cap.find("product"))
+    if vendor is None or product is None:
+        return bad("no vendor or product id")
+    pf = next((c for c in cap.findall("capability") if c.get("type") == "phys_function"), None)
+    vfs = next((c for c in cap.findall("capability") if c.get("type") == "virt_functions"), None)
+    parent = _addr_elem(pf.find("address")) if pf is not None else None
+    total = _int(vfs.get("maxCount")) if vfs is not None else None
+    vf_addrs = [a for a in (_addr_elem(x) for x in vfs.findall("address"))] if vfs is not None else []
+    dev_type = (model.TYPE_VF if pf is not None else model.TYPE_PF if vfs is not None and
+                ((total or 0) > 0 or vf_addrs) else model.TYPE_PCI)
+    group_el = cap.find("iommuGroup")
+    group = _int(group_el.get("number")) if group_el is not None else None
+    members = [a for a in (_addr_elem(x) for x in group_el.findall("address"))] if group_el is not None else []
+    numa_el = cap.find("numa")
+    numa = _int(numa_el.get("node")) if numa_el is not None else None
+    cls = _int(cap.findtext("class"), base=16) if cap.findtext("class") else None
+    driver = (root.findtext("driver/name") or "").strip() or None
+    netdevs = tuple(sorted(m.group("ifname") for child, par in tree.items() if par == name
+                           and (m := _NET.match(child))))
+    product_name = (cap.findtext("product") or "").strip()
+    vendor_name = (cap.findtext("vendor") or "").strip()
+    known = pci_ids.describe(vendor, product) if pci_ids is not None else None
+    return model.Device(
+        address=address, vendor_id=vendor, product_id=product,
+        class_code=f"{cls:06x}" if cls is not None and 0 <= cls <= 0xFFFFFF and cls != 0xFFFFFF else None,
+        name=known or (f"{vendor_name} {product_name}".strip() or None), dev_type=dev_type,
+        parent_addr=parent, numa_node=numa if numa is not None and numa >= 0 else None,
+        driver=driver, iommu_group=group, netdevs=netdevs,
+        sriov_totalvfs=total if dev_type == model.TYPE_PF else None,
+        sriov_numvfs=len(vf_addrs) if dev_type == model.TYPE_PF else None,
+    ), [m for m in members if m]
+
+
+def _int(text: str | None, base: int = 0) -> int | None:
+    if text is None:
+        return None
+    word = text.strip()
+    if not word or len(word) > 12:
+        return None
+    try:
+        value = int(word, base)
+    except ValueError:
+        return None
+    return value if -1 <= value <= MAX_NUMBER else None
+
+
+def _hex4(el: ET.Element | None) -> str | None:
+    value = _int(el.get("id")) if el is not None else None
+    return f"{value:04x}" if value is not None and 0 <= value <= 0xFFFF else None
+
+
+def _addr_elem(el: ET.Element | None) -> str | None:
+    if el is None:
+        return None
+    parts = [_int(el.get(k)) for k in ("domain", "bus", "slot", "function")]
+    if any(p is None for p in parts):
+        return None
+    d, b, s, f = (p for p in parts if p is not None)
+    if not (0 <= d <= 0xFFFF and 0 <= b <= 0xFF and 0 <= s <= 0x1F and 0 <= f <= 7):
+        return None
+    return f"{d:04x}:{b:02x}:{s:02x}.{f:x}"
+
+
+def _address(name: str) -> str | None:
+    m = _NAME.match(name)
+    return f"{m.group('d')}:{m.group('b')}:{m.group('s')}.{m.group('f')}" if m else None
