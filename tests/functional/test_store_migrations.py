@@ -143,3 +143,25 @@ def test_server_databases_are_fresh_per_test(server_store: Store) -> None:
     assert _tables(server_store) == set()
     server_store.upgrade()
     assert _tables(server_store) == TABLES
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not SQLite at all, " * 20)
+    for args in (["devices"], ["db", "status"], ["db", "upgrade"],
+                 ["agent", "--once", "--host", str(tmp_path)]):
+        result = run_cli([*args, "--db", f"sqlite:///{junk}"])
+        assert result.code == 2, (args, result.err)
+        assert "file is not a database" in result.err
+    assert junk.read_bytes() == b"not SQLite at all, " * 20
+
+
+def test_a_revision_from_a_newer_pcipass_is_refused(store: Store) -> None:
+    store.upgrade()
+    with store.engine.begin() as conn:
+        conn.execute(sqlalchemy.text("UPDATE alembic_version SET version_num = :v"),
+                     {"v": "9999"})
+    for args in (["devices"], ["db", "status"], ["db", "upgrade"]):
+        result = run_cli([*args, "--db", store.url])
+        assert result.code == 2, (args, result.err)
+        assert "is at revision 9999" in result.err and "newer pcipass" in result.err

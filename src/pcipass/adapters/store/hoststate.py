@@ -68,7 +68,7 @@ def apply(engine: Engine, hostname: str, rule: Rule, *, command: str,
     except sqlalchemy.exc.IntegrityError as exc:
         raise StoreConflict(hostname=hostname, reason=str(exc.orig).splitlines()[0],
                             hint="run the command again") from exc
-    except sqlalchemy.exc.OperationalError as exc:
+    except sqlalchemy.exc.DBAPIError as exc:
         raise engine_mod.StoreUnavailable(url=engine_mod.shown(engine.url),
                                           reason=str(exc.orig).splitlines()[0]) from exc
 

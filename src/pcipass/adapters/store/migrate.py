@@ -18,6 +18,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy.engine import Connection, Engine
 
 from pcipass.adapters.store import engine as engine_mod
@@ -89,13 +90,20 @@ def status(engine: Engine) -> SchemaStatus:
         current = MigrationContext.configure(conn).get_current_revision()
         empty = not sqlalchemy.inspect(conn).get_table_names()
     top = head()
-    if current is not None and script.get_revision(current) is None:
+    if current is not None and not _known(script, current):
         raise StoreNotAtHead(url=engine_mod.shown(engine.url), current=current, head=top,
                              hint="this database was written by a newer pcipass; use that one")
     pending = [Revision(s.revision, (s.doc or "").strip().splitlines()[0] if s.doc else "")
                for s in script.iterate_revisions(top, current or "base")]
     return SchemaStatus(engine_mod.shown(engine.url), current, top, tuple(reversed(pending)),
                         empty)
+
+
+def _known(script: ScriptDirectory, revision: str) -> bool:
+    try:
+        return script.get_revision(revision) is not None
+    except CommandError:  # alembic: "Can't locate revision identified by ..."
+        return False
 
 
 def upgrade(engine: Engine, target: str = "head") -> SchemaStatus:
@@ -134,14 +142,18 @@ class _connected:
     def __enter__(self) -> Connection:
         try:
             self.conn = self.engine.connect()
-        except sqlalchemy.exc.OperationalError as exc:
+        except sqlalchemy.exc.DBAPIError as exc:
             raise engine_mod.StoreUnavailable(url=engine_mod.shown(self.engine.url),
                                               reason=f"cannot connect ({_first_line(exc)})") from exc
         return self.conn
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 _tb: object) -> None:
         if self.conn is not None:
             self.conn.close()
+        if isinstance(exc, sqlalchemy.exc.DBAPIError):
+            raise engine_mod.StoreUnavailable(url=engine_mod.shown(self.engine.url),
+                                              reason=_first_line(exc)) from exc
 
 
 def _first_line(exc: BaseException) -> str:

@@ -69,7 +69,7 @@ class _session:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  _tb: Any) -> None:
         self.session.close()
-        if isinstance(exc, sqlalchemy.exc.OperationalError):
+        if isinstance(exc, sqlalchemy.exc.DBAPIError):
             raise engine_mod.StoreUnavailable(url=engine_mod.shown(self.engine.url),
                                               reason=str(exc.orig).splitlines()[0]) from exc
 
