@@ -88,6 +88,9 @@ def _apply(session: Session, hostname: str, rule: Rule, command: str,
     rows = {r.address: r for r in host.devices}
     memory = {m.address: m for m in session.scalars(
         select(models.TrackerMemory).where(models.TrackerMemory.host_id == host.id))}
+    held = {c.device_id: c for c in session.scalars(
+        select(models.Claim).join(models.Device, models.Claim.device_id == models.Device.id)
+        .where(models.Device.host_id == host.id))}
     before = load_state(host, rows.values(), memory.values())
     change = rule(before)
     synced = change.state
@@ -96,7 +99,7 @@ def _apply(session: Session, hostname: str, rule: Rule, command: str,
     counts = {"inserted": 0, "updated": 0, "deleted": 0}
     for address in sorted(after.tree.devices):
         _write_device(session, host, rows.get(address), synced.tree[address],
-                      after.tree[address], spec_tags.get(address), command, audit, counts)
+                      after.tree[address], spec_tags.get(address), command, audit, counts, held)
     changed_memory = _write_memory(session, host, memory, after)
     changed_host = facts is not None and _write_facts(session, host, facts)
     if not created and (counts["inserted"] or counts["updated"] or counts["deleted"]
@@ -127,7 +130,8 @@ def load_state(host: models.Host, rows: Any, memory: Any) -> tracker.TrackerStat
 def _write_device(session: Session, host: models.Host, row: models.Device | None,
                   synced: ds.TrackedDevice, dev: ds.TrackedDevice,
                   tags: Mapping[str, Any] | None, command: str,
-                  audit: list[records.AuditEntry], counts: dict[str, int]) -> None:
+                  audit: list[records.AuditEntry], counts: dict[str, int],
+                  held: Mapping[int, models.Claim]) -> None:
     old = row.status if row is not None else None
     for a, b in ((old, str(synced.status)), (str(synced.status), str(dev.status))):
         if a != b:
@@ -149,20 +153,20 @@ def _write_device(session: Session, host: models.Host, row: models.Device | None
         row = models.Device(host_id=host.id, address=dev.address,
                             spec_tags=values.pop("spec_tags", "{}"), **values)
         session.add(row)
-        session.flush()
         counts["inserted"] += 1
+        if dev.status in _BUSY:
+            session.flush()  # the claim needs the row's id
     else:
         diff = {k: v for k, v in values.items() if getattr(row, k) != v}
         if diff:
             for k, v in diff.items():
                 setattr(row, k, v)
             counts["updated"] += 1
-    _write_claim(session, row, dev)
+    _write_claim(session, row, dev, held.get(row.id) if row.id is not None else None)
 
 
-def _write_claim(session: Session, row: models.Device, dev: ds.TrackedDevice) -> None:
-    claim = session.scalars(select(models.Claim).where(models.Claim.device_id == row.id)
-                            ).one_or_none()
+def _write_claim(session: Session, row: models.Device, dev: ds.TrackedDevice,
+                 claim: models.Claim | None) -> None:
     if dev.status not in _BUSY or dev.owner is None:
         if claim is not None:
             session.delete(claim)
