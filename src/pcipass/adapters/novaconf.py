@@ -26,7 +26,7 @@ import glob
 import logging
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -118,12 +118,17 @@ def _dir_files(directory: str | Path) -> tuple[list[str], errors.Problem | None]
 
 
 def read_nova_conf(files: Sequence[str | Path], *,
-                   config_dirs: Sequence[str | Path] = ()) -> config.NovaConfig:
+                   config_dirs: Sequence[str | Path] = (),
+                   display: Mapping[str, str] | None = None) -> config.NovaConfig:
     """Read nova.conf files merged in order, as ``--config-file`` and ``--config-dir`` do.
 
     Files in ``config_dirs`` (``*.conf``, sorted) are read after ``files``.
     Never raises for bad input: every failure is in ``problems``.
+
+    :param display: the name to report for a file read in place of another (a template's
+        masked text, a diff's new side: :mod:`~pcipass.adapters.novaprepare`).
     """
+    shown = display or {}
     loaded: list[Loaded] = []
     problems: list[errors.Problem] = []
     paths: list[str | Path] = list(files)
@@ -133,12 +138,12 @@ def read_nova_conf(files: Sequence[str | Path], *,
         if problem is not None:
             problems.append(problem)
     for p in paths:
-        item, problem = load(p)
+        item, problem = load(p, display=shown.get(str(p)))
         if item is not None:
             loaded.append(item)
         elif problem is not None:
             problems.append(problem)
-    return read_loaded(loaded, [str(p) for p in paths], problems)
+    return read_loaded(loaded, [shown.get(str(p), str(p)) for p in paths], problems)
 
 
 def read_loaded(loaded: Sequence[Loaded], names: Sequence[str],

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import yaml
 
-from pcipass.adapters import boundedread
+from pcipass.adapters import boundedread, unidiff
 from pcipass.core import jsontext
 
-KINDS = ("ini", "yaml", "jinja", "markdown", "prose", "json", "empty", "binary", "unreadable")
+KINDS = ("ini", "yaml", "jinja", "diff", "markdown", "prose", "json", "empty", "binary", "unreadable")
 
 # Section and key names may hold letters of any script here: a header typed with a Cyrillic
 # "р" ([рci]) is still an INI header, and novaconf reports the look-alike letter by name.
@@ -98,7 +98,7 @@ def classify(text: str, filename: str = "") -> Kind:
         return Kind("empty", "only whitespace" if text else "the file is empty")
     if _control_ratio(text) > 0.1:
         return Kind("binary", "mostly control characters")
-    for check in (_json, _markdown, _rst, _jinja, _ini, _yaml):
+    for check in (_json, _diff, _markdown, _rst, _jinja, _ini, _yaml):
         verdict = check(text, lines, filename)
         if verdict is not None:
             return verdict
@@ -133,6 +133,13 @@ def _json(text: str, lines: list[str], filename: str) -> Kind | None:
 
 def _first_key(doc: object) -> str | None:
     return next(iter(doc), None) if isinstance(doc, dict) else None
+
+
+def _diff(text: str, lines: list[str], filename: str) -> Kind | None:
+    hunk = unidiff.looks_like_diff(lines)
+    if hunk is None:
+        return None
+    return Kind("diff", f"a unified diff (first hunk at line {hunk})", hunk)
 
 
 def _markdown(text: str, lines: list[str], filename: str) -> Kind | None:

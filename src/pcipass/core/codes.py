@@ -320,6 +320,12 @@ _TABLE: tuple[Code, ...] = (
          _A.HOSTS, OWN, WARNING),
     Code("NodedevNoDevices", "a nodedev paste with no <device> document of a PCI function",
          _A.HOSTS, OWN, WARNING),
+    Code("TemplateValueNotChecked", "a nova.conf template line whose value (or whole text) is a "
+         "Jinja expression: not checkable until rendered", _A.CONFIG_FILES, OWN, WARNING),
+    Code("DiffSectionUnknown", "lines of a nova.conf diff's new side in a section the diff does not "
+         "show: not checked", _A.CONFIG_FILES, OWN, WARNING),
+    Code("DiffFileSkipped", "a file of a diff given as nova.conf that is not a nova.conf: not read",
+         _A.CONFIG_FILES, OWN, WARNING),
     # -- lspci pastes ---------------------------------------------------------------------
     Code("LspciInputInvalid", "an lspci file cannot be read or holds no device", _A.LSPCI, OWN, ERROR),
     Code("LspciNoDevices", "no lspci device line was found", _A.LSPCI, OWN, WARNING),

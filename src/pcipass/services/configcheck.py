@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pcipass.adapters import novaconf, novasnippets, sniff, sriovagent
+from pcipass.adapters import novaprepare, novasnippets, sniff, sriovagent
 from pcipass.core import alias as alias_mod
 from pcipass.core import config, errors, legacy, model, spec, spec_fields
 from pcipass.core import spec_address as addr
@@ -113,6 +113,11 @@ def load_config(nova_conf: Sequence[str | Path], *, sriov_agent_conf: str | Path
         if verdict.kind in ("ini", "empty", "unreadable"):
             readable.append(f)
             continue
+        if verdict.kind in ("jinja", "diff"):  # a template's plain lines, a diff's new side
+            prepared = novaprepare.prepare_file(f)
+            if prepared is not None and novaprepare.readable(prepared):
+                readable.append(f)
+                continue
         entry = NotNovaConf(str(f), verdict.kind, verdict.reason, _fragments(f, facts))
         not_nova.append(entry)
         found = (f"; it embeds {len(entry.fragments)} nova.conf fragment(s), checked one by "
@@ -121,7 +126,7 @@ def load_config(nova_conf: Sequence[str | Path], *, sriov_agent_conf: str | Path
             code="NotNovaConf", file=str(f), line=verdict.line,
             message=f"not a nova.conf: {verdict.kind} ({verdict.reason}){found}",
             hint="pass the INI file that nova-compute or nova-api reads, e.g. /etc/nova/nova.conf"))
-    view = analyze(novaconf.read_nova_conf(readable, config_dirs=config_dirs), facts)
+    view = analyze(novaprepare.read_nova_conf(readable, config_dirs=config_dirs), facts)
     view.not_nova = not_nova
     view.errors[:0] = pre_problems
     if sriov_agent_conf is not None:

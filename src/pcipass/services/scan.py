@@ -115,9 +115,9 @@ def _scan_roots(paths: list[str | Path], controller: config.NovaConfig | None,
 
 def _read_files(files: Sequence[str | Path]) -> config.NovaConfig:
     # NOTE: oslo.config costs ~80 ms to import; only --nova-conf / --compute-conf need it here.
-    from pcipass.adapters import novaconf
+    from pcipass.adapters import novaprepare
 
-    return novaconf.read_nova_conf(files)
+    return novaprepare.read_nova_conf(files)  # templates and diffs as the nova.conf they stand for
 
 
 def _scan_root(path: str | Path, controller: config.NovaConfig | None,
