@@ -51,10 +51,10 @@ PFS = {"0000:0a:00.0": ("8086", "1572", "154c", "ens1f0"),
 PCIS = {"0000:af:00.0": ("10de", "1db6"), "0000:05:00.0": ("10de", "1db6"),
         "0000:d8:00.0": ("8086", "0b2b")}
 RESOURCE_CLASSES = ["pgpu", "VGPU", "a16 16a!", "CUSTOM_GPU", "custom_gpu", "gpu", "", "CUSTOM_A B",
-                    "ß", "custom_x.y", 5, None]
+                    "ß", "custom_x.y", "  ", 5, None]
 TRAITS = ["a, big", "hw_cpu_x86_avx", "HW_CPU_X86_AVX,CUSTOM_Y", "", "CUSTOM_FAST", " CUSTOM_X",
           "my-awesome-gpu", "x,,y", "custom_a b", ["a"], 0]
-PHYSNETS = ["physnet0", "", None]
+PHYSNETS = ["physnet0", "", None, True, 0, []]
 BOOLS = ["true", "false", "yes", "0"]
 
 
