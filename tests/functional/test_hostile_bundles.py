@@ -110,12 +110,24 @@ def test_path_max_attack_through_the_cli_is_a_clean_scan(tmp_path: Path) -> None
     victim.write_text("keep me\n")
     archive = tmp_path / "attack.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
+        member(tar, "sys/bus/pci/devices", kind=tarfile.DIRTYPE)  # it passes for a host root
         _path_max_attack(tar, str(victim))
     result = run_cli(["scan", "--host", str(archive), "-f", "json"])
     assert result.code == 0, result.err
     host = result.json()["hosts"][0]
     assert host["devices"] == []
     assert any("hard link to escape" in w for w in host["warnings"])
+    assert victim.read_text() == "keep me\n"
+
+
+def test_the_attack_alone_is_not_a_host_root(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    archive = tmp_path / "attack.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        _path_max_attack(tar, str(victim))
+    result = run_cli(["scan", "--host", str(archive), "-f", "json"])
+    assert result.code == 2 and "not a host root: it has no sys/bus/pci" in result.err
     assert victim.read_text() == "keep me\n"
 
 

@@ -317,11 +317,20 @@ def test_fifo_and_directory_as_config_do_not_block(configured: Path) -> None:
     assert host.compute_starts is True and len(host.passthrough_devices()) == 7
 
 
-def test_a_directory_without_sysfs_is_scanned_with_a_warning(tmp_path: Path) -> None:
+def test_a_directory_without_sys_bus_pci_is_not_a_host_root(tmp_path: Path) -> None:
+    """A directory of configs (or a typo) is refused, never judged as a host without an IOMMU."""
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc/hostname").write_text("typo-host\n")
+    with pytest.raises(hostroot.HostRootInvalid, match="not a host root: it has no sys/bus/pci"):
+        scan.scan_hosts([tmp_path])
+
+
+def test_sys_bus_pci_without_devices_is_scanned_with_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/hostname").write_text("bare-host\n")
+    (tmp_path / "sys/bus/pci").mkdir(parents=True)
     host = one_host(scan.scan_hosts([tmp_path]))
-    assert (host.name, host.devices) == ("typo-host", ())
+    assert (host.name, host.devices) == ("bare-host", ())
     assert host.warnings[0].startswith("sys/bus/pci/devices: missing, so no PCI device was read")
 
 

@@ -93,6 +93,15 @@ def _is_fifo(path: str | Path, dir_fd: int | None, follow_symlinks: bool) -> boo
         return False  # the open that follows reports it
 
 
+def read_fd(fd: int, limit: int, name: str) -> bytes:
+    """Everything an open descriptor gives (standard input: a file, a pipe, a terminal), at
+    most ``limit`` bytes.
+
+    :raises FileTooLarge: more than ``limit`` bytes.
+    """
+    return _bounded(fd, limit, name)
+
+
 def _bounded(fd: int, limit: int, path: str | Path) -> bytes:
     data = _read_upto(fd, limit + 1)
     if len(data) > limit:

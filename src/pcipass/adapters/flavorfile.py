@@ -225,13 +225,43 @@ def read_flavors(path: str | Path) -> list[config.Flavor]:
         return [config.Flavor(name=stem, file=name, problems=[problem])]
     if isinstance(doc, dict) and isinstance(doc.get("flavor"), dict):
         doc = doc["flavor"]
+    elif isinstance(doc, dict) and isinstance(doc.get("flavors"), list):
+        doc = doc["flavors"]  # the compute API's GET /flavors/detail
     items = doc if isinstance(doc, list) else [doc]
     if not items or not all(isinstance(d, dict) for d in items):
         return [config.Flavor(name=stem, file=name, problems=[errors.Problem(
             "InvalidFlavorFile", f"{name} is JSON but not a flavor object", file=name,
             hint="use 'openstack flavor show -f json'")])]
+    strangers = [i for i, d in enumerate(items) if not _looks_like_flavor(d)]
+    if strangers:
+        return [config.Flavor(name=stem, file=name, problems=[_not_a_flavor(
+            items[strangers[0]], name, text, strangers[0] if len(items) > 1 else None)])]
     return [_flavor(d, text, name, stem if len(items) == 1 else f"{stem}[{i}]")
             for i, d in enumerate(items)]
+
+
+#: The keys of a flavor in every shape read here (one is enough; case-insensitive).
+_FLAVOR_KEYS = frozenset({"name", "id", "vcpus", "ram", "disk", *_EXTRA_SPEC_KEYS})
+
+
+def _looks_like_flavor(doc: dict[str, Any]) -> bool:
+    return any(str(k).lower() in _FLAVOR_KEYS for k in doc)
+
+
+def _not_a_flavor(doc: dict[str, Any], file: str, text: str, index: int | None) -> errors.Problem:
+    """JSON with none of a flavor's keys: refused, not read as a flavor that asks nothing."""
+    where = "" if index is None else f" (item {index})"
+    lists = [k for k, v in doc.items() if isinstance(v, list) and v and isinstance(v[0], dict)]
+    hint = "use 'openstack flavor show FLAVOR -f json'"
+    if lists:
+        hint = (f"a list under {str(lists[0])!r} is not read: pass one flavor ('openstack "
+                "flavor show -f json') or a list as 'openstack flavor list --long -f json' "
+                "prints it")
+    keys = ", ".join(sorted(map(str, doc))[:6]) or "no keys"
+    return errors.Problem(
+        "InvalidFlavorFile", f"{file} is JSON but not a flavor{where}: it has none of name, id, "
+        f"vcpus, ram, properties or extra_specs (it has {keys})", file=file,
+        line=_key_line(text, str(next(iter(doc)))) if doc else None, hint=hint)
 
 
 def _flavor(doc: dict[str, Any], text: str, file: str, default_name: str) -> config.Flavor:

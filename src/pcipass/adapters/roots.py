@@ -13,8 +13,14 @@ import os
 from pcipass.adapters.hostroot import HostRoot, HostRootInvalid
 
 
+#: What makes a directory a host root (contracts §1): the kernel's PCI bus in sysfs (saved
+#: facts are used only beside the sysfs they were read from).
+HOST_MARKS = ("sys/bus/pci",)
+
+
 def open_root(path: str | os.PathLike[str] = "/") -> HostRoot:
-    """Open ``/`` (the live host), a root directory, or a ``.tar.gz`` bundle.
+    """Open ``/`` (the live host), a root directory, or a ``.tar.gz`` bundle, whatever it holds
+    (:func:`open_host` is what a ``--host`` option opens).
 
     :raises HostRootInvalid: when the path is missing, or is neither a
         directory nor a readable tar archive (or a bundle over a bound).
@@ -31,3 +37,19 @@ def open_root(path: str | os.PathLike[str] = "/") -> HostRoot:
 
         return treeroot.open_bundle(text)
     raise HostRootInvalid(path=text, reason="expected a directory or a .tar.gz bundle")
+
+
+def open_host(path: str | os.PathLike[str] = "/") -> HostRoot:
+    """Open what a ``--host`` names, refusing what is not a host root.
+
+    :raises HostRootInvalid: as :func:`open_root`, and when the root has no ``sys/bus/pci``:
+        a directory of configs is not a host without an IOMMU, and must not be judged as one
+        (contracts §1, §5: invalid input, exit 2).
+    """
+    root = open_root(path)
+    if not any(root.exists(mark) for mark in HOST_MARKS):
+        root.close()
+        raise HostRootInvalid(path=os.fspath(path), reason=(
+            "not a host root: it has no sys/bus/pci; give the root of a host's filesystem, a bundle of one (.tar.gz), or an lspci "
+            "paste with --lspci"))
+    return root

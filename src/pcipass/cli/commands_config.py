@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pcipass.cli import main as climain
-from pcipass.cli import output
+from pcipass.cli import listing, output
 from pcipass.services import configcheck, flavorexplain
 from pcipass.services.jsonview import to_json
 
@@ -40,7 +40,7 @@ def config_check(nova_conf: tuple[str, ...], config_dirs: tuple[str, ...],
     view = configcheck.load_config(nova_conf, sriov_agent_conf=sriov_agent_conf,
                                    config_dirs=config_dirs)
     doc = to_json(view)
-    output.emit(doc, fmt, render_config)
+    output.emit(doc, fmt, render_config, rows=problem_rows)
     if doc["errors"]:
         return climain.EXIT_FAIL
     return climain.EXIT_WARN if doc["warnings"] else climain.EXIT_OK
@@ -64,7 +64,7 @@ def flavor_explain(nova_conf: tuple[str, ...], flavors: tuple[str, ...], image: 
     """Turn flavors into the PCI requests Nova would make, or say why Nova refuses them."""
     report = flavorexplain.explain_flavors(flavors, nova_conf=nova_conf, image=image)
     doc = to_json(report)
-    output.emit(doc, fmt, render_flavors)
+    output.emit(doc, fmt, render_flavors, rows=flavor_rows)
     return climain.EXIT_OK if report.valid else climain.EXIT_FAIL
 
 
@@ -192,3 +192,28 @@ def render_flavors(doc: dict[str, Any], con: rich.console.Console) -> None:
         con.print(f"  hw:numa_nodes: {r['numa_nodes'] if r['numa_nodes'] is not None else '-'}"
                   f"   PCI NUMA policy (flavor/image): {r.get('numa_policy') or '-'}")
         render_problems(con, "Warnings", r.get("warnings", []), "yellow")
+
+
+PROBLEM_COLUMNS = ("severity", "code", "file", "line", "value_index", "entry", "message", "hint")
+
+
+def problem_rows(doc: dict[str, Any]) -> listing.Listing:
+    """config check: one row per error, then per warning."""
+    return listing.Listing(PROBLEM_COLUMNS, (
+        [severity, *(p.get(c) for c in PROBLEM_COLUMNS[1:])]
+        for severity, key in (("error", "errors"), ("warning", "warnings")) for p in doc[key]))
+
+
+FLAVOR_COLUMNS = ("flavor", "file", "alias_name", "count", "numa_policy", "error")
+
+
+def flavor_rows(doc: dict[str, Any]) -> listing.Listing:
+    """flavor explain: one row per PCI request (a flavor asking none, or refused, has one row
+    with no alias; ``error`` is the refusal's code)."""
+    rows = []
+    for r in doc["results"]:
+        code = r["error"]["code"] if r.get("error") else None
+        reqs = r["requests"] or [{"alias_name": None, "count": 0, "numa_policy": None}]
+        rows += [[r["flavor"], r.get("file"), q["alias_name"], q["count"], q["numa_policy"], code]
+                 for q in reqs]
+    return listing.Listing(FLAVOR_COLUMNS, rows)

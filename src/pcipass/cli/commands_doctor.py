@@ -12,7 +12,7 @@ import rich.text
 
 from pcipass.adapters import hostroot, kernelpaste, lspcifile
 from pcipass.adapters import nodedev as nodedev_mod
-from pcipass.cli import doctor_formats, output
+from pcipass.cli import doctor_formats, listing, output
 from pcipass.cli import main as climain
 from pcipass.doctor import registry, runner
 from pcipass.services import pastejoin, scan
@@ -66,6 +66,7 @@ def doctor(ctx: click.Context, hosts: tuple[str, ...], lspci: tuple[str, ...], n
     """
     if ctx.invoked_subcommand is not None:
         return None
+    _check_prefixes(select, ignore)
     inputs = gather.Inputs(hosts=hosts, lspci=lspci, nodedev=nodedev, dmesg=dmesg, cmdline=cmdline,
                            nova_conf=nova_conf, compute_conf=compute_conf,
                            flavors=flavors, image=image, jobs=jobs,
@@ -85,17 +86,34 @@ def doctor(ctx: click.Context, hosts: tuple[str, ...], lspci: tuple[str, ...], n
     return diagnosis.exit_code
 
 
+def _check_prefixes(select: tuple[str, ...], ignore: tuple[str, ...]) -> None:
+    """A --select or --ignore prefix that no check id starts with is a usage error: it would
+    silently select nothing (or ignore nothing)."""
+    import difflib
+
+    ids = [c.id for c in registry.load_builtin().all()]
+    for option, prefixes in (("--select", select), ("--ignore", ignore)):
+        for prefix in prefixes:
+            if any(i.upper().startswith(prefix.upper()) for i in ids):
+                continue
+            close = difflib.get_close_matches(prefix.upper(), ids, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else "; pcipass doctor checks lists them"
+            raise click.UsageError(f"{option} {prefix}: no check id starts with it{hint}")
+
+
 def emit(doc: dict[str, Any], fmt: str, checks: list[dict[str, Any]]) -> None:
     if fmt == "sarif":  # JSON: dump_json escapes what is not UTF-8
         click.echo(output.dump_json(doctor_formats.to_sarif(doc, checks)))
     elif fmt == "junit":  # XML 1.0 cannot hold control characters at all: escaped as on a terminal
         click.echo(doctor_formats.to_junit(output.terminal_doc(doc), checks), nl=False)
     else:
-        output.emit(doc, fmt, render_doctor)
+        output.emit(doc, fmt, render_doctor, rows=finding_rows)
 
 
 @doctor.command("checks")
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json", "yaml", "markdown"]),
+@listing.column_option()
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json", "yaml", "value", "csv",
+                                                          "markdown"]),
               default="table", show_default=True, help="Output format.")
 def doctor_checks(fmt: str) -> int:
     """List every check: id, layer, title, the facts it needs, and its documentation."""
@@ -103,7 +121,7 @@ def doctor_checks(fmt: str) -> int:
     if fmt == "markdown":
         click.echo(checks_markdown(doc), nl=False)
     else:
-        output.emit(doc, fmt, render_checks)
+        output.emit(doc, fmt, render_checks, rows=check_rows)
     return climain.EXIT_OK
 
 
@@ -254,3 +272,21 @@ def _render_findings(findings: list[dict[str, Any]], con: rich.console.Console) 
         ids = sorted({f["id"] for f in skipped})
         con.print(rich.text.Text(f"skipped ({len(skipped)}): {', '.join(ids)} (facts missing; -f json says why)",
                                  style="dim"))
+
+
+FINDING_COLUMNS = ("id", "layer", "severity", "host", "subject", "message", "fix")
+
+
+def finding_rows(doc: dict[str, Any]) -> listing.Listing:
+    """doctor: one row per finding."""
+    return listing.Listing(FINDING_COLUMNS, ([f.get(c) for c in FINDING_COLUMNS]
+                                             for f in doc["findings"]))
+
+
+CHECK_COLUMNS = ("id", "layer", "scope", "title", "facts")
+
+
+def check_rows(doc: dict[str, Any]) -> listing.Listing:
+    """doctor checks: one row per check."""
+    return listing.Listing(CHECK_COLUMNS, ([c.get(k) for k in CHECK_COLUMNS]
+                                           for c in doc["checks"]))

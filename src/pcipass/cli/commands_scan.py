@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pcipass.cli import main as climain
-from pcipass.cli import output
+from pcipass.cli import listing, output
 
 if TYPE_CHECKING:
     import rich.console
@@ -27,7 +27,7 @@ MIN_FLEX = len("passthrough")
 @click.option("--host", "hosts", multiple=True, metavar="ROOT",
               help="A host root: / (the live host), a directory, or a .tar.gz bundle. Repeat to "
                    "scan a fleet. Default: / when neither --host nor --lspci is given.")
-@click.option("--lspci", "lspci_files", multiple=True, metavar="FILE",
+@click.option("--lspci", "lspci_files", multiple=True, metavar="FILE", type=climain.input_path(),
               help="lspci -nnk / -vmmnnkD / -nnvvv output standing for a host (named after the "
                    "file's stem). Repeatable.")
 @click.option("--nodedev", "nodedevs", multiple=True, metavar="FILE",
@@ -100,7 +100,18 @@ def scan_command(hosts: tuple[str, ...], lspci_files: tuple[str, ...], nodedevs:
 
 def _emit(doc: dict[str, Any], fmt: str, all_vfs: bool) -> None:
     # NOTE: -f json, the common scripted case, loads neither rich nor yaml.
-    output.emit(doc, fmt, lambda d, con: render_scan(d, con, all_vfs=all_vfs))
+    output.emit(doc, fmt, lambda d, con: render_scan(d, con, all_vfs=all_vfs), rows=scan_rows)
+
+
+SCAN_COLUMNS = ("host", "address", "vendor_id", "product_id", "dev_type", "parent_addr",
+                "numa_node", "driver", "iommu_group", "passthrough", "spec_index", "name")
+
+
+def scan_rows(doc: dict[str, Any]) -> listing.Listing:
+    """One row per device of every host."""
+    return listing.Listing(SCAN_COLUMNS, (
+        [h["name"], *(d.get(c) for c in SCAN_COLUMNS[1:])]
+        for h in doc["hosts"] for d in h["devices"]))
 
 
 # -- rendering ------------------------------------------------------------------------------
@@ -203,24 +214,41 @@ def device_table(host: dict[str, Any], *, all_vfs: bool = False,
     table = rich.table.Table(show_header=True, header_style="bold", box=rich.box.SIMPLE_HEAD,
                              padding=(0, 1, 0, 0), show_edge=False)
     for col, w in zip(COLUMNS, widths):
-        table.add_column(col, no_wrap=True, overflow="ellipsis", width=w)
+        table.add_column(col, no_wrap=True, overflow="ellipsis", width=w,
+                         min_width=w if col in NEVER_CUT else None)
     for row, style in rows:
         table.add_row(*row, style=style)
     return table
 
 
+#: Columns never cut, whatever the width: a cut address or id is a wrong one.
+NEVER_CUT = ("address", "ids", "NUMA", "IOMMU")
+TINY = 3
+#: How the other columns give way on a narrow terminal: (column, narrowest width), in order.
+GIVE_WAY = (("name", MIN_FLEX), ("passthrough", TINY), ("name", TINY), ("type", TINY),
+            ("driver", TINY))
+
+
 def column_widths(rows: list[list[str]], width: int) -> list[int]:
-    """Natural widths, with the name (first, up to NAME_WIDTH) and passthrough fitted into ``width``."""
+    """Widths that fit ``width``: the name (at most NAME_WIDTH) gives way first (to
+    MIN_FLEX), then the passthrough tags, the rest of the name, the type and the driver
+    (:data:`GIVE_WAY`); addresses, ids, NUMA node and IOMMU group
+    keep their full width (the table grows past ``width`` rather than cut them)."""
     import rich.cells
 
     natural = [max([len(col), *(rich.cells.cell_len(r[i]) for r in rows)])
                for i, col in enumerate(COLUMNS)]
-    name, pt = COLUMNS.index("name"), COLUMNS.index("passthrough")
-    fixed = sum(w for i, w in enumerate(natural) if i not in (name, pt))
-    room = width - fixed - 2 * len(COLUMNS) + 1  # one space of padding and one of separator
-    name_w = max(MIN_FLEX, min(natural[name], NAME_WIDTH, room - min(natural[pt], MIN_FLEX + 4)))
-    natural[pt] = max(MIN_FLEX, min(natural[pt], room - name_w))
-    natural[name] = name_w
+    name = COLUMNS.index("name")
+    natural[name] = min(natural[name], NAME_WIDTH)
+    # one space of padding per column and one of separator between them
+    excess = sum(natural) + 2 * len(COLUMNS) - 1 - width
+    for col, floor in GIVE_WAY:
+        if excess <= 0:
+            break
+        i = COLUMNS.index(col)
+        cut = min(excess, max(0, natural[i] - floor))
+        natural[i] -= cut
+        excess -= cut
     return natural
 
 

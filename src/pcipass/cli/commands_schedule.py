@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pcipass.cli import commands_config, output
+from pcipass.cli import commands_config, listing, output
 from pcipass.cli import main as climain
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def schedule_command(flavors: tuple[str, ...], image: str | None, ports: tuple[s
         output.echo_err(f"pcipass schedule: {exc.message}")
         return climain.EXIT_FAIL
     name_options(report)
-    output.emit(to_json(report), fmt, render_schedule)
+    output.emit(to_json(report), fmt, render_schedule, rows=schedule_rows)
     return climain.EXIT_OK if report.valid else climain.EXIT_FAIL
 
 
@@ -183,3 +183,16 @@ def render_schedule(doc: dict[str, Any], con: rich.console.Console) -> None:
                 for ev in r["evidence"][:3]:
                     con.print(f"        {ev['source']}: {ev['value']}", markup=False)
         commands_config.render_problems(con, "Warnings", res.get("warnings", []), "yellow")
+
+
+SCHEDULE_COLUMNS = ("flavor", "host", "fits", "chosen", "weight", "instance_numa_nodes",
+                    "devices", "reasons", "first_reason")
+
+
+def schedule_rows(doc: dict[str, Any]) -> listing.Listing:
+    """One row per flavor and host: does it fit, is it Nova's choice, and why not."""
+    return listing.Listing(SCHEDULE_COLUMNS, (
+        [r["flavor"], h["name"], h["fits"], h["name"] == r.get("chosen_host"), h.get("weight"),
+         h.get("instance_numa_nodes"), [d["address"] for d in h.get("devices", [])],
+         len(h.get("reasons", [])), h["reasons"][0]["message"] if h.get("reasons") else None]
+        for r in doc["results"] for h in r.get("hosts", [])))

@@ -11,12 +11,12 @@ import importlib
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
 import pcipass
-from pcipass.cli import output, stopping
+from pcipass.cli import listing, output, stopping
 from pcipass.services import progress
 
 EXIT_OK = 0
@@ -33,10 +33,17 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 
 
 def format_option(*extra: str) -> Callable[[F], F]:
-    """The ``-f/--format`` option every printing command takes."""
-    choices = [*output.FORMATS, *extra]
-    return click.option("-f", "--format", "fmt", type=click.Choice(choices), default="table",
-                        show_default=True, help="Output format.")
+    """The ``-f/--format`` option every printing command takes, with ``-c/--column`` for
+    its listing (``-f value`` and ``-f csv`` print the listing: :mod:`pcipass.cli.listing`)."""
+    choices = [*output.FORMATS, *listing.FORMATS, *extra]
+    fmt = click.option("-f", "--format", "fmt", type=click.Choice(choices), default="table",
+                       show_default=True, help="Output format.")
+    column = listing.column_option()
+
+    def decorate(fn: F) -> F:
+        return cast(F, fmt(column(fn)))
+
+    return decorate
 
 
 def no_facts_cache_option() -> Callable[[F], F]:
@@ -46,13 +53,61 @@ def no_facts_cache_option() -> Callable[[F], F]:
                              "pcipass scan --save-facts) is valid.")
 
 
+class InputFile(click.Path):
+    """An input file, or ``-`` (stdin), or a pipe (``<(...)``): the last two are read once,
+    bounded, into a private copy the readers get (:mod:`pcipass.adapters.inputspool`);
+    messages keep the name the user typed. The copies go when the command ends."""
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        from pcipass.adapters import boundedread, inputspool
+
+        text = str(value)
+        if not inputspool.is_stream(text):
+            return super().convert(value, param, ctx)
+        if ctx is not None:
+            ctx.find_root().call_on_close(inputspool.cleanup)
+        try:
+            return inputspool.spool(text)
+        except inputspool.StdinTwice as exc:
+            self.fail(str(exc), param, ctx)
+        except (boundedread.FileTooLarge, OSError) as exc:
+            shown = inputspool.STDIN_NAME if text == inputspool.STDIN else text
+            self.fail(f"cannot read {shown}: {exc.strerror or exc}", param, ctx)
+
+
+def input_path(**kwargs: Any) -> click.Path:
+    """A path the reader checks itself (its own messages), or ``-`` or a pipe, spooled."""
+    return InputFile(dir_okay=True, allow_dash=True, **kwargs)
+
+
 def existing_file(**kwargs: Any) -> click.Path:
     # NOTE: dir_okay=False gives a usage error for a directory instead of an
     # IsADirectoryError deep inside a reader.
-    return click.Path(exists=True, dir_okay=False, readable=True, **kwargs)
+    return InputFile(exists=True, dir_okay=False, readable=True, allow_dash=True, **kwargs)
 
 
-class LazyGroup(click.Group):
+class SuggestingGroup(click.Group):
+    """A group that answers a mistyped subcommand with the closest one (``sacn``: ``scan``)."""
+
+    group_class = type  # subgroups made with @group.group() are suggesting groups too
+
+    def resolve_command(self, ctx: click.Context, args: list[str],
+                        ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError:
+            name = args[0] if args else ""
+            if not name or name.startswith("-") or self.get_command(ctx, name) is not None:
+                raise
+            import difflib
+
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=1, cutoff=0.5)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise click.UsageError(f"No such command {name!r}.{hint}", ctx) from None
+
+
+class LazyGroup(SuggestingGroup):
     """A group whose subcommand modules are imported only when that command runs.
 
     Each module registers its commands on :data:`cli` with the usual decorators;
@@ -94,7 +149,11 @@ def cli(ctx: click.Context, debug: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return the process exit code (the console script exits with it)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
+    # --debug is accepted anywhere on the line (before a "--"): it is the group's option.
+    end = args.index("--") if "--" in args else len(args)
+    debug = "--debug" in args[:end]
+    if debug:
+        args = ["--debug", *(a for a in args[:end] if a != "--debug"), *args[end:]]
     progress.reset()
     try:
         with stopping.stops_on_signals():

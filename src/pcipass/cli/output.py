@@ -1,4 +1,5 @@
-"""Output formats shared by every command: ``-f table|json|yaml`` (and the doctor's extras).
+"""Output formats shared by every command: ``-f table|json|yaml|value|csv`` (and the doctor's
+extras; ``value`` and ``csv`` print the command's listing, :mod:`pcipass.cli.listing`).
 
 The JSON document is the contract; YAML is the same document; the table is a
 human view rendered with rich from the same document. Rendering never changes
@@ -31,6 +32,8 @@ import re
 import sys
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any, cast
+
+from pcipass.cli import listing
 
 if TYPE_CHECKING:
     import rich.console
@@ -97,10 +100,16 @@ def make_console(file: IO[str] | None = None) -> rich.console.Console:
             kwargs.update(markup=False, emoji=False, highlight=False)
             return super().render_str(terminal_text(text), **kwargs)
 
+    import os
+
     out = file if file is not None else sys.stdout
     is_tty = hasattr(out, "isatty") and out.isatty()
+    # NO_COLOR (no-color.org): any non-empty value turns colour off, on a terminal too.
+    # COLUMNS sets the width anywhere (a pipe gets 120 otherwise, a terminal its own).
+    columns = os.environ.get("COLUMNS", "").strip()
+    width = int(columns) if columns.isdigit() and int(columns) > 0 else (None if is_tty else 120)
     return PlainConsole(file=out, highlight=False, markup=False, emoji=False, soft_wrap=False,
-                        width=None if is_tty else 120, no_color=not is_tty)
+                        width=width, no_color=not is_tty or bool(os.environ.get("NO_COLOR")))
 
 
 class _TerminalStream(io.TextIOBase):
@@ -125,7 +134,7 @@ def echo_err(message: str) -> None:
     """Print one message on stderr, safe for a terminal (:func:`terminal_text`)."""
     import click
 
-    click.echo(terminal_text(message), err=True)
+    click.echo(terminal_text(given_names(message)), err=True)
 
 
 def _finite(obj: Any) -> Any:
@@ -178,18 +187,63 @@ def dump_yaml(doc: dict[str, Any]) -> str:
                           default_flow_style=False)
 
 
+def given_names(doc: Any) -> Any:
+    """``doc`` with the private copies of stdin and pipes named as the user gave them."""
+    from pcipass.adapters import inputspool
+
+    names = inputspool.display_names()
+    if not names:
+        return doc
+
+    def fix(text: str) -> str:
+        for copy, shown in names.items():
+            if copy in text:
+                text = text.replace(copy, shown)
+        return text
+
+    return _map_strings(doc, fix)
+
+
 def emit(doc: dict[str, Any], fmt: str,
          table: Callable[[dict[str, Any], rich.console.Console], None],
-         file: IO[str] | None = None) -> None:
-    """Print ``doc`` in ``fmt``; ``table`` renders the human view.
+         file: IO[str] | None = None, rows: listing.Rows | None = None) -> None:
+    """Print ``doc`` in ``fmt``; ``table`` renders the human view, ``rows`` the command's
+    listing (``-f value``, ``-f csv``, and ``-c COLUMN``: :mod:`pcipass.cli.listing`).
 
     ``table`` gets a copy of ``doc`` made safe for a terminal (:func:`terminal_doc`)
     and a console that never parses markup (:func:`make_console`).
+
+    :raises click.UsageError: ``-f value``/``csv`` or ``-c`` where they cannot apply.
     """
+    import click
+
     out = file if file is not None else sys.stdout
+    doc = given_names(doc)
+    columns = listing.selected()
+    if fmt in listing.FORMATS or (columns and fmt == "table"):
+        if rows is None:
+            raise click.UsageError(f"this command has no listing for -f {fmt} or -c")
+        picked = rows(utf8_doc(doc)).select(columns)
+        if fmt == "table":
+            _listing_table(picked, make_console(out))
+        else:
+            listing.write(picked, fmt, out)
+        return
+    if columns:
+        raise click.UsageError(f"-c picks the columns of -f table, value or csv; the {fmt} "
+                               "document is printed whole")
     if fmt == "json":
         out.write(dump_json(doc, json_indent(out)) + "\n")
     elif fmt == "yaml":
         out.write(dump_yaml(doc))
     else:
         table(terminal_doc(doc), make_console(out))
+
+
+def _listing_table(picked: listing.Listing, console: rich.console.Console) -> None:
+    from rich.table import Table
+
+    table = Table(*picked.columns, box=None, pad_edge=False)
+    for row in picked.rows:
+        table.add_row(*(listing.text(v) for v in row))
+    console.print(table)

@@ -220,6 +220,20 @@ _TABLE: tuple[Code, ...] = (
     Code("PlacementGroupPolicyIsolate", "group_policy=isolate with several PCI devices: each on a "
          "different provider, so never two VFs of one PF", _A.PLACEMENT, OWN, WARNING,
          Layer.PLACEMENT),
+    Code("PlacementUnreachable", "nothing answered at the Placement URL (refused, timed out, "
+         "not HTTP)", _A.PLACEMENT, OWN, ERROR),
+    Code("PlacementApiError", "Placement answered, but not with something pcipass can use (an "
+         "error status, a microversion below 1.14, not Placement's documents)", _A.PLACEMENT, OWN,
+         ERROR),
+    Code("PlacementConflict", "a provider kept changing under a write (its generation): the "
+         "bounded retries ran out", _A.PLACEMENT, OWN, ERROR),
+    Code("PlacementViewInvalid", "a placement-view file that is not the one placement export "
+         "writes (the JSON path of the bad value is given)", _A.PLACEMENT, OWN, ERROR),
+    Code("OsCloudInvalid", "the named cloud of clouds.yaml cannot be used: unknown, no Placement "
+         "endpoint, or its auth failed", _A.PLACEMENT, OWN, ERROR),
+    Code("PlacementTreeNotOwned", "a compute node's provider tree without the CUSTOM_PCIPASS_OWNED "
+         "trait: Nova's own, which placement sync never changes", _A.PLACEMENT, OWN, ERROR,
+         Layer.PLACEMENT),
     Code("InvalidCpuSet", "a CPU set option (cpu_dedicated_set, cpu_shared_set...) Nova's "
          "parse_cpu_spec refuses", _A.OTHER_OPTIONS, OWN, ERROR, Layer.NUMA),
     # -- the 2013 label design ------------------------------------------------------------
@@ -263,6 +277,8 @@ _TABLE: tuple[Code, ...] = (
          _A.FLAVOR, NOVA, None, Layer.FLAVOR),
     Code("InvalidRequest", "an image property of the wrong type (Nova API's message)", _A.FLAVOR, NOVA,
          ERROR, Layer.FLAVOR),
+    Code("FlavorExtraSpecTypo", "a flavor extra spec Nova does not know, one edit from one it "
+         "knows (hw:cpu_polcy): Nova ignores it", _A.FLAVOR, OWN, WARNING, Layer.FLAVOR),
     Code("PciRequestCountNotPositive", "pci_passthrough:alias asks for 0 devices (or fewer): Nova "
          "accepts it and gives nothing", _A.FLAVOR, OWN, WARNING, Layer.FLAVOR),
     Code("InvalidPCINUMAAffinity", "a PCI NUMA affinity policy that is not one of Nova's",

@@ -29,6 +29,7 @@ from typing import Any
 
 from pcipass.core import alias as alias_mod
 from pcipass.core import errors
+from pcipass.core import extraspecs
 
 ALIAS_KEY = "pci_passthrough:alias"
 POLICY_KEY = "hw:pci_numa_affinity_policy"
@@ -142,6 +143,7 @@ def translate_flavor(extra_specs: Mapping[str, str], aliases: Mapping[str, alias
     if alias_spec is not None:
         reqs = translate_alias_spec(alias_spec, aliases, policy)
         warnings.extend(_count_warnings(reqs))
+    warnings.extend(extraspecs.typo_warnings(specs))
     return FlavorRequests(reqs, policy or None, numa_nodes, cpu_policy, alias_spec, specs, image, warnings)
 
 

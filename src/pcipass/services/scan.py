@@ -123,7 +123,7 @@ def _read_files(files: Sequence[str | Path]) -> config.NovaConfig:
 def _scan_root(path: str | Path, controller: config.NovaConfig | None,
                override: config.NovaConfig | None,
                facts_cache: str = CACHE_USE) -> scanreport.HostScan:
-    with roots.open_root(path) as root:
+    with roots.open_host(path) as root:
         kind = KIND_LIVE if root.live else KIND_DIRECTORY if os.path.isdir(path) else KIND_BUNDLE
         cache_notes: list[str] = []
         cached = factscache.load(root, cache_notes) if facts_cache == CACHE_USE else None

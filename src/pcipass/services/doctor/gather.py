@@ -266,7 +266,7 @@ class HostSource:
             raise model.FactMissing(fact, f"a {self.scan.kind} paste has no host files")
         if self._root is None:
             try:
-                self._root = roots.open_root(self.scan.root)
+                self._root = roots.open_host(self.scan.root)
             except hostroot.HostRootInvalid as exc:
                 raise model.FactMissing(fact, f"the host root cannot be read again ({exc})") from exc
         return self._root
