@@ -138,3 +138,14 @@ def test_a_hostile_hostname_is_escaped_in_the_table_and_exact_in_json(tmp_path: 
     table = run_cli(["placement", "show", "--host", str(root)]).out
     assert "\x1b" not in table and "\u202e" not in table
     assert "cn\\x1b[31m\\u202e[bold]x" in table
+
+
+def test_many_devices_left_out_for_one_reason_are_one_table_line(tmp_path: Path) -> None:
+    conf = ('[pci]\nreport_in_placement = True\n'
+            'device_spec = {"vendor_id": "8086", "product_id": "154c", "physical_network": "p0"}\n')
+    root = make_host(tmp_path, conf, profile="1x intel-x710 vfs=12; 1x nvidia-a100 numa=1; hostname=n")
+    doc = run_cli(["placement", "show", "--host", root, "-f", "json"]).json()
+    assert [e["reason"] for e in doc["hosts"][0]["exclusions"]] == ["physical_network"] * 12
+    table = run_cli(["placement", "show", "--host", root]).out
+    last = doc["hosts"][0]["exclusions"][-1]["address"]
+    assert f"12 devices 0000:01:02.0 ... {last}  [physical_network]" in table

@@ -12,6 +12,9 @@ from pcipass.cli import main as climain
 if TYPE_CHECKING:
     import rich.console
 
+#: More devices than this left out for one reason print as one table line (JSON lists each).
+COLLAPSE_OVER = 8
+
 
 @climain.cli.group("placement")
 def placement_group() -> None:
@@ -70,6 +73,21 @@ def _inventory(inv: dict[str, Any]) -> str:
     return text + (f", reserved {inv['reserved']}" if inv["reserved"] is not None else "")
 
 
+def _exclusion_lines(exclusions: list[dict[str, Any]]) -> list[str]:
+    """One line per device; more than COLLAPSE_OVER devices left out for one reason: one line."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for e in exclusions:
+        groups.setdefault((e["reason"], e["message"]), []).append(e["address"])
+    lines = []
+    for (reason, message), addresses in groups.items():
+        if len(addresses) > COLLAPSE_OVER:
+            lines.append(f"  {len(addresses)} devices {addresses[0]} ... {addresses[-1]}  "
+                         f"[{reason}]  {message}")
+        else:
+            lines.extend(f"  {a}  [{reason}]  {message}" for a in addresses)
+    return lines
+
+
 def render_placement(doc: dict[str, Any], con: rich.console.Console) -> None:
     # rich only for the table: -f json skips it.
     import rich.table
@@ -94,8 +112,14 @@ def render_placement(doc: dict[str, Any], con: rich.console.Console) -> None:
             con.print("  no PCI resource provider")
         if h["exclusions"]:
             con.print(rich.text.Text(f"Left out ({len(h['exclusions'])})", style="bold yellow"))
-            for e in h["exclusions"]:
-                con.print(f"  {e['address']}  [{e['reason']}]  {e['message']}", markup=False,
-                          highlight=False)
+            for line in _exclusion_lines(h["exclusions"]):
+                con.print(line, markup=False, highlight=False)
         commands_config.render_problems(con, "Refused by Nova", h["refusals"], "red")
         commands_config.render_problems(con, "Warnings", h["warnings"], "yellow")
+
+
+# export and sync talk to a real Placement: their own module, added to this group here.
+from pcipass.cli import commands_placement_sync  # noqa: E402
+
+for _command in commands_placement_sync.COMMANDS:
+    placement_group.add_command(_command)
