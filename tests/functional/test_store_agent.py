@@ -101,6 +101,9 @@ def test_a_second_run_changes_nothing(ready: Store, tmp_path: Path) -> None:
     assert _agent(ready, root).code == 0
     before, audit = _devices(ready), _audit(ready)
     (host_before,) = queries.hosts(ready.engine)
+    stamp = select(models.Host.generation, models.Host.updated_at)
+    with ready.engine.connect() as conn:
+        host_row = tuple(conn.execute(stamp).one())
     again = _agent(ready, root, "-f", "json")
     assert again.code == 0
     applied = again.json()["applied"]
@@ -108,6 +111,8 @@ def test_a_second_run_changes_nothing(ready: Store, tmp_path: Path) -> None:
         (0, 0, 0, [])
     assert _devices(ready) == before and _audit(ready) == audit
     assert queries.hosts(ready.engine) == (host_before,)
+    with ready.engine.connect() as conn:
+        assert tuple(conn.execute(stamp).one()) == host_row
     assert "store unchanged" in _agent(ready, root).out
 
 

@@ -14,6 +14,7 @@ import click
 
 from pcipass.cli import main as climain
 from pcipass.cli import output
+from pcipass.core.devicestate import Status
 
 if TYPE_CHECKING:
     import rich.console
@@ -178,8 +179,7 @@ def _render_agent(doc: dict[str, Any], con: rich.console.Console) -> None:
 @db_option()
 @click.option("--hostname", metavar="NAME", help="Only this host's devices (the host name of "
                                                   "contracts §1, as agent stored it).")
-@click.option("--status", type=click.Choice(["available", "claimed", "allocated", "removed",
-                                             "deleted", "unclaimable", "unavailable"]),
+@click.option("--status", type=click.Choice([s.value for s in Status]),
               help="Only devices in this status.")
 @click.option("--alias", "alias", metavar="NAME",
               help="Only devices this [pci] alias asks for (needs --nova-conf).")
