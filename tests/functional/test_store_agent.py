@@ -271,3 +271,54 @@ def test_two_agents_at_once_apply_the_rules_once(ready: Store, tmp_path: Path) -
     removals = [a for a in _audit(ready) if a[2] == "removed"]
     assert removals == [(VFS[2], "available", "removed", None, "agent --once"),
                         (VFS[3], "available", "removed", None, "agent --once")]
+
+
+def test_a_vanished_claimed_device_is_kept_too(ready: Store, tmp_path: Path) -> None:
+    assert _agent(ready, build_host(tmp_path / "four")).code == 0
+    hoststate.apply(ready.engine, "compute-7",
+                    lambda st: tracker.TrackerChange(
+                        st.with_tree(ds.claim(st.tree, VFS[3], INSTANCE).tree)),
+                    command="test claim")
+    assert queries.claims(ready.engine) == (("compute-7", VFS[3], INSTANCE, "claimed"),)
+    result = _agent(ready, build_host(tmp_path / "two", vfs=2))
+    assert result.code == 1
+    assert "Unable to remove device with status 'claimed'" in result.err
+    kept = {d["address"]: d for d in _devices(ready)}
+    assert (kept[VFS[3]]["status"], kept[VFS[3]]["instance_uuid"]) == ("claimed", INSTANCE)
+
+
+def test_a_remembered_device_that_came_back_is_still_removed_when_freed(ready: Store,
+                                                                        tmp_path: Path) -> None:
+    """Nova forgets a remembered address only when it is freed (kept on purpose)."""
+    four = build_host(tmp_path / "four")
+    assert _agent(ready, four).code == 0
+    _allocate(ready, VFS[3])
+    assert _agent(ready, build_host(tmp_path / "two", vfs=2)).code == 1
+    assert _agent(ready, four).code == 0  # back: VFs 2 new, VF 3 still allocated
+    _free(ready, VFS[3])
+    assert [d["address"] for d in _devices(ready)] == list(VFS[:3])
+    again = _agent(ready, four, "-f", "json")  # reported again: a new row, available
+    assert again.json()["applied"]["changes"][0]["address"] == VFS[3]
+    assert [d["status"] for d in _devices(ready)] == ["available"] * 4
+
+
+def test_a_type_change_is_applied_in_place(ready: Store, tmp_path: Path) -> None:
+    """SR-IOV switched off in firmware: the PF reports type-PCI, and its VFs are gone."""
+    from pcipass import fakehost
+
+    def host(name: str, card: str) -> Path:
+        built = fakehost.build(tmp_path / name, f"1x intel-x710 numa=1 {card}; numa-nodes=2; "
+                                                "cmdline=intel_iommu=on; hostname=compute-7")
+        conf = built.root / "etc/nova/nova.conf"
+        conf.parent.mkdir(parents=True, exist_ok=True)
+        conf.write_text('[pci]\ndevice_spec = {"vendor_id": "8086", "product_id": "1572"}\n')
+        return Path(built.root)
+
+    assert _agent(ready, host("sriov", "vfs=2")).code == 0
+    (pf,) = _devices(ready)
+    assert pf["dev_type"] == "type-PF"
+    assert _agent(ready, host("plain", "totalvfs=0")).code == 0
+    (plain,) = _devices(ready)
+    assert (plain["address"], plain["dev_type"], plain["status"]) == (pf["address"], "type-PCI",
+                                                                      "available")
+    assert plain["generation"] == pf["generation"] + 1
