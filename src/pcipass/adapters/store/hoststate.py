@@ -114,6 +114,21 @@ def _apply(session: Session, hostname: str, rule: Rule, command: str,
                            counts["deleted"], change.warnings, host_created=created)
 
 
+def read_state(engine: Engine, hostname: str) -> tracker.TrackerState:
+    """The tracker's state of ``hostname`` as stored (what :func:`apply` hands its rule).
+
+    :raises HostUnknown: the host is not in the store.
+    """
+    with Session(engine) as session:
+        host = session.scalars(select(models.Host).where(models.Host.hostname == hostname)
+                               ).one_or_none()
+        if host is None:
+            raise HostUnknown(hostname=hostname, hint="store it first: pcipass agent --once")
+        memory = session.scalars(select(models.TrackerMemory)
+                                 .where(models.TrackerMemory.host_id == host.id))
+        return load_state(host, host.devices, list(memory))
+
+
 def load_state(host: models.Host, rows: Any, memory: Any) -> tracker.TrackerState:
     """The tracker's state from a host's rows (devices and memory)."""
     devices = [ds.TrackedDevice(
