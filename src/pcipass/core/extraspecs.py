@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from pcipass.core import errors
 
 #: The namespaces whose every key Nova 34 lists by name (templates below).
-JUDGED_NAMESPACES = ("accel", "hw", "hw_rng", "hw_video", "os", "pci_passthrough", "quota")
+JUDGED_NAMESPACES = ("accel", "hw", "hw_rng", "hw_video", "os", "pci_passthrough", "quota",
+                     "vmware")
 #: Keys of no namespace that Nova knows.
 BARE_KEYS = frozenset({"group_policy", "hide_hypervisor_id"})
 #: Nova 34's keys in :data:`JUDGED_NAMESPACES`, without the templated ones.
@@ -46,6 +47,7 @@ KNOWN_KEYS = frozenset({
     "quota:vif_inbound_burst", "quota:vif_inbound_peak", "quota:vif_limit",
     "quota:vif_outbound_average", "quota:vif_outbound_burst", "quota:vif_outbound_peak",
     "quota:vif_reservation", "quota:vif_shares_level", "quota:vif_shares_share",
+    "vmware:hw_version", "vmware:storage_policy",
 })
 #: Nova's templated keys in those namespaces (``hw:numa_cpus.{num}``), as patterns.
 TEMPLATES = {"hw:numa_cpus.{num}": re.compile(r"hw:numa_cpus\.\d+"),
