@@ -178,6 +178,31 @@ def test_a_config_error_changes_nothing(ready: Store, tmp_path: Path, conf: str 
     assert _snapshot(ready) == before
 
 
+def _link_out(conf_d: Path) -> None:
+    (conf_d / "10-pci.conf").symlink_to("/etc/passwd")
+
+
+def _fifo(conf_d: Path) -> None:
+    os.mkfifo(conf_d / "10-pci.conf")
+
+
+@pytest.mark.parametrize(("make", "named"), [(_link_out, "leads outside the host root"),
+                                             (_fifo, "not a regular file")])
+def test_a_compute_config_file_not_read_changes_nothing(ready: Store, tmp_path: Path,
+                                                        make: Callable[[Path], None],
+                                                        named: str) -> None:
+    """nova.conf.d/10-pci.conf left unread: its device_spec entries would be missing, and every
+    device they match would look unplugged."""
+    before = _stored(ready, tmp_path)
+    root = build_host(tmp_path / "conf")
+    (root / "etc/nova/nova.conf.d").mkdir()
+    make(root / "etc/nova/nova.conf.d")
+    result = run_cli(["agent", "--once", "--host", str(root), "--db", ready.url])
+    assert result.code == 2, (result.out, result.err)
+    assert "etc/nova/nova.conf.d/10-pci.conf" in result.err and named in result.err
+    assert _snapshot(ready) == before
+
+
 def test_a_missing_host_root_changes_nothing(ready: Store, tmp_path: Path) -> None:
     before = _stored(ready, tmp_path)
     result = run_cli(["agent", "--once", "--host", str(tmp_path / "nope"), "--db", ready.url])

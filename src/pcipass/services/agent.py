@@ -13,8 +13,8 @@ not a root, a truncated or oversized bundle: ``HostRootInvalid``; a bundle cut a
 boundary reads as a shorter host, so a bundle's compressed stream and tar's end-of-archive are
 checked too: :mod:`pcipass.adapters.bundlecheck`), when any warning concerns
 the PCI devices (under ``sys/bus/pci`` or ``sys/devices/pci*``, a skipped bundle member, a device
-the device_spec could not be matched against), or when the compute config is missing or has
-errors (nova-compute would not start, so nothing can be said of its devices).
+the device_spec could not be matched against, a compute config file not read), or when the
+compute config is missing or has errors (nova-compute would not start, so nothing can be said of its devices).
 """
 
 from __future__ import annotations
@@ -36,9 +36,10 @@ if TYPE_CHECKING:
 
 COMMAND = "agent --once"
 AGENT_SCHEMA = "pcipass-agent/1"
-#: Warnings that make a discovery unclean: they speak of the PCI devices or of the bundle.
+#: Warnings that make a discovery unclean: they speak of the PCI devices, of the bundle, or of
+#: a compute config file that was not read (its device_spec entries would be missing).
 UNCLEAN_MARKERS = ("sys/bus/pci", "sys/devices/pci", "bundle member", "top-level directory",
-                   "cannot be matched")
+                   "cannot be matched", "etc/nova/")
 #: Nova's spec tags copied into a reported device (``enhanced_pci_device_with_spec_tags``).
 SPEC_TAGS = tracker.SPEC_TAGS
 MAX_REASONS = 5
