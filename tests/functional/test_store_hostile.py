@@ -203,6 +203,17 @@ def test_a_compute_config_file_not_read_changes_nothing(ready: Store, tmp_path: 
     assert _snapshot(ready) == before
 
 
+def test_a_broken_manifest_changes_nothing(ready: Store, tmp_path: Path) -> None:
+    """The host's name would fall back to the directory's: its devices stored under another
+    host."""
+    before = _stored(ready, tmp_path)
+    root = build_host(tmp_path / "named")
+    (root / "manifest.json").write_text('{"schema": "pcipass-bundle/1", "hostname": ')
+    result = run_cli(["agent", "--once", "--host", str(root), "--db", ready.url])
+    assert result.code == 2 and "manifest.json: not valid JSON" in result.err
+    assert _snapshot(ready) == before
+
+
 def test_a_missing_host_root_changes_nothing(ready: Store, tmp_path: Path) -> None:
     before = _stored(ready, tmp_path)
     result = run_cli(["agent", "--once", "--host", str(tmp_path / "nope"), "--db", ready.url])

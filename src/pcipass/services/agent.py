@@ -36,10 +36,11 @@ if TYPE_CHECKING:
 
 COMMAND = "agent --once"
 AGENT_SCHEMA = "pcipass-agent/1"
-#: Warnings that make a discovery unclean: they speak of the PCI devices, of the bundle, or of
-#: a compute config file that was not read (its device_spec entries would be missing).
+#: Warnings that make a discovery unclean: they speak of the PCI devices, of the bundle, of a
+#: compute config file that was not read (its device_spec entries would be missing), or of the
+#: host's identity (a broken manifest.json: the devices would be stored under another name).
 UNCLEAN_MARKERS = ("sys/bus/pci", "sys/devices/pci", "bundle member", "top-level directory",
-                   "cannot be matched", "etc/nova/")
+                   "cannot be matched", "etc/nova/", "manifest.json", "etc/hostname")
 #: Nova's spec tags copied into a reported device (``enhanced_pci_device_with_spec_tags``).
 SPEC_TAGS = tracker.SPEC_TAGS
 MAX_REASONS = 5
