@@ -301,3 +301,37 @@ def test_an_internal_error_exits_255_without_a_traceback(host: Path, db: str, na
     assert "Traceback" not in err
     assert climain.main([*args, "--debug"]) == 255
     assert "Traceback" in capsys.readouterr().err
+
+
+# -- progress ---------------------------------------------------------------------------------------
+
+
+def test_progress_over_many_hosts_shows_on_a_terminal_only(host: Path) -> None:
+    """stderr on a terminal: rich's bar (what, done of total, time left); stdout stays the JSON.
+    stderr in a pipe: nothing."""
+    args = [sys.executable, "-m", "pcipass", "scan", "--host", str(host), "--host", str(host),
+            "--host", str(host), "-f", "json"]
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=follower)
+    os.close(follower)
+    shown = b""
+    while True:
+        ready, _, _ = select.select([leader], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+        elif proc.poll() is not None:
+            break
+    doc = json.loads(proc.stdout.read() if proc.stdout else b"")
+    proc.wait(timeout=60)
+    os.close(leader)
+    assert len(doc["hosts"]) == 3
+    plain = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", shown)
+    assert b"host roots scanned" in plain and re.search(rb"[0-3]/3", plain)
+    piped = run(["scan", "--host", str(host), "--host", str(host), "-f", "json"])
+    assert piped.returncode == 0 and piped.stderr == ""

@@ -155,9 +155,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if debug:
         args = ["--debug", *(a for a in args[:end] if a != "--debug"), *args[end:]]
     progress.reset()
+    bar = None
+    if hasattr(sys.stderr, "isatty") and sys.stderr.isatty():
+        from pcipass.cli import progressbar  # rich, for a terminal only
+
+        bar = progressbar.shown()
     try:
         with stopping.stops_on_signals():
-            rv = cli.main(args=args, prog_name="pcipass", standalone_mode=False)
+            try:
+                rv = cli.main(args=args, prog_name="pcipass", standalone_mode=False)
+            finally:
+                if bar is not None:
+                    bar.close()
+                    progress.listen(None)
     except stopping.Stopped as exc:
         output.echo_err(stopping.message(exc.signum))
         return exc.exit_code
