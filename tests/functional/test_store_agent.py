@@ -4,6 +4,7 @@ of Nova's tracker through the store, idempotence, the NUMA cells, and compare-an
 
 from __future__ import annotations
 
+import datetime
 import threading
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,10 @@ def test_new_devices_are_stored_available_with_nova_fields(ready: Store, tmp_pat
     assert '"vf_num": 0' in first["extra_info"]["capabilities"]
     assert first["spec_tags"] == {"physical_network": "physnet2"}
     assert first["generation"] == 1
+    stamped = datetime.datetime.fromisoformat(first["created_at"])
+    now = datetime.datetime.now(datetime.UTC)
+    assert abs((now - stamped).total_seconds()) < 600  # the server's clock, read as UTC
+    assert first["updated_at"] == first["created_at"]
     assert _audit(ready) == [(a, None, "available", None, "agent --once") for a in VFS]
 
 

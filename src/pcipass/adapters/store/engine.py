@@ -105,7 +105,8 @@ def connect(url: str) -> Engine:
                                        reason=f"cannot create {directory}: {exc.strerror}") from exc
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS}
     elif parsed.get_backend_name() == "mysql":
-        kwargs["connect_args"] = {"charset": "utf8mb4"}
+        # DATETIME has no zone: the server's now() is written in UTC, as the records read it.
+        kwargs["connect_args"] = {"charset": "utf8mb4", "init_command": "SET time_zone = '+00:00'"}
     engine = sqlalchemy.create_engine(parsed, pool_pre_ping=True, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         _sqlite_pragmas(engine)
