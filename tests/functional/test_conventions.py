@@ -327,7 +327,9 @@ def test_progress_over_many_hosts_shows_on_a_terminal_only(host: Path) -> None:
             shown += chunk
         elif proc.poll() is not None:
             break
-    doc = json.loads(proc.stdout.read() if proc.stdout else b"")
+    assert proc.stdout is not None
+    with proc.stdout:
+        doc = json.loads(proc.stdout.read())
     proc.wait(timeout=60)
     os.close(leader)
     assert len(doc["hosts"]) == 3
