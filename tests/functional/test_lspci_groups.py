@@ -81,6 +81,15 @@ def test_ls_iommu_prefix_without_colon_after_the_class() -> None:
     assert result.records[0].class_id == "0c03"
 
 
+def test_group_device_prefix() -> None:
+    # The "Group N Device:" prefix named in issue 18 (no public paste of it was found, so this
+    # line is made here from the sgpupt fixture's line 5).
+    text = ("Group 1 Device: 01:00.0 VGA compatible controller [0300]: NVIDIA Corporation GA104 "
+            "[GeForce RTX 3070 Ti] [10de:2482] (rev a1)\n")
+    (dev,) = lspci.parse(text).devices
+    assert (dev.address, dev.iommu_group, dev.product_id) == ("0000:01:00.0", 1, "2482")
+
+
 def test_corpus_group_prefix_form_is_unchanged(shared: Path) -> None:
     text = (shared / "corpus/dmesg_cmdline/asokolsky_fuji_cmdline_iommu_groups.md").read_text(encoding="utf-8")
     devs = lspci.parse(text).by_address()

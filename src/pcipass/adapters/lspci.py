@@ -38,10 +38,11 @@ from pcipass.core import errors, model
 # more than once. Where two quantifiers could share a run of spaces (the old "\s+" before a
 # class that also took spaces, or a search() starting with "\s*"), one of them now excludes
 # spaces, and surrounding spaces are stripped in code: "00:00.0" and 16,000 spaces took 11 s.
-# The group prefix: "IOMMU group 35 " (a loop's printf) or "IOMMU Group  35: " (ls-iommu,
-# whose class has no colon after its "[0c03]": the colon is optional after a class ID only).
+# The group prefix: "IOMMU group 35 " (a loop's printf), "IOMMU Group  35: " (ls-iommu,
+# whose class has no colon after its "[0c03]": the colon is optional after a class ID only),
+# or "Group 35 Device: ".
 _HEADER = re.compile(
-    r"^\s*(?:IOMMU [Gg]roup\s+(?P<group>\d+)(?::\s*|\s+))?"
+    r"^\s*(?:(?:IOMMU )?[Gg]roup\s+(?P<group>\d+)(?:\s+Device)?(?::\s*|\s+))?"
     r"(?P<addr>(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])\s+"
     r"(?P<class>[^\s:\[\]][^:\[\]]*?)(?:\s\[(?P<cid>[0-9a-fA-F]{4})\]:?|:)\s(?P<rest>.*)$")
 _PROGIF = re.compile(r"\(prog-if (?P<pi>[0-9a-fA-F]{2})(?: \[[^\]]*\])?\)\s*$")
