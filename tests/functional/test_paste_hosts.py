@@ -78,3 +78,25 @@ def test_doctor_on_a_paste_without_groups_skips_the_group_check(cli: Any, shared
     _code, doc = run_json(cli, "doctor", "--lspci", str(shared / "corpus/lspci/satishdotpatel_v100s_lspci_nn.txt"))
     (k005,) = findings(doc, "PCI-K005")
     assert k005["severity"] == "skip" and "no IOMMU group numbers" in k005["message"]
+
+
+def test_schedule_takes_an_untyped_paste_device_as_type_pci(cli: Any, shared: Path, tmp_path: Path) -> None:
+    """The contradiction of issue 18 ("its spec wants 10de:1df6 dev_type=type-PCI, this host has
+    device 10de:1df6") is gone: the -nn paste's GPUs are taken as type-PCI."""
+    conf = tmp_path / "nova.conf"
+    conf.write_text('[pci]\ndevice_spec = {"vendor_id": "10de", "product_id": "1df6"}\n'
+                    'alias = {"name": "v100s", "vendor_id": "10de", "product_id": "1df6", '
+                    '"device_type": "type-PCI"}\n[filter_scheduler]\nenabled_filters = PciPassthroughFilter\n')
+    flavor = tmp_path / "gpu.json"
+    flavor.write_text('{"name": "gpu", "vcpus": 2, "ram": 1024, "properties": {"pci_passthrough:alias": "v100s:2"}}')
+    code, doc = run_json(cli, "schedule", "--lspci", str(shared / "corpus/lspci/satishdotpatel_v100s_lspci_nn.txt"),
+                         "--compute-conf", str(conf), "--nova-conf", str(conf), "--flavor", str(flavor))
+    (result,) = doc["results"]
+    (host,) = result["hosts"]
+    # The paste's -nn lines 5 and 6: 5e:00.0 and d8:00.0, both [10de:1df6] (the guest's 00:05.0
+    # of line 8 has IDs only when this machine's pci.ids names them); two are asked for.
+    assert host["fits"] is True, host["reasons"]
+    got = {d["address"] for d in host["devices"]}
+    assert len(got) == 2 and got <= {"0000:5e:00.0", "0000:d8:00.0", "0000:00:05.0"}
+    assert {d["dev_type"] for d in host["devices"]} == {"type-PCI"}
+    assert code == 0
