@@ -148,3 +148,16 @@ def test_bad_nodedev_file_exits_2(cli: Any, tmp_path: Path) -> None:
     bad.write_text("<device><a></b></device>\n")
     res = cli(["scan", "--nodedev", str(bad)])
     assert res.code == 2 and "no PCI device found" in res.err and "Traceback" not in res.err
+
+
+def test_tree_and_xml_in_two_files_of_one_stem_are_one_host(cli: Any, tmp_path: Path) -> None:
+    text = (NODEDEV / "titanx.md").read_text()
+    cut = text.index("### 查看")  # the tree's section, then the dumpxml's
+    (tmp_path / "titan.txt").write_text(text[:cut])
+    (tmp_path / "titan.xml").write_text(text[cut:])
+    _code, doc = run_json(cli, "scan", "--nodedev", str(tmp_path / "titan.txt"),
+                          "--nodedev", str(tmp_path / "titan.xml"))
+    (host,) = doc["hosts"]
+    assert host["name"] == "titan" and [d["address"] for d in host["devices"]] == ["0000:02:00.0"]
+    # The tree (first file) names six functions the XML (second file) does not describe.
+    assert any("6 PCI function(s) appear only in the tree form" in w for w in host["warnings"])

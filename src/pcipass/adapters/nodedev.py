@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
@@ -53,18 +54,24 @@ class NodedevParse:
     tree_parents: dict[str, str]
 
 
-def read_nodedev(path: str) -> NodedevParse:
-    """The PCI functions in the paste at ``path``.
+def read_nodedev(paths: str | Sequence[str]) -> NodedevParse:
+    """The PCI functions in the paste at ``paths`` (one host: the tree form and the XML may
+    come in files of their own, and are merged).
 
-    :raises NodedevInputInvalid: unreadable, too large, or no PCI device in it.
+    :raises NodedevInputInvalid: unreadable, too large, or no PCI device in them.
     """
-    try:
-        data = boundedread.read_bounded(path, MAX_BYTES)
-    except IsADirectoryError as exc:
-        raise NodedevInputInvalid(path=path, reason="a directory") from exc
-    except OSError as exc:
-        raise NodedevInputInvalid(path=path, reason=exc.strerror or str(exc)) from exc
-    parsed = parse(data.decode("utf-8", "replace"), source=path, pci_ids=pciids.PciIds.system())
+    names = [paths] if isinstance(paths, str) else list(paths)
+    parts: list[tuple[str | None, str]] = []
+    for path in names:
+        try:
+            data = boundedread.read_bounded(path, MAX_BYTES)
+        except IsADirectoryError as exc:
+            raise NodedevInputInvalid(path=path, reason="a directory") from exc
+        except OSError as exc:
+            raise NodedevInputInvalid(path=path, reason=exc.strerror or str(exc)) from exc
+        parts.append((path, data.decode("utf-8", "replace")))
+    parsed = parse_parts(parts, pci_ids=pciids.PciIds.system())
+    path = ", ".join(names)
     if not parsed.devices:
         first = parsed.problems[0].message if parsed.problems else "no <device> document of a PCI function"
         raise NodedevInputInvalid(path=path, reason=f"no PCI device found ({first})",
@@ -75,11 +82,21 @@ def read_nodedev(path: str) -> NodedevParse:
 
 def parse(text: str, *, source: str | None = None, pci_ids: pciids.PciIds | None = None) -> NodedevParse:
     """Parse every ``<device>`` document and the tree form in ``text``."""
+    return parse_parts([(source, text)], pci_ids=pci_ids)
+
+
+def parse_parts(parts: Sequence[tuple[str | None, str]], *,
+                pci_ids: pciids.PciIds | None = None) -> NodedevParse:
+    """Parse the ``(source, text)`` parts of one host: the tree of every part merges into all."""
     problems: list[errors.Problem] = []
-    tree = _tree(text)
+    tree: dict[str, str] = {}
+    for _source, text in parts:
+        tree.update(_tree(text))
     devices: dict[str, model.Device] = {}
     groups: dict[int, set[str]] = {}
-    for number, (line, doc) in enumerate(_documents(text, source, problems), 1):
+    documents = [(source, line, doc) for source, text in parts
+                 for line, doc in _documents(text, source, problems)]
+    for number, (source, line, doc) in enumerate(documents, 1):
         where = f"<device> document {number} (line {line})"
         try:
             root = SafeET.fromstring(doc)
@@ -97,6 +114,7 @@ def parse(text: str, *, source: str | None = None, pci_ids: pciids.PciIds | None
         devices[dev.address] = dev
         if dev.iommu_group is not None:
             groups.setdefault(dev.iommu_group, set()).update({dev.address, *members})
+    source = ", ".join(s for s, _t in parts if s) or None
     only_tree = sorted(a for a in (_address(n) for n in tree) if a and a not in devices)
     if only_tree and devices:
         problems.append(errors.Problem(

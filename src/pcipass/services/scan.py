@@ -80,7 +80,10 @@ def scan_hosts(hosts: Sequence[str | Path], *, lspci: Sequence[str | Path] = (),
     with gcpause.paused():
         scans = _scan_roots(list(hosts), controller, override, jobs, facts_cache)
         scans.extend(_scan_lspci(p, controller, override) for p in lspci)
-        scans.extend(_scan_nodedev(p, controller, override) for p in nodedevs)
+        by_stem: dict[str, list[str]] = {}  # a host's tree and XML may come in two files
+        for p in nodedevs:
+            by_stem.setdefault(Path(p).stem or os.fspath(p), []).append(os.fspath(p))
+        scans.extend(_scan_nodedev(name, files, controller, override) for name, files in by_stem.items())
         scans = pastejoin.join(scans, dmesg, cmdline)
         return scanreport.ScanReport(tuple(_flag_duplicate_names(scans)))
 
@@ -163,13 +166,13 @@ def _scan_lspci(path: str | Path, controller: config.NovaConfig | None,
     return hostmatch.finish(read, override, controller)
 
 
-def _scan_nodedev(path: str | Path, controller: config.NovaConfig | None,
+def _scan_nodedev(host: str, files: list[str], controller: config.NovaConfig | None,
                   override: config.NovaConfig | None) -> scanreport.HostScan:
-    """A host known from virsh nodedev-dumpxml (and nodedev-list --tree) output."""
-    name = os.fspath(path)
-    parsed = nodedev.read_nodedev(name)
-    warnings = [f"{name}:{p.line}: {p.message}" if p.line else f"{name}: {p.message}" for p in parsed.problems]
-    read = hostmatch.HostRead(Path(name).stem or name, name, KIND_NODEDEV, parsed.devices, None, None,
+    """A host known from virsh nodedev-dumpxml and nodedev-list --tree output (files of one stem)."""
+    parsed = nodedev.read_nodedev(files)
+    warnings = [f"{p.file}:{p.line}: {p.message}" if p.line else f"{p.file}: {p.message}"
+                for p in parsed.problems]
+    read = hostmatch.HostRead(host, ", ".join(files), KIND_NODEDEV, parsed.devices, None, None,
                               parsed.iommu_groups, {}, warnings,
                               no_config="a nodedev paste has no compute config", facts_from=FROM_NODEDEV)
     return hostmatch.finish(read, override, controller)
