@@ -132,14 +132,16 @@ def parse_parts(parts: Sequence[tuple[str | None, str]], *,
 def _documents(text: str, source: str | None, problems: list[errors.Problem]) -> list[tuple[int, str]]:
     """Each ``<device>...</device>`` span with its first line (linear: str.find only)."""
     out: list[tuple[int, str]] = []
-    pos = 0
+    pos = counted = 0
+    line = 1
     while True:
         found = _START.search(text, pos)
         if found is None:
             return out
         start = found.start()
         end = text.find("</device>", start)
-        line = text.count("\n", 0, start) + 1
+        line += text.count("\n", counted, start)  # counted once: linear in the text
+        counted = start
         if end < 0:
             problems.append(errors.Problem("NodedevBadXml", f"<device> document at line {line} never "
                                            "ends (no </device>): skipped", file=source, line=line))
