@@ -31,12 +31,13 @@ GROUP_HEADER = re.compile(r"^\s*(?:IOMMU )?[Gg]roup\s+(?P<group>\d+)\s*:?$", re.
 #: continuation lines (no ``Group N:``). The class is words joined by single spaces, so
 #: it cannot trade characters with the run of spaces after it.
 MM_LINE = re.compile(
-    r"^\s*(?:(?:IOMMU )?[Gg]roup\s+(?P<group>\d+):)?\s*"
+    r"^\s*(?:(?:IOMMU )?[Gg]roup\s+(?P<group>\d+):\s*)?"
     r"\[(?P<v>[0-9a-fA-F]{4}):(?P<d>[0-9a-fA-F]{4})\]\s+(?:\[R\]\s+)?"
     rf"(?P<addr>{_ADDR})\s+(?P<class>\S+(?: \S+)*)\s\s+(?P<name>\S.*)$")
-_PHYSFN = re.compile(rf"(?P<vf>{_FULL_ADDR})/physfn\s*->\s*(?:\.\./)+(?:[^\s/]+/)*(?P<pf>{_FULL_ADDR})")
-_VIRTFN = re.compile(rf"(?P<pf>{_FULL_ADDR})/virtfn(?P<n>\d+)\s*->\s*(?:\.\./)+(?:[^\s/]+/)*"
-                     rf"(?P<vf>{_FULL_ADDR})")
+# "../" steps, then path segments that do not start with a dot: no run is matched two ways.
+_UP = r"(?:\.\./)+(?:[^\s/.][^\s/]*/)*"
+_PHYSFN = re.compile(rf"(?P<vf>{_FULL_ADDR})/physfn\s*->\s*{_UP}(?P<pf>{_FULL_ADDR})")
+_VIRTFN = re.compile(rf"(?P<pf>{_FULL_ADDR})/virtfn(?P<n>\d+)\s*->\s*{_UP}(?P<vf>{_FULL_ADDR})")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
