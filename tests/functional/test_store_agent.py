@@ -5,6 +5,9 @@ of Nova's tracker through the store, idempotence, the NUMA cells, and compare-an
 from __future__ import annotations
 
 import datetime
+import json
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -246,32 +249,18 @@ def test_generation_is_a_compare_and_swap(server_store: Store, tmp_path: Path) -
 
 
 def test_two_agents_at_once_apply_the_rules_once(ready: Store, tmp_path: Path) -> None:
-    """Two runs on one host at the same time: the host row's lock (or SQLite's one writer)
-    serializes them, so the second sees the first's result and changes nothing."""
-    from pcipass.adapters.store import engine as engine_mod
-    from pcipass.services import agent
-
+    """Two agent processes on one host at the same time: the host row's lock (or SQLite's one
+    writer) serializes them, so the second sees the first's result and changes nothing."""
     assert _agent(ready, build_host(tmp_path / "four")).code == 0
     two = build_host(tmp_path / "two", vfs=2)
-    reports: list[Any] = []
-    failures: list[BaseException] = []
-
-    def run() -> None:
-        engine = engine_mod.connect(ready.url)
-        try:
-            reports.append(agent.run_once(engine, two))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            failures.append(exc)
-        finally:
-            engine.dispose()
-
-    workers = [threading.Thread(target=run) for _ in range(2)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(60)
-    assert failures == []
-    assert sorted(r.applied.deleted for r in reports) == [0, 2]
+    args = [sys.executable, "-m", "pcipass", "agent", "--once", "--host", str(two), "--db",
+            ready.url, "-f", "json"]
+    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
+    deleted = sorted(json.loads(out)["applied"]["deleted"] for out, _ in outs)
+    assert deleted == [0, 2]
     assert [d["address"] for d in _devices(ready)] == list(VFS[:2])
     removals = [a for a in _audit(ready) if a[2] == "removed"]
     assert removals == [(VFS[2], "available", "removed", None, "agent --once"),

@@ -85,13 +85,12 @@ def test_a_truncated_bundle_changes_nothing(ready: Store, tmp_path: Path) -> Non
     before = _stored(ready, tmp_path)
     root = build_host(tmp_path / "two", vfs=2)  # read whole, it would remove two VFs
     bundle = tmp_path / "compute-7.tar.gz"
-    with tarfile.open(bundle, "w:gz") as tar:
-        tar.add(root, arcname="compute-7")
-    data = bundle.read_bytes()
+    data = gzip.compress(_tar_bytes(root), mtime=0)
     bundle.write_bytes(data[: len(data) // 2])
     result = run_cli(["agent", "--once", "--host", str(bundle), "--db", ready.url])
     assert result.code == 2
-    assert "cannot read the bundle" in result.err and str(bundle) in result.err
+    assert str(bundle) in result.err
+    assert "cannot read the bundle" in result.err or "truncated" in result.err
     assert _snapshot(ready) == before
 
 
