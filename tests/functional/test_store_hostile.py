@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
 import shutil
 import tarfile
@@ -211,6 +212,36 @@ def test_a_broken_manifest_changes_nothing(ready: Store, tmp_path: Path) -> None
     result = run_cli(["agent", "--once", "--host", str(root), "--db", ready.url])
     assert result.code == 2 and "manifest.json: not valid JSON" in result.err
     assert _snapshot(ready) == before
+
+
+def test_a_host_name_too_long_for_the_store_is_refused(ready: Store, tmp_path: Path) -> None:
+    root = build_host(tmp_path / "long")
+    (root / "manifest.json").write_text(json.dumps({"schema": "pcipass-bundle/1",
+                                                    "hostname": "x" * 300}))
+    result = run_cli(["agent", "--once", "--host", str(root), "--db", ready.url])
+    assert result.code == 2
+    assert "the host name is 300 characters long; the store keeps names of up to 255" in result.err
+    assert queries.hosts(ready.engine) == ()
+
+
+def test_a_host_name_that_is_not_text_is_refused(ready: Store, tmp_path: Path) -> None:
+    root = build_host(tmp_path / "odd")
+    (root / "manifest.json").write_text(json.dumps({"schema": "pcipass-bundle/1",
+                                                    "hostname": "a\x00b"}))
+    result = run_cli(["agent", "--once", "--host", str(root), "--db", ready.url])
+    assert result.code == 2, (result.out, result.err)
+    assert "holds a NUL or bytes that are not UTF-8" in result.err
+    assert queries.hosts(ready.engine) == ()
+
+
+def test_a_host_path_that_is_not_utf8_is_stored_readably(ready: Store, tmp_path: Path) -> None:
+    root = build_host(tmp_path / "plain")
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/odd-\xff"))
+    root.rename(odd)
+    result = run_cli(["agent", "--once", "--host", str(odd), "--db", ready.url])
+    assert result.code == 0, result.err
+    (host,) = queries.hosts(ready.engine)
+    assert host.source is not None and host.source.endswith("odd-\\xff")
 
 
 def test_a_missing_host_root_changes_nothing(ready: Store, tmp_path: Path) -> None:

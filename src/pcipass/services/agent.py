@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pcipass.adapters import bundlecheck
-from pcipass.adapters.store import hoststate, records
+from pcipass.adapters.store import hoststate, models, records
 from pcipass.core import cpuset, errors, model, numa, tracker
 from pcipass.services import cpusets, scanreport
 from pcipass.services import scan as scan_mod
@@ -90,7 +90,8 @@ def run_once(engine: Engine, host: str | Path = "/", *,
                                hint="fix the host root or its compute config, then run again")
     found = [reported(scanned, d) for d in scanned.passthrough_devices()]
     tags = {d.address: _tags(scanned, d.address) for d in scanned.passthrough_devices()}
-    facts = records.HostFacts(scanned.name, scanned.nova_host, source, cells)
+    shown = source.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    facts = records.HostFacts(scanned.name, scanned.nova_host, shown.replace("\x00", ""), cells)
     applied = hoststate.apply(engine, scanned.name, lambda st: tracker.sync(st, found),
                               command=COMMAND, facts=facts, spec_tags=tags)
     return AgentReport(AGENT_SCHEMA, scanned.name, scanned.nova_host, source, len(found), applied, cells)
@@ -107,7 +108,23 @@ def unclean(scanned: scanreport.HostScan, cpu_problems: Sequence[errors.Problem]
     if scanned.compute_starts is False and not scanned.config_errors:
         reasons.append("nova-compute would refuse this compute config")
     reasons += [_config_error(p) for p in cpu_problems]
+    for what, name in (("host name", scanned.name), ("[DEFAULT] host", scanned.nova_host)):
+        if name is not None and len(name) > models.NAME:
+            reasons.append(f"the {what} is {len(name):,} characters long; the store keeps "
+                           f"names of up to {models.NAME}")
+        elif name is not None and not _text(name):
+            reasons.append(f"the {what} {name!r} holds a NUL or bytes that are not UTF-8; the "
+                           "store keeps names as text")
     return list(dict.fromkeys(reasons))
+
+
+def _text(name: str) -> bool:
+    """Whether every database stores ``name`` as it is: UTF-8, no NUL."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in name
 
 
 def _config_error(problem: errors.Problem) -> str:
