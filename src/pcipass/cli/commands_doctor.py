@@ -45,6 +45,14 @@ MARK = {"fail": "✗", "warn": "!", "info": "i", "skip": "-"}
               help="Flavor JSON (openstack flavor show -f json); repeatable.")
 @click.option("--image", type=climain.existing_file(),
               help="Image JSON (openstack image show -f json) for image/flavor conflicts.")
+@click.option("--placement-url", metavar="URL",
+              help="The Placement API, for the Placement checks (PCI-P); see --token.")
+@click.option("--os-cloud", metavar="NAME",
+              help="A cloud of clouds.yaml whose Placement the Placement checks read (openstacksdk).")
+@click.option("--placement", "placement_file", type=climain.existing_file(),
+              help="A placement view saved by pcipass placement export, instead of the API.")
+@click.option("--token", envvar="OS_TOKEN", metavar="TOKEN",
+              help="A Keystone token for --placement-url (env OS_TOKEN); none: noauth2.")
 @click.option("--select", "select", multiple=True, metavar="ID-PREFIX",
               help="Run only checks whose id starts with this (PCI-K, PCI-S002); repeatable.")
 @click.option("--ignore", "ignore", multiple=True, metavar="ID-PREFIX",
@@ -58,6 +66,8 @@ def doctor(ctx: click.Context, hosts: tuple[str, ...], lspci: tuple[str, ...], n
            dmesg: tuple[str, ...],
            cmdline: tuple[str, ...], nova_conf: tuple[str, ...],
            compute_conf: tuple[str, ...], flavors: tuple[str, ...], image: str | None,
+           placement_url: str | None, os_cloud: str | None, placement_file: str | None,
+           token: str | None,
            select: tuple[str, ...], ignore: tuple[str, ...], jobs: int, no_facts_cache: bool,
            fmt: str) -> int | None:
     """Cross-check kernel, drivers, device_spec/alias, NUMA, flavors and scheduler config; name the broken layer.
@@ -67,10 +77,14 @@ def doctor(ctx: click.Context, hosts: tuple[str, ...], lspci: tuple[str, ...], n
     if ctx.invoked_subcommand is not None:
         return None
     _check_prefixes(select, ignore)
+    if sum(x is not None for x in (placement_url, os_cloud, placement_file)) > 1:
+        raise click.UsageError("give one of --placement-url, --os-cloud and --placement FILE")
     inputs = gather.Inputs(hosts=hosts, lspci=lspci, nodedev=nodedev, dmesg=dmesg, cmdline=cmdline,
                            nova_conf=nova_conf, compute_conf=compute_conf,
                            flavors=flavors, image=image, jobs=jobs,
-                           facts_cache=scan.CACHE_IGNORE if no_facts_cache else scan.CACHE_USE)
+                           facts_cache=scan.CACHE_IGNORE if no_facts_cache else scan.CACHE_USE,
+                           placement_url=placement_url, placement_cloud=os_cloud,
+                           placement_file=placement_file, placement_token=token)
     try:
         diagnosis = report.diagnose(inputs, runner.Selection(select, ignore))
     except pastejoin.PasteJoinAmbiguous as exc:

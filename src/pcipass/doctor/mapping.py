@@ -262,8 +262,10 @@ def alias_rows(hosts: Iterable[tuple[str, dm.ConfigFacts | None, dm.DeviceFacts 
 
 #: Checks that summarize the flavor mapping (their findings are its output, never its input).
 FIT_SUMMARY_IDS = frozenset({"PCI-C005"})
-#: Layers whose failures make a host unable to run passthrough guests whatever the scheduler says.
-BOOT_BREAKING = (Layer.KERNEL, Layer.DRIVER)
+#: Layers whose failures make a host unable to run passthrough guests whatever the scheduler says:
+#: the boot breaks (kernel, driver), or Placement offers nothing there while the scheduler asks it
+#: first (the PCI-P checks fail only with pci_in_placement on, or not known; else they warn).
+BOOT_BREAKING = (Layer.KERNEL, Layer.DRIVER, Layer.PLACEMENT)
 MAX_REASONS = 4
 
 

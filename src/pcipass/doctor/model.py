@@ -339,8 +339,11 @@ FACT_TYPES: dict[str, FactType] = {
                             "udev rules, modprobe.d, driverctl, systemd units that persist VFs/drivers"),
     "controller_config": FactType("ControllerFacts", GLOBAL, "aliases and scheduler options"),
     "flavors": FactType("tuple[FlavorFacts, ...]", GLOBAL, "flavors (and image) as PCI requests"),
+    "placement": FactType("PlacementFacts", HOST, "Nova's translation of the host's devices beside the "
+                           "providers Placement holds for it (--placement-url, --placement FILE)"),
+    "placement_view": FactType("PlacementState", GLOBAL, "every provider and allocation Placement "
+                                "holds (--placement-url, --os-cloud or --placement FILE)"),
     # Declared for the layers a later issue adds; gather reports them missing for now.
-    "placement": FactType("PlacementView", HOST, "resource providers, inventories, traits", later=True),
     "sriov_agent": FactType("SriovAgentConfig", HOST, "Neutron SR-IOV agent mappings", later=True),
     "neutron": FactType("NeutronView", GLOBAL, "networks' physnets and ports' vnic types", later=True),
     "host_fit": FactType("HostFit", HOST, "each flavor's verdict on this host (the scheduling core: "

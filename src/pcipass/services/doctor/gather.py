@@ -22,10 +22,9 @@ from pcipass.core import errors
 from pcipass.doctor import mapping, model
 from pcipass.services import configcheck, pastetypes, scan, scanreport
 from pcipass.services import schedule as schedule_svc
-from pcipass.services.doctor import flavors, hostfiles, scanfacts
+from pcipass.services.doctor import flavors, hostfiles, placementfacts, scanfacts
 
-LATER = {"placement": "the Placement layer", "sriov_agent": "the Neutron layer",
-         "neutron": "the Neutron layer"}
+LATER = {"sriov_agent": "the Neutron layer", "neutron": "the Neutron layer"}
 
 
 def _later(name: str) -> model.FactMissing:
@@ -47,6 +46,11 @@ class Inputs:
     cmdline: Sequence[str] = ()  # kernel command lines, joined the same way
     jobs: int = 1  # host roots scanned in parallel processes when > 1 (0: one per CPU for 16+ roots)
     facts_cache: str = scan.CACHE_USE  # a host root's facts.json: use / ignore (scan.CACHE_*)
+    placement_url: str | None = None  # the Placement API (or placement_cloud, a clouds.yaml cloud)
+    placement_cloud: str | None = None
+    placement_file: str | None = None  # a placement export instead of the API
+    placement_token: str | None = None
+    placement_timeout: float = 30.0
 
 
 def _raiser(missing: model.FactMissing) -> Callable[[], Any]:
@@ -96,7 +100,8 @@ class RunSource:
     def get(self, name: str) -> Any:
         getter: Callable[[], Any] | None = {"controller_config": self._controller,
                                             "flavors": self._flavors,
-                                            "fleet_fit": self._fleet_fit}.get(name)
+                                            "fleet_fit": self._fleet_fit,
+                                            "placement_view": self._placement_view}.get(name)
         if getter is None:
             getter = _raiser(_later(name) if name in LATER
                              else model.FactMissing(name, "not a run-wide fact"))
@@ -131,6 +136,12 @@ class RunSource:
                                     (f" ({'; '.join(reasons)})" if reasons else ""))
         return fits
 
+    def _placement_view(self) -> Any:
+        i = self.inputs
+        return placementfacts.read_view(url=i.placement_url, cloud=i.placement_cloud,
+                                        file=i.placement_file, token=i.placement_token,
+                                        timeout=i.placement_timeout)
+
     def _flavors(self) -> tuple[model.FlavorFacts, ...]:
         if not self.inputs.flavors:
             raise model.FactMissing("flavors", "no --flavor given")
@@ -154,6 +165,7 @@ class HostSource:
             "root_disk": partial(self._from_root, "root_disk"),
             "persistence": partial(self._from_root, "persistence"), "spec_map": self._spec_map,
             "host_fit": self._host_fit,
+            "placement": lambda: placementfacts.host_facts(self.scan, self.run.get("placement_view")),
         }
 
     @property

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+from pcipass.core.layers import Layer
 from pcipass.doctor import mapping, registry, runner
 from pcipass.doctor import model as dm
 from pcipass.services import gcpause
@@ -36,6 +37,8 @@ def diagnose(inputs: gather.Inputs, selection: runner.Selection = runner.Selecti
     :raises hostroot.HostRootInvalid, lspcifile.LspciInputInvalid: unusable inputs.
     """
     chosen = list(checks) if checks is not None else registry.load_builtin().all()
+    if not _placement_asked(inputs, selection):  # the Placement layer runs when given a Placement
+        chosen = [c for c in chosen if c.layer != Layer.PLACEMENT]
     with gcpause.paused(), gather.gather(inputs) as g:
         findings = runner.run(chosen, g.hosts, g.run, selection)
         doc = build_document(g, findings)
@@ -43,6 +46,13 @@ def diagnose(inputs: gather.Inputs, selection: runner.Selection = runner.Selecti
     if errors:
         doc["internal_errors"] = list(errors)
     return Diagnosis(doc, tuple(findings), errors)
+
+
+def _placement_asked(inputs: gather.Inputs, selection: runner.Selection) -> bool:
+    """A Placement was given (URL, cloud or export), or a PCI-P check was selected by name."""
+    given = (inputs.placement_url, inputs.placement_cloud, inputs.placement_file)
+    return any(x is not None for x in given) or any(
+        s.upper().startswith("PCI-P") for s in selection.select)
 
 
 def build_document(g: gather.Gathered, findings: Sequence[dm.Finding]) -> dict[str, Any]:
