@@ -100,6 +100,7 @@ def _pg_database() -> Iterator[str]:
     """A new PostgreSQL database for one session's Placement; its SQLAlchemy URL."""
     import sqlalchemy
 
+    # Placement's inserts read cursor.lastrowid, which psycopg 3 lacks: psycopg2 for its URL.
     admin_url = sqlalchemy.engine.make_url(POSTGRESQL).set(drivername="postgresql+psycopg")
     name = f"pcipass_placement_{uuid.uuid4().hex[:12]}"
     admin = sqlalchemy.create_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -110,7 +111,8 @@ def _pg_database() -> Iterator[str]:
         admin.dispose()
         skip_unless_ci(f"no PostgreSQL at {POSTGRESQL}: {str(exc.orig).splitlines()[0]}")
     try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
+        yield admin_url.set(drivername="postgresql+psycopg2", database=name).render_as_string(
+            hide_password=False)
     finally:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
