@@ -29,14 +29,18 @@ from __future__ import annotations
 import dataclasses
 import os
 import posixpath
-import tarfile
 from typing import Any
 
+from pcipass.adapters import tarstream
 from pcipass.adapters.hostroot import HostRootInvalid
 
 MAX_MEMBERS = 500_000
 MAX_UNPACKED_BYTES = 2 << 30
 """Sum of the members' declared sizes; a larger bundle is refused from its headers."""
+
+MAX_DECOMPRESSED_BYTES = MAX_UNPACKED_BYTES + MAX_MEMBERS * 3 * 512 + (1 << 20)
+"""Every byte the decompressor may produce: the members' data, their headers (a long name
+and a pax record each at most), the end-of-archive blocks and padding."""
 
 KEEP_SYS_BYTES = (1 << 16) + 1
 """Bytes kept of a member under ``sys/``: the sysfs readers read at most 64 KiB."""
@@ -171,15 +175,16 @@ def read(path: str) -> Tree:
     """
     loader = _Loader(path)
     try:
-        with open(path, "rb") as raw, tarfile.open(fileobj=raw, mode="r|*") as tar:
-            for count, member in enumerate(tar, 1):
+        with open(path, "rb") as raw:
+            stream = tarstream.members(raw, loader.keep, MAX_DECOMPRESSED_BYTES)
+            for count, member in enumerate(stream, 1):
                 if count > MAX_MEMBERS:
                     raise HostRootInvalid(path=path, reason=f"more than {MAX_MEMBERS:,} members")
-                loader.add(tar, member)
+                loader.add(member)
     except HostRootInvalid:
         loader.tree.release()
         raise
-    except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
+    except (tarstream.TarError, OSError, ValueError) as exc:
         loader.tree.release()
         raise HostRootInvalid(path=path, reason=f"cannot read the bundle ({exc})") from exc
     except BaseException:  # anything else (Ctrl-C included): free the memory, then let it go on
@@ -189,8 +194,8 @@ def read(path: str) -> Tree:
     return loader.tree
 
 
-_OTHER_KINDS = {tarfile.CHRTYPE: "a character device", tarfile.BLKTYPE: "a block device",
-                tarfile.FIFOTYPE: "a FIFO"}
+_OTHER_KINDS = {tarstream.CHR: "a character device", tarstream.BLK: "a block device",
+                tarstream.FIFO: "a FIFO"}
 
 
 class _Loader:
@@ -198,38 +203,48 @@ class _Loader:
         self.path = path
         self.declared = 0
         self.tree = Tree({ROOT: Node(DIR, children={})}, ROOT, [], 0, budget())
+        self._rel_of: str | None = None
+        self._rel: str | None = None
 
     def warn(self, name: str, why: str) -> None:
         self.tree.warnings.append(f"bundle member {name}: {why}; skipped")
 
-    def add(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
-        self.declared += max(member.size, 0) if member.isreg() else 0
+    def keep(self, member: tarstream.Member) -> int:
+        """How many bytes of a regular member's data to keep (asked before any is read):
+        the declared size is counted against its bound, and the kept bytes against the
+        memory budget."""
+        self.declared += max(member.size, 0)
         if self.declared > MAX_UNPACKED_BYTES:
             raise HostRootInvalid(path=self.path,
                                 reason=f"more than {MAX_UNPACKED_BYTES:,} bytes unpacked")
         rel = _clean(member.name)
+        self._rel_of, self._rel = member.name, rel  # add() asks the same name next
+        if not rel:
+            return 0
+        keep = min(member.size, KEEP_SYS_BYTES if rel.startswith("sys/") or "/sys/" in rel
+                   else KEEP_BYTES)
+        if not self._take(keep):
+            raise HostRootInvalid(
+                path=self.path,
+                reason=f"bundles read at once would hold more than {self.tree.budget.limit:,}"
+                       f" bytes (set {MEMORY_ENV} to raise the bound, or read fewer at once)"
+                if self.tree.budget else "over the memory bound")
+        return keep
+
+    def add(self, member: tarstream.Member) -> None:
+        rel = self._rel if member.name == self._rel_of else _clean(member.name)
         if rel is None:
             self.warn(member.name, "absolute or '..' path")
             return
         if not rel:
             return  # the archive's own "./"
-        node = self._node(tar, member, rel)
+        node = self._node(member, rel)
         if node is not None:
             self._place(member.name, rel, node)
 
-    def _node(self, tar: tarfile.TarFile, member: tarfile.TarInfo, rel: str) -> Node | None:
+    def _node(self, member: tarstream.Member, rel: str) -> Node | None:
         if member.isreg():
-            keep = min(member.size, KEEP_SYS_BYTES if rel.startswith("sys/") or "/sys/" in rel
-                       else KEEP_BYTES)
-            if not self._take(keep):
-                raise HostRootInvalid(
-                    path=self.path,
-                    reason=f"bundles read at once would hold more than {self.tree.budget.limit:,}"
-                           f" bytes (set {MEMORY_ENV} to raise the bound, or read fewer at once)"
-                    if self.tree.budget else "over the memory bound")
-            handle = tar.extractfile(member)
-            data = handle.read(keep) if handle is not None and keep else b""
-            return Node(FILE, data=data, truncated=member.size > keep)
+            return Node(FILE, data=member.data, truncated=member.size > len(member.data))
         if member.isdir():
             return Node(DIR, children={})
         if member.issym():
@@ -270,6 +285,13 @@ class _Loader:
     def _place(self, name: str, rel: str, node: Node) -> None:
         nodes = self.tree.nodes
         parent = ROOT
+        head, _, last = rel.rpartition("/")
+        known = f"{ROOT}/{head}" if head else ROOT
+        found_dir = nodes.get(known)
+        if found_dir is not None and found_dir.kind == DIR:
+            # the common case: the parent exists (tar lists a directory before its entries)
+            self._put(name, known, last, node)
+            return
         parts = rel.split("/")
         for part in parts[:-1]:
             here = f"{parent}/{part}"
@@ -283,7 +305,12 @@ class _Loader:
                 self._drop(node)
                 return
             parent = here
-        path = f"{parent}/{parts[-1]}"
+        self._put(name, parent, parts[-1], node)
+
+    def _put(self, name: str, parent: str, last: str, node: Node) -> None:
+        """``node`` as ``last`` in the directory ``parent`` (a DIR node that exists)."""
+        nodes = self.tree.nodes
+        path = f"{parent}/{last}"
         old = nodes.get(path)
         if old is not None and (old.kind == DIR) != (node.kind == DIR):
             self.warn(name, "a directory and a file of the same name")
@@ -299,7 +326,7 @@ class _Loader:
         nodes[path] = node
         children = nodes[parent].children
         assert children is not None
-        children[parts[-1]] = None
+        children[last] = None
 
     def _drop(self, node: Node) -> None:
         """Give back a file's bytes unless another name (a hard link) still holds the node."""
@@ -324,6 +351,9 @@ class _Loader:
 
 def _clean(name: str) -> str | None:
     """A member name as a clean relative path; ``None`` when absolute or climbing."""
+    if not name.startswith((".", "/")) and "/." not in name and "//" not in name \
+            and "\0" not in name:
+        return name.rstrip("/")  # the common case: already clean
     if name.startswith("/") or "\0" in name:
         return None
     parts = [p for p in name.split("/") if p not in ("", ".")]
