@@ -207,3 +207,30 @@ def test_pci_in_placement_off_makes_them_warnings(placement: PlacementServer, fl
     controller.write_text(CONTROLLER.replace("pci_in_placement = True", "pci_in_placement = False"))
     found = problems(doctor(fleet, "--placement-url", placement.url, controller=controller))
     assert found == {("PCI-P003", "warn", "compute-7", VF7)}
+
+
+def test_doctor_through_os_cloud(placement: PlacementServer, fleet: dict[str, Path], tmp_path: Path,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    rps = synced(placement, fleet)
+    _set_inventory(placement, rps[GPU8], "PGPU", total=1, max_unit=1, reserved=1)
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text(f"clouds:\n  lab:\n    auth_type: none\n    placement_endpoint_override: {placement.url}\n")
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
+    found = problems(doctor(fleet, "--os-cloud", "lab"))
+    # reserved by hand where Nova sets none: the scheduler never picks the GPU
+    assert found == {("PCI-P003", "warn", "compute-8", GPU8)}
+
+
+def test_doctor_unreadable_placement_skips_with_the_reason(fleet: dict[str, Path], tmp_path: Path) -> None:
+    doc = doctor(fleet, "--placement-url", "http://127.0.0.1:9")
+    skips = [f for f in doc["findings"] if f["layer"] == "placement"]
+    assert len(skips) == 6 * 2 - 1  # five host checks on two hosts, one run-wide
+    assert all(f["severity"] == "skip" and "cannot reach Placement" in f["message"] for f in skips)
+    bad = tmp_path / "view.json"
+    bad.write_text('{"schema": "pcipass-placement-view/1", "providers": 3}')
+    doc = doctor(fleet, "--placement", str(bad))
+    skips = [f for f in doc["findings"] if f["layer"] == "placement"]
+    assert skips and all(f["severity"] == "skip" and str(bad) in f["message"] for f in skips)
+    res = run_cli(["doctor", "--host", str(fleet["compute-7"]), "--placement-url", "http://x",
+                   "--placement", str(bad)])
+    assert res.code == 64 and "give one of" in res.err
