@@ -41,7 +41,12 @@ class PlacementUnreachable(errors.InputError):
 
 
 class PlacementApiError(errors.InputError):
-    """Placement answered, but not with something pcipass can use."""
+    """Placement answered, but not with something pcipass can use (``status``: the HTTP status)."""
+
+    @property
+    def status(self) -> int | None:
+        value = self.kwargs.get("status")
+        return value if isinstance(value, int) else None
 
 
 class PlacementConflict(PlacementApiError):
@@ -143,7 +148,7 @@ class PlacementClient:
         hint = {401: "give a valid token (--token or OS_TOKEN), or use --os-cloud",
                 403: "the credentials need the admin role on Placement"}.get(status)
         return cls(f"{self.endpoint.shown}: {method} {path} answered {status}: {detail}",
-                   hint=hint, entry=code)
+                   hint=hint, entry=code, status=status)
 
     def get(self, path: str) -> Any:
         return self.call("GET", path).body
@@ -157,7 +162,7 @@ class PlacementClient:
         try:
             return dict(self.get(f"/resource_providers/{uuid}"))
         except PlacementApiError as exc:
-            if " answered 404" in exc.message:
+            if exc.status == 404:
                 return None
             raise
 

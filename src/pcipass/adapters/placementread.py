@@ -57,25 +57,38 @@ def _provider(client: placementapi.PlacementClient, entry: Mapping[str, Any],
         usages = client.usages(uuid)
         allocs = client.provider_allocations(uuid)
     except placementapi.PlacementApiError as exc:
-        if " answered 404" in exc.message:
+        if exc.status == 404:
             return None
         raise
-    for consumer, held in allocs.items():
-        resources = held.get("resources", {}) if isinstance(held, dict) else {}
-        consumers.setdefault(str(consumer), {})[uuid] = {str(k): int(v) for k, v in resources.items()}
-    parent = entry.get("parent_provider_uuid")
-    return rptree.RpRecord(
-        name=name, uuid=uuid, parent=str(parent) if parent else None,
-        root=str(entry.get("root_provider_uuid") or uuid), generation=generation,
-        inventories=tuple(_inventory(rc, inv) for rc, inv in sorted(inventories.items())),
-        traits=tuple(sorted(str(t) for t in traits)),
-        usages={str(rc): int(n) for rc, n in sorted(usages.items())})
+    try:
+        for consumer, held in allocs.items():
+            resources = held.get("resources", {}) if isinstance(held, dict) else {}
+            consumers.setdefault(str(consumer), {})[uuid] = {str(k): _count(v) for k, v in resources.items()}
+        parent = entry.get("parent_provider_uuid")
+        return rptree.RpRecord(
+            name=name, uuid=uuid, parent=str(parent) if parent else None,
+            root=str(entry.get("root_provider_uuid") or uuid), generation=generation,
+            inventories=tuple(_inventory(rc, inv) for rc, inv in sorted(inventories.items())),
+            traits=tuple(sorted(str(t) for t in traits)),
+            usages={str(rc): _count(n) for rc, n in sorted(usages.items())})
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise placementapi.PlacementApiError(
+            f"{client.endpoint.shown}: provider {name} ({uuid}): an answer of the wrong shape "
+            f"({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{value!r} is not an integer")
+    return int(value)
 
 
 def _inventory(rc: str, inv: Any) -> rptree.RpInventory:
     if not isinstance(inv, dict):
         raise placementapi.PlacementApiError(f"inventory {rc!r} is not an object")
     values = {k: inv[k] for k in _INVENTORY_FIELDS if k in inv}
-    ratio = float(values.pop("allocation_ratio", 1.0))
-    return rptree.RpInventory(str(rc), allocation_ratio=ratio,
-                              **{k: int(v) for k, v in values.items()})
+    ratio = values.pop("allocation_ratio", 1.0)
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)):
+        raise ValueError(f"allocation_ratio {ratio!r} is not a number")
+    return rptree.RpInventory(str(rc), allocation_ratio=float(ratio),
+                              **{k: _count(v) for k, v in values.items()})
