@@ -90,6 +90,16 @@ class PlacementServer:
             self.proc.wait(timeout=15)
 
 
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: SIGTERM the server when the test process dies, even by SIGKILL (no orphan server)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -146,7 +156,7 @@ def serve(backend: str, workdir: Path) -> Iterator[PlacementServer]:
                 [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "1",
                  "--threads", "1", "--timeout", "120", "placement.wsgi.api:application"],
                 stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                cwd=workdir, start_new_session=True)
+                cwd=workdir, start_new_session=True, preexec_fn=_die_with_parent)
         server = PlacementServer(backend, f"http://127.0.0.1:{port}", log, 0.0, proc)
         try:
             _wait(server, t0)
