@@ -22,13 +22,15 @@ venv: $(STAMP)
 
 # Debian packages the tests and the scanner use: pciutils (lspci, for the agreement
 # tests), pci.ids (device names), strace (the fuzz suite audits every file a run
-# writes) and jq (the README's examples pipe JSON through it, and a test runs them).
+# writes), jq (the README's examples pipe JSON through it, and a test runs them), and
+# libvirt-clients with libxml2-utils (virt-xml-validate checks the guest device XML).
 # Installed only when missing and only as root.
-DEBS := pciutils pci.ids strace jq
+DEBS := pciutils pci.ids strace jq libvirt-clients libxml2-utils
 $(SYSSTAMP):
 	@$(PY) -m venv $(VENV)
 	@if ! command -v lspci >/dev/null 2>&1 || [ ! -e /usr/share/misc/pci.ids ] || \
-	    ! command -v strace >/dev/null 2>&1 || ! command -v jq >/dev/null 2>&1; then \
+	    ! command -v strace >/dev/null 2>&1 || ! command -v jq >/dev/null 2>&1 || \
+	    ! command -v virt-xml-validate >/dev/null 2>&1 || ! command -v xmllint >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages: $(DEBS)"; \
 	    (apt-get install -y -q $(DEBS) >/dev/null 2>&1 || \
