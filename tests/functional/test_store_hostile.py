@@ -103,8 +103,8 @@ def _tar_bytes(root: Path) -> bytes:
 
 
 def test_a_bundle_cut_at_a_member_boundary_changes_nothing(ready: Store, tmp_path: Path) -> None:
-    """A collector that died mid-archive: every member before the cut is whole, the gzip stream
-    is whole, and the bundle reader reads a host that lost its last VFs; only the missing
+    """A collector that died mid-archive: every member before the cut is whole and the gzip
+    stream is whole; read as it is, the host would lose its last VFs. Only the missing
     end-of-archive blocks tell."""
     before = _stored(ready, tmp_path)
     data = _tar_bytes(build_host(tmp_path / "four"))
@@ -114,35 +114,22 @@ def test_a_bundle_cut_at_a_member_boundary_changes_nothing(ready: Store, tmp_pat
     bundle.write_bytes(gzip.compress(data[:cut]))
     result = run_cli(["agent", "--once", "--host", str(bundle), "--db", ready.url])
     assert result.code == 2, (result.out, result.err)
-    assert "stops before tar's end-of-archive blocks" in result.err
+    assert "cannot read the bundle" in result.err and "truncated" in result.err
     assert _snapshot(ready) == before
 
 
-def test_a_gzip_cut_where_tar_sees_an_end_changes_nothing(ready: Store, tmp_path: Path) -> None:
-    """Cut at about one point in ten, a .tar.gz reads as a shorter archive (tarfile's stream mode
-    takes a block boundary for the end); the gzip trailer tells."""
-    from pcipass.adapters import hostroot, roots
-
+def test_a_bundle_cut_anywhere_changes_nothing(ready: Store, tmp_path: Path) -> None:
+    """tarfile's stream mode took about one cut point in ten of a .tar.gz for the end of the
+    archive; cut at any of these points, the bundle must never look like a smaller host."""
     before = _stored(ready, tmp_path)
     data = gzip.compress(_tar_bytes(build_host(tmp_path / "four")), mtime=0)
     bundle = tmp_path / "compute-7.tar.gz"
-    silent = []
-    for cut in range(len(data) // 2, len(data) - 8):
-        bundle.write_bytes(data[:cut])
-        try:
-            with roots.open_root(bundle):
-                silent.append(cut)
-        except hostroot.HostRootInvalid:
-            continue
-        if len(silent) == 2:
-            break
-    assert silent, "no cut point reads as a shorter archive: the bundle reader checks now"
-    for cut in silent:
+    for cut in range(len(data) // 2, len(data) - 8, max(1, len(data) // 24)):
         bundle.write_bytes(data[:cut])
         result = run_cli(["agent", "--once", "--host", str(bundle), "--db", ready.url])
         assert result.code == 2, (cut, result.out, result.err)
-        assert "truncated" in result.err
-        assert _snapshot(ready) == before
+        assert "cannot read the bundle" in result.err
+    assert _snapshot(ready) == before
 
 
 def test_a_whole_bundle_is_stored_as_its_tree(ready: Store, tmp_path: Path) -> None:

@@ -9,9 +9,7 @@ changes nothing.
 
 Only a clean discovery may remove devices: a broken read must never look like a hot-unplug. The
 run is refused, and the store left untouched, when the host root fails its checks (missing,
-not a root, a truncated or oversized bundle: ``HostRootInvalid``; a bundle cut at a tar block
-boundary reads as a shorter host, so a bundle's compressed stream and tar's end-of-archive are
-checked too: :mod:`pcipass.adapters.bundlecheck`), when any warning concerns
+not a root, a bundle cut anywhere, corrupt or oversized: ``HostRootInvalid``), when any warning concerns
 the PCI devices (under ``sys/bus/pci`` or ``sys/devices/pci*``, a skipped bundle member, a device
 the device_spec could not be matched against, a compute config file not read), or when the
 compute config is missing or has errors (nova-compute would not start, so nothing can be said of its devices).
@@ -25,7 +23,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pcipass.adapters import bundlecheck
 from pcipass.adapters.store import hoststate, models, records
 from pcipass.core import cpuset, errors, model, numa, tracker
 from pcipass.services import cpusets, scanreport
@@ -79,10 +76,6 @@ def run_once(engine: Engine, host: str | Path = "/", *,
                                   facts_cache=scan_mod.CACHE_IGNORE).hosts[0]
     cells, cpu_problems = host_cells(scanned)
     reasons = unclean(scanned, cpu_problems)
-    if scanned.kind == scan_mod.KIND_BUNDLE:
-        cut = bundlecheck.incomplete(host)
-        if cut is not None:
-            reasons.insert(0, cut)
     if reasons:
         more = len(reasons) - MAX_REASONS
         shown = "; ".join(reasons[:MAX_REASONS]) + (f"; and {more} more" if more > 0 else "")
