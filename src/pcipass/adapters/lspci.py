@@ -8,8 +8,12 @@ several commands in one paste (records of the same address are merged), and
 
 What lspci cannot tell is ``None``:
 
-* ``dev_type`` is ``type-PF`` only when ``-vv`` shows an SR-IOV capability with
-  Total VFs > 0; otherwise ``None`` (lspci never shows ``physfn``).
+* ``dev_type`` is what the paste shows (:func:`lspcirecords.device_type`): a VF by
+  its "Virtual Function" name or a ``physfn`` link pasted beside it, a PF by an
+  SR-IOV capability with Total VFs > 0 (or a ``virtfnN`` link), type-PCI when
+  ``-vv`` lists the capabilities without SR-IOV; otherwise ``None`` (``-nn``).
+* IOMMU-group listings (``IOMMU Group N:`` headers, ``lspci -mm`` group lines) are
+  read with their group numbers (:mod:`~pcipass.adapters.lspcigroups`).
 * ``class_code`` needs the prog-if, which terse output (``-nn``) never prints:
   it is ``None`` there (the 4-digit class is kept in
   :attr:`~pcipass.adapters.lspcirecords.LspciRecord.class_id`).
