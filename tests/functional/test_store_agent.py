@@ -316,3 +316,15 @@ def test_a_type_change_is_applied_in_place(ready: Store, tmp_path: Path) -> None
     assert (plain["address"], plain["dev_type"], plain["status"]) == (pf["address"], "type-PCI",
                                                                       "available")
     assert plain["generation"] == pf["generation"] + 1
+
+
+def test_compute_conf_replaces_the_hosts_own_config(ready: Store, tmp_path: Path) -> None:
+    root = build_host(tmp_path / "h")
+    (root / "etc/nova/nova.conf").unlink()
+    refused = _agent(ready, root)
+    assert refused.code == 2 and "no compute config" in refused.err
+    conf = tmp_path / "compute.conf"
+    conf.write_text('[pci]\ndevice_spec = {"vendor_id": "8086", "product_id": "154c"}\n')
+    result = _agent(ready, root, "--compute-conf", str(conf), "-f", "json")
+    assert result.code == 0, result.err
+    assert result.json()["reported"] == 4 and result.json()["nova_host"] is None
