@@ -57,6 +57,18 @@ def test_dmesg_files() -> None:
     assert (ch.group_additions, ch.lines) == (6, ())  # six "Adding to iommu group" lines
 
 
+def test_grub_lines_that_append_to_themselves() -> None:
+    text = ('GRUB_CMDLINE_LINUX_DEFAULT="quiet"\n'
+            'GRUB_CMDLINE_LINUX="rhgb"\n'
+            'GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX intel_iommu=on"\n'
+            'GRUB_CMDLINE_LINUX_DEFAULT="${GRUB_CMDLINE_LINUX_DEFAULT} iommu.passthrough=1"\n')
+    c = kernelpaste.parse_cmdline_text(text)
+    assert c is not None
+    # grub-mkconfig joins LINUX then LINUX_DEFAULT: "rhgb intel_iommu=on quiet iommu.passthrough=1".
+    assert c.raw == "rhgb intel_iommu=on quiet iommu.passthrough=1"
+    assert (c.intel_iommu, c.iommu_passthrough) == ("on", "1")
+
+
 @pytest.mark.parametrize("text", ["", "hello world\n", "```\n$ cat /proc/cmdline\n```\n",
                                   "GRUB_CMDLINE_LINUX=\"unterminated\n", "x=" + "a" * 20000])
 def test_hostile_cmdline_texts(tmp_path: Path, text: str) -> None:

@@ -73,7 +73,12 @@ def parse_cmdline_text(text: str) -> kernel.Cmdline | None:
             continue
         g = _GRUB.match(line)
         if g:
-            grub[bool(g.group("default"))] = _unquote(g.group("value"))
+            value = _unquote(g.group("value"))
+            # GRUB_CMDLINE_LINUX="$GRUB_CMDLINE_LINUX iommu=pt" appends, as the shell reads it.
+            for default, name in ((False, "GRUB_CMDLINE_LINUX"), (True, "GRUB_CMDLINE_LINUX_DEFAULT")):
+                for ref in (f"${{{name}}}", f"${name}"):
+                    value = _replace_ref(value, ref, grub.get(default, ""))
+            grub[bool(g.group("default"))] = value.strip()
             continue
         stripped = line.strip()
         if (not stripped or _FENCE.match(line) or _PROMPT.match(line) or stripped.startswith("#")
@@ -86,6 +91,22 @@ def parse_cmdline_text(text: str) -> kernel.Cmdline | None:
     boot = [c for c in candidates if c.startswith("BOOT_IMAGE=") or " root=" in f" {c}"]
     pick = boot[0] if boot else candidates[0] if len(candidates) == 1 else None
     return kernel.parse_cmdline(pick) if pick is not None else None
+
+
+def _replace_ref(value: str, ref: str, previous: str) -> str:
+    """``value`` with the shell reference ``ref`` replaced by ``previous``; a longer name that
+    starts with the same letters ($GRUB_CMDLINE_LINUX_DEFAULT) is left alone."""
+    out: list[str] = []
+    pos = 0
+    while (at := value.find(ref, pos)) >= 0:
+        after = value[at + len(ref):at + len(ref) + 1]
+        if ref.endswith("}") or not (after.isalnum() or after == "_"):
+            out.append(value[pos:at] + previous)
+        else:
+            out.append(value[pos:at + len(ref)])
+        pos = at + len(ref)
+    out.append(value[pos:])
+    return "".join(out)
 
 
 def _unquote(value: str) -> str:
