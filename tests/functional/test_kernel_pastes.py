@@ -197,3 +197,11 @@ def test_doctor_kernel_layer_from_pastes(cli: Any) -> None:
     # A command line alone shows no IOMMU group: the kernel checks cannot tell.
     assert threadripper["PCI-K001"]["severity"] == "skip"
     assert "iommu=pt" in threadripper["PCI-K006"]["message"]
+
+
+def test_a_dmesg_larger_than_the_bound_is_refused(tmp_path: Path) -> None:
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"[    0.000000] x\n" * (kernelpaste.MAX_DMESG_BYTES // 16 + 1024))
+    with pytest.raises(kernelpaste.KernelPasteInvalid) as err:
+        kernelpaste.read_dmesg(str(big))
+    assert str(big) in err.value.message
