@@ -12,10 +12,10 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import rich.console
 import rich.progress
 import rich.text
 
+from pcipass.cli import output
 from pcipass.services import progress
 
 
@@ -42,8 +42,7 @@ class Bar:
         columns = (rich.progress.TextColumn("{task.description}"), rich.progress.BarColumn(),
                    rich.progress.MofNCompleteColumn(), _Rate(),
                    rich.progress.TimeRemainingColumn())
-        console = rich.console.Console(file=sys.stderr, highlight=False, markup=False,
-                                       emoji=False)
+        console = output.make_console(sys.stderr)  # no markup, control characters escaped
         self._bar = rich.progress.Progress(*columns, console=console, transient=True)
         self._bar.start()
         self._task = self._bar.add_task(state.what, total=state.total)
