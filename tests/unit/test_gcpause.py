@@ -33,3 +33,31 @@ def test_an_exception_still_restores_the_collector() -> None:
     with pytest.raises(RuntimeError), gcpause.paused():
         raise RuntimeError("boom")
     assert gc.isenabled()
+
+
+def test_blocks_of_two_threads_ending_in_any_order_restore_the_collector() -> None:
+    """The first thread's block ends before the second's: the collector must still come back
+    (the second block found it off, but only because the first had turned it off)."""
+    import threading
+
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+
+    def first() -> None:
+        with gcpause.paused():
+            first_in.set()
+            second_in.wait(10)
+        first_out.set()
+
+    def second() -> None:
+        first_in.wait(10)
+        with gcpause.paused():
+            second_in.set()
+            first_out.wait(10)
+            assert not gc.isenabled()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert gc.isenabled()

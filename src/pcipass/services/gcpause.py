@@ -17,21 +17,23 @@ from collections.abc import Iterator
 
 _lock = threading.Lock()
 _depth = 0
+_restore = False  # whether the collector was on when the first block began
 
 
 @contextlib.contextmanager
 def paused() -> Iterator[None]:
-    """Disable the cyclic collector for the block (re-entrant; the outermost block restores it)."""
-    global _depth
+    """Disable the cyclic collector for the block (re-entrant, and across threads: whichever
+    block ends last restores the state the first one found)."""
+    global _depth, _restore
     with _lock:
-        _depth += 1
-        was_enabled = gc.isenabled() if _depth == 1 else False
-        if _depth == 1:
+        if _depth == 0:
+            _restore = gc.isenabled()
             gc.disable()
+        _depth += 1
     try:
         yield
     finally:
         with _lock:
             _depth -= 1
-            if _depth == 0 and was_enabled:
+            if _depth == 0 and _restore:
                 gc.enable()
