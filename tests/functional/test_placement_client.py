@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -36,6 +37,20 @@ def test_client_negotiates_the_highest_common_microversion(placement: PlacementS
     # parent_provider_uuid exists only from 1.14: the negotiated version was sent.
     assert listed[child]["parent_provider_uuid"] == root
     assert listed[child]["root_provider_uuid"] == root
+
+
+def test_client_uses_the_lower_of_the_two_maximums(placement: PlacementServer) -> None:
+    client = placementapi.PlacementClient(placementapi.Endpoint(placement.url), wanted=(1, 14))
+    assert client.negotiate() == "1.14"
+    root = _rp(placement, "cn2")
+    (listed,) = client.providers()
+    assert listed["parent_provider_uuid"] is None and listed["root_provider_uuid"] == root
+    # 1.14 has no consumer_generation (1.28): Placement answers as 1.14 does
+    assert "consumer_generation" not in json.dumps(client.get(f"/resource_providers/{root}/allocations"))
+    old = placementapi.PlacementClient(placementapi.Endpoint(placement.url), wanted=(1, 10))
+    with pytest.raises(placementapi.PlacementApiError) as info:
+        old.negotiate()
+    assert "needs 1.14" in info.value.message
 
 
 def test_client_refuses_a_url_that_is_not_placement(placement: PlacementServer) -> None:

@@ -82,16 +82,18 @@ class PlacementClient:
     """One Placement endpoint. Not thread-safe (one requests session)."""
 
     def __init__(self, endpoint: Endpoint, *, retries: int = 4,
-                 session: requests.Session | None = None) -> None:
+                 session: requests.Session | None = None,
+                 wanted: tuple[int, int] = WANTED) -> None:
         self.endpoint = endpoint
         self.retries = retries
+        self.wanted = wanted
         self.session = session or requests.Session()
         self.version = "1.0"
 
     # -- plumbing ---------------------------------------------------------------------------
 
     def negotiate(self) -> str:
-        """Pick the microversion: min(server's max, WANTED); refuse below MINIMUM."""
+        """Pick the microversion: min(server's max, ``wanted``); refuse below MINIMUM."""
         root = self.call("GET", "/", versioned=False).body
         try:
             entry = root["versions"][0]
@@ -101,7 +103,7 @@ class PlacementClient:
             raise PlacementApiError(f"{self.endpoint.shown}: the root document is not Placement's "
                                     f"version list ({type(exc).__name__})",
                                     hint="check the URL: it must be Placement's, not Keystone's") from None
-        chosen = min(high, WANTED)
+        chosen = min(high, self.wanted)
         if chosen < MINIMUM or chosen < low:
             raise PlacementApiError(
                 f"{self.endpoint.shown}: Placement supports microversions {entry['min_version']} to "
