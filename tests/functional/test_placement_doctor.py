@@ -234,3 +234,18 @@ def test_doctor_unreadable_placement_skips_with_the_reason(fleet: dict[str, Path
     res = run_cli(["doctor", "--host", str(fleet["compute-7"]), "--placement-url", "http://x",
                    "--placement", str(bad)])
     assert res.code == 64 and "give one of" in res.err
+
+
+def test_usages_over_the_devices_left(placement: PlacementServer, fleet: dict[str, Path],
+                                      tmp_path: Path) -> None:
+    rps = synced(placement, fleet)
+    _allocate(placement, rps[VF7], "CUSTOM_PCI_8086_154C", 3)
+    # compute-7 comes back with 2 VFs instead of 3 (sriov_numvfs lowered)
+    profile, specs = FLEET["compute-7"]
+    built = fakehost.build(tmp_path / "compute-7", profile.replace("vfs=3", "vfs=2"))
+    (built.root / "etc/nova").mkdir(parents=True, exist_ok=True)
+    (built.root / "etc/nova/nova.conf").write_text(f"[pci]\nreport_in_placement = True\ndevice_spec = {specs}\n")
+    doc = doctor(dict(fleet, **{"compute-7": built.root}), "--placement-url", placement.url)
+    assert problems(doc) == {("PCI-P003", "fail", "compute-7", VF7), ("PCI-P005", "fail", "compute-7", VF7)}
+    p005 = next(f for f in doc["findings"] if f["id"] == "PCI-P005")
+    assert p005["message"].startswith("3 CUSTOM_PCI_8086_154C allocated") and "has 2" in p005["message"]
