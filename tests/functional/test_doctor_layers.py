@@ -427,7 +427,7 @@ def test_n002_runs_on_the_near_misses_before_the_id_is_fixed(tmp_path: Path) -> 
     assert set(got) == {"PCI-S011", "PCI-N002", "PCI-C005"}
     [n2] = got["PCI-N002"]
     assert n2.severity == "fail" and n2.message.startswith(
-        "after you fix the product_id of device_spec entry 0 (10fb -> 10ed), these 8 VFs on NUMA node 1 still "
+        "after you fix the product_id 10fb -> 10ed in device_spec entry 0, these 8 VFs on NUMA node 1 still "
         "won't fit alias 'vf' under required: the instance (2 vCPUs pinned, 2048 MiB) can only be placed on "
         "NUMA node(s) 0")
     assert any(e.value.startswith('device_spec = {"vendor_id": "8086", "product_id": "10fb"') for e in n2.evidence)

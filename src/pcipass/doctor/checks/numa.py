@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from pcipass.core import model, pools, requests, schedule, spec
 from pcipass.core import numa as numa_mod
-from pcipass.doctor import mapping
+from pcipass.doctor import hypothesis, mapping
 from pcipass.doctor import model as dm
 from pcipass.doctor.checks import common
 from pcipass.doctor.registry import check
@@ -93,16 +93,6 @@ MAX_HYPOTHESES = 2
 Matcher = Callable[[model.Device], "spec.SpecEntry | None"]
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Correction:
-    """A near-miss device_spec entry, corrected: ``field`` from ``wanted`` to ``got``."""
-
-    entry: spec.SpecEntry
-    field: str
-    wanted: str
-    got: str
-
-
 @check("PCI-N002", Layer.NUMA, title="the flavor's devices sit where the instance can be placed")
 def device_numa_vs_fit(host_fit: dm.HostFit, devices: dm.DeviceFacts, compute_config: dm.ConfigFacts,
                        flavors: Sequence[dm.FlavorFacts], spec_map: Sequence[mapping.SpecRow],
@@ -114,8 +104,11 @@ def device_numa_vs_fit(host_fit: dm.HostFit, devices: dm.DeviceFacts, compute_co
     ``hw:numa_nodes`` layout), NUMATopologyFilter rejects the host although both the devices and the
     CPUs exist. The scheduling core decides it, with the device NUMA nodes from sysfs and the cells'
     capacity as evidence. The check also runs on the near misses of a device_spec entry that matches
-    nothing (or only the PFs): with the ID corrected, would the flavor fit? So the operator hears about
-    NUMA before fixing the ID. Fails; the fix moves the instance to the devices' node or relaxes
+    nothing (or only the PFs), and of an alias asking ``type-VF`` with a PF's id: one hypothesis
+    corrects the ID in every device_spec entry and alias the request depends on, and asks whether the
+    flavor would fit. So the operator hears about NUMA before fixing the ID. Without
+    ``cpu_dedicated_set`` a pinned guest is judged as if it held every CPU of each node, and the
+    message says so. Fails; the fix moves the instance to the devices' node or relaxes
     ``hw:pci_numa_affinity_policy`` to ``preferred``."""
     if host_fit.broken is not None:
         return
@@ -129,16 +122,16 @@ def device_numa_vs_fit(host_fit: dm.HostFit, devices: dm.DeviceFacts, compute_co
         if guest is None or not feasible:
             continue  # no NUMA topology, or the instance fits no node at all (PCI-C005 says so)
         ctx = _Fit(fl, ff, guest, cells, feasible, compute_config, controller_config,
-                   dict(numa.cells) if numa is not None else {})
+                   dict(numa.cells) if numa is not None else {}, tuple(fl.requests))
         if _has_numa_reason(ff.verdict):
             yield from _stuck(ctx, lambda d: compute_config.matches.get(d.address), devices, None)
-        for fix in _corrections(spec_map, compute_config, devices)[:MAX_HYPOTHESES]:
-            corrected = _corrected(fix)
-            specs = [corrected if e.index == fix.entry.index else e for e in host_fit.usable.specs]
-            verdict = schedule.evaluate_host(host_fit.usable.devices, specs, ff.requests, cells, ff.shape)
+        for hyp in hypothesis.hypotheses(spec_map, fl.requests, devices)[:MAX_HYPOTHESES]:
+            specs = hyp.corrected_specs(host_fit.usable.specs)
+            reqs = hypothesis.corrected_requests(hyp, fl.requests)
+            verdict = schedule.evaluate_host(host_fit.usable.devices, specs, reqs, cells, ff.shape)
             if verdict.fits or not _has_numa_reason(verdict):
                 continue
-            yield from _stuck(ctx, _matcher(specs), devices, (fix, corrected))
+            yield from _stuck(dataclasses.replace(ctx, reqs=tuple(reqs)), _matcher(specs), devices, hyp)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -151,6 +144,7 @@ class _Fit:
     config: dm.ConfigFacts
     controller: dm.ControllerFacts | None
     node_cpus: Mapping[int, tuple[int, ...]]
+    reqs: tuple[requests.PciRequest, ...]  # the flavor's requests, corrected under a hypothesis
 
 
 def _has_numa_reason(verdict: schedule.HostVerdict) -> bool:
@@ -184,26 +178,27 @@ def _enough(devs: Sequence[model.Device], need: int, placement: Sequence[numa_mo
 
 
 def _stuck(ctx: _Fit, matcher: Matcher, devices: dm.DeviceFacts,
-           hypothesis: tuple[_Correction, spec.SpecEntry] | None) -> Iterator[dm.Result]:
+           hyp: hypothesis.Hypothesis | None) -> Iterator[dm.Result]:
     """One result per strict request whose devices suffice on some node set, but not on any set the
     instance can be placed on."""
-    for req in ctx.fl.requests:
+    for req in ctx.reqs:
         policy = req.numa_policy or pools.LEGACY
         if policy not in STRICT:
             continue
         devs = [d for d in devices.devices if d.numa_node is not None
-                and (e := matcher(d)) is not None and (hypothesis is None or e.index == hypothesis[1].index)
+                and (e := matcher(d)) is not None
+                and (hyp is None or not hyp.entries or e.index in hyp.indexes)
                 and mapping.reaches(req.specs, d, e, devices)]
         anywhere = itertools.permutations(ctx.cells, len(ctx.guest))
         if not devs or not any(_enough(devs, req.count, p, ctx.cells, policy) for p in anywhere):
             continue  # too few devices per node: PCI-N003; none at all: PCI-S002/PCI-C005
         if any(_enough(devs, req.count, p, ctx.cells, policy) for p in ctx.feasible):
             continue
-        yield _result(ctx, req, policy, devs, hypothesis)
+        yield _result(ctx, req, policy, devs, hyp)
 
 
 def _result(ctx: _Fit, req: requests.PciRequest, policy: str, devs: Sequence[model.Device],
-            hypothesis: tuple[_Correction, spec.SpecEntry] | None) -> dm.Result:
+            hyp: hypothesis.Hypothesis | None) -> dm.Result:
     dev_nodes = sorted({d.numa_node for d in devs if d.numa_node is not None})
     fit_nodes = sorted({c.id for p in ctx.feasible for c in p})
     kind = _kinds(devs)
@@ -212,16 +207,25 @@ def _result(ctx: _Fit, req: requests.PciRequest, policy: str, devs: Sequence[mod
     shape = ctx.ff.shape
     instance = (f"the instance ({shape.vcpus} vCPUs{' pinned' if shape.cpu_policy == numa_mod.DEDICATED else ''}, "
                 f"{shape.memory_mb} MiB) can only be placed on NUMA node(s) {', '.join(map(str, fit_nodes))}")
-    if hypothesis is None:
+    if hyp is None:
         message = (f"alias {req.alias_name!r} needs {req.count} device(s) under {policy!r}: the {len(devs)} "
                    f"{kind} it can use sit on NUMA node {where}, but {instance} ({why})")
     else:
-        fix, corrected = hypothesis
-        message = (f"after you fix the {fix.field} of device_spec entry {fix.entry.index} ({fix.wanted} -> "
-                   f"{fix.got}), these {len(devs)} {kind} on NUMA node {where} still won't fit alias "
+        message = (f"after you fix the {hyp.field} {hyp.wanted} -> {hyp.got} in {hyp.where()}, these "
+                   f"{len(devs)} {kind} on NUMA node {where} still won't fit alias "
                    f"{req.alias_name!r} under {policy}: {instance} ({why})")
-    return dm.result(dm.FAIL, f"flavor {ctx.fl.name!r}", message, _evidence(ctx, req, devs, hypothesis),
+    if _cpus_unset(ctx):
+        message += (f"; [compute] cpu_dedicated_set is unset: judged as if it held every CPU of each NUMA "
+                    "node (set it to the CPUs guests may pin, PCI-C004)")
+    return dm.result(dm.FAIL, f"flavor {ctx.fl.name!r}", message, _evidence(ctx, req, devs, hyp),
                      _fix(ctx, dev_nodes))
+
+
+def _cpus_unset(ctx: _Fit) -> bool:
+    """A pinned guest on a compute without cpu_dedicated_set (or vcpu_pin_set): the cells hold every CPU."""
+    nova = ctx.config.nova
+    return (ctx.ff.shape.cpu_policy == numa_mod.DEDICATED and not nova.cpu_dedicated_set
+            and not nova.vcpu_pin_set)
 
 
 def _kinds(devs: Sequence[model.Device]) -> str:
@@ -240,7 +244,7 @@ def _misses(ctx: _Fit, nodes: Sequence[int]) -> list[numa_mod.CellMiss]:
 
 
 def _evidence(ctx: _Fit, req: requests.PciRequest, devs: Sequence[model.Device],
-              hypothesis: tuple[_Correction, spec.SpecEntry] | None) -> list[dm.Evidence]:
+              hyp: hypothesis.Hypothesis | None) -> list[dm.Evidence]:
     out = [dm.Evidence(common.sysfs(d.address, "numa_node"), str(d.numa_node)) for d in devs[:2]]
     for c in ctx.cells:
         online = ctx.node_cpus.get(c.id)
@@ -255,13 +259,14 @@ def _evidence(ctx: _Fit, req: requests.PciRequest, devs: Sequence[model.Device],
                    if ov is not None else dm.Evidence("(config)", f"cpu_dedicated_set = {nova.cpu_dedicated_set}"))
     if ctx.fl.extra_specs.get(requests.POLICY_KEY):
         out.append(ctx.fl.evidence(requests.POLICY_KEY))
-    elif ctx.controller is not None and req.alias_name:
+    if ctx.controller is not None and req.alias_name and (
+            not ctx.fl.extra_specs.get(requests.POLICY_KEY) or (hyp is not None and req.alias_name in hyp.aliases)):
         out.append(ctx.controller.alias_source(req.alias_name))
     for key in ("hw:numa_nodes", "hw:cpu_policy"):
         if key in ctx.fl.extra_specs:
             out.append(ctx.fl.evidence(key))
-    if hypothesis is not None:
-        out.append(ctx.config.source_of(hypothesis[0].entry))
+    if hyp is not None:
+        out.extend(ctx.config.source_of(e) for e in hyp.entries)
     return out
 
 
@@ -288,39 +293,6 @@ def _fix(ctx: _Fit, dev_nodes: Sequence[int]) -> str:
                          f"has {miss.have} {miss.resource})")
     place = "; ".join(dict.fromkeys(steps)) or f"place the instance on NUMA node {', '.join(map(str, dev_nodes))}"
     return f"pin/resize the flavor to fit node {', '.join(map(str, dev_nodes))}: {place}; or relax the policy: {relax}"
-
-
-def _corrections(rows: Sequence[mapping.SpecRow], config: dm.ConfigFacts,
-                 devices: dm.DeviceFacts) -> list[_Correction]:
-    """ID fixes the mapping table suggests: near misses of MISSING entries, and PF IDs meant for VFs."""
-    out: list[_Correction] = []
-    for row in rows:
-        entry = row.entry
-        if row.status == mapping.MISSING:
-            for miss in row.near_misses:
-                diff = miss.differs
-                if len(diff) == 1 and diff[0].field in ("vendor_id", "product_id") and diff[0].got:
-                    out.append(_Correction(entry, diff[0].field, diff[0].wanted, diff[0].got))
-        elif row.status == mapping.MATCHED and entry.spec.product_id != spec.ANY:
-            pfs = list(row.devices)
-            if mapping.pf_instead_of_vf(entry.spec, pfs, devices) is not None:
-                vf_ids = sorted({v.product_id for pf in pfs for v in devices.vfs_of(pf.address)})
-                if vf_ids:
-                    out.append(_Correction(entry, "product_id", entry.spec.product_id, vf_ids[0]))
-    unique: dict[tuple[int, str, str], _Correction] = {}
-    for c in out:
-        unique.setdefault((c.entry.index, c.field, c.got), c)
-    return list(unique.values())
-
-
-def _corrected(fix: _Correction) -> spec.SpecEntry:
-    raw = {**fix.entry.spec.raw, fix.field: fix.got}
-    old = fix.entry.spec
-    if fix.field == "vendor_id":
-        new = dataclasses.replace(old, raw=raw, vendor_id=fix.got)
-    else:
-        new = dataclasses.replace(old, raw=raw, product_id=fix.got)
-    return dataclasses.replace(fix.entry, spec=new)
 
 
 def _matcher(specs: Sequence[spec.SpecEntry]) -> Matcher:
