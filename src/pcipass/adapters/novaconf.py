@@ -157,6 +157,9 @@ def read_loaded(loaded: Sequence[Loaded], names: Sequence[str],
     for opt in novaopts.OPTS:
         values[opt.field] = state.read(conf, opt)
     state.warn_names()
+    located = [ov for ov in values["available_filters"] if ov.file is not None]
+    if located:  # a multi-valued option the controller's config may own (hostmatch.CONTROLLER_OPTIONS)
+        state.sources["available_filters"] = located[0]
     if loaded and not _has_pci(values, state.sources):
         state.warnings.append(errors.Problem(
             "NoPciOptions",

@@ -51,6 +51,8 @@ OPTS: tuple[Opt, ...] = (
     Opt("pci_in_placement", "filter_scheduler", "pci_in_placement"),
     Opt("enabled_filters", "filter_scheduler", "enabled_filters"),
     Opt("pci_weight_multiplier", "filter_scheduler", "pci_weight_multiplier"),
+    Opt("available_filters", "filter_scheduler", "available_filters", multi=True),
+    Opt("weight_classes", "filter_scheduler", "weight_classes"),
     Opt("cpu_dedicated_set", "compute", "cpu_dedicated_set"),
     Opt("cpu_shared_set", "compute", "cpu_shared_set"),
     Opt("vcpu_pin_set", DEFAULT, "vcpu_pin_set"),
@@ -125,6 +127,8 @@ def register(conf: cfg.ConfigOpts) -> None:
         cfg.ListOpt("enabled_filters", default=list(config.DEFAULT_ENABLED_FILTERS)),
         cfg.FloatOpt("pci_weight_multiplier", default=config.DEFAULT_PCI_WEIGHT_MULTIPLIER,
                      min=0.0),
+        cfg.MultiStrOpt("available_filters", default=[config.DEFAULT_AVAILABLE_FILTERS]),
+        cfg.ListOpt("weight_classes", default=[config.DEFAULT_WEIGHT_CLASSES]),
     ], group="filter_scheduler")
     conf.register_opts([cfg.StrOpt("cpu_dedicated_set"), cfg.StrOpt("cpu_shared_set")],
                        group="compute")
@@ -198,7 +202,8 @@ def default_value(opt: Opt) -> Any:
     defaults = {"device_spec": [], "alias": [], "legacy_devices": [],
                 "report_in_placement": False, "pci_in_placement": False,
                 "enabled_filters": list(config.DEFAULT_ENABLED_FILTERS),
-                "pci_weight_multiplier": config.DEFAULT_PCI_WEIGHT_MULTIPLIER}
+                "pci_weight_multiplier": config.DEFAULT_PCI_WEIGHT_MULTIPLIER,
+                "available_filters": [], "weight_classes": [config.DEFAULT_WEIGHT_CLASSES]}
     return defaults.get(opt.field)
 
 

@@ -308,6 +308,15 @@ _TABLE: tuple[Code, ...] = (
          _A.SCHEDULE, OWN, WARNING, Layer.SCHEDULER),
     Code("AliasesFromCompute", "no controller config given: the aliases are a compute host's, and "
          "nova-api must define the same", _A.SCHEDULE, OWN, WARNING, Layer.DEVICE_SPEC),
+    Code("SchedulerHostFilterNotFound", "[filter_scheduler] enabled_filters names a filter Nova 34 does "
+         "not have (removed in an earlier release, or misspelled): nova-scheduler stops at start",
+         _A.SCHEDULE, NOVA, ERROR, Layer.SCHEDULER),
+    Code("SchedulerClassNotFound", "[filter_scheduler] available_filters or weight_classes names a "
+         "nova.* class or module Nova 34 does not have: the import fails and nova-scheduler stops at "
+         "start", _A.SCHEDULE, OWN, ERROR, Layer.SCHEDULER),
+    Code("UnverifiedSchedulerClass", "a scheduler filter or weigher pcipass cannot verify: "
+         "available_filters or weight_classes loads modules other than Nova's", _A.SCHEDULE, OWN,
+         WARNING, Layer.SCHEDULER),
     # -- Neutron SR-IOV agent config ------------------------------------------------------
     Code("SriovAgentConfigInvalid", "a [sriov_nic] item the agent refuses (mappings, excluded devices, "
          "bandwidths)", _A.SRIOV_AGENT, OWN, ERROR, Layer.NEUTRON),
@@ -384,6 +393,21 @@ _TABLE: tuple[Code, ...] = (
          "sys/bus/pci, a config error): the store was left untouched", _A.STORE, OWN, ERROR),
     Code("AliasUnknown", "the devices listing was asked for an alias the config does not define",
          _A.STORE, OWN, ERROR),
+    # -- claims in the device store ----------------------------------------------------------
+    Code("ConsumerConflict", "a consumer that holds devices for one request asked again with "
+         "another (the same request returns the same devices)", _A.STORE, OWN, ERROR),
+    Code("ClaimNotFound", "the consumer holds no claim or allocation (never claimed, freed, "
+         "released, or its lease expired)", _A.STORE, OWN, ERROR),
+    Code("ClaimAllocated", "release of a consumer whose devices are allocated (free them "
+         "instead)", _A.STORE, OWN, ERROR),
+    Code("DevicesTaken", "the devices the scheduler picked were taken by another writer before "
+         "the claim committed (the next best host is tried)", _A.STORE, OWN, ERROR),
+    Code("NoValidHost", "no host in the device store fits the request", _A.STORE, OWN, ERROR,
+         Layer.SCHEDULER),
+    Code("ClaimContended", "every attempt to claim met another writer; nothing was claimed",
+         _A.STORE, OWN, ERROR),
+    Code("ClaimRequestInvalid", "the flavor, image, controller aliases or a port's MAC or VLAN "
+         "of a claim cannot be read", _A.STORE, OWN, ERROR),
 )
 
 CODES: Mapping[str, Code] = MappingProxyType({c.name: c for c in _TABLE})

@@ -22,6 +22,9 @@ DEFAULT_ENABLED_FILTERS: tuple[str, ...] = (
     "ServerGroupAffinityFilter",
 )
 DEFAULT_PCI_WEIGHT_MULTIPLIER = 1.0
+# The same file's available_filters and weight_classes defaults: every filter and weigher of Nova.
+DEFAULT_AVAILABLE_FILTERS = "nova.scheduler.filters.all_filters"
+DEFAULT_WEIGHT_CLASSES = "nova.scheduler.weights.all_weighers"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -75,6 +78,9 @@ class NovaConfig:
     enabled_filters: list[str] = dataclasses.field(
         default_factory=lambda: list(DEFAULT_ENABLED_FILTERS))
     pci_weight_multiplier: float = DEFAULT_PCI_WEIGHT_MULTIPLIER
+    # Each value where it was written; none: Nova's default (DEFAULT_AVAILABLE_FILTERS).
+    available_filters: list[OptionValue] = dataclasses.field(default_factory=list)
+    weight_classes: list[str] = dataclasses.field(default_factory=lambda: [DEFAULT_WEIGHT_CLASSES])
     cpu_dedicated_set: str | None = None
     cpu_shared_set: str | None = None
     vcpu_pin_set: str | None = None

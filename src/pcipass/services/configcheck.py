@@ -15,7 +15,7 @@ from typing import Any
 
 from pcipass.adapters import novaprepare, novasnippets, sniff, sriovagent
 from pcipass.core import alias as alias_mod
-from pcipass.core import config, errors, legacy, model, spec, spec_fields
+from pcipass.core import codes, config, errors, legacy, model, schedfilters, spec, spec_fields
 from pcipass.core import spec_address as addr
 from pcipass.services import cpusets, regexbound
 
@@ -182,6 +182,8 @@ def analyze(nova: config.NovaConfig, facts: model.HostFacts, *,
                          "as a separate tag, so devices land in a pool no request asks for"),
                 hint=f'rename "{tag}" to "{suggestion}"'))
     view.warnings.extend(_cross_checks(nova, specs))
+    for p in scheduler_classes(nova):
+        (view.errors if codes.CODES[p.code].severity is codes.Severity.ERROR else view.warnings).append(p)
     view.errors.extend(cpusets.bounded_options(nova)[1])
     if nova.legacy_devices:
         view.legacy = legacy.parse_legacy_config(nova.legacy_devices, host=nova.host)
@@ -267,6 +269,20 @@ def _first_timeout(entry: spec.SpecEntry, values: tuple[set[str], ...]) -> error
 def _spec_entry_name(entry: spec.SpecEntry) -> str:
     where = f"device_spec value {entry.value_index}"
     return where if entry.item is None else f"{where}, item {entry.item}"
+
+
+def scheduler_classes(nova: config.NovaConfig) -> list[errors.Problem]:
+    """Filters and weighers that stop nova-scheduler at start, or that pcipass cannot verify."""
+    located = [ov for ov in nova.available_filters if ov.file is not None]
+    where = {schedfilters.ENABLED: _where(nova.located("enabled_filters")),
+             schedfilters.AVAILABLE: _where(located[0] if located else None),
+             schedfilters.WEIGHTS: _where(nova.located("weight_classes"))}
+    available = [ov.value for ov in nova.available_filters] or [config.DEFAULT_AVAILABLE_FILTERS]
+    return schedfilters.problems(nova.enabled_filters, available, nova.weight_classes, where)
+
+
+def _where(ov: config.OptionValue | None) -> schedfilters.Where:
+    return schedfilters.Where(ov.file, ov.line) if ov is not None else schedfilters.Where()
 
 
 def _cross_checks(nova: config.NovaConfig, specs: spec.SpecParseResult) -> list[errors.Problem]:

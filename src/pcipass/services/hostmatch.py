@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from pcipass.services import configcheck
 
 #: The [filter_scheduler] options a controller config overrides.
-CONTROLLER_OPTIONS = ("pci_in_placement", "enabled_filters", "pci_weight_multiplier")
+CONTROLLER_OPTIONS = ("pci_in_placement", "enabled_filters", "pci_weight_multiplier", "available_filters",
+                      "weight_classes")
 
 
 @dataclasses.dataclass

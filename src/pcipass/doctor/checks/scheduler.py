@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from pcipass.core import schedule
+from pcipass.core import schedfilters, schedule
 from pcipass.doctor import model as dm
 from pcipass.doctor.checks import common
 from pcipass.doctor.registry import check
@@ -90,6 +90,23 @@ def dedicated_cpus(flavors: Sequence[dm.FlavorFacts], compute_config: dm.ConfigF
                         [fl.evidence("hw:cpu_policy"),
                          dm.Evidence(", ".join(compute_config.files) or "(config)", "cpu_dedicated_set (unset)")],
                         "[compute] cpu_dedicated_set = <host CPUs for guests, e.g. 2-15,18-31>")
+
+
+@check("PCI-C006", Layer.SCHEDULER, title="every scheduler filter and weigher exists in Nova 34")
+def scheduler_classes(controller_config: dm.ControllerFacts) -> Iterator[dm.Result]:
+    """nova-scheduler looks up each ``[filter_scheduler] enabled_filters`` name among the classes
+    ``available_filters`` loads, and imports every ``available_filters`` and ``weight_classes`` path;
+    one it cannot find stops it at start (``SchedulerHostFilterNotFound``). Old configs and guides
+    still carry filters Nova removed: ``RetryFilter`` (22.0.0 Victoria), ``RamFilter``,
+    ``CoreFilter``, ``DiskFilter`` (20.0.0 Train), ``AvailabilityZoneFilter`` (28.0.0 2023.2)...
+    Fails on a removed filter, on any other unknown name while ``available_filters`` is Nova's
+    default, and on a ``nova.`` path Nova 34 does not have, naming the release that removed it and
+    the replacement; warns ("cannot verify") where ``available_filters`` or ``weight_classes``
+    load other modules, which may define the name."""
+    for p in (*controller_config.problems, *controller_config.warnings):
+        if p.code in schedfilters.CODES:
+            severity = dm.FAIL if p.code != "UnverifiedSchedulerClass" else dm.WARN
+            yield dm.result(severity, p.entry or p.code, f"{p.code}: {p.message}", [dm.problem_evidence(p)], p.hint)
 
 
 #: Where to look when a layer is the first broken one on every host (the fix of PCI-C005).

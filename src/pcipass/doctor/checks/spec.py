@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 
-from pcipass.core import codes, errors, model, spec
+from pcipass.core import codes, errors, model, schedfilters, spec
 from pcipass.doctor import mapping
 from pcipass.doctor import model as dm
 from pcipass.doctor.checks import common
@@ -231,7 +231,8 @@ def alias_problems(controller_config: dm.ControllerFacts) -> Iterator[dm.Result]
     definitions disagree ("Device type mismatch for alias", "NUMA policy mismatch for alias"). Fails
     for those; warns for aliases Nova accepts that can never be satisfied."""
     for p in controller_config.problems:
-        yield _from_problem(p, dm.FAIL)
+        if p.code not in schedfilters.CODES:  # PCI-C006's
+            yield _from_problem(p, dm.FAIL)
     for p in controller_config.warnings:
         if p.code in ALIAS_WARNINGS:
             yield _from_problem(p, dm.WARN)
@@ -262,7 +263,7 @@ def controller_warnings(controller_config: dm.ControllerFacts) -> Iterator[dm.Re
     """The same naming checks as PCI-S008 for the controller's nova.conf (``--nova-conf``), plus its
     other warnings that are not about aliases (those are PCI-S006's)."""
     for p in controller_config.warnings:
-        if p.code not in ALIAS_WARNINGS:
+        if p.code not in ALIAS_WARNINGS | schedfilters.CODES:
             yield _from_problem(p, dm.WARN)
 
 

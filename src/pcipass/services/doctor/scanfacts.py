@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pcipass.core import errors
+from pcipass.core import errors, schedfilters
 from pcipass.doctor import model
 
 if TYPE_CHECKING:
@@ -66,8 +66,8 @@ def config_facts(s: scanreport.HostScan, controller: model.ControllerFacts | Non
     reported = {_key(p) for p in (*controller.problems, *controller.warnings)} if controller else set()
 
     def mine(p: errors.Problem) -> bool:
-        if p.code == "PciInPlacementWithoutReporting":
-            return False
+        if p.code == "PciInPlacementWithoutReporting" or p.code in schedfilters.CODES:
+            return False  # per-host and controller scheduler checks report them (nova-compute loads no filter)
         if same:
             return not is_controller_problem(p)
         return _key(p) not in reported
