@@ -13,7 +13,7 @@ from support import run_cli, validate_schema
 
 from pcipass.adapters.store import migrate, models
 
-TABLES = {"hosts", "numa_cells", "devices", "claims", "tracker_memory", "audit"}
+TABLES = {"hosts", "numa_cells", "devices", "claims", "tracker_memory", "audit", "consumers"}
 
 
 def _tables(s: Store) -> set[str]:
@@ -25,15 +25,15 @@ def test_db_upgrade_from_empty_reaches_head_with_every_table(store: Store) -> No
     assert before.code == 1, before.err
     validate_schema(before.json(), "db-status")
     assert before.json()["current"] is None
-    assert [p["revision"] for p in before.json()["pending"]] == ["0001", "0002"]
+    assert [p["revision"] for p in before.json()["pending"]] == ["0001", "0002", "0003"]
     up = run_cli(["db", "upgrade", "--db", store.url])
     assert up.code == 0, up.err
-    assert "upgraded from an empty database to 0002" in up.out
+    assert "upgraded from an empty database to 0003" in up.out
     after = run_cli(["db", "status", "--db", store.url, "-f", "json"])
     assert after.code == 0 and after.json()["at_head"] and after.json()["pending"] == []
     assert _tables(store) == TABLES
     again = run_cli(["db", "upgrade", "--db", store.url])
-    assert again.code == 0 and "already at revision 0002" in again.out
+    assert again.code == 0 and "already at revision 0003" in again.out
 
 
 def test_models_agree_with_the_head_revision(ready: Store) -> None:
@@ -50,13 +50,13 @@ def test_an_older_revision_is_never_migrated_silently(store: Store, tmp_path: Pa
     status = run_cli(["db", "status", "--db", store.url, "-f", "json"])
     assert status.code == 1
     assert status.json()["current"] == "0001"
-    assert [p["revision"] for p in status.json()["pending"]] == ["0002"]
+    assert [p["revision"] for p in status.json()["pending"]] == ["0002", "0003"]
     text = run_cli(["db", "status", "--db", store.url])
     assert "run pcipass db upgrade" in text.out
     for args in (["devices"], ["agent", "--once", "--host", str(tmp_path)]):
         result = run_cli([*args, "--db", store.url])
         assert result.code == 2, result.err
-        assert "is at revision 0001, this pcipass needs 0002" in result.err
+        assert "is at revision 0001, this pcipass needs 0003" in result.err
         assert "fix: run pcipass db upgrade" in result.err
     assert _tables(store) == {"hosts", "numa_cells", "devices"}  # still 0001
     assert run_cli(["db", "upgrade", "--db", store.url]).code == 0

@@ -50,11 +50,20 @@ def _numa_list(ctx: click.Context, param: click.Parameter, value: str | None) ->
 @click.option("-j", "--jobs", type=click.IntRange(0, 256), default=0, show_default=True,
               help="Host roots scanned in parallel processes (0: one per CPU for large fleets).")
 @climain.no_facts_cache_option()
+@click.option("--db", "db_url", metavar="URL",
+              help="Schedule over the hosts in the device store (with --claim); see "
+                   "pcipass agent --once.")
+@click.option("--claim", "claim", is_flag=True,
+              help="With --db: claim the chosen host's devices for --consumer, atomically.")
+@click.option("--consumer", metavar="UUID", help="The instance the claimed devices go to.")
+@click.option("--lease", type=click.IntRange(0, 7 * 24 * 3600), metavar="SECONDS",
+              help="The claim's lease (default 300 s, by the database server's clock).")
 @climain.format_option()
 def schedule_command(flavors: tuple[str, ...], image: str | None, ports: tuple[str, ...],
                      nova_conf: tuple[str, ...], compute_conf: tuple[str, ...],
                      hosts: tuple[str, ...], lspci: tuple[str, ...],
                      instance_numa_nodes: list[int] | None, jobs: int, no_facts_cache: bool,
+                     db_url: str | None, claim: bool, consumer: str | None, lease: int | None,
                      fmt: str) -> int:
     """Play Nova's PCI scheduling for each flavor on each host, and explain every "no".
 
@@ -69,6 +78,17 @@ def schedule_command(flavors: tuple[str, ...], image: str | None, ports: tuple[s
     from pcipass.services import schedule
     from pcipass.services.jsonview import to_json
 
+    if db_url is not None or claim:
+        from pcipass.cli import commands_claims
+
+        if hosts or lspci or compute_conf:
+            raise click.UsageError("--db schedules over the store: no --host, --lspci or "
+                                   "--compute-conf")
+        if not claim or db_url is None:
+            raise click.UsageError("--db and --claim go together: pcipass schedule --db URL "
+                                   "--claim --consumer UUID --flavor F.json")
+        return commands_claims.schedule_claim(db_url, consumer, flavors, ports, nova_conf, image,
+                                              instance_numa_nodes, lease, fmt)
     if not hosts and not lspci:
         raise click.UsageError("give at least one --host ROOT or --lspci FILE")
     try:

@@ -125,6 +125,8 @@ class LazyGroup(SuggestingGroup):
         "db": "pcipass.cli.commands_store",
         "agent": "pcipass.cli.commands_store",
         "devices": "pcipass.cli.commands_store",
+        "claim": "pcipass.cli.commands_claims",
+        "allocation": "pcipass.cli.commands_claims",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

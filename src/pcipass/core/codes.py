@@ -402,7 +402,7 @@ _TABLE: tuple[Code, ...] = (
          "instead)", _A.STORE, OWN, ERROR),
     Code("DevicesTaken", "the devices the scheduler picked were taken by another writer before "
          "the claim committed (the next best host is tried)", _A.STORE, OWN, ERROR),
-    Code("NoValidHost", "no host in the device store fits the request", _A.STORE, OWN, ERROR,
+    Code("NoHostFits", "no host in the device store fits the request", _A.STORE, OWN, ERROR,
          Layer.SCHEDULER),
     Code("ClaimContended", "every attempt to claim met another writer; nothing was claimed",
          _A.STORE, OWN, ERROR),

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from pcipass.adapters.store import engine as engine_mod
-from pcipass.adapters.store import models, records
+from pcipass.adapters.store import leases, models, records
 from pcipass.core import devicestate as ds
 from pcipass.core import errors, tracker
 
@@ -50,32 +50,79 @@ class HostUnknown(errors.InputError):
 
 def apply(engine: Engine, hostname: str, rule: Rule, *, command: str,
           facts: records.HostFacts | None = None,
-          spec_tags: Mapping[str, Mapping[str, Any]] | None = None) -> records.Applied:
+          spec_tags: Mapping[str, Mapping[str, Any]] | None = None,
+          lease_seconds: int | None = None) -> records.Applied:
     """Run ``rule`` on the stored state of ``hostname`` and write the result, in one transaction.
 
     :param facts: the host's names and NUMA cells; the host row is created when missing (only
         with facts: a rule on an unknown host raises :class:`HostUnknown`).
     :param spec_tags: address -> the tags of the ``device_spec`` entry that matched it.
-    :raises StoreConflict: a concurrent writer changed the same rows.
+    :param lease_seconds: the lease of the claims this run makes (None: no lease).
+    :raises StoreConflict: a concurrent writer changed the same rows, or the database met a
+        deadlock or a serialization failure (:func:`leases.retryable`).
     :raises Exception: whatever ``rule`` raises (the state machine's errors); nothing is written.
     """
-    try:
-        with Session(engine) as session, session.begin():
-            return _apply(session, hostname, rule, command, facts, spec_tags or {})
-    except sqlalchemy.orm.exc.StaleDataError as exc:
-        raise StoreConflict(hostname=hostname, reason=str(exc),
-                            hint="run the command again") from exc
-    except sqlalchemy.exc.IntegrityError as exc:
-        raise StoreConflict(hostname=hostname, reason=str(exc.orig).splitlines()[0],
-                            hint="run the command again") from exc
-    except sqlalchemy.exc.DBAPIError as exc:
-        raise engine_mod.StoreUnavailable(url=engine_mod.shown(engine.url),
-                                          reason=str(exc.orig).splitlines()[0]) from exc
+    with transaction(engine, hostname) as session:
+        return apply_in(session, hostname, rule, command=command, facts=facts,
+                        spec_tags=spec_tags, lease_seconds=lease_seconds)
+
+
+class transaction:
+    """One transaction on the store, its errors told apart: a concurrent change, a deadlock or
+    a serialization failure is :class:`StoreConflict` (run it again); any other database error
+    is :class:`~pcipass.adapters.store.engine.StoreUnavailable`."""
+
+    def __init__(self, engine: Engine, hostname: str) -> None:
+        self.engine = engine
+        self.hostname = hostname
+        self.session = Session(engine)
+
+    def __enter__(self) -> Session:
+        self.session.begin()
+        return self.session
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 _tb: Any) -> None:
+        try:
+            if exc is None:
+                try:
+                    self.session.commit()
+                except BaseException as failed:
+                    self.session.rollback()
+                    self._raise(failed)
+            else:
+                self.session.rollback()
+                self._raise(exc)
+        finally:
+            self.session.close()
+
+    def _raise(self, exc: BaseException) -> None:
+        hostname, engine = self.hostname, self.engine
+        if isinstance(exc, sqlalchemy.orm.exc.StaleDataError):
+            raise StoreConflict(hostname=hostname, reason=str(exc),
+                                hint="run the command again") from exc
+        if isinstance(exc, sqlalchemy.exc.IntegrityError) or leases.retryable(exc):
+            assert isinstance(exc, sqlalchemy.exc.DBAPIError)
+            raise StoreConflict(hostname=hostname, reason=str(exc.orig).splitlines()[0],
+                                hint="run the command again") from exc
+        if isinstance(exc, sqlalchemy.exc.DBAPIError):
+            raise engine_mod.StoreUnavailable(url=engine_mod.shown(engine.url),
+                                              reason=str(exc.orig).splitlines()[0]) from exc
+
+
+def apply_in(session: Session, hostname: str, rule: Rule, *, command: str,
+             facts: records.HostFacts | None = None,
+             spec_tags: Mapping[str, Mapping[str, Any]] | None = None,
+             lease_seconds: int | None = None) -> records.Applied:
+    """:func:`apply` inside a transaction the caller holds (several rules in one transaction:
+    the expired claims released, then a claim)."""
+    return _apply(session, hostname, rule, command, facts, spec_tags or {}, lease_seconds)
 
 
 def _apply(session: Session, hostname: str, rule: Rule, command: str,
            facts: records.HostFacts | None,
-           spec_tags: Mapping[str, Mapping[str, Any]]) -> records.Applied:
+           spec_tags: Mapping[str, Mapping[str, Any]],
+           lease_seconds: int | None = None) -> records.Applied:
     host = session.scalars(select(models.Host).where(models.Host.hostname == hostname)
                            .with_for_update()).one_or_none()
     created = host is None
@@ -99,7 +146,8 @@ def _apply(session: Session, hostname: str, rule: Rule, command: str,
     counts = {"inserted": 0, "updated": 0, "deleted": 0}
     for address in sorted(after.tree.devices):
         _write_device(session, host, rows.get(address), synced.tree[address],
-                      after.tree[address], spec_tags.get(address), command, audit, counts, held)
+                      after.tree[address], spec_tags.get(address), command, audit, counts, held,
+                      lease_seconds)
     changed_memory = _write_memory(session, host, memory, after)
     changed_host = facts is not None and _write_facts(session, host, facts)
     if not created and (counts["inserted"] or counts["updated"] or counts["deleted"]
@@ -146,7 +194,7 @@ def _write_device(session: Session, host: models.Host, row: models.Device | None
                   synced: ds.TrackedDevice, dev: ds.TrackedDevice,
                   tags: Mapping[str, Any] | None, command: str,
                   audit: list[records.AuditEntry], counts: dict[str, int],
-                  held: Mapping[int, models.Claim]) -> None:
+                  held: Mapping[int, models.Claim], lease_seconds: int | None) -> None:
     old = row.status if row is not None else None
     for a, b in ((old, str(synced.status)), (str(synced.status), str(dev.status))):
         if a != b:
@@ -177,23 +225,33 @@ def _write_device(session: Session, host: models.Host, row: models.Device | None
             for k, v in diff.items():
                 setattr(row, k, v)
             counts["updated"] += 1
-    _write_claim(session, row, dev, held.get(row.id) if row.id is not None else None)
+    _write_claim(session, row, dev, held.get(row.id) if row.id is not None else None,
+                 lease_seconds)
 
 
 def _write_claim(session: Session, row: models.Device, dev: ds.TrackedDevice,
-                 claim: models.Claim | None) -> None:
+                 claim: models.Claim | None, lease_seconds: int | None) -> None:
+    """The claim row follows the device: a claim gets the run's lease (server clock), an
+    allocation has none."""
     if dev.status not in _BUSY or dev.owner is None:
         if claim is not None:
             session.delete(claim)
         return
+    lease = (leases.until(lease_seconds)
+             if dev.status == ds.Status.CLAIMED and lease_seconds is not None else None)
     if claim is None:
         session.add(models.Claim(device_id=row.id, consumer_uuid=dev.owner,
-                                 request_id=dev.request_id, status=str(dev.status)))
+                                 request_id=dev.request_id, status=str(dev.status),
+                                 lease_expires_at=lease))
         return
+    changed = False
     for name, value in (("consumer_uuid", dev.owner), ("request_id", dev.request_id),
                         ("status", str(dev.status))):
         if getattr(claim, name) != value:
             setattr(claim, name, value)
+            changed = True
+    if changed and (dev.status == ds.Status.ALLOCATED or lease is not None):
+        claim.lease_expires_at = lease
 
 
 def _write_memory(session: Session, host: models.Host,
@@ -244,6 +302,11 @@ def _cell(c: models.NumaCell) -> records.StoredCell:
     sockets = tuple(int(s) for s in c.sockets.split(",") if s.strip().isdigit())
     return records.StoredCell(c.cell_id, c.cpus, c.memory_kb, sockets, c.shared_cpus,
                               c.dedicated_cpus, c.memory_mb, c.socket)
+
+
+def stored_cell(c: models.NumaCell) -> records.StoredCell:
+    """A NUMA cell row as its record."""
+    return _cell(c)
 
 
 def cells(host: models.Host) -> tuple[records.StoredCell, ...]:

@@ -135,9 +135,26 @@ class Claim(Base):
     consumer_uuid: Mapped[str] = mapped_column(String(NAME), nullable=False, index=True)
     request_id: Mapped[str | None] = mapped_column(String(NAME))
     status: Mapped[str] = mapped_column(String(STATUS), nullable=False)
-    lease_expires_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_expires_at: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True),
+                                                                       index=True)
     created_at: Mapped[datetime.datetime] = _created()
     updated_at: Mapped[datetime.datetime] = _updated()
+
+
+class Consumer(Base):
+    """A consumer (instance) holding devices through ``schedule --claim``: its host and its
+    request (canonical JSON) with the request's fingerprint. Unique by consumer, so two
+    concurrent claims of one consumer never both succeed; gone when the consumer holds nothing."""
+
+    __tablename__ = "consumers"
+    __table_args__ = (UniqueConstraint("consumer_uuid", name="uq_consumers_consumer_uuid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    consumer_uuid: Mapped[str] = mapped_column(String(NAME), nullable=False)
+    hostname: Mapped[str] = mapped_column(String(NAME), nullable=False)
+    fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
+    request: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime.datetime] = _created()
 
 
 class TrackerMemory(Base):

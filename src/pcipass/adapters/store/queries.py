@@ -84,6 +84,11 @@ def _device(row: models.Device, hostname: str, nova_host: str | None) -> records
         _when(row.created_at), _when(row.updated_at))
 
 
+def when(value: datetime.datetime | None) -> str:
+    """A server timestamp as ISO 8601 text ("" for none)."""
+    return _when(value)
+
+
 def _when(value: datetime.datetime | None) -> str:
     """The server's timestamp as ISO 8601 (UTC when the database kept no zone)."""
     if value is None:
