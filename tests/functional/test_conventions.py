@@ -337,3 +337,23 @@ def test_progress_over_many_hosts_shows_on_a_terminal_only(host: Path) -> None:
     assert b"host roots scanned" in plain and re.search(rb"[0-3]/3", plain)
     piped = run(["scan", "--host", str(host), "--host", str(host), "-f", "json"])
     assert piped.returncode == 0 and piped.stderr == ""
+
+
+def test_the_store_and_placement_listings_are_their_json_rows(host: Path, db: str,
+                                                             tmp_path: Path) -> None:
+    assert run(["agent", "--once", "--host", str(host), "--db", db]).returncode in (0, 1)
+    devices = json.loads(run(["devices", "--db", db, "-f", "json"]).stdout)["devices"]
+    rows = list(csv.reader(io.StringIO(run(["devices", "--db", db, "-f", "csv", "-c", "address",
+                                            "-c", "status"]).stdout)))
+    assert rows == [["address", "status"], *([d["address"], d["status"]] for d in devices)]
+    assert devices
+    status = run(["db", "status", "--db", db, "-f", "value", "-c", "current", "-c", "at_head"])
+    assert status.stdout.split() == [json.loads(run(["db", "status", "--db", db, "-f", "json"])
+                                                .stdout)["current"], "True"]
+    conf = tmp_path / "gpu.conf"
+    conf.write_text('[pci]\ndevice_spec = {"vendor_id": "10de"}\nreport_in_placement = True\n')
+    show = ["placement", "show", "--host", str(host), "--compute-conf", str(conf)]
+    shown = json.loads(run([*show, "-f", "json"]).stdout)
+    providers = [p["name"] for h in shown["hosts"] for p in h["providers"]]
+    listed = run([*show, "-f", "value", "-c", "provider"])
+    assert listed.stdout.split() == providers and providers  # the mixed host's GPU is one

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pcipass.cli import commands_config, output
+from pcipass.cli import commands_config, listing, output
 from pcipass.cli import main as climain
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def placement_show(hosts: tuple[str, ...], hypervisor_hostname: str | None,
         if exc.hint:
             output.echo_err(f"  fix: {exc.hint}")
         return climain.EXIT_FAIL
-    output.emit(to_json(report), fmt, render_placement)
+    output.emit(to_json(report), fmt, render_placement, rows=provider_rows)
     return climain.EXIT_FAIL if report.refused else climain.EXIT_OK
 
 
@@ -123,3 +123,16 @@ from pcipass.cli import commands_placement_sync  # noqa: E402
 
 for _command in commands_placement_sync.COMMANDS:
     placement_group.add_command(_command)
+
+
+PROVIDER_COLUMNS = ("host", "provider", "parent_provider", "dev_type", "resource_class", "total",
+                    "reserved", "traits", "devices")
+
+
+def provider_rows(doc: dict[str, Any]) -> listing.Listing:
+    """placement show: one row per resource provider of every host."""
+    return listing.Listing(PROVIDER_COLUMNS, (
+        [h["name"], p["name"], p.get("parent_provider"), p.get("dev_type"),
+         p["inventory"]["resource_class"], p["inventory"]["total"], p["inventory"]["reserved"],
+         p.get("traits", []), p.get("devices", [])]
+        for h in doc["hosts"] for p in h["providers"]))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from pcipass.cli import output
+from pcipass.cli import listing, output
 from pcipass.cli import main as climain
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ def placement_sync(placement_url: str | None, os_cloud: str | None, token: str |
             facts_cache=scan_mod.CACHE_IGNORE if no_facts_cache else scan_mod.CACHE_USE)
     except errors.InputError as exc:
         return report_error("sync", exc)
-    output.emit(to_json(report), fmt, render_sync)
+    output.emit(to_json(report), fmt, render_sync, rows=change_rows)
     return climain.EXIT_FAIL if report.failed else climain.EXIT_OK
 
 
@@ -171,3 +171,14 @@ def render_sync(doc: dict[str, Any], con: rich.console.Console) -> None:
 
 
 COMMANDS = (placement_export, placement_sync)
+
+
+CHANGE_COLUMNS = ("host", "action", "provider", "parent", "status", "message")
+
+
+def change_rows(doc: dict[str, Any]) -> listing.Listing:
+    """placement sync: one row per change, planned or made."""
+    return listing.Listing(CHANGE_COLUMNS, (
+        [h["name"], r["change"]["action"], r["change"]["provider"], r["change"]["parent"],
+         r["status"], r.get("message")]
+        for h in doc["hosts"] for r in h["changes"]))

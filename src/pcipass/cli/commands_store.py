@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from pcipass.cli import main as climain
-from pcipass.cli import output
+from pcipass.cli import listing, output
 from pcipass.core.devicestate import Status
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ def db_status(db_url: str | None, fmt: str) -> int:
     doc = {"schema": "pcipass-db-status/1", "url": now.url, "current": now.current,
            "head": now.head, "at_head": now.at_head,
            "pending": [{"revision": r.revision, "doc": r.doc} for r in now.pending]}
-    output.emit(doc, fmt, _render_status)
+    output.emit(doc, fmt, _render_status, rows=status_rows)
     return climain.EXIT_OK if now.at_head else climain.EXIT_WARN
 
 
@@ -153,7 +153,7 @@ def agent_command(once: bool, host: str, compute_conf: tuple[str, ...], db_url: 
         return _store_error("agent", exc)
     for warning in report.applied.warnings:
         output.echo_err(f"pcipass agent: warning: {warning}")
-    output.emit(to_json(report), fmt, _render_agent)
+    output.emit(to_json(report), fmt, _render_agent, rows=agent_rows)
     return climain.EXIT_WARN if report.applied.warnings else climain.EXIT_OK
 
 
@@ -208,7 +208,7 @@ def devices_command(db_url: str | None, hostname: str | None, status: str | None
             engine.dispose()
     except errors.InputError as exc:
         return _store_error("devices", exc)
-    output.emit(to_json(listing), fmt, _render_devices)
+    output.emit(to_json(listing), fmt, _render_devices, rows=device_rows)
     return climain.EXIT_OK
 
 
@@ -233,3 +233,30 @@ def _render_devices(doc: dict[str, Any], con: rich.console.Console) -> None:
                       "-" if d["numa_node"] is None else str(d["numa_node"]), d["status"],
                       d["instance_uuid"] or "", d["parent_addr"] or "", tags)
     con.print(table)
+
+
+LISTING_COLUMNS = ("hostname", "address", "vendor_id", "product_id", "dev_type", "parent_addr",
+                   "numa_node", "status", "instance_uuid", "request_id", "generation")
+
+
+def device_rows(doc: dict[str, Any]) -> listing.Listing:
+    """devices: one row per stored device."""
+    return listing.Listing(LISTING_COLUMNS, ([d.get(c) for c in LISTING_COLUMNS]
+                                             for d in doc["devices"]))
+
+
+AGENT_COLUMNS = ("hostname", "address", "old_status", "new_status", "owner", "detail")
+
+
+def agent_rows(doc: dict[str, Any]) -> listing.Listing:
+    """agent: one row per change it made."""
+    return listing.Listing(AGENT_COLUMNS, ([c.get(k) for k in AGENT_COLUMNS]
+                                           for c in doc["applied"]["changes"]))
+
+
+STATUS_COLUMNS = ("url", "current", "head", "at_head", "pending")
+
+
+def status_rows(doc: dict[str, Any]) -> listing.Listing:
+    """db status: one row."""
+    return listing.Listing(STATUS_COLUMNS, [[doc.get(c) for c in STATUS_COLUMNS]])
