@@ -237,6 +237,10 @@ def commands(host: Path, db: str) -> dict[str, dict[str, Any]]:
                   "bad": ["agent", "--once", "--host", str(FIXTURES), "--db", db],
                   "wait": ["agent", "--once", "--host", str(host), "--db", db,
                            "--compute-conf", "-"]},
+        "placement sync": {"bad": ["placement", "sync", "--placement-url", "http://127.0.0.1:9",
+                                   "--host", str(FIXTURES)],
+                           "wait": ["placement", "sync", "--placement-url", "http://127.0.0.1:9",
+                                    "--host", str(host), "--compute-conf", "-"]},
         "devices": {"ok": ["devices", "--db", db],
                     "wait": ["devices", "--db", db, "--alias", "vf", "--nova-conf", "-"]},
     }
@@ -250,7 +254,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 NAMES = ["config check", "flavor explain", "scan", "schedule", "doctor", "placement show",
-         "agent", "devices"]
+         "placement sync", "agent", "devices"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -286,7 +290,7 @@ def test_a_stop_while_waiting_for_input_exits_with_its_code(host: Path, db: str,
     assert out == "" and err.count("\n") == 1 and err.startswith(f"pcipass: stopped by {sig.name}")
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "placement sync"])  # needs a Placement
 def test_an_internal_error_exits_255_without_a_traceback(host: Path, db: str, name: str,
                                                          monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
