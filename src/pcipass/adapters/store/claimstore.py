@@ -174,7 +174,7 @@ def claim(engine: Engine, hostname: str, consumer: str, fingerprint: str,
         found = dict(session.execute(
             select(models.Device.address, models.Device.generation)
             .where(models.Device.host_id == host.id,
-                   models.Device.address.in_(list(expected)))).tuples().all())
+                   models.Device.address.in_(list(expected)))).all())
         taken = sorted(a for a, gen in expected.items() if found.get(a) != gen)
         if taken:
             raise claimrules.DevicesTaken(hostname=hostname, addresses=", ".join(taken),
@@ -269,7 +269,7 @@ def _release_expired(session: Session, host: models.Host) -> int:
     found = session.execute(
         select(models.Device.address, models.Claim.consumer_uuid)
         .join(models.Claim, models.Claim.device_id == models.Device.id)
-        .where(models.Device.host_id == host.id, leases.expired())).tuples().all()
+        .where(models.Device.host_id == host.id, leases.expired())).all()
     if not found:
         return 0
     pairs = [(a, o) for a, o in found]
@@ -308,7 +308,7 @@ def _holding(session: Session, consumer: str) -> Holding | None:
         .join(models.Claim, models.Claim.device_id == models.Device.id)
         .join(models.Host, models.Device.host_id == models.Host.id)
         .where(models.Claim.consumer_uuid == consumer, models.Host.hostname == row.hostname)
-        .order_by(models.Device.address)).tuples().all()
+        .order_by(models.Device.address)).all()
     where = f"{row.hostname}"
     devices = tuple(HeldDevice(
         d.address, d.dev_type, d.status, d.request_id, d.parent_addr, d.numa_node, d.vendor_id,
