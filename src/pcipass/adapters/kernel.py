@@ -73,6 +73,9 @@ class KernelFacts:
     warnings: tuple[str, ...] = ()
     iommu_group_types: tuple[tuple[str, int], ...] = ()  # sys/kernel/iommu_groups/*/type: (type, count)
     sysfs: bool = True  # False for a host known only from pasted dmesg / command line
+    # False when the root lacks the directory: its facts are unknown, not absent (a partial capture)
+    acpi_read: bool = True  # sys/firmware/acpi/tables
+    groups_read: bool = True  # sys/kernel/iommu_groups
 
     @property
     def iommu_present(self) -> bool | None:
@@ -211,6 +214,8 @@ def read_kernel(root: hostroot.HostRoot, *, live_dmesg: bool = True) -> KernelFa
         dmesg_iommu_lines=lines,
         dmesg_group_additions=adds,
         warnings=tuple(warnings),
+        acpi_read=root.exists("sys/firmware/acpi/tables", warnings),
+        groups_read=root.exists("sys/kernel/iommu_groups", warnings),
     )
 
 

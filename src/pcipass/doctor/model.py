@@ -124,6 +124,8 @@ class KernelView:
     iommu_mode: str = "unknown"  # passthrough | translated | mixed | off | unknown
     iommu_mode_source: str | None = None
     iommu_mode_detail: str = ""
+    acpi_read: bool = True  # False: sys/firmware/acpi/tables was not collected (tables unknown)
+    groups_read: bool = True  # False: sys/kernel/iommu_groups was not collected (groups unknown)
 
     @property
     def iommu_present(self) -> bool:

@@ -59,3 +59,16 @@ def is_bridge(dev: model.Device) -> bool:
 
 def slot_of(address: str) -> str:
     return address.rsplit(".", 1)[0]
+
+
+def drivers_unknown(devices: dm.DeviceFacts) -> str | None:
+    """Why the devices' drivers are unknown (a paste without ``-k``), or None when they are known.
+
+    sysfs always shows the ``driver`` link of a bound device; a paste shows "Kernel driver in use"
+    only with ``lspci -k``. A paste where no device has a driver is taken as one without it: no
+    driver there is unknown, not unbound.
+    """
+    if devices.source == "sysfs" or any(d.driver is not None for d in devices.devices):
+        return None
+    return (f"the {devices.source} paste shows no device's driver (no \"Kernel driver in use\" line: "
+            "lspci without -k), so which devices are unbound is unknown")

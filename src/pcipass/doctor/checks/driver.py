@@ -74,8 +74,12 @@ def managed_no_on_vfio(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts) 
     """With ``"managed": "no"`` libvirt does not detach the device from its host driver; it must already
     be on vfio-pci, or the boot fails ("Unmanaged PCI device ... must be manually detached from the
     host"). Fails for every device such a spec claims that is not bound to vfio-pci."""
+    unknown = common.drivers_unknown(devices)
     for dev, entry in common.claimed(compute_config, devices):
         if common.managed_no(entry) and dev.driver != common.VFIO:
+            if unknown is not None:
+                yield dm.result(dm.SKIP, dev.address, f"cannot tell whether it is on vfio-pci: {unknown}")
+                continue
             yield dm.result(
                 dm.FAIL, dev.address,
                 f'device_spec entry {entry.index} says "managed": "no" but the device is on '
@@ -90,18 +94,31 @@ def direct_port_vf_driver(devices: dm.DeviceFacts, compute_config: dm.ConfigFact
     macvtap ports need the VF's network driver (iavf, ixgbevf, mlx5_core...) and its netdev; unbound
     VFs, or VFs parked on vfio-pci, break macvtap ports and hide the VF from the agent. Warns (direct
     ports still work through libvirt's managed hostdev)."""
+    unknown = common.drivers_unknown(devices)
     for dev, entry in common.claimed(compute_config, devices):
         if not dev.is_vf or not entry.spec.tags.get("physical_network") or common.managed_no(entry):
             continue
-        if dev.driver is None or dev.driver == common.VFIO:
+        if dev.driver is None and unknown is not None:
+            yield dm.result(dm.SKIP, dev.address, f"cannot tell the VF's driver: {unknown}")
+        elif dev.driver is None or dev.driver == common.VFIO:
             yield dm.result(
                 dm.WARN, dev.address,
                 f"VF for physical_network {entry.spec.tags['physical_network']!r} is on "
                 f"{dev.driver or 'no driver'}: macvtap ports fail and the SR-IOV agent sees no netdev",
-                [compute_config.source_of(entry), common.driver_evidence(dev)],
-                f"driverctl unset-override {common.sh(dev.address)}; echo {common.sh(dev.address)} > "
-                f"/sys/bus/pci/drivers_probe (or echo 1 > "
-                f"{common.sysfs_path(str(dev.parent_addr), 'sriov_drivers_autoprobe')} before creating the VFs)")
+                [compute_config.source_of(entry), common.driver_evidence(dev)], _vf_driver_fix(dev))
+
+
+def _vf_driver_fix(dev: model.Device) -> str:
+    """Rebind the VF to its own driver: ``driverctl unset-override`` only where an override exists."""
+    probe = f"echo {common.sh(dev.address)} > /sys/bus/pci/drivers_probe"
+    autoprobe = (f"echo 1 > {common.sysfs_path(str(dev.parent_addr), 'sriov_drivers_autoprobe')} before "
+                 "creating the VFs")
+    if dev.driver_override:
+        return f"driverctl unset-override {common.sh(dev.address)} (driver_override is {dev.driver_override})"
+    if dev.driver == common.VFIO:
+        return (f"echo {common.sh(dev.address)} > {common.sysfs_path(dev.address, 'driver/unbind')}; {probe} "
+                f"(or {autoprobe})")
+    return f"{probe} (or {autoprobe})"
 
 
 @check("PCI-D005", Layer.DRIVER, title="PFs with VFs have their driver")
@@ -110,10 +127,14 @@ def pf_unbound(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts | None = 
     owns the VFs' MAC/VLAN settings and the Neutron agent talks to it. An unbound PF leaves VFs that
     cannot be configured. Fails."""
     wanted = {d.parent_addr for d, _ in common.claimed(compute_config, devices) if d.parent_addr}
+    unknown = common.drivers_unknown(devices)
     for pf in devices.devices:
         if not pf.is_pf or pf.driver is not None:
             continue
         if not (pf.sriov_numvfs or pf.address in wanted):
+            continue
+        if unknown is not None:
+            yield dm.result(dm.SKIP, pf.address, f"cannot tell whether the PF has its driver: {unknown}")
             continue
         yield dm.result(
             dm.FAIL, pf.address, f"the PF has {pf.sriov_numvfs or 0} VF(s) but no driver bound",

@@ -24,8 +24,18 @@ GRUB_FIX = ("add {param} to the kernel command line (GRUB_CMDLINE_LINUX in /etc/
             "--args={param}) and reboot")
 
 
-def _table_present(k: dm.KernelView) -> bool:
-    return bool(k.acpi_tables) or any("ACPI: DMAR" in ln or "ACPI: IVRS" in ln for ln in k.dmesg_lines)
+#: dmesg lines the kernel prints only when the firmware has a DMAR or IVRS table (the ACPI table
+#: listing, the remapping units it describes). "DMAR: IOMMU enabled" is not one: it echoes the
+#: command line, whatever the firmware has.
+_TABLE_LINES = ("ACPI: DMAR", "ACPI: IVRS", "DMAR: Host address width", "DMAR: DRHD base",
+                "DMAR-IR:", "AMD-Vi: Found IOMMU", "AMD-Vi: Interrupt remapping enabled")
+
+
+def _table_present(k: dm.KernelView) -> bool | None:
+    """Does the firmware have a DMAR/IVRS table? None when neither the tables nor dmesg tell."""
+    if k.acpi_tables or any(w in ln for ln in k.dmesg_lines for w in _TABLE_LINES):
+        return True
+    return False if k.acpi_read else None
 
 
 def _cmdline_enables(k: dm.KernelView) -> bool | None:
@@ -44,13 +54,16 @@ def iommu_state(k: dm.KernelView) -> str:
     ``unknown`` for a host known only from a pasted dmesg or command line (no sysfs to count on)."""
     if k.iommu_groups > 0 or k.dmesg_group_additions > 0:
         return OK
+    table = _table_present(k)
     if not k.sysfs:
-        return CMDLINE if _table_present(k) and _cmdline_enables(k) is False else UNKNOWN
-    if not _table_present(k):
+        return CMDLINE if table and _cmdline_enables(k) is False else UNKNOWN
+    if table is None:
+        return UNKNOWN  # a capture without sys/firmware: the firmware is not known to lack a table
+    if not table:
         return FIRMWARE
     if _cmdline_enables(k) is False:
         return CMDLINE
-    return NO_GROUPS
+    return NO_GROUPS if k.groups_read else UNKNOWN
 
 
 def _param(k: dm.KernelView) -> str:
@@ -59,8 +72,9 @@ def _param(k: dm.KernelView) -> str:
 
 def _evidence(k: dm.KernelView) -> list[dm.Evidence]:
     ev = [dm.Evidence("proc/cmdline", k.cmdline if k.cmdline is not None else "(unreadable)"),
-          dm.Evidence(ACPI_DIR, ", ".join(k.acpi_tables) or "no DMAR or IVRS table"),
-          dm.Evidence(GROUPS_DIR, f"{k.iommu_groups} group(s)"),
+          dm.Evidence(ACPI_DIR, ", ".join(k.acpi_tables) or ("no DMAR or IVRS table" if k.acpi_read
+                                                              else "(not collected)")),
+          dm.Evidence(GROUPS_DIR, f"{k.iommu_groups} group(s)" if k.groups_read else "(not collected)"),
           dm.Evidence("sys/class/iommu", ", ".join(k.iommu_devices) or "empty")]
     ev += [dm.Evidence(k.dmesg_source or "dmesg", line.strip()) for line in k.dmesg_lines
            if "ommand line:" not in line and any(w in line for w in _DMESG_WORDS)]
@@ -73,7 +87,10 @@ def iommu_firmware(kernel: dm.KernelView) -> Iterator[dm.Result]:
     table. Without one the kernel has no IOMMU to enable whatever the command line says, there are no
     IOMMU groups, vfio-pci cannot bind ("probe ... failed with error -22") and libvirt refuses device
     assignment. Fails when neither table exists and no IOMMU group exists; the fix is in the BIOS/UEFI
-    setup (VT-d / AMD IOMMU), then the kernel command line."""
+    setup (VT-d / AMD IOMMU), then the kernel command line. A capture without
+    ``sys/firmware/acpi/tables`` proves nothing about the firmware: dmesg's table lines ("ACPI: DMAR",
+    "DMAR: Host address width") or the IOMMU groups decide, else the check skips, naming what is
+    missing ("DMAR: IOMMU enabled" only echoes the command line)."""
     if _unknown(kernel):
         yield _unknown(kernel)[0]
     if iommu_state(kernel) != FIRMWARE:
@@ -124,11 +141,17 @@ def iommu_groups_exist(kernel: dm.KernelView) -> Iterator[dm.Result]:
 
 
 def _unknown(k: dm.KernelView) -> list[dm.Result]:
-    """A skip when only a pasted dmesg or command line is known and neither settles the IOMMU."""
+    """A skip, with the reason, when the facts that would settle the IOMMU were not collected."""
     if iommu_state(k) != UNKNOWN:
         return []
-    return [dm.result(dm.SKIP, "IOMMU", "only a pasted dmesg or command line is known and neither shows "
-                      "IOMMU groups (no \"Adding to iommu group\" line): cannot tell", _evidence(k))]
+    if not k.sysfs:
+        why = ("only a pasted dmesg or command line is known and neither shows IOMMU groups (no "
+               "\"Adding to iommu group\" line)")
+    else:
+        missing = [d for d, read in ((ACPI_DIR, k.acpi_read), (GROUPS_DIR, k.groups_read)) if not read]
+        why = (f"the host root has no {' nor '.join(missing)} (not collected: unknown, not absent) and "
+               "dmesg does not settle it (no ACPI DMAR/IVRS table line, no \"Adding to iommu group\" line)")
+    return [dm.result(dm.SKIP, "IOMMU", f"{why}: cannot tell", _evidence(k))]
 
 
 @check("PCI-K006", Layer.KERNEL, title="IOMMU mode (passthrough or translated)")

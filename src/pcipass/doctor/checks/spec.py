@@ -153,9 +153,30 @@ def pf_and_vfs(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts) -> Itera
         yield dm.result(
             severity, pf, f"Configuring both {pf} and {','.join(vfs[:3])}{'...' if len(vfs) > 3 else ''} "
             "in [pci]device_spec is not supported. Either the parent PF or its children VFs can be configured.",
-            [compute_config.source_of(entry)],
-            "add \"product_id\" (the VF ID) or an address of the VFs only to the entry, so it no longer "
-            "matches the PF")
+            [compute_config.source_of(entry)], _pf_and_vfs_fix(entry, devices.by_address[pf], vfs, devices))
+
+
+def _pf_and_vfs_fix(entry: spec.SpecEntry, pf: model.Device, vfs: Sequence[str], devices: dm.DeviceFacts) -> str:
+    """Keep the VFs only: by their product id when it differs from the PF's, else by their address.
+
+    Some SR-IOV NVMe drives and accelerators give their VFs the PF's product id: then
+    "product_id (the VF ID)" matches the PF again, and only an address can tell them apart
+    (device_spec has no device_type; the alias's device_type type-VF keeps PFs out of a request).
+    """
+    vf_ids = sorted({devices.by_address[v].product_id for v in vfs if v in devices.by_address})
+    if vf_ids and pf.product_id not in vf_ids:
+        raw = {**entry.spec.raw, "product_id": vf_ids[0]}
+        return f"device_spec = {json.dumps(raw)} (the VFs' product_id, which the PF {pf.address} does not have)"
+    slots = sorted({common.slot_of(v) for v in vfs})
+    if common.slot_of(pf.address) not in slots:
+        entries = " ".join("device_spec = " + json.dumps({**{k: v for k, v in entry.spec.raw.items()
+                                                            if k != "address"}, "address": f"{slot}.*"})
+                           for slot in slots[:4])
+        return (f"the VFs report the PF's product_id {pf.product_id}, so only an address tells them apart: "
+                f"{entries}; and device_type type-VF in the alias")
+    return (f"the VFs report the PF's product_id {pf.product_id} and share its slot: list the VFs' "
+            f"addresses one per entry (e.g. device_spec = {json.dumps({**entry.spec.raw, 'address': vfs[0]})}), "
+            "and use device_type type-VF in the alias")
 
 
 def _id_types(devices: dm.DeviceFacts, vendor: str, product: str) -> dict[str, list[model.Device]]:

@@ -55,7 +55,8 @@ def kernel_view(k: kernel.KernelFacts) -> model.KernelView:
         iommu_groups=k.iommu_groups, acpi_tables=k.acpi_tables, vfio_pci=k.vfio_pci,
         modules=k.modules, dmesg_source=k.dmesg_source, dmesg_lines=lines, platform=platform,
         sysfs=k.sysfs, dmesg_group_additions=k.dmesg_group_additions, iommu_mode=mode.mode,
-        iommu_mode_source=mode.source, iommu_mode_detail=mode.detail)
+        iommu_mode_source=mode.source, iommu_mode_detail=mode.detail, acpi_read=k.acpi_read,
+        groups_read=k.groups_read)
 
 
 def config_facts(s: scanreport.HostScan, controller: model.ControllerFacts | None) -> model.ConfigFacts:
