@@ -8,6 +8,7 @@ VFs report the PF's own product id.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from pcipass.core import alias as alias_mod
@@ -132,4 +133,19 @@ def test_a_paste_without_drivers_is_no_unbound_pf() -> None:
     [r] = dchecks.pf_unbound(pasted)
     assert r.severity == dm.SKIP and "lspci without -k" in r.message
     [r] = dchecks.pf_unbound(dm.DeviceFacts.of([pf, *vfs], "sysfs"))  # sysfs shows every driver link
+    assert r.severity == dm.FAIL
+
+
+def test_a_paste_without_numa_nodes_is_no_unknown_node_failure() -> None:
+    """lspci -nn shows no NUMA node: unknown, not the firmware's -1 (skip); sysfs's -1 still fails."""
+    from pcipass.core import requests
+    from pcipass.doctor.checks import numa as nchecks
+
+    value = '{"vendor_id": "8086", "product_id": "10ed"}'
+    req = requests.PciRequest("vf", 1, "required", [{"vendor_id": "8086", "product_id": "10ed", "dev_type": "type-VF"}])
+    flavor = dm.FlavorFacts("nfv", None, {}, (req,), 1, "required", "dedicated", None, ())
+    devs = [PF, *(dataclasses.replace(v, numa_node=None) for v in VFS)]
+    [r] = nchecks.unknown_numa(dm.DeviceFacts.of(devs, "lspci"), _config([value], devs), [flavor])
+    assert r.severity == dm.SKIP and "unknown, not -1" in r.message
+    [r] = nchecks.unknown_numa(dm.DeviceFacts.of(devs, "sysfs"), _config([value], devs), [flavor])
     assert r.severity == dm.FAIL
