@@ -284,7 +284,7 @@ def test_index_gives_the_report_of_evaluating_each_host(
         args += ["--host", root]
     indexed = cli(args)
     with monkeypatch.context() as m:
-        m.setattr(schedule_svc.Fleet, "verdicts", lambda self, reqs, shape, pinned=None: [
+        m.setattr(schedule_svc.Fleet, "verdicts", lambda self, reqs, shape, pinned=None, **_: [
             schedule_svc.evaluate(h, reqs, shape, pinned) for h in self.models])
         per_host = cli(args)
     assert (indexed.code, indexed.out, indexed.err) == (per_host.code, per_host.out, per_host.err)

@@ -9,6 +9,7 @@ import click
 
 from pcipass.cli import commands_config, listing, output
 from pcipass.cli import main as climain
+from pcipass.cli.commands_placement_sync import connection_options
 
 if TYPE_CHECKING:
     import rich.console
@@ -50,6 +51,7 @@ def _numa_list(ctx: click.Context, param: click.Parameter, value: str | None) ->
 @click.option("-j", "--jobs", type=click.IntRange(0, 256), default=0, show_default=True,
               help="Host roots scanned in parallel processes (0: one per CPU for large fleets).")
 @climain.no_facts_cache_option()
+@connection_options  # Nova with pci_in_placement: candidates from GET /allocation_candidates
 @click.option("--db", "db_url", metavar="URL",
               help="Schedule over the hosts in the device store (with --claim); see "
                    "pcipass agent --once.")
@@ -63,6 +65,8 @@ def schedule_command(flavors: tuple[str, ...], image: str | None, ports: tuple[s
                      nova_conf: tuple[str, ...], compute_conf: tuple[str, ...],
                      hosts: tuple[str, ...], lspci: tuple[str, ...],
                      instance_numa_nodes: list[int] | None, jobs: int, no_facts_cache: bool,
+                     placement_url: str | None, os_cloud: str | None, token: str | None,
+                     timeout: float,
                      db_url: str | None, claim: bool, consumer: str | None, lease: int | None,
                      fmt: str) -> int:
     """Play Nova's PCI scheduling for each flavor on each host, and explain every "no".
@@ -91,18 +95,40 @@ def schedule_command(flavors: tuple[str, ...], image: str | None, ports: tuple[s
                                               instance_numa_nodes, lease, fmt)
     if not hosts and not lspci:
         raise click.UsageError("give at least one --host ROOT or --lspci FILE")
+    through: dict[str, Any] = {}
+    if placement_url is not None or os_cloud is not None:
+        through = _placement_fleet(placement_url, os_cloud, token, timeout)
+        if not through:
+            return climain.EXIT_FAIL
     try:
         report = schedule.schedule_flavors(flavors, hosts, lspci=lspci, nova_conf=nova_conf,
                                            compute_conf=compute_conf, image=image, ports=ports,
                                            instance_numa_nodes=instance_numa_nodes, jobs=jobs,
                                            facts_cache=(scan_mod.CACHE_IGNORE if no_facts_cache
-                                                        else scan_mod.CACHE_USE))
+                                                        else scan_mod.CACHE_USE), **through)
     except (hostroot.HostRootInvalid, lspcifile.LspciInputInvalid) as exc:
         output.echo_err(f"pcipass schedule: {exc.message}")
         return climain.EXIT_FAIL
     name_options(report)
     output.emit(to_json(report), fmt, render_schedule, rows=schedule_rows)
     return climain.EXIT_OK if report.valid else climain.EXIT_FAIL
+
+
+def _placement_fleet(placement_url: str | None, os_cloud: str | None, token: str | None,
+                     timeout: float) -> dict[str, Any]:
+    """``fleet=`` answering through Placement; empty (the error printed) when it cannot."""
+    from pcipass.cli import commands_placement_sync as placement_cli
+    from pcipass.core import errors
+    from pcipass.services import scheduleplacement
+
+    try:
+        client = placement_cli.connect(placement_url, os_cloud, token, timeout, "schedule")
+        return {"fleet": scheduleplacement.fleet_factory(client)}
+    except errors.InputError as exc:
+        output.echo_err(f"pcipass schedule: {exc.message}")
+        if exc.hint:
+            output.echo_err(f"  fix: {exc.hint}")
+        return {}
 
 
 def name_options(report: schedule_svc.ScheduleReport) -> None:
@@ -176,6 +202,11 @@ def render_schedule(doc: dict[str, Any], con: rich.console.Console) -> None:
                       f"(numa_policy {q['numa_policy'] or 'legacy'}): {what}", markup=False)
         if not res["requests"]:
             con.print("  asks no PCI device")
+        if res.get("placement"):  # schedule --placement-url / --os-cloud
+            pl = res["placement"]
+            con.print(f"  Placement {pl['placement']} (microversion {pl['microversion']}): "
+                      f"{pl['candidates']} allocation candidate(s) for "
+                      f"GET /allocation_candidates?{pl['query']}", markup=False)
         chosen = res["chosen_host"]
         fits = sum(1 for h in res["hosts"] if h["fits"])
         con.print(rich.text.Text.assemble(

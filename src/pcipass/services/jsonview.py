@@ -304,9 +304,12 @@ def _flavor_report(r: flavorexplain.FlavorReport) -> dict[str, Any]:
 
 
 def _flavor_schedule(f: schedule.FlavorSchedule) -> dict[str, Any]:
-    return {"flavor": f.flavor, "file": f.file, "requests": f.requests, "error": f.error,
-            "chosen_host": f.ranking.chosen if f.ranking else None,
-            "hosts": f.ranking.hosts if f.ranking else [], "warnings": f.warnings}
+    out = {"flavor": f.flavor, "file": f.file, "requests": f.requests, "error": f.error,
+           "chosen_host": f.ranking.chosen if f.ranking else None,
+           "hosts": f.ranking.hosts if f.ranking else [], "warnings": f.warnings}
+    if f.placement is not None:  # scheduled through Placement (schedule --placement-url)
+        out["placement"] = f.placement
+    return out
 
 
 def _schedule_report(r: schedule.ScheduleReport) -> dict[str, Any]:

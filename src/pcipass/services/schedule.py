@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,10 @@ class Fleet:
 
     def __init__(self, models: Sequence[HostModel]) -> None:
         self.models = list(models)
+        #: What the last :meth:`verdicts` learnt besides the verdicts, for the flavor's answer:
+        #: (the flavor's ``placement`` record, warnings). A fleet answered through Placement
+        #: (:mod:`pcipass.services.scheduleplacement`) sets it.
+        self.side: tuple[Any, list[errors.Problem]] = (None, [])
 
     @functools.cached_property
     def index(self) -> schedule.FleetIndex:
@@ -89,8 +93,11 @@ class Fleet:
         return schedule.FleetIndex.build(m.usable for m in self.models)
 
     def verdicts(self, reqs: Sequence[Any], shape: numa.InstanceShape,
-                 pinned: Sequence[int] | None = None) -> list[schedule.HostVerdict]:
+                 pinned: Sequence[int] | None = None, *,
+                 extra_specs: Mapping[str, str] | None = None) -> list[schedule.HostVerdict]:
         """Every host's verdict, in host order: what :func:`evaluate` gives host by host.
+
+        ``extra_specs`` (the flavor's) is for subclasses that need more than the requests.
 
         :raises numa.InstanceNumaNodesMismatch, numa.ImageNUMATopologyAsymmetric,
             numa.UnsupportedTopology: see :func:`schedule.evaluate_host`.
@@ -112,6 +119,8 @@ class FlavorSchedule:
     ranking: schedule.Ranking | None = None
     warnings: list[errors.Problem] = dataclasses.field(default_factory=list)
     cause: errors.PcipassError | None = None
+    #: Placement's answer (``scheduleplacement.PlacementAnswer``) when scheduled through it.
+    placement: Any = None
 
 
 @dataclasses.dataclass
@@ -132,8 +141,12 @@ def schedule_flavors(flavors: Sequence[str | Path], hosts: Sequence[str | Path],
                      compute_conf: Sequence[str | Path] = (), image: str | Path | None = None,
                      ports: Sequence[str] = (),
                      instance_numa_nodes: Sequence[int] | None = None,
-                     jobs: int = 0, facts_cache: str = scan_mod.CACHE_USE) -> ScheduleReport:
+                     jobs: int = 0, facts_cache: str = scan_mod.CACHE_USE,
+                     fleet: Callable[[Sequence[HostModel]], Fleet] = Fleet) -> ScheduleReport:
     """Evaluate every flavor on every host and rank the hosts as Nova would.
+
+    :param fleet: builds the fleet that answers (:class:`Fleet`; through Placement:
+        :func:`pcipass.services.scheduleplacement.fleet_factory`).
 
     :raises hostroot.HostRootInvalid, lspcifile.LspciInputInvalid: a host cannot be read.
     """
@@ -142,7 +155,7 @@ def schedule_flavors(flavors: Sequence[str | Path], hosts: Sequence[str | Path],
                                      compute_conf=compute_conf, jobs=jobs, facts_cache=facts_cache)
         models = [HostModel.from_scan(h) for h in report.hosts]
         controller, note = _controller_config(nova_conf, models)
-        fleet = Fleet(models)
+        hosts_fleet = fleet(models)
         image_props, image_problem = flavorexplain.load_image(image)
         results = []
         for path in flavors:
@@ -151,8 +164,8 @@ def schedule_flavors(flavors: Sequence[str | Path], hosts: Sequence[str | Path],
             if problem is not None:
                 results.append(FlavorSchedule(fl.name, str(path), [], problem))
                 continue
-            result = _schedule_one(fl, controller, image_props, ports, instance_numa_nodes, fleet,
-                                   check_filters=bool(nova_conf))
+            result = _schedule_one(fl, controller, image_props, ports, instance_numa_nodes,
+                                   hosts_fleet, check_filters=bool(nova_conf))
             if note is not None and fl.extra_specs.get(requests.ALIAS_KEY):
                 result.warnings.insert(0, note)
             results.append(result)
@@ -195,15 +208,16 @@ def _schedule_one(fl: config.Flavor, controller: Any, image_props: dict[str, str
                             enumerate(legacy.parse_labels(fl.extra_specs[legacy.LABELS_KEY]))]
         reqs = schedule.build_requests(flavor_reqs, ports, flavor_policy=fr.numa_policy)
         shape = instance_shape(fl.vcpus, fl.ram, fr.numa_nodes, fr.cpu_policy)
-        verdicts = fleet.verdicts(reqs, shape, pinned)
+        verdicts = fleet.verdicts(reqs, shape, pinned, extra_specs=fl.extra_specs)
     except errors.PcipassError as exc:
         return FlavorSchedule(fl.name, fl.file, [], exc.to_problem(**where), cause=exc)
-    warnings = [w.located(file=fl.file) for w in fr.warnings]
+    answer, notes = fleet.side
+    warnings = [w.located(file=fl.file) for w in fr.warnings] + notes
     if check_filters:
         warnings.extend(_filter_warnings(controller.nova, reqs, shape))
     multiplier = controller.nova.pci_weight_multiplier
     ranking = schedule.rank_hosts(verdicts, multiplier if multiplier is not None else 1.0)
-    return FlavorSchedule(fl.name, fl.file, reqs, None, ranking, warnings)
+    return FlavorSchedule(fl.name, fl.file, reqs, None, ranking, warnings, placement=answer)
 
 
 def host_model(host: scanreport.HostScan) -> HostModel:
