@@ -63,12 +63,13 @@ def schedule_claim(db_url: str | None, consumer: str | None, flavors: Sequence[s
         raise click.UsageError("--claim needs --consumer UUID (the instance the devices go to)")
     if len(flavors) != 1:
         raise click.UsageError("--claim takes exactly one --flavor")
+    consumer = consumer_uuid(consumer)
     try:
         prepared = claimrequest.prepare(flavors[0], ports=ports, nova_conf=nova_conf,
                                         image=image, instance_numa_nodes=instance_numa_nodes)
         engine = storeopen.open_store(db_url)
         try:
-            report = claims.claim(engine, prepared, consumer_uuid(consumer),
+            report = claims.claim(engine, prepared, consumer,
                                   lease_seconds=300 if lease is None else lease)
         finally:
             engine.dispose()

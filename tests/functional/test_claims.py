@@ -1,0 +1,280 @@
+"""Claims in the device store, on SQLite, PostgreSQL and MariaDB: ``schedule --db --claim``,
+``claim allocate|free|release``, ``allocation show`` (-f libvirt validated against libvirt's
+schema), leases, idempotency, the next best host, and the retry paths with injected conflicts
+and deadlocks."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import claimfleet
+import pytest
+import sqlalchemy
+from storedb import Store, build_host, ready, store  # noqa: F401 (fixtures)
+from support import run_cli, validate_schema
+from test_libvirtxml_valid import DOMAIN, validate
+
+from pcipass.adapters.store import claimstore, hoststate, leases, models, queries
+
+A, B, C = ("aaaaaaaa-0000-4000-8000-000000000001", "bbbbbbbb-0000-4000-8000-000000000002",
+           "cccccccc-0000-4000-8000-000000000003")
+ALIAS = '{"name": "x710-vf", "vendor_id": "8086", "product_id": "154c", "device_type": "type-VF"}'
+
+
+def _files(tmp_path: Path) -> dict[str, Path]:
+    conf = tmp_path / "controller.conf"
+    conf.write_text(f"[pci]\nalias = {ALIAS}\n")
+    one = tmp_path / "vf1.json"
+    one.write_text('{"name": "vf1", "vcpus": 2, "ram": 1024, '
+                   '"extra_specs": {"pci_passthrough:alias": "x710-vf:1"}}')
+    two = tmp_path / "vf2.json"
+    two.write_text('{"name": "vf2", "vcpus": 2, "ram": 1024, '
+                   '"extra_specs": {"pci_passthrough:alias": "x710-vf:2"}}')
+    return {"conf": conf, "vf1": one, "vf2": two}
+
+
+def _stored_host(s: Store, tmp_path: Path) -> dict[str, Path]:
+    root = build_host(tmp_path / "h")
+    assert run_cli(["agent", "--once", "--host", str(root), "--db", s.url]).code == 0
+    return {**_files(tmp_path), "root": root}
+
+
+def _claim(s: Store, f: dict[str, Path], consumer: str, flavor: str = "vf1",
+           *extra: str) -> Any:
+    return run_cli(["schedule", "--db", s.url, "--claim", "--consumer", consumer, "--flavor",
+                    str(f[flavor]), "--nova-conf", str(f["conf"]), "-f", "json", *extra])
+
+
+def test_a_claim_a_different_claim_the_guest_xml_and_a_free(ready: Store, tmp_path: Path) -> None:
+    f = _stored_host(ready, tmp_path)
+    first = _claim(ready, f, A)
+    assert first.code == 0, first.err
+    validate_schema(first.json(), "claim")
+    doc = first.json()
+    assert (doc["hostname"], doc["repeated"], doc["lease_seconds"]) == ("compute-7", False, 300)
+    (mine,) = doc["devices"]
+    assert mine["status"] == "claimed" and mine["lease_expires_at"]
+    port = "vnic_type=direct,physnet=physnet2,mac=fa:16:3e:00:00:01,vlan=42"
+    second = _claim(ready, f, B, "vf1", "--port", port)
+    assert second.code == 0, second.err
+    theirs = {d["address"] for d in second.json()["devices"]}
+    assert len(theirs) == 2 and mine["address"] not in theirs
+    # the guest's XML: a flavor's VF as <hostdev>, the port's VF as <interface type='hostdev'>
+    for consumer, hostdevs, interfaces in ((A, 1, 0), (B, 1, 1)):
+        xml = run_cli(["allocation", "show", consumer, "--db", ready.url, "-f", "libvirt"])
+        assert xml.code == 0, xml.err
+        assert xml.out.count("<hostdev ") == hostdevs
+        assert xml.out.count('<interface type="hostdev"') == interfaces
+        done = validate(DOMAIN.format(devices=xml.out), tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert 'address="fa:16:3e:00:00:01"' in run_cli(
+        ["allocation", "show", B, "--db", ready.url, "-f", "libvirt"]).out
+    shown = run_cli(["allocation", "show", A, "--db", ready.url, "-f", "json"])
+    validate_schema(shown.json(), "allocation")
+    assert [d["address"] for d in shown.json()["devices"]] == [mine["address"]]
+    freed = run_cli(["claim", "free", A, "--db", ready.url, "-f", "json"])
+    assert freed.code == 0, freed.err
+    validate_schema(freed.json(), "allocation")
+    assert [d["address"] for d in freed.json()["devices"]] == [mine["address"]]
+    statuses = {d.address: d.status for d in queries.devices(ready.engine)}
+    assert statuses[mine["address"]] == "available"
+    gone = run_cli(["allocation", "show", A, "--db", ready.url])
+    assert gone.code == 2 and "holds no claim" in gone.err
+
+
+def test_every_operation_is_idempotent_per_consumer(ready: Store, tmp_path: Path) -> None:
+    f = _stored_host(ready, tmp_path)
+    first = _claim(ready, f, A)
+    again = _claim(ready, f, A)
+    assert again.code == 0 and again.json()["repeated"] is True
+    assert again.json()["devices"][0]["address"] == first.json()["devices"][0]["address"]
+    other = _claim(ready, f, A, "vf2")
+    assert other.code == 2 and "for another request" in other.err
+    assert len(queries.claims(ready.engine)) == 1
+    for _ in range(2):
+        allocated = run_cli(["claim", "allocate", A, "--db", ready.url, "-f", "json"])
+        assert allocated.code == 0, allocated.err
+        assert [d["status"] for d in allocated.json()["devices"]] == ["allocated"]
+        assert allocated.json()["devices"][0]["lease_expires_at"] is None
+    refused = run_cli(["claim", "release", A, "--db", ready.url])
+    assert refused.code == 2 and "release drops only a claim never allocated" in refused.err
+    assert run_cli(["claim", "free", A, "--db", ready.url]).code == 0
+    again = run_cli(["claim", "free", A, "--db", ready.url, "-f", "json"])
+    assert again.code == 0 and again.json()["devices"] == []
+    nothing = run_cli(["claim", "allocate", A, "--db", ready.url])
+    assert nothing.code == 2 and "holds no claim" in nothing.err
+    assert _claim(ready, f, B).code == 0
+    released = run_cli(["claim", "release", B, "--db", ready.url, "-f", "json"])
+    assert released.code == 0 and len(released.json()["devices"]) == 1
+    assert queries.claims(ready.engine) == ()
+
+
+def test_a_pf_claim_and_its_free_follow_the_state_machine(ready: Store, tmp_path: Path) -> None:
+    from pcipass.services import claimrequest, claims
+
+    claimfleet.build(ready.engine, 1, 1, 2)
+    files = claimfleet.write_request_files(tmp_path)
+    pf = claims.claim(ready.engine, claimrequest.prepare(files["pf1"], nova_conf=[files["nova.conf"]]),
+                      A)
+    assert [d.dev_type for d in pf.devices] == ["type-PF"]
+    statuses = {d.address: d.status for d in queries.devices(ready.engine)}
+    assert sorted(statuses.values()) == ["claimed", "unclaimable", "unclaimable"]
+    with pytest.raises(claims.NoHostFits):
+        claims.claim(ready.engine, claimrequest.prepare(files["vf1"],
+                                                        nova_conf=[files["nova.conf"]]), B)
+    claims.allocate(ready.engine, A)
+    statuses = {d.address: d.status for d in queries.devices(ready.engine)}
+    assert sorted(statuses.values()) == ["allocated", "unavailable", "unavailable"]
+    claims.free(ready.engine, A)
+    assert {d.status for d in queries.devices(ready.engine)} == {"available"}
+    vf = claims.claim(ready.engine, claimrequest.prepare(files["vf1"],
+                                                         nova_conf=[files["nova.conf"]]), B)
+    statuses = {d.address: d.status for d in queries.devices(ready.engine)}
+    assert statuses["0000:81:00.0"] == "unclaimable" and vf.devices[0].status == "claimed"
+    claims.release(ready.engine, B)
+    assert {d.status for d in queries.devices(ready.engine)} == {"available"}
+    claimfleet.check_invariants(ready.engine, 3)
+
+
+def test_an_expired_lease_is_released_by_the_next_writer(ready: Store, tmp_path: Path) -> None:
+    f = _stored_host(ready, tmp_path)
+    held = _claim(ready, f, A, "vf2", "--lease", "0")
+    assert held.code == 0, held.err
+    with ready.engine.connect() as conn:
+        (lease,) = conn.execute(sqlalchemy.select(models.Claim.lease_expires_at)
+                                .limit(1)).one()
+        now = conn.execute(sqlalchemy.select(sqlalchemy.func.now())).scalar_one()
+    assert lease is not None and now is not None  # the server's clock set it
+    time.sleep(1.2)
+    taken = {d["address"] for d in held.json()["devices"]}
+    # four VFs: A's two expired ones are free again for a claim of all four... by B and C
+    assert _claim(ready, f, B, "vf2").code == 0
+    got = _claim(ready, f, C, "vf2")
+    assert got.code == 0, got.err
+    owners = {c[1]: c[2] for c in queries.claims(ready.engine)}
+    assert set(owners.values()) == {B, C} and taken <= set(owners)
+    assert any(e.command == claimstore.EXPIRED_COMMAND for e in queries.audit(ready.engine))
+    assert run_cli(["allocation", "show", A, "--db", ready.url]).code == 2
+
+
+def test_schedule_db_fits_as_schedule_host(ready: Store, tmp_path: Path) -> None:
+    """The same facts give the same answer: the devices ``schedule --host`` picks, or no host."""
+    f = _stored_host(ready, tmp_path)
+    answers = []
+    for flavor, pinned in (("vf2", ()), ("vf1", ()), ("vf2", ("--instance-numa-nodes", "1"))):
+        host = run_cli(["schedule", "--host", str(f["root"]), "--flavor", str(f[flavor]),
+                        "--nova-conf", str(f["conf"]), "-f", "json", *pinned])
+        assert host.code == 0, host.err
+        fitting = [h for h in host.json()["results"][0]["hosts"] if h["fits"]]
+        consumer = str(uuid.uuid4())
+        claimed = _claim(ready, f, consumer, flavor, *pinned)
+        if not fitting:
+            assert claimed.code == 2 and "no host in the device store fits" in claimed.err
+            answers.append(None)
+            continue
+        assert claimed.code == 0, claimed.err
+        assert sorted(d["address"] for d in claimed.json()["devices"]) == \
+            sorted(d["address"] for d in fitting[0]["devices"])
+        answers.append(len(claimed.json()["devices"]))
+        assert run_cli(["claim", "release", consumer, "--db", ready.url]).code == 0
+    assert answers == [2, 1, None]  # node 1's CPUs are all dedicated: a shared guest fits nowhere
+
+
+def test_devices_another_writer_took_send_the_claim_to_the_next_host(
+        ready: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pcipass.services import claimrequest, claims
+
+    claimfleet.build(ready.engine, 2, 1, 3)
+    files = claimfleet.write_request_files(tmp_path)
+    prepared = claimrequest.prepare(files["vf1"], nova_conf=[files["nova.conf"]])
+    real = claimstore.claim
+    raced: list[str] = []
+
+    def racing(engine: Any, hostname: str, consumer: str, *args: Any, **kw: Any) -> Any:
+        if not raced:  # another writer takes the same devices first
+            raced.append(hostname)
+            real(engine, hostname, C, *args, **kw)
+        return real(engine, hostname, consumer, *args, **kw)
+
+    monkeypatch.setattr(claimstore, "claim", racing)
+    report = claims.claim(ready.engine, prepared, A)
+    assert report.hostname != raced[0]
+    (note,) = report.notes
+    assert "taken by another writer meanwhile; trying the next best host" in note
+    claimfleet.check_invariants(ready.engine, 8)
+
+
+def _deadlock(kind: str) -> BaseException:
+    if kind == "mysql":
+        import pymysql
+
+        orig: Exception = pymysql.err.OperationalError(
+            1213, "Deadlock found when trying to get lock; try restarting transaction")
+    elif kind == "postgresql":
+        import psycopg
+
+        orig = psycopg.errors.SerializationFailure("could not serialize access")
+    elif kind == "sqlite":
+        import sqlite3
+
+        orig = sqlite3.OperationalError("database is locked")
+    else:
+        return sqlalchemy.orm.exc.StaleDataError(
+            "UPDATE statement on table 'devices' expected to update 1 row(s); 0 were matched.")
+    return sqlalchemy.exc.OperationalError("UPDATE devices ...", {}, orig)
+
+
+@pytest.mark.parametrize("kind", ["mysql", "postgresql", "sqlite", "compare-and-swap"])
+def test_conflicts_and_deadlocks_are_retried(ready: Store, tmp_path: Path, kind: str,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from pcipass.services import claimrequest, claims
+
+    claimfleet.build(ready.engine, 1, 1, 3)
+    files = claimfleet.write_request_files(tmp_path)
+    prepared = claimrequest.prepare(files["vf1"], nova_conf=[files["nova.conf"]])
+    real = hoststate.apply_in
+    failures = [_deadlock(kind), _deadlock(kind)]
+
+    def flaky(session: Any, hostname: str, rule: Any, **kw: Any) -> Any:
+        applied = real(session, hostname, rule, **kw)
+        if failures and kw.get("command") == claims.COMMAND:
+            raise failures.pop()  # after the writes: the transaction must roll them back
+        return applied
+
+    monkeypatch.setattr(hoststate, "apply_in", flaky)
+    report = claims.claim(ready.engine, prepared, A, sleep=lambda _s: None)
+    assert report.attempts == 3 and len(report.devices) == 1
+    assert len(queries.claims(ready.engine)) == 1
+    claimfleet.check_invariants(ready.engine, 4)
+    failures[:] = [_deadlock(kind)] * claims.MAX_ATTEMPTS
+    with pytest.raises(claims.ClaimContended):
+        claims.claim(ready.engine, prepared, B, sleep=lambda _s: None)
+    assert len(queries.claims(ready.engine)) == 1
+
+
+def test_only_transient_database_errors_are_retryable() -> None:
+    import pymysql
+
+    assert leases.retryable(_deadlock("mysql")) and leases.retryable(_deadlock("postgresql"))
+    assert leases.retryable(_deadlock("sqlite"))
+    gone = sqlalchemy.exc.OperationalError("SELECT 1", {}, pymysql.err.OperationalError(
+        2003, "Can't connect to MySQL server"))
+    assert not leases.retryable(gone) and not leases.retryable(ValueError("x"))
+    with pytest.raises(ValueError):
+        leases.until(-1)
+
+
+@pytest.mark.parametrize("args", [
+    ["--db", "sqlite:///x.db", "--flavor", "f.json"],
+    ["--db", "sqlite:///x.db", "--claim", "--flavor", "f.json"],
+    ["--db", "sqlite:///x.db", "--claim", "--consumer", "not-a-uuid", "--flavor", "f.json"],
+    ["--db", "sqlite:///x.db", "--claim", "--consumer", A, "--host", "/", "--flavor", "f.json"],
+])
+def test_usage_errors(args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "f.json").write_text('{"name": "f", "extra_specs": {}}')
+    result = run_cli(["schedule", *args])
+    assert result.code == 64, (result.code, result.err)
