@@ -186,3 +186,55 @@ def test_table_names_the_query_and_placement_errors_exit_2(
     both = run_cli(["schedule", "--placement-url", placement.url, "--os-cloud", "x",
                     "--flavor", str(fleet["fast2"]), "--host", str(fleet["compute-7"])])
     assert both.code == 64
+
+
+def test_os_cloud_reaches_the_same_placement(placement: PlacementServer, fleet: dict[str, Path],
+                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced(placement, fleet)
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text("clouds:\n  lab:\n    auth_type: none\n"
+                      f"    placement_endpoint_override: {placement.url}\n")
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
+    res = run_cli(["schedule", "--os-cloud", "lab", "--nova-conf", str(fleet["controller"]),
+                   "--flavor", str(fleet["fast2"]), "--no-facts-cache",
+                   "--host", str(fleet["compute-7"]), "-f", "json"])
+    assert res.code == 0, res.err
+    doc = res.json()
+    validate_schema(doc, "schedule")
+    assert doc["results"][0]["chosen_host"] == "compute-7"
+    assert doc["results"][0]["placement"]["placement"] == f"cloud:lab ({placement.url})"
+
+
+def test_without_placement_the_document_has_no_placement_record(fleet: dict[str, Path]) -> None:
+    res = run_cli(["schedule", "--nova-conf", str(fleet["controller"]), "--flavor",
+                   str(fleet["fast2"]), "--no-facts-cache", "--host", str(fleet["compute-7"]),
+                   "-f", "json"])
+    doc = res.json()
+    validate_schema(doc, "schedule")
+    assert res.code == 0 and "placement" not in doc["results"][0]
+
+
+def test_a_two_spec_alias_is_refused_as_nova_refuses_it(placement: PlacementServer,
+                                                       fleet: dict[str, Path], tmp_path: Path) -> None:
+    """--placement-url plays Nova with pci_in_placement on; with it on in the controller's
+    config the alias is refused earlier (PciInvalidAlias), as nova-api refuses it."""
+    synced(placement, fleet)
+    two = ('alias = {"name": "two", "vendor_id": "8086", "product_id": "154c", "device_type": '
+           '"type-VF"}\nalias = {"name": "two", "vendor_id": "8086", "product_id": "10ed", '
+           '"device_type": "type-VF"}\n')
+    flavor = tmp_path / "two.json"
+    flavor.write_text(json.dumps({"name": "two", "properties": {"pci_passthrough:alias": "two:1"}}))
+    codes = []
+    for name, text in (("off", f"[pci]\n{two}"), ("on", CONTROLLER.replace("[pci]\n", f"[pci]\n{two}"))):
+        conf = tmp_path / f"{name}.conf"
+        conf.write_text(text)
+        res = run_cli(["schedule", "--placement-url", placement.url, "--nova-conf", str(conf),
+                       "--flavor", str(flavor), "--no-facts-cache", "--host",
+                       str(fleet["compute-7"]), "-f", "json"])
+        doc = res.json()
+        validate_schema(doc, "schedule")
+        assert res.code == 2
+        codes.append(doc["results"][0]["error"]["code"])
+        if name == "off":
+            assert "does not support multiple specs" in doc["results"][0]["error"]["message"]
+    assert codes == ["PciRequestMultipleSpecs", "PciInvalidAlias"]
