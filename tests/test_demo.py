@@ -41,7 +41,7 @@ def _story_holds(text: str) -> None:
     # Run 1: the PF's product_id (S011, with the sentence) and, already, the NUMA problem behind it.
     assert ("product_id 1572 matches the PF 0000:81:00.0; its 4 VFs report 154c. For VFs write 154c, "
             "and use device_type type-VF in the alias.") in first
-    assert ("after you fix the product_id of device_spec entry 0 (1572 -> 154c), these 4 VFs on NUMA node 1 "
+    assert ("after you fix the product_id 1572 -> 154c in device_spec entry 0, these 4 VFs on NUMA node 1 "
             "still won't fit alias 'x710-vf' under required") in first
     assert "No valid host for flavor 'nfv.vf'; first broken layer per host: compute-7: device_spec" in first
     # Run 2: ID fixed; the NUMA problem remains, with the fix to pin or relax.

@@ -308,6 +308,9 @@ _TABLE: tuple[Code, ...] = (
          _A.SCHEDULE, OWN, WARNING, Layer.SCHEDULER),
     Code("AliasesFromCompute", "no controller config given: the aliases are a compute host's, and "
          "nova-api must define the same", _A.SCHEDULE, OWN, WARNING, Layer.DEVICE_SPEC),
+    Code("AliasDiffersBetweenServices", "an alias is defined differently in the compute's nova.conf and "
+         "the controller's: each service reads its own table, and flavors' requests are made from the "
+         "controller's", _A.ALIAS, OWN, ERROR, Layer.DEVICE_SPEC),
     Code("SchedulerHostFilterNotFound", "[filter_scheduler] enabled_filters names a filter Nova 34 does "
          "not have (removed in an earlier release, or misspelled): nova-scheduler stops at start",
          _A.SCHEDULE, NOVA, ERROR, Layer.SCHEDULER),

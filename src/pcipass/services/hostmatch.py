@@ -25,7 +25,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from pcipass.core import config, errors, model, spec
+from pcipass.core import aliasservices, config, errors, model, spec
 from pcipass.services import scanreport
 
 if TYPE_CHECKING:
@@ -57,17 +57,19 @@ class HostRead:
 def with_controller(compute: config.NovaConfig, controller: config.NovaConfig) -> config.NovaConfig:
     """Merge the controller's config after the compute config, for what the controller owns.
 
-    Aliases accumulate as oslo.config accumulates a MultiStrOpt over
-    ``--config-file`` (compute values first); a ``[filter_scheduler]`` option
-    the controller sets wins.
+    The two are separate services, each reading its own alias table: an alias the controller
+    defines is the controller's (a compute's definition of it is compared, and only a
+    difference is a problem, :mod:`pcipass.core.aliasservices`); the compute's other aliases
+    follow. A ``[filter_scheduler]`` option the controller sets wins.
     """
-    offset = len(compute.alias)
-    aliases = [*compute.alias,
-               *(dataclasses.replace(ov, value_index=offset + i) for i, ov in enumerate(controller.alias))]
+    compared = aliasservices.compare([ov.value for ov in compute.alias], [ov.value for ov in controller.alias],
+                                     [(ov.file, ov.line) for ov in compute.alias])
+    own = [compute.alias[i] for i in compared.kept]
+    aliases = [dataclasses.replace(ov, value_index=i) for i, ov in enumerate([*own, *controller.alias])]
     owned = [f for f in CONTROLLER_OPTIONS if f in controller.sources]
     return dataclasses.replace(
         compute, files=[*compute.files, *controller.files], alias=aliases,
-        problems=[*compute.problems, *controller.problems],
+        problems=[*compute.problems, *controller.problems, *compared.problems],
         warnings=[*compute.warnings, *controller.warnings],
         sources={**compute.sources, **{f: controller.sources[f] for f in owned}},
         **{f: getattr(controller, f) for f in owned})

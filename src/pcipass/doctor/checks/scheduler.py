@@ -109,6 +109,27 @@ def scheduler_classes(controller_config: dm.ControllerFacts) -> Iterator[dm.Resu
             yield dm.result(severity, p.entry or p.code, f"{p.code}: {p.message}", [dm.problem_evidence(p)], p.hint)
 
 
+@check("PCI-C007", Layer.SCHEDULER, title="whose config speaks for the controller")
+def controller_origin(controller_config: dm.ControllerFacts) -> Iterator[dm.Result]:
+    """The aliases and scheduler options are the controller's (nova-api, nova-scheduler), given with
+    ``--nova-conf``. Without it, a host's own nova.conf stands in for the controller, as on an
+    all-in-one host; this says so, and names the scheduler options that file does not set, which are
+    then judged as Nova's defaults. Information."""
+    if controller_config.origin == "--nova-conf":
+        return
+    unset = [o for o in ("enabled_filters", "available_filters", "weight_classes", "pci_in_placement")
+             if controller_config.nova.located(o) is None]
+    defaults = (f"; it does not set [filter_scheduler] {', '.join(unset)}: judged as Nova's defaults "
+                f"(enabled_filters = {','.join(controller_config.nova.enabled_filters)})"
+                if "enabled_filters" in unset else
+                f"; it does not set [filter_scheduler] {', '.join(unset)}: judged as Nova's defaults" if unset else "")
+    yield dm.result(dm.INFO, "controller config",
+                    f"no --nova-conf given: {controller_config.origin.split(' (')[0]} stands in for the "
+                    f"controller (nova-api, nova-scheduler), as on an all-in-one host{defaults}",
+                    [dm.Evidence(", ".join(controller_config.files) or "(config)", "aliases and [filter_scheduler]")],
+                    "pass the controller's nova.conf with --nova-conf when the controller is another host")
+
+
 #: Where to look when a layer is the first broken one on every host (the fix of PCI-C005).
 LAYER_FIX = {
     Layer.DEVICE_SPEC: "make a [pci] device_spec entry match the devices the alias asks for "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 
-from pcipass.core import codes, errors, model, schedfilters, spec
+from pcipass.core import aliasservices, codes, errors, model, schedfilters, spec
 from pcipass.doctor import mapping
 from pcipass.doctor import model as dm
 from pcipass.doctor.checks import common
@@ -30,7 +30,20 @@ def config_errors(compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
     """Everything Nova would refuse in the host's nova.conf, as ``config check`` reports it with file and
     line: an invalid ``device_spec`` stops nova-compute, so no device of the host is assignable."""
     for p in compute_config.problems:
-        yield _from_problem(p, dm.FAIL)
+        if p.code != aliasservices.CODE:  # PCI-S014's
+            yield _from_problem(p, dm.FAIL)
+
+
+@check("PCI-S014", Layer.DEVICE_SPEC, title="the compute and the controller define each alias alike")
+def alias_services_differ(compute_config: dm.ConfigFacts) -> Iterator[dm.Result]:
+    """nova-api and nova-scheduler read the controller's ``[pci] alias``, nova-compute its own file.
+    Defining an alias in both is the normal layout (and an all-in-one host gives one file to both):
+    each service counts its own specs, so the same alias in both files is no "multiple specs" even
+    with ``pci_in_placement``. Fails only when the two definitions of one alias differ, showing what
+    differs; flavors' requests are made from the controller's."""
+    for p in compute_config.problems:
+        if p.code == aliasservices.CODE:
+            yield _from_problem(p, dm.FAIL)
 
 
 @check("PCI-S002", Layer.DEVICE_SPEC, title="every device_spec entry matches a device")
