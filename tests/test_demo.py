@@ -29,6 +29,28 @@ def test_demo_runs_and_every_step_holds() -> None:
     assert "stored: 4 new, 0 updated, 0 deleted" in store
     assert "store unchanged" in store
     assert store.count("available") >= 4 and "0000:81:02.3" in store
+    _claims_hold(text)
+
+
+def _claims_hold(text: str) -> None:
+    """Two claims get two devices, the first one's XML is a hostdev, a free returns the PF."""
+    claims = text[text.index("11. Claims"):]
+    runs = [" ".join(part.split()) for part in claims.split("(exit code ")]
+    first = next(r for r in runs if "claimed 1 device(s) on compute-8 for flavor demo.vf" in r)
+    second = next(r for r in runs if "for flavor demo.port" in r)
+    mine = first.split("(lease 300 s)", 1)[1].split()[0]
+    theirs = second.split("(lease 300 s)", 1)[1].split()[0]
+    assert mine.startswith("0000:81:02.") and theirs.startswith("0000:81:02.") and mine != theirs
+    assert f"already holds 1 device(s) on compute-8 for flavor demo.vf (lease 300 s) {mine}" in \
+        " ".join(claims.split())
+    assert "compute-8 0000:81:00.0 type-PF 8086:1572 1 unclaimable" in " ".join(claims.split())
+    xml = claims[claims.index("13. The first"):claims.index("14. Both")]
+    bus, slot_func = mine.split(":")[1], mine.split(":")[2]
+    assert '<hostdev mode="subsystem" type="pci" managed="yes">' in xml
+    assert f'bus="0x{bus}" slot="0x{slot_func[:2]}" function="0x{slot_func[3]}"' in xml
+    freed = " ".join(claims[claims.index("14. Both"):].split())
+    assert "compute-8 0000:81:00.0 type-PF 8086:1572 1 available" in freed
+    assert "claimed" not in freed.rsplit("$ pcipass devices", 1)[1]
 
 
 def _story_holds(text: str) -> None:

@@ -135,6 +135,7 @@ def main() -> int:
         _story(d)
         _fleet(d)
         _store(d)
+        _claims(d)
     print("\ndemo: every step behaved as expected.")
     return 0
 
@@ -225,6 +226,54 @@ def _store(d: Path) -> None:
     _run(["db", "upgrade", *db], expect=0)
     _run(agent, expect=0)
     _run(agent, expect=0)
+    _run(["devices", *db], expect=0)
+
+
+CLAIM_HOST = "1x intel-x710 numa=1 vfs=4; numa-nodes=2; cmdline=intel_iommu=on; hostname=compute-8"
+CLAIM_COMPUTE = """\
+[DEFAULT]
+host = compute-8
+
+[pci]
+device_spec = [{"vendor_id": "8086", "product_id": "154c", "physical_network": "physnet2"},
+               {"vendor_id": "8086", "product_id": "1572"}]
+"""
+CLAIM_FLAVOR = '{"name": "demo.vf", "vcpus": 1, "ram": 512, ' \
+               '"extra_specs": {"pci_passthrough:alias": "x710-vf:1"}}'
+CLAIM_PORTS_FLAVOR = '{"name": "demo.port", "vcpus": 1, "ram": 512, "extra_specs": {}}'
+FIRST, SECOND = "4f1c2a9e-0000-4000-8000-000000000001", "4f1c2a9e-0000-4000-8000-000000000002"
+
+
+def _claims(d: Path) -> None:
+    """Claims on compute-8, whose PF and VFs are both assignable: two claims, two devices, the
+    guest's XML, and the PF back to available when the last VF is freed."""
+    built = fakehost.build(d / "compute-8", CLAIM_HOST)
+    conf = built.root / "etc/nova/nova.conf"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text(CLAIM_COMPUTE)
+    (d / "demo-vf.json").write_text(CLAIM_FLAVOR)
+    (d / "demo-port.json").write_text(CLAIM_PORTS_FLAVOR)
+    db = ["--db", f"sqlite:///{d / 'claims.db'}"]
+    _banner("11. Claims. compute-8 in its own store, its PF and 4 VFs assignable. A claim for the "
+            "flavor demo.vf (one x710-vf): the scheduler runs over the store, and the VF is claimed "
+            "in one transaction with a 300 s lease; its PF becomes unclaimable.")
+    _run(["db", "upgrade", *db], expect=0)
+    _run(["agent", "--once", "--host", str(built.root), *db], expect=0)
+    _run(["schedule", *db, "--claim", "--consumer", FIRST, "--flavor", str(d / "demo-vf.json"),
+          "--nova-conf", str(d / "controller.conf")], expect=0)
+    _banner("12. A second consumer, through a Neutron port (with its MAC and VLAN): it gets a "
+            "different VF. Repeating the first claim returns the same device. The PF stays "
+            "unclaimable while a VF is busy.")
+    _run(["schedule", *db, "--claim", "--consumer", SECOND, "--flavor", str(d / "demo-port.json"),
+          "--port", "vnic_type=direct,physnet=physnet2,mac=fa:16:3e:4d:00:02,vlan=100"], expect=0)
+    _run(["schedule", *db, "--claim", "--consumer", FIRST, "--flavor", str(d / "demo-vf.json"),
+          "--nova-conf", str(d / "controller.conf")], expect=0)
+    _run(["devices", *db, "--status", "unclaimable"], expect=0)
+    _banner("13. The first claim's device as the guest gets it: the libvirt <hostdev> Nova writes.")
+    _run(["allocation", "show", FIRST, *db, "-f", "libvirt"], expect=0)
+    _banner("14. Both consumers freed: when the last VF is free, the PF is available again.")
+    _run(["claim", "free", FIRST, *db], expect=0)
+    _run(["claim", "free", SECOND, *db], expect=0)
     _run(["devices", *db], expect=0)
 
 

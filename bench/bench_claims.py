@@ -1,0 +1,225 @@
+#!/usr/bin/env python3
+"""Benchmark claims: claims per second through the code ``schedule --db --claim`` runs.
+
+The store holds 100 hosts, each with 2 PFs of 32 VFs (6,600 devices; ``tests/claimfleet.py``
+writes them through the store's tracker transaction). Each client is an OS process that calls
+the Python API in a loop (:func:`pcipass.services.claims.claim` with one
+:class:`~pcipass.services.storefleet.StoreFleet` kept between calls, as a long-running
+scheduler keeps its view): scheduling over the stored fleet, then the compare-and-swap commit,
+one VF per claim, a new consumer each time. Runs with 1 and 8 clients, on SQLite and
+PostgreSQL, each on a fresh store. Reported per run: claims per second, latency p50 and p99,
+and double allocations (a device two consumers were told they hold, counted from what every
+client was told); beside it, the floor: a bare conditional-UPDATE transaction
+(``UPDATE devices SET status='claimed' ... WHERE id=:id AND generation=:read``) per claim, by
+the same number of clients.
+
+Target (issue 14): at least 500 claims/s with 8 clients on PostgreSQL, and zero double
+allocations in every run. Run with the project venv:
+``.venv/bin/python bench/bench_claims.py [--seconds S] [--backends sqlite,postgresql]
+[--clients 1,8] [--check]``; ``--check`` exits 1 when a target is missed. PostgreSQL is
+``PCIPASS_TEST_POSTGRESQL`` (default ``postgresql://postgres@127.0.0.1:5432/test``), where a
+scratch database is created and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import claimfleet  # noqa: E402
+
+HOSTS, PFS, VFS = 100, 2, 32
+TARGET = 500.0
+POSTGRESQL = os.environ.get("PCIPASS_TEST_POSTGRESQL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _client(url: str, prepared: Any, seconds: float, seed: int, out: Any) -> None:
+    from pcipass.adapters.store import engine as engine_mod
+    from pcipass.services import claims, storefleet
+
+    engine = engine_mod.connect(url)
+    fleet = storefleet.StoreFleet(engine)
+    fleet.refresh()  # the long-running scheduler's first read, before the clock starts
+    told: list[tuple[str, str, str]] = []
+    latencies: list[float] = []
+    stop = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < stop:
+        consumer = str(uuid.UUID(int=(seed << 64) | n))
+        n += 1
+        t0 = time.perf_counter()
+        try:
+            report = claims.claim(engine, prepared, consumer, fleet=fleet)
+        except claims.NoHostFits:
+            break
+        latencies.append(time.perf_counter() - t0)
+        told.extend((consumer, report.hostname, d.address) for d in report.devices)
+    out.put((latencies, told))
+
+
+def _floor(url: str, ids: list[int], seconds: float, out: Any) -> None:
+    import sqlalchemy
+
+    from pcipass.adapters.store import engine as engine_mod
+    from pcipass.adapters.store import models
+
+    engine = engine_mod.connect(url)
+    table = models.Device.__table__
+    done: list[float] = []
+    stop = time.monotonic() + seconds
+    with engine.connect() as conn:
+        for device_id in ids:
+            if time.monotonic() >= stop:
+                break
+            t0 = time.perf_counter()
+            with conn.begin():
+                gen = conn.execute(sqlalchemy.select(table.c.generation).where(
+                    table.c.id == device_id)).scalar_one()
+                conn.execute(table.update().where(
+                    table.c.id == device_id, table.c.generation == gen,
+                    table.c.status == "available").values(
+                    status="claimed", instance_uuid=str(uuid.uuid4()), generation=gen + 1))
+            done.append(time.perf_counter() - t0)
+    out.put((done, []))
+
+
+def _run(ctx: Any, target: Any, args_of: Any, clients: int) -> tuple[list[float], list[Any], float]:
+    out = ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args_of(i), out)) for i in range(clients)]
+    t0 = time.monotonic()
+    for p in procs:
+        p.start()
+    results = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    elapsed = time.monotonic() - t0
+    lat = [x for r in results for x in r[0]]
+    told = [x for r in results for x in r[1]]
+    return lat, told, elapsed
+
+
+class _Store:
+    def __init__(self, backend: str, tmp: Path) -> None:
+        self.backend, self.admin, self.name = backend, None, None
+        if backend == "sqlite":
+            self.url = f"sqlite:///{tmp / f'bench-{uuid.uuid4().hex[:8]}.db'}"
+        else:
+            import sqlalchemy
+            from sqlalchemy.engine import make_url
+
+            from pcipass.adapters.store import engine as engine_mod
+
+            self.admin = sqlalchemy.create_engine(engine_mod.parse(POSTGRESQL),
+                                                  isolation_level="AUTOCOMMIT")
+            self.name = f"pcipass_bench_{uuid.uuid4().hex[:12]}"
+            with self.admin.connect() as conn:
+                conn.exec_driver_sql(f"CREATE DATABASE {self.name}")
+            self.url = make_url(POSTGRESQL).set(database=self.name).render_as_string(
+                hide_password=False)
+
+    def build(self) -> None:
+        from pcipass.adapters.store import engine as engine_mod
+        from pcipass.adapters.store import migrate
+
+        engine = engine_mod.connect(self.url)
+        migrate.upgrade(engine)
+        claimfleet.build(engine, HOSTS, PFS, VFS)
+        engine.dispose()
+
+    def drop(self) -> None:
+        if self.admin is not None:
+            with self.admin.connect() as conn:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+            self.admin.dispose()
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--clients", default="1,8")
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args()
+    from pcipass.services import claimrequest
+
+    ctx = multiprocessing.get_context("fork")
+    rows = []
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        files = claimfleet.write_request_files(tmp / "req")
+        prepared = claimrequest.prepare(files["vf1"], nova_conf=[files["nova.conf"]])
+        for backend in args.backends.split(","):
+            for clients in (int(c) for c in args.clients.split(",")):
+                store = _Store(backend, tmp)
+                try:
+                    store.build()
+                    lat, told, elapsed = _run(
+                        ctx, _client, lambda i: (store.url, prepared, args.seconds, i + 1),
+                        clients)
+                    owners = collections.defaultdict(set)
+                    for consumer, host, address in told:
+                        owners[(host, address)].add(consumer)
+                    doubles = sum(1 for v in owners.values() if len(v) > 1)
+                    from pcipass.adapters.store import engine as engine_mod
+
+                    engine = engine_mod.connect(store.url)
+                    claimfleet.check_invariants(engine, HOSTS * PFS * (1 + VFS))
+                    import sqlalchemy
+
+                    from pcipass.adapters.store import models
+
+                    with engine.connect() as conn:
+                        free = [i for (i,) in conn.execute(
+                            sqlalchemy.select(models.Device.id).where(
+                                models.Device.status == "available",
+                                models.Device.dev_type == "type-VF"))]
+                    engine.dispose()
+                    share = [free[i::clients] for i in range(clients)]
+                    flat, _, felapsed = _run(ctx, _floor,
+                                             lambda i: (store.url, share[i], args.seconds),
+                                             clients)
+                finally:
+                    store.drop()
+                rate = len(lat) / elapsed if elapsed else 0.0
+                floor = len(flat) / felapsed if felapsed else 0.0
+                rows.append((backend, clients, len(lat), rate, 1000 * _percentile(lat, 0.5),
+                             1000 * _percentile(lat, 0.99), doubles, floor))
+                if doubles:
+                    ok = False
+                if backend == "postgresql" and clients == 8 and rate < TARGET:
+                    ok = False
+    head = ("database", "clients", "claims", "claims/s", "p50 ms", "p99 ms",
+            "double allocations", "bare UPDATE/s")
+    print(" | ".join(head))
+    print(" | ".join("-" * len(h) for h in head))
+    for r in rows:
+        print(f"{r[0]} | {r[1]} | {r[2]} | {r[3]:.0f} | {r[4]:.1f} | {r[5]:.1f} | {r[6]} | "
+              f"{r[7]:.0f}")
+    print(f"target: >= {TARGET:.0f} claims/s with 8 clients on PostgreSQL, no double allocation: "
+          + ("met" if ok else "MISSED"))
+    return 0 if ok or not args.check else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
