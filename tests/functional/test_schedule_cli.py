@@ -318,6 +318,6 @@ def test_options_are_named_in_messages(cli: Any, fleet: dict[str, Any]) -> None:
         "--instance-numa-nodes [0, 0] must name distinct host nodes", "e.g. --instance-numa-nodes 0,1")
     _, doc = run(cli, fleet, "--instance-numa-nodes", "5", hosts=("cmp-b",))
     (reason,) = doc["results"][0]["hosts"][0]["reasons"]
-    assert reason == {"layer": "numa", "dropped": 0,
+    assert reason == {"layer": "numa", "severity": "fail", "dropped": 0,
                       "message": "--instance-numa-nodes names node(s) 5; this host has NUMA node(s) 0,1",
                       "evidence": [{"source": "host", "value": "NUMA nodes 0,1"}]}

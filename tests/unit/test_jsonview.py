@@ -152,7 +152,7 @@ def test_a_reason_prints_its_evidence_without_lines_and_a_subclass_as_its_base()
     evidence = (Evidence("nova.conf", "alias = x", 7),)
     pinned = schedule.PinnedNodesUnknown(Layer.NUMA, "no node 3", 0, evidence, unknown=(3,), host_nodes="0,1")
     assert jsonview.view_of(type(pinned)) is jsonview.VIEWS["pcipass.core.schedule.verdicts.Reason"]
-    assert to_json(pinned) == {"layer": "numa", "message": "no node 3", "dropped": 0,
+    assert to_json(pinned) == {"layer": "numa", "severity": "fail", "message": "no node 3", "dropped": 0,
                                "evidence": [{"source": "nova.conf", "value": "alias = x"}]}
     finding = dm.Finding("PCI-N001", Layer.NUMA, dm.FAIL, "h", "s", "m", evidence)
     assert to_json(finding)["evidence"] == [{"source": "nova.conf", "value": "alias = x", "line": 7}]

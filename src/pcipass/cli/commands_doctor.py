@@ -168,8 +168,8 @@ def render_doctor(doc: dict[str, Any], con: rich.console.Console) -> None:
     s = doc["summary"]
     broken = doc.get("broken_layers", [])
     head = rich.text.Text("doctor: ", style="bold")
-    if broken:
-        head.append("BROKEN: " + " > ".join(broken), style="bold red")
+    if broken or doc.get("first_broken_layer"):
+        head.append(headline(broken, doc.get("first_broken_layer")), style="bold red")
     elif s["warn"]:
         head.append("OK with warnings", style="bold yellow")
     else:
@@ -184,11 +184,21 @@ def render_doctor(doc: dict[str, Any], con: rich.console.Console) -> None:
     _render_findings(doc["findings"], con)
 
 
+def headline(broken: list[str], lead: str | None) -> str:
+    """``BROKEN: numa first (flavor table); kernel > numa``: the flavor table's first broken layer
+    leads, then every failing layer in contracts §3 order."""
+    if lead is None or (broken and broken[0] == lead):
+        return "BROKEN: " + " > ".join(broken)
+    layers = f"; failing layers: {' > '.join(broken)}" if broken else ""
+    return f"BROKEN: {lead} first (the flavor table's first broken layer){layers}"
+
+
 def _render_broken(doc: dict[str, Any], con: rich.console.Console) -> None:
     for layer in doc.get("broken_layers", []):
         fails = [f for f in doc["findings"] if f["layer"] == layer and f["severity"] == "fail"]
-        con.print(rich.text.Text(f"  {layer}: {len(fails)} failure(s); first: {fails[0]['message']}",
-                                 style="red"), overflow="fold")
+        if fails:
+            con.print(rich.text.Text(f"  {layer}: {len(fails)} failure(s); first: {fails[0]['message']}",
+                                     style="red"), overflow="fold")
 
 
 def _dev(d: dict[str, Any]) -> str:

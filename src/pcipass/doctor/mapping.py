@@ -308,6 +308,7 @@ class FlavorReason:
     message: str
     check: str | None = None
     evidence: tuple[Evidence, ...] = ()
+    severity: str = "fail"  # the finding's, or the core reason's (the schedule command's)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -382,7 +383,7 @@ def _flavor_host(fl: dm.FlavorFacts, host: str, fit: dm.HostFit | None,
             placed = dataclasses.replace(placed, instance_numa_nodes=verdict.instance_numa_nodes,
                                          devices=verdict.devices)
         else:
-            reasons = [FlavorReason(r.layer, r.message, None, r.evidence) for r in verdict.reasons]
+            reasons = [FlavorReason(r.layer, r.message, None, r.evidence, r.severity) for r in verdict.reasons]
     if placed.fits:
         return placed
     reasons += [FlavorReason(f.layer, f"{f.id}: {f.message}", f.id, f.evidence[:4]) for f in blockers]

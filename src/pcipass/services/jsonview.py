@@ -179,7 +179,7 @@ def _regex_address(a: addr.RegexAddress) -> dict[str, Any]:
 
 
 def _reason(r: verdicts.Reason) -> dict[str, Any]:
-    return {"layer": r.layer, "message": r.message, "dropped": r.dropped,
+    return {"layer": r.layer, "severity": r.severity, "message": r.message, "dropped": r.dropped,
             "evidence": [_brief(e) for e in r.evidence]}
 
 
@@ -346,7 +346,7 @@ def _alias_host(a: mapping.AliasHost) -> dict[str, Any]:
 
 
 def _flavor_reason(r: mapping.FlavorReason) -> dict[str, Any]:
-    return {"layer": r.layer, "message": r.message, "check": r.check,
+    return {"layer": r.layer, "severity": r.severity, "message": r.message, "check": r.check,
             "evidence": [_brief(e) for e in r.evidence]}
 
 

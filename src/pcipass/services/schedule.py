@@ -214,7 +214,9 @@ def _schedule_one(fl: config.Flavor, controller: Any, image_props: dict[str, str
     answer, notes = fleet.side
     warnings = [w.located(file=fl.file) for w in fr.warnings] + notes
     if check_filters:
-        warnings.extend(_filter_warnings(controller.nova, reqs, shape))
+        filter_problems = _filter_warnings(controller.nova, reqs, shape)
+        warnings.extend(filter_problems)
+        verdicts = _with_filter_reasons(verdicts, filter_problems)
     multiplier = controller.nova.pci_weight_multiplier
     ranking = schedule.rank_hosts(verdicts, multiplier if multiplier is not None else 1.0)
     return FlavorSchedule(fl.name, fl.file, reqs, None, ranking, warnings, placement=answer)
@@ -266,6 +268,20 @@ def _refused(model: HostModel) -> schedule.HostVerdict:
         model.name, False, False, None, reasons=(schedule.Reason(
             layer, f"nova-compute would refuse to start with this host's config: "
             f"{p.message}", 0, (schedule.Evidence(where, p.message),)),))
+
+
+def _with_filter_reasons(verdicts: Sequence[schedule.HostVerdict],
+                         problems: Sequence[errors.Problem]) -> list[schedule.HostVerdict]:
+    """A filter the flavor needs and the scheduler lacks, as a failing scheduler reason on every host:
+    the doctor's PCI-C001/C002 fail for the same config, so the schedule says it the same way
+    (the hosts' fit stays the core's: the claim on the compute still decides there)."""
+    if not problems:
+        return list(verdicts)
+    extra = tuple(schedule.Reason(Layer.SCHEDULER, f"{p.code}: {p.message}", 0,
+                                  (schedule.Evidence(f"{p.file}:{p.line}" if p.file else "(default)",
+                                                     "[filter_scheduler] enabled_filters"),), "fail")
+                  for p in problems)
+    return [dataclasses.replace(v, reasons=(*v.reasons, *extra)) for v in verdicts]
 
 
 def _filter_warnings(nova: config.NovaConfig, reqs: Sequence[Any],

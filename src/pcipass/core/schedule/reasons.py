@@ -223,7 +223,7 @@ def numa_reasons(ctx: Context, fitted: numa.NumaFit, cells: Sequence[numa.HostCe
         return [verdicts.PinnedNodesUnknown(Layer.NUMA, f"the instance is pinned to NUMA node(s) {unknown}; "
                                    f"this host has NUMA node(s) {ids}", 0,
                                    (Evidence("host", f"NUMA nodes {ids}"),),
-                                   fitted.unknown_nodes, ids)]
+                                   unknown=fitted.unknown_nodes, host_nodes=ids)]
     if fitted.too_few_cells:
         what = "reports no NUMA topology" if not cells else f"has {len(cells)} NUMA node(s) ({ids})"
         return [verdicts.Reason(Layer.NUMA, f"the instance needs {len(guest)} NUMA node(s); this host {what}",

@@ -38,6 +38,9 @@ class Reason:
     message: str
     dropped: int = 0
     evidence: tuple[Evidence, ...] = ()
+    #: As the doctor's finding for the same cause would say it: ``fail`` (the host is refused, or
+    #: the boot fails there), ``warn`` or ``info``.
+    severity: str = "fail"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -57,14 +57,27 @@ def _placement_asked(inputs: gather.Inputs, selection: runner.Selection) -> bool
 
 def build_document(g: gather.Gathered, findings: Sequence[dm.Finding]) -> dict[str, Any]:
     """The contract document: hosts, mapping table, findings, summary."""
+    broken = runner.broken_layers(findings)
+    mapping_doc = build_mapping(g, findings)
     return {
         "schema": SCHEMA,
         "hosts": [_host(h) for h in g.hosts],
-        "broken_layers": to_json(runner.broken_layers(findings)),
-        "mapping": build_mapping(g, findings),
+        "broken_layers": to_json(broken),
+        "first_broken_layer": to_json(lead_layer(broken, mapping_doc["flavors"])),
+        "mapping": mapping_doc,
         "findings": to_json(findings),
         "summary": runner.summary(findings),
     }
+
+
+def lead_layer(broken: Sequence[Layer], flavor_rows: Sequence[dict[str, Any]]) -> Layer | None:
+    """The layer the headline leads with: the lowest first broken layer the flavor -> hosts table
+    shows (where a tenant's boot stops), else the lowest layer with a failing finding."""
+    shown = {Layer(h["first_broken_layer"]) for row in flavor_rows for h in row["hosts"]
+             if h.get("first_broken_layer") and h.get("fits") is not True}
+    if shown:
+        return min(shown, key=lambda layer: layer.order)
+    return broken[0] if broken else None
 
 
 def _host(h: gather.HostSource) -> Any:
