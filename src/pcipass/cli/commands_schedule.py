@@ -91,6 +91,12 @@ def schedule_command(flavors: tuple[str, ...], image: str | None, ports: tuple[s
         if not claim or db_url is None:
             raise click.UsageError("--db and --claim go together: pcipass schedule --db URL "
                                    "--claim --consumer UUID --flavor F.json")
+        if placement_url is not None or os_cloud is not None:  # the claim mirrored in Placement
+            from pcipass.cli import commands_claimplacement
+
+            return commands_claimplacement.schedule_claim(
+                db_url, consumer, flavors, ports, nova_conf, image, instance_numa_nodes, lease,
+                fmt, placement=(placement_url, os_cloud, token, timeout))
         return commands_claims.schedule_claim(db_url, consumer, flavors, ports, nova_conf, image,
                                               instance_numa_nodes, lease, fmt)
     if not hosts and not lspci:

@@ -234,6 +234,12 @@ _TABLE: tuple[Code, ...] = (
     Code("PlacementTreeNotOwned", "a compute node's provider tree without the CUSTOM_PCIPASS_OWNED "
          "trait: Nova's own, which placement sync never changes", _A.PLACEMENT, OWN, ERROR,
          Layer.PLACEMENT),
+    Code("PlacementProviderNotFound", "a claimed device's resource provider (<hypervisor "
+         "hostname>_<ADDRESS>) is not in Placement: the claim cannot be mirrored there",
+         _A.PLACEMENT, OWN, ERROR, Layer.PLACEMENT),
+    Code("PlacementOverAllocated", "after a claim was written to Placement, a provider's usage "
+         "exceeds (total - reserved) * allocation_ratio", _A.PLACEMENT, OWN, ERROR,
+         Layer.PLACEMENT),
     Code("InvalidCpuSet", "a CPU set option (cpu_dedicated_set, cpu_shared_set...) Nova's "
          "parse_cpu_spec refuses", _A.OTHER_OPTIONS, OWN, ERROR, Layer.NUMA),
     # -- the 2013 label design ------------------------------------------------------------
