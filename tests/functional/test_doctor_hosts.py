@@ -109,6 +109,11 @@ def healthy(tmp_path: Path, profile: str = PROFILE) -> Host:
     os.symlink(os.path.relpath(part, root / "sys/class/block"), root / "sys/class/block/nvme0n1p2")
     host.write("etc/udev/rules.d/70-sriov.rules",
                'ACTION=="add", SUBSYSTEM=="net", ENV{ID_NET_DRIVER}=="ixgbe", ATTR{device/sriov_numvfs}="4"\n')
+    # The Neutron SR-IOV agent serves physnet2 on the 82599 PFs, whose VFs device_spec offers for it.
+    pf_ifs = sorted(n[0] for d in built.devices if (d.vendor_id, d.product_id) == ("8086", "10fb") for n in d.netdevs[:1])
+    if pf_ifs:
+        host.write("etc/neutron/plugins/ml2/sriov_agent.ini",
+                   "[sriov_nic]\nphysical_device_mappings = " + ",".join(f"physnet2:{i}" for i in pf_ifs) + "\n")
     gpu = by_id.get(("10de", "20f1"))
     if gpu is not None:
         host.write(f"etc/driverctl.d/pci-{gpu.address}", "vfio-pci\n")

@@ -16,22 +16,35 @@ agent's own error texts (the agent refuses to start on any of them):
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from oslo_config import cfg
 
-from pcipass.adapters import interpolation, novaconf
+from pcipass.adapters import hostconf, interpolation, novaconf
 from pcipass.core import address, config, errors
+
+if TYPE_CHECKING:
+    from pcipass.adapters import hostroot
 
 GROUP = "sriov_nic"
 CODE = "SriovAgentConfigInvalid"
 _OPTIONS = ("physical_device_mappings", "exclude_devices", "resource_provider_bandwidths")
 
 
-def read_sriov_agent_conf(path: str | Path) -> config.SriovAgentConfig:
-    """Read ``[sriov_nic]`` of one agent ini. Never raises for bad input."""
-    name = str(path)
-    loaded, problem = novaconf.load(path)
+#: Where a host root keeps the agent's ini (contracts §1).
+HOST_INI = "etc/neutron/plugins/ml2/sriov_agent.ini"
+
+
+def read_sriov_agent_conf(path: str | Path, *, display: str | None = None) -> config.SriovAgentConfig:
+    """Read ``[sriov_nic]`` of one agent ini. Never raises for bad input.
+
+    :param display: the name problems give the file (the path inside a host root).
+    """
+    name = display or str(path)
+    loaded, problem = novaconf.load(path, display=display)
     if loaded is None:
         return config.SriovAgentConfig(file=name, problems=[problem] if problem else [])
     lists, sources, problems, notes = _oslo_lists(loaded)
@@ -49,6 +62,24 @@ def read_sriov_agent_conf(path: str | Path) -> config.SriovAgentConfig:
     return config.SriovAgentConfig(file=name, mappings=mappings, exclude_devices=exclude,
                                    bandwidths=bandwidths, problems=reader.problems,
                                    warnings=reader.warnings, sources=sources)
+
+
+def read_from_root(root: hostroot.HostRoot, warnings: list[str]) -> config.SriovAgentConfig | None:
+    """The agent ini a host root holds (:data:`HOST_INI`), read through the root; None without one.
+
+    oslo.config reads paths, so the file is copied to a private temporary directory first
+    (as :mod:`pcipass.adapters.hostconf` does for nova.conf).
+    """
+    if not root.exists(HOST_INI, warnings):
+        return None
+    data = root.read_bytes(HOST_INI, warnings, limit=hostconf.MAX_BYTES)
+    if data is None:
+        return config.SriovAgentConfig(file=HOST_INI, problems=[errors.Problem(
+            "ConfigFileUnreadable", f"{HOST_INI} cannot be read in the host root", file=HOST_INI)])
+    with tempfile.TemporaryDirectory(prefix="pcipass-sriovagent-") as tmp:
+        copy = os.path.join(tmp, "sriov_agent.ini")
+        Path(copy).write_bytes(data)
+        return read_sriov_agent_conf(copy, display=HOST_INI)
 
 
 def _oslo_lists(loaded: novaconf.Loaded) -> tuple[dict[str, list[str]],

@@ -41,6 +41,9 @@ MARK = {"fail": "✗", "warn": "!", "info": "i", "skip": "-"}
               help="The controller's nova.conf (aliases, scheduler options); repeat to merge in order.")
 @click.option("--compute-conf", "compute_conf", multiple=True, type=climain.existing_file(),
               help="nova.conf replacing every host's compute config (e.g. for an lspci paste).")
+@click.option("--sriov-agent-conf", "sriov_agent_conf", multiple=True, type=climain.existing_file(),
+              metavar="FILE", help="The Neutron SR-IOV agent's sriov_agent.ini: one for every host, or one per "
+              "host in --host order (default: the host root's etc/neutron/plugins/ml2/sriov_agent.ini).")
 @click.option("--flavor", "flavors", multiple=True, type=climain.existing_file(),
               help="Flavor JSON (openstack flavor show -f json); repeatable.")
 @click.option("--image", type=climain.existing_file(),
@@ -65,7 +68,8 @@ MARK = {"fail": "✗", "warn": "!", "info": "i", "skip": "-"}
 def doctor(ctx: click.Context, hosts: tuple[str, ...], lspci: tuple[str, ...], nodedev: tuple[str, ...],
            dmesg: tuple[str, ...],
            cmdline: tuple[str, ...], nova_conf: tuple[str, ...],
-           compute_conf: tuple[str, ...], flavors: tuple[str, ...], image: str | None,
+           compute_conf: tuple[str, ...], sriov_agent_conf: tuple[str, ...], flavors: tuple[str, ...],
+           image: str | None,
            placement_url: str | None, os_cloud: str | None, placement_file: str | None,
            token: str | None,
            select: tuple[str, ...], ignore: tuple[str, ...], jobs: int, no_facts_cache: bool,
@@ -84,7 +88,8 @@ def doctor(ctx: click.Context, hosts: tuple[str, ...], lspci: tuple[str, ...], n
                            flavors=flavors, image=image, jobs=jobs,
                            facts_cache=scan.CACHE_IGNORE if no_facts_cache else scan.CACHE_USE,
                            placement_url=placement_url, placement_cloud=os_cloud,
-                           placement_file=placement_file, placement_token=token)
+                           placement_file=placement_file, placement_token=token,
+                           sriov_agent_conf=sriov_agent_conf)
     try:
         diagnosis = report.diagnose(inputs, runner.Selection(select, ignore))
     except pastejoin.PasteJoinAmbiguous as exc:

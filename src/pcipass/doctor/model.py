@@ -346,7 +346,8 @@ FACT_TYPES: dict[str, FactType] = {
     "placement_view": FactType("PlacementState", GLOBAL, "every provider and allocation Placement "
                                 "holds (--placement-url, --os-cloud or --placement FILE)"),
     # Declared for the layers a later issue adds; gather reports them missing for now.
-    "sriov_agent": FactType("SriovAgentConfig", HOST, "Neutron SR-IOV agent mappings", later=True),
+    "sriov_agent": FactType("SriovAgentConfig", HOST, "Neutron SR-IOV agent mappings (--sriov-agent-conf, or "
+                            "etc/neutron/plugins/ml2/sriov_agent.ini in the host root)"),
     "neutron": FactType("NeutronView", GLOBAL, "networks' physnets and ports' vnic types", later=True),
     "host_fit": FactType("HostFit", HOST, "each flavor's verdict on this host (the scheduling core: "
                          "pools, NUMA fit, claim), with the host's scheduler input"),

@@ -28,7 +28,7 @@ from pcipass.core.layers import Layer
 ID_PATTERN = re.compile(r"^PCI-([A-Z])(\d{3})$")
 #: Ids of removed checks: never reused.
 RETIRED: frozenset[str] = frozenset()
-BUILTIN_MODULES = ("kernel", "driver", "spec", "numa", "placement", "flavor", "scheduler")
+BUILTIN_MODULES = ("kernel", "driver", "spec", "numa", "placement", "flavor", "neutron", "scheduler")
 
 CheckFunc = Callable[..., Iterable[model.Result]]
 

@@ -17,14 +17,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from pcipass.adapters import hostroot, roots
-from pcipass.core import errors
+from pcipass.adapters import hostroot, roots, sriovagent
+from pcipass.core import config, errors
 from pcipass.doctor import mapping, model
 from pcipass.services import configcheck, pastetypes, scan, scanreport
 from pcipass.services import schedule as schedule_svc
 from pcipass.services.doctor import flavors, hostfiles, placementfacts, scanfacts
 
-LATER = {"sriov_agent": "the Neutron layer", "neutron": "the Neutron layer"}
+LATER = {"neutron": "the Neutron layer's network and port facts"}
 
 
 def _later(name: str) -> model.FactMissing:
@@ -51,6 +51,7 @@ class Inputs:
     placement_file: str | None = None  # a placement export instead of the API
     placement_token: str | None = None
     placement_timeout: float = 30.0
+    sriov_agent_conf: Sequence[str] = ()  # the Neutron SR-IOV agent's ini: one for every host, or one per host
 
 
 def _raiser(missing: model.FactMissing) -> Callable[[], Any]:
@@ -166,6 +167,7 @@ class HostSource:
             "persistence": partial(self._from_root, "persistence"), "spec_map": self._spec_map,
             "host_fit": self._host_fit,
             "placement": lambda: placementfacts.host_facts(self.scan, self.run.get("placement_view")),
+            "sriov_agent": self._sriov_agent,
         }
 
     @property
@@ -282,6 +284,22 @@ class HostSource:
             except hostroot.HostRootInvalid as exc:
                 raise model.FactMissing(fact, f"the host root cannot be read again ({exc})") from exc
         return self._root
+
+    def _sriov_agent(self) -> config.SriovAgentConfig:
+        """--sriov-agent-conf (one for every host, or one per host in order), else the root's own ini."""
+        given = list(self.run.inputs.sriov_agent_conf)
+        if given:
+            index = self.run.hosts.index(self) if len(given) > 1 else 0
+            if index >= len(given):
+                raise model.FactMissing("sriov_agent", f"{len(given)} --sriov-agent-conf file(s) for "
+                                        f"{len(self.run.hosts)} hosts: give one, or one per host")
+            return sriovagent.read_sriov_agent_conf(given[index])
+        found = sriovagent.read_from_root(self._open("sriov_agent"), []) if self.scan.facts_from in (
+            scan.FROM_SYSFS, scan.FROM_CACHE) else None
+        if found is None:
+            raise model.FactMissing("sriov_agent", f"no Neutron SR-IOV agent config ({sriovagent.HOST_INI} "
+                                    "in the host root); pass --sriov-agent-conf FILE")
+        return found
 
     def _route(self) -> model.RouteFacts:
         return hostfiles.read_route(self._open("default_route"))
