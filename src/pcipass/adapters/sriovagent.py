@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from oslo_config import cfg
 
-from pcipass.adapters import hostconf, interpolation, novaconf
+from pcipass.adapters import hostconf, interpolation, novaconf, sniff, sriovagentyaml
 from pcipass.core import address, config, errors
 
 if TYPE_CHECKING:
@@ -44,6 +44,8 @@ def read_sriov_agent_conf(path: str | Path, *, display: str | None = None) -> co
     :param display: the name problems give the file (the path inside a host root).
     """
     name = display or str(path)
+    if display is None and sniff.classify_file(path).kind == "yaml":
+        return _from_yaml(path)
     loaded, problem = novaconf.load(path, display=display)
     if loaded is None:
         return config.SriovAgentConfig(file=name, problems=[problem] if problem else [])
@@ -62,6 +64,19 @@ def read_sriov_agent_conf(path: str | Path, *, display: str | None = None) -> co
     return config.SriovAgentConfig(file=name, mappings=mappings, exclude_devices=exclude,
                                    bandwidths=bandwidths, problems=reader.problems,
                                    warnings=reader.warnings, sources=sources)
+
+
+def _from_yaml(path: str | Path) -> config.SriovAgentConfig:
+    """A TripleO, OpenStack-Ansible, Kolla or charm YAML (:mod:`sriovagentyaml`), by the agent's rules."""
+    name = str(path)
+    found, problems = sriovagentyaml.read_yaml_forms(path)
+    sources = {opt: ov for opt, (_items, ov) in found.items()}
+    reader = _Reader(name, sources, [p for p in problems if p.code != "NoDeviceMappings"])
+    reader.warnings.extend(p for p in problems if p.code == "NoDeviceMappings")
+    mappings = reader.mappings(found.get("physical_device_mappings", ([], None))[0])
+    exclude = reader.exclude(found.get("exclude_devices", ([], None))[0], {m.ifname for m in mappings})
+    return config.SriovAgentConfig(file=name, mappings=mappings, exclude_devices=exclude,
+                                   problems=reader.problems, warnings=reader.warnings, sources=sources)
 
 
 def read_from_root(root: hostroot.HostRoot, warnings: list[str]) -> config.SriovAgentConfig | None:
