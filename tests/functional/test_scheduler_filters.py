@@ -34,7 +34,7 @@ def test_config_check_fails_a_config_with_removed_filters(cli: Any) -> None:
         assert f"Scheduler Host Filter {name} could not be found: Nova removed it in {when}" in text
     warns = {(w["code"], w["line"]) for w in doc["warnings"]}
     assert ("UnverifiedSchedulerClass", 4) in warns  # BlazarFilter: blazarnova may define it
-    assert ("UnverifiedSchedulerClass", 2) in warns  # the blazarnova path itself
+    assert ("UnverifiedSchedulerClass", 3) in warns  # the blazarnova path itself, on its own line
     assert not any("ComputeFilter" in e["message"] or "AggregateMultiTenancy" in e["message"]
                    for e in doc["errors"] + doc["warnings"])
 

@@ -158,17 +158,19 @@ def problems(enabled: Sequence[str], available: Sequence[str], weight_classes: S
                 f"({', '.join(a for a in available if a != ALL_FILTERS)}) that may define it",
                 file=loc.file, line=loc.line, entry=ENABLED,
                 hint=f"check that one of those modules defines a filter class named {name}"))
-    out += _paths(available, ALL_FILTERS, set(), AVAILABLE, where.get(AVAILABLE, Where()))
-    out += _paths(weight_classes, ALL_WEIGHERS, NOVA_WEIGHERS, WEIGHTS, where.get(WEIGHTS, Where()))
+    out += _paths(available, ALL_FILTERS, set(), AVAILABLE, where)
+    out += _paths(weight_classes, ALL_WEIGHERS, NOVA_WEIGHERS, WEIGHTS, where)
     return out
 
 
 def _paths(paths: Sequence[str], default: str, known: set[str] | frozenset[str], option: str,
-           loc: Where) -> list[errors.Problem]:
+           where: dict[str, Where]) -> list[errors.Problem]:
+    """``where`` may locate each value on its own line, keyed ``option + " " + value``."""
     out = []
     for path in dict.fromkeys(paths):
         if path == default or path in known:
             continue
+        loc = where.get(f"{option} {path}", where.get(option, Where()))
         if path.startswith("nova."):
             out.append(errors.Problem(
                 "SchedulerClassNotFound",

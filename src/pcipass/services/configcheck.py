@@ -276,7 +276,8 @@ def scheduler_classes(nova: config.NovaConfig) -> list[errors.Problem]:
     located = [ov for ov in nova.available_filters if ov.file is not None]
     where = {schedfilters.ENABLED: _where(nova.located("enabled_filters")),
              schedfilters.AVAILABLE: _where(located[0] if located else None),
-             schedfilters.WEIGHTS: _where(nova.located("weight_classes"))}
+             schedfilters.WEIGHTS: _where(nova.located("weight_classes")),
+             **{f"{schedfilters.AVAILABLE} {ov.value}": _where(ov) for ov in located}}
     available = [ov.value for ov in nova.available_filters] or [config.DEFAULT_AVAILABLE_FILTERS]
     return schedfilters.problems(nova.enabled_filters, available, nova.weight_classes, where)
 
