@@ -135,7 +135,9 @@ def test_schedule_and_doctor_use_the_bounded_matcher(tmp_path: Path) -> None:
     assert code == 0  # it produced its answer: no host fits
     (result,) = doc["results"]
     assert result["chosen_host"] is None
-    (reason,) = result["hosts"][0]["reasons"]
+    # the refused config, and (the controller config enables no PciPassthroughFilter) the scheduler's failure
+    reason, sched = result["hosts"][0]["reasons"]
+    assert (sched["layer"], sched["severity"]) == ("scheduler", "fail")
     message = timeout_error("etc/nova/nova.conf", 2, 0)["message"]
     assert reason["message"] == f"nova-compute would refuse to start with this host's config: {message}"
     assert reason["evidence"] == [{"source": "etc/nova/nova.conf:2", "value": message}]
