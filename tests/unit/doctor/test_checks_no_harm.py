@@ -149,3 +149,15 @@ def test_a_paste_without_numa_nodes_is_no_unknown_node_failure() -> None:
     assert r.severity == dm.SKIP and "unknown, not -1" in r.message
     [r] = nchecks.unknown_numa(dm.DeviceFacts.of(devs, "sysfs"), _config([value], devs), [flavor])
     assert r.severity == dm.FAIL
+
+
+def test_a_paste_without_drivers_skips_the_vfio_and_vf_driver_checks() -> None:
+    vf = _dev("0000:5e:10.0", "8086:10ed", dev_type=model.TYPE_VF, parent_addr=PF.address)
+    pf = dataclasses.replace(PF, driver=None)
+    pasted = dm.DeviceFacts.of([pf, vf], "lspci")
+    managed = _config(['{"vendor_id": "8086", "product_id": "10ed", "managed": "no"}'], [pf, vf])
+    [r] = dchecks.managed_no_on_vfio(pasted, managed)
+    assert r.severity == dm.SKIP and "cannot tell whether it is on vfio-pci" in r.message
+    port = _config(['{"vendor_id": "8086", "product_id": "10ed", "physical_network": "p"}'], [pf, vf])
+    [r] = dchecks.direct_port_vf_driver(pasted, port)
+    assert r.severity == dm.SKIP and "lspci without -k" in r.message
