@@ -252,3 +252,12 @@ def test_every_readme_example_runs(readme_world: tuple[Path, dict[str, str]], in
         assert sarif["version"] == "2.1.0" and sarif["runs"][0]["results"] is not None
     else:
         assert done.stdout.strip(), (line, done.stderr)
+
+
+def test_a_kernel_command_line_from_stdin_joins_the_only_host(tmp_path: Path) -> None:
+    root = host(tmp_path / "compute-7")
+    done = run(["scan", "--host", str(root), "--cmdline", "-", "-f", "json"],
+               stdin=b"BOOT_IMAGE=/vmlinuz-6.1 root=/dev/sda1 intel_iommu=on iommu=pt\n")
+    assert done.returncode == 0, done.stderr
+    [h] = json.loads(done.stdout)["hosts"]
+    assert h["kernel"]["cmdline"]["intel_iommu"] == "on" and h["kernel"]["cmdline"]["iommu_pt"]

@@ -30,16 +30,7 @@ MIN_FLEX = len("passthrough")
 @click.option("--lspci", "lspci_files", multiple=True, metavar="FILE", type=climain.input_path(),
               help="lspci -nnk / -vmmnnkD / -nnvvv output standing for a host (named after the "
                    "file's stem). Repeatable.")
-@click.option("--nodedev", "nodedevs", multiple=True, metavar="FILE",
-              help="virsh nodedev-dumpxml output (many <device> documents may follow each other) "
-                   "and/or virsh nodedev-list --tree, standing for a host named after the file's "
-                   "stem. Repeatable.")
-@click.option("--dmesg", "dmesg", multiple=True, metavar="FILE",
-              help="A saved kernel log (dmesg > FILE) for the kernel facts of the host named after "
-                   "the file's stem (else the only host; else a new host). Repeatable.")
-@click.option("--cmdline", "cmdline", multiple=True, metavar="FILE",
-              help="A kernel command line (cat /proc/cmdline, or a GRUB_CMDLINE_LINUX= line), "
-                   "joined to a host as --dmesg is. Repeatable.")
+@climain.paste_options()
 @click.option("--nova-conf", "nova_conf", multiple=True, type=climain.existing_file(),
               help="The controller's nova.conf: its [pci] alias values are added after the "
                    "compute config's and its [filter_scheduler] options win. Repeatable.")

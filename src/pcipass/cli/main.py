@@ -46,6 +46,31 @@ def format_option(*extra: str) -> Callable[[F], F]:
     return decorate
 
 
+def paste_options(nodedev_dest: str = "nodedevs") -> Callable[[F], F]:
+    """``--nodedev``, ``--dmesg`` and ``--cmdline``: what operators paste, standing for hosts or
+    joined to them (scan, doctor); each also ``-`` or a pipe."""
+    options = (
+        click.option("--nodedev", nodedev_dest, multiple=True, metavar="FILE", type=input_path(),
+                     help="virsh nodedev-dumpxml output (many <device> documents may follow "
+                          "each other) and/or virsh nodedev-list --tree, standing for a host "
+                          "named after the file's stem. Repeatable."),
+        click.option("--dmesg", "dmesg", multiple=True, metavar="FILE", type=input_path(),
+                     help="A saved kernel log (dmesg > FILE) for the kernel facts of the host "
+                          "named after the file's stem (else the only host; else a new host). "
+                          "Repeatable."),
+        click.option("--cmdline", "cmdline", multiple=True, metavar="FILE", type=input_path(),
+                     help="A kernel command line (cat /proc/cmdline, or a GRUB_CMDLINE_LINUX= "
+                          "line), joined to a host as --dmesg is. Repeatable."),
+    )
+
+    def decorate(fn: F) -> F:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
 def no_facts_cache_option() -> Callable[[F], F]:
     """``--no-facts-cache``: read sysfs even where a host root carries a valid facts.json."""
     return click.option("--no-facts-cache", "no_facts_cache", is_flag=True,
