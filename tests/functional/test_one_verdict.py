@@ -75,3 +75,17 @@ def test_headline_names_layers_in_contract_order() -> None:
         "BROKEN: kernel > device_spec > scheduler"
     assert commands_doctor.headline(["driver", "scheduler"], "numa") == \
         "BROKEN: numa first (the flavor table's first broken layer); failing layers: driver > scheduler"
+
+
+def test_a_missing_numa_filter_for_pinned_cpus_is_a_failure_in_both(tmp_path: Path) -> None:
+    """hw:cpu_policy=dedicated alone gives the guest a NUMA topology: PCI-C002 and schedule agree."""
+    host = healthy(tmp_path)
+    host.replace(str(host.controller), ",NUMATopologyFilter", "")
+    doc = json.loads(host.flavor.read_text())
+    props = {k: v for k, v in doc["properties"].items() if k != "hw:numa_nodes"}
+    host.flavor.write_text(json.dumps(dict(doc, properties=props)))
+    doctor, sched = _both(host)
+    [c2] = [f for f in doctor["findings"] if f["id"] == "PCI-C002"]
+    [h] = sched["results"][0]["hosts"]
+    [r] = [r for r in h["reasons"] if r["message"].startswith("NumaFilterDisabled")]
+    assert (r["layer"], r["severity"]) == (c2["layer"], c2["severity"]) == ("scheduler", "fail")

@@ -297,10 +297,12 @@ def _filter_warnings(nova: config.NovaConfig, reqs: Sequence[Any],
                      "scheduler ignores the PCI request, picks any host, and the compute claim "
                      "fails there (reschedule, then 'No valid host')"),
             hint="add PciPassthroughFilter to [filter_scheduler] enabled_filters"))
-    if shape.numa_nodes and NUMA_FILTER not in filters:
+    numa_topology = shape.numa_nodes or shape.cpu_policy in (numa.DEDICATED, numa.MIXED)
+    if numa_topology and NUMA_FILTER not in filters:  # as the doctor's PCI-C002
         out.append(errors.Problem(
             code="NumaFilterDisabled", file=file, line=line, entry="[filter_scheduler] enabled_filters",
             message=("NUMATopologyFilter is not in [filter_scheduler] enabled_filters while the "
-                     "flavor has hw:numa_nodes: NUMA placement is decided only at the compute"),
+                     "flavor has a NUMA topology (hw:numa_nodes, or pinned CPUs): NUMA placement is "
+                     "decided only at the compute"),
             hint="add NUMATopologyFilter to [filter_scheduler] enabled_filters"))
     return out
