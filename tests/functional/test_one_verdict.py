@@ -89,3 +89,14 @@ def test_a_missing_numa_filter_for_pinned_cpus_is_a_failure_in_both(tmp_path: Pa
     [h] = sched["results"][0]["hosts"]
     [r] = [r for r in h["reasons"] if r["message"].startswith("NumaFilterDisabled")]
     assert (r["layer"], r["severity"]) == (c2["layer"], c2["severity"]) == ("scheduler", "fail")
+
+
+def test_a_removed_filter_is_a_scheduler_failure_in_both(tmp_path: Path) -> None:
+    host = healthy(tmp_path)
+    host.replace(str(host.controller), "enabled_filters = ComputeFilter,", "enabled_filters = RamFilter,ComputeFilter,")
+    doctor, sched = _both(host)
+    [c6] = [f for f in doctor["findings"] if f["id"] == "PCI-C006"]
+    [h] = sched["results"][0]["hosts"]
+    [r] = [r for r in h["reasons"] if r["message"].startswith("SchedulerHostFilterNotFound")]
+    assert (r["layer"], r["severity"]) == (c6["layer"], c6["severity"]) == ("scheduler", "fail")
+    assert "20.0.0 (Train)" in r["message"]

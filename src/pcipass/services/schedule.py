@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pcipass.adapters import flavorfile
-from pcipass.core import codes, config, errors, legacy, model, numa, requests, schedule
+from pcipass.core import codes, config, errors, legacy, model, numa, requests, schedfilters, schedule
 from pcipass.core.layers import Layer
 from pcipass.services import configcheck, cpusets, flavorexplain, gcpause, pastetypes
 from pcipass.services import scan as scan_mod
@@ -216,7 +216,8 @@ def _schedule_one(fl: config.Flavor, controller: Any, image_props: dict[str, str
     if check_filters:
         filter_problems = _filter_warnings(controller.nova, reqs, shape)
         warnings.extend(filter_problems)
-        verdicts = _with_filter_reasons(verdicts, filter_problems)
+        classes = [p for p in (*controller.errors, *controller.warnings) if p.code in schedfilters.CODES]
+        verdicts = _with_filter_reasons(verdicts, [*filter_problems, *classes])
     multiplier = controller.nova.pci_weight_multiplier
     ranking = schedule.rank_hosts(verdicts, multiplier if multiplier is not None else 1.0)
     return FlavorSchedule(fl.name, fl.file, reqs, None, ranking, warnings, placement=answer)
@@ -279,7 +280,8 @@ def _with_filter_reasons(verdicts: Sequence[schedule.HostVerdict],
         return list(verdicts)
     extra = tuple(schedule.Reason(Layer.SCHEDULER, f"{p.code}: {p.message}", 0,
                                   (schedule.Evidence(f"{p.file}:{p.line}" if p.file else "(default)",
-                                                     "[filter_scheduler] enabled_filters"),), "fail")
+                                                     p.entry or "[filter_scheduler] enabled_filters"),),
+                                  "warn" if p.code == "UnverifiedSchedulerClass" else "fail")
                   for p in problems)
     return [dataclasses.replace(v, reasons=(*v.reasons, *extra)) for v in verdicts]
 
