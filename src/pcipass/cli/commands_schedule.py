@@ -74,6 +74,11 @@ def schedule_command(flavors: tuple[str, ...], image: str | None, ports: tuple[s
     Every matched device of a host counts as free (bundles carry no allocation
     state). The chosen host is Nova's PCIWeigher pick; ties go to the host
     where the request fits on one NUMA node, then to the host name.
+
+    With --placement-url or --os-cloud, as Nova with pci_in_placement: the
+    candidates of GET /allocation_candidates (Nova's PCI request groups),
+    filtered with the same core; with --db --claim, the claim is also
+    written to Placement (docs/placement.md).
     """
     # Imported here, not above: pcipass --help imports every command module, and the
     # scheduler with its scan and config reading adds about 150 ms to it.
