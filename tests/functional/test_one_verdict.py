@@ -100,3 +100,14 @@ def test_a_removed_filter_is_a_scheduler_failure_in_both(tmp_path: Path) -> None
     [r] = [r for r in h["reasons"] if r["message"].startswith("SchedulerHostFilterNotFound")]
     assert (r["layer"], r["severity"]) == (c6["layer"], c6["severity"]) == ("scheduler", "fail")
     assert "20.0.0 (Train)" in r["message"]
+
+
+def test_a_scheduler_that_does_not_start_fits_no_host_in_both(tmp_path: Path) -> None:
+    host = healthy(tmp_path)
+    host.replace(str(host.controller), "enabled_filters = ComputeFilter,", "enabled_filters = RetryFilter,ComputeFilter,")
+    doctor, sched = _both(host)
+    [cell] = doctor["mapping"]["flavors"][0]["hosts"]
+    [h] = sched["results"][0]["hosts"]
+    assert (cell["fits"], h["fits"], sched["results"][0]["chosen_host"]) == (False, False, None)
+    assert cell["first_broken_layer"] == "scheduler" and cell["reasons"][0]["check"] == "PCI-C006"
+    assert doctor["first_broken_layer"] == "scheduler"

@@ -263,6 +263,8 @@ FIT_SUMMARY_IDS = frozenset({"PCI-C005"})
 #: the boot breaks (kernel, driver), or Placement offers nothing there while the scheduler asks it
 #: first (the PCI-P checks fail only with pci_in_placement on, or not known; else they warn).
 BOOT_BREAKING = (Layer.KERNEL, Layer.DRIVER, Layer.PLACEMENT)
+#: Failing checks with which nova-scheduler does not start: no host fits any flavor.
+SCHEDULER_DOWN_IDS = frozenset({"PCI-C006"})
 MAX_REASONS = 4
 
 
@@ -344,7 +346,8 @@ def _flavor_host(fl: dm.FlavorFacts, host: str, fit: dm.HostFit | None,
     if ff is not None and ff.error is not None:
         reasons.append(FlavorReason(Layer.FLAVOR, f"{ff.error.code}: {ff.error.message}"))
     elif verdict is not None:
-        boot_broken = any(f.layer in BOOT_BREAKING and f.host == host for f in blockers)
+        boot_broken = any((f.layer in BOOT_BREAKING and f.host == host) or f.id in SCHEDULER_DOWN_IDS
+                          for f in blockers)
         placed = FlavorHost(host, verdict.fits and not boot_broken)
         if verdict.fits:  # the devices the claim gives, even where the boot then breaks
             placed = dataclasses.replace(placed, instance_numa_nodes=verdict.instance_numa_nodes,

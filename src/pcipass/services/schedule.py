@@ -283,7 +283,13 @@ def _with_filter_reasons(verdicts: Sequence[schedule.HostVerdict],
                                                      p.entry or "[filter_scheduler] enabled_filters"),),
                                   "warn" if p.code == "UnverifiedSchedulerClass" else "fail")
                   for p in problems)
-    return [dataclasses.replace(v, reasons=(*v.reasons, *extra)) for v in verdicts]
+    down = any(p.code in SCHEDULER_DOWN for p in problems)  # nova-scheduler does not start: no host
+    return [dataclasses.replace(v, reasons=(*v.reasons, *extra), fits=v.fits and not down,
+                                nova_fits=v.nova_fits and not down) for v in verdicts]
+
+
+#: Codes with which nova-scheduler stops at start: then no host is chosen.
+SCHEDULER_DOWN = frozenset({"SchedulerHostFilterNotFound", "SchedulerClassNotFound"})
 
 
 def _filter_warnings(nova: config.NovaConfig, reqs: Sequence[Any],
