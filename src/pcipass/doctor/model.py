@@ -311,6 +311,8 @@ class PersistenceFacts:
 
     files: tuple[tuple[str, str], ...]
     cmdline_vfio_ids: tuple[str, ...] = ()
+    #: The boot-config places the root holds (None: all of them, a live host or pcipass's collector).
+    collected: tuple[str, ...] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

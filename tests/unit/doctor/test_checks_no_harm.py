@@ -161,3 +161,17 @@ def test_a_paste_without_drivers_skips_the_vfio_and_vf_driver_checks() -> None:
     port = _config(['{"vendor_id": "8086", "product_id": "10ed", "physical_network": "p"}'], [pf, vf])
     [r] = dchecks.direct_port_vf_driver(pasted, port)
     assert r.severity == dm.SKIP and "lspci without -k" in r.message
+
+
+def test_vf_counts_are_unknown_where_no_place_that_persists_them_was_collected() -> None:
+    """A capture with etc/modprobe.d only says nothing about udev rules or units: skip, not warn."""
+    devs = [PF, *VFS]
+    facts = dm.DeviceFacts.of(devs, "sysfs")
+    partial = dm.PersistenceFacts((), (), ("etc/modprobe.d",))
+    [r] = dchecks.vfs_persisted(facts, partial)
+    assert r.severity == dm.SKIP and "not collected" in r.message
+    with_udev = dm.PersistenceFacts((), (), ("etc/modprobe.d", "etc/udev/rules.d"))
+    [r] = dchecks.vfs_persisted(facts, with_udev)
+    assert r.severity == dm.WARN
+    [r] = dchecks.vfs_persisted(facts, dm.PersistenceFacts((), ()))  # a live host: everything is there
+    assert r.severity == dm.WARN

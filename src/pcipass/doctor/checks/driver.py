@@ -162,12 +162,19 @@ def vfs_persisted(devices: dm.DeviceFacts, persistence: dm.PersistenceFacts,
     """``sriov_numvfs`` resets to 0 at every boot. Something must write it again before nova-compute
     and the SR-IOV agent start: a udev rule, a systemd unit, sysfsutils. Warns for each PF with VFs
     (VFs a device_spec claims, or any VFs when the host has no compute config) when no collected boot
-    file mentions both the VF count and this PF (address, netdev, driver or IDs)."""
+    file mentions both the VF count and this PF (address, netdev, driver or IDs). A capture that holds
+    none of the places a VF count is persisted in (udev rules, systemd units, sysfsutils, rc.local)
+    cannot tell: skip."""
     used = {d.parent_addr for d, _ in common.claimed(compute_config, devices) if d.parent_addr}
+    missing = [p for p in NUMVFS_PLACES if persistence.collected is not None and p not in persistence.collected]
     for pf in devices.devices:
         if not pf.sriov_numvfs or (compute_config is not None and pf.address not in used):
             continue
         if _numvfs_persisted(pf, files=persistence) is not None:
+            continue
+        if len(missing) == len(NUMVFS_PLACES):  # none of the places that persist a VF count was collected
+            yield dm.result(dm.SKIP, pf.address, "cannot tell whether the VF count is persisted: the host "
+                            f"root holds none of {', '.join(NUMVFS_PLACES)} (not collected: unknown, not absent)")
             continue
         yield dm.result(
             dm.WARN, pf.address, f"{pf.sriov_numvfs} VFs are not persisted: no udev rule, unit or "
@@ -175,6 +182,10 @@ def vfs_persisted(devices: dm.DeviceFacts, persistence: dm.PersistenceFacts,
             [dm.Evidence(common.sysfs(pf.address, "sriov_numvfs"), str(pf.sriov_numvfs)),
              dm.Evidence("etc/", f"{len(persistence.files)} collected boot file(s), none for this PF")],
             f"echo {common.sh(_udev_rule(pf))} > /etc/udev/rules.d/70-sriov.rules")
+
+
+#: Where a VF count is persisted: udev rules, systemd units, sysfsutils, rc.local.
+NUMVFS_PLACES = ("etc/udev/rules.d", "etc/systemd/system", "etc/sysfs.d", "etc/sysfs.conf", "etc/rc.local")
 
 
 def _udev_rule(pf: model.Device) -> str:

@@ -61,7 +61,8 @@ def read_persistence(root: hostroot.HostRoot, vfio_pci_ids: Sequence[str]) -> mo
         text = data.decode("utf-8", "replace") if data is not None else ""
         if PERSISTENCE_WORDS.search(text):
             out.append((rel, text))
-    return model.PersistenceFacts(tuple(out), tuple(vfio_pci_ids))
+    complete = root.live or collector in ("pcipass", "pcipass-sh")
+    return model.PersistenceFacts(tuple(out), tuple(vfio_pci_ids), None if complete else (*dirs, *files))
 
 
 def _lines(root: hostroot.HostRoot, fact: str, rel: str) -> list[str]:
