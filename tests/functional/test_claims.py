@@ -17,7 +17,7 @@ from storedb import Store, build_host, ready, store  # noqa: F401 (fixtures)
 from support import run_cli, validate_schema
 from test_libvirtxml_valid import DOMAIN, validate
 
-from pcipass.adapters.store import claimstore, hoststate, leases, models, queries
+from pcipass.adapters.store import claimstore, claimtx, leases, models, queries
 
 A, B, C = ("aaaaaaaa-0000-4000-8000-000000000001", "bbbbbbbb-0000-4000-8000-000000000002",
            "cccccccc-0000-4000-8000-000000000003")
@@ -190,7 +190,7 @@ def test_devices_another_writer_took_send_the_claim_to_the_next_host(
     claimfleet.build(ready.engine, 2, 1, 3)
     files = claimfleet.write_request_files(tmp_path)
     prepared = claimrequest.prepare(files["vf1"], nova_conf=[files["nova.conf"]])
-    real = claimstore.claim
+    real = claimtx.claim
     raced: list[str] = []
 
     def racing(engine: Any, hostname: str, consumer: str, *args: Any, **kw: Any) -> Any:
@@ -199,7 +199,7 @@ def test_devices_another_writer_took_send_the_claim_to_the_next_host(
             real(engine, hostname, C, *args, **kw)
         return real(engine, hostname, consumer, *args, **kw)
 
-    monkeypatch.setattr(claimstore, "claim", racing)
+    monkeypatch.setattr(claimtx, "claim", racing)
     report = claims.claim(ready.engine, prepared, A)
     assert report.hostname != raced[0]
     (note,) = report.notes
@@ -235,16 +235,15 @@ def test_conflicts_and_deadlocks_are_retried(ready: Store, tmp_path: Path, kind:
     claimfleet.build(ready.engine, 1, 1, 3)
     files = claimfleet.write_request_files(tmp_path)
     prepared = claimrequest.prepare(files["vf1"], nova_conf=[files["nova.conf"]])
-    real = hoststate.apply_in
+    real = claimtx._write
     failures = [_deadlock(kind), _deadlock(kind)]
 
-    def flaky(session: Any, hostname: str, rule: Any, **kw: Any) -> Any:
-        applied = real(session, hostname, rule, **kw)
-        if failures and kw.get("command") == claims.COMMAND:
+    def flaky(*args: Any) -> None:
+        real(*args)
+        if failures:
             raise failures.pop()  # after the writes: the transaction must roll them back
-        return applied
 
-    monkeypatch.setattr(hoststate, "apply_in", flaky)
+    monkeypatch.setattr(claimtx, "_write", flaky)
     report = claims.claim(ready.engine, prepared, A, sleep=lambda _s: None)
     assert report.attempts == 3 and len(report.devices) == 1
     assert len(queries.claims(ready.engine)) == 1
@@ -278,3 +277,22 @@ def test_usage_errors(args: list[str], tmp_path: Path, monkeypatch: pytest.Monke
     (tmp_path / "f.json").write_text('{"name": "f", "extra_specs": {}}')
     result = run_cli(["schedule", *args])
     assert result.code == 64, (result.code, result.err)
+
+
+def test_the_candidates_are_in_the_rankings_order(ready: Store, tmp_path: Path) -> None:
+    """The claim tries hosts in rank_hosts' order (PCIWeigher, one NUMA node, name), taken
+    without weighing every host."""
+    from pcipass.services import claimrequest, claims, storefleet
+
+    claimfleet.build(ready.engine, 5, 2, 3)
+    files = claimfleet.write_request_files(tmp_path)
+    prepared = {n: claimrequest.prepare(files[n], nova_conf=[files["nova.conf"]])
+                for n in ("vf1", "vf2", "pf1")}
+    for i, name in enumerate(("vf2", "vf1", "pf1", "vf1")):  # hosts with different free counts
+        claims.claim(ready.engine, prepared[name], str(uuid.UUID(int=i + 1)))
+    fleet = storefleet.StoreFleet(ready.engine)
+    fleet.refresh()
+    for name, question in ((n, p.question) for n, p in prepared.items()):
+        ranked = [v.name for v in fleet.ranking(question).hosts if v.fits]
+        assert [v.name for v in fleet.candidates(question, 99)] == ranked, name
+        assert len(ranked) >= 2

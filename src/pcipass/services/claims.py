@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from pcipass.adapters.store import claimstore, hoststate, leases
+from pcipass.adapters.store import claimstore, claimtx, hoststate, leases
 from pcipass.core import claimrules, errors, schedule
 from pcipass.services import claimrequest, storefleet
 
@@ -87,11 +87,15 @@ class ConsumerReport:
 
 def claim(engine: Engine, prepared: claimrequest.Prepared, consumer: str, *,
           lease_seconds: int = leases.DEFAULT_SECONDS,
-          fleet: storefleet.StoreFleet | None = None,
+          fleet: storefleet.StoreFleet | None = None, host_subset_size: int = 1,
           sleep: Callable[[float], None] = time.sleep) -> ClaimReport:
     """Schedule and claim for ``consumer`` (see the module docstring).
 
     :param fleet: a fleet kept between calls (a client claiming in a loop); None: read anew.
+    :param host_subset_size: Nova's ``[filter_scheduler] host_subset_size``: the host is picked
+        at random among this many best hosts (1, Nova's default: the best one), which "reduces
+        the chance that multiple scheduler processes handling similar requests will select the
+        same host".
     :raises NoHostFits: no stored host fits.
     :raises claimrules.ConsumerConflict: the consumer holds devices for another request.
     :raises ClaimContended: :data:`MAX_ATTEMPTS` rounds met other writers.
@@ -101,33 +105,58 @@ def claim(engine: Engine, prepared: claimrequest.Prepared, consumer: str, *,
     last = ""
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
-            held = claimstore.renew(engine, consumer, prepared.fingerprint,
-                                    lease_seconds=lease_seconds)
+            # A repeated claim: found first after a conflict (the consumer's row is unique, so
+            # a claim of a consumer that holds devices fails), or when no host fits.
+            held = None if attempt == 1 else claimstore.renew(
+                engine, consumer, prepared.fingerprint, lease_seconds=lease_seconds)
             if held is not None:
                 return _report(prepared, held, lease_seconds, notes, attempt, repeated=True)
             fleet.refresh()
-            ranking = fleet.ranking(prepared.question)
-            fitting = [v for v in ranking.hosts if v.fits]
+            fitting = fleet.candidates(prepared.question, max(HOSTS_PER_ROUND, host_subset_size))
+            if host_subset_size > 1:
+                head = fitting[:host_subset_size]
+                fitting = random.sample(head, len(head)) + fitting[host_subset_size:]
             if not fitting:
-                raise NoHostFits(flavor=prepared.flavor, reason=_why_not(ranking),
-                                  hint="pcipass devices --db URL shows what the store holds")
-            for verdict in fitting[:HOSTS_PER_ROUND]:
+                held = claimstore.renew(engine, consumer, prepared.fingerprint,
+                                        lease_seconds=lease_seconds)
+                if held is not None:
+                    return _report(prepared, held, lease_seconds, notes, attempt, repeated=True)
+                raise NoHostFits(flavor=prepared.flavor,
+                                 reason=_why_not(fleet.ranking(prepared.question)),
+                                 hint="pcipass devices --db URL shows what the store holds")
+            for verdict in fitting:
                 picks = _picks(prepared, verdict)
                 expected = fleet.generations(verdict.name, [p.address for p in picks])
                 try:
-                    held = claimstore.claim(engine, verdict.name, consumer, prepared.fingerprint,
-                                            prepared.doc, picks, expected,
-                                            lease_seconds=lease_seconds, command=COMMAND)
+                    held = claimtx.claim(engine, verdict.name, consumer, prepared.fingerprint,
+                                         prepared.doc, picks, expected,
+                                         lease_seconds=lease_seconds, command=COMMAND,
+                                         expired=bool(fleet.expired(verdict.name)))
                 except claimrules.DevicesTaken as exc:
                     notes.append(f"{exc.message}; trying the next best host")
                     continue
+                except hoststate.StoreConflict as exc:
+                    if _consumer_raced(exc):
+                        raise  # the consumer claimed meanwhile: the next round finds its claim
+                    # Another writer committed on this host first (or a deadlock): the next
+                    # best host, as when the devices were taken.
+                    notes.append(f"{exc.message}; trying the next best host")
+                    last = exc.message
+                    sleep(random.uniform(0, 0.001 * attempt))
+                    continue
                 return _report(prepared, held, lease_seconds, notes, attempt, repeated=False)
-            last = "the devices of every fitting host were taken meanwhile"
+            last = last or "the devices of every fitting host were taken meanwhile"
         except hoststate.StoreConflict as exc:
             last = exc.message
         sleep(random.uniform(0, 0.002 * attempt))
     raise ClaimContended(consumer=consumer, attempts=MAX_ATTEMPTS, last=last,
                          hint="run the command again")
+
+
+def _consumer_raced(exc: hoststate.StoreConflict) -> bool:
+    return "consumer" in exc.message and ("uq_consumers" in exc.message
+                                          or "consumers.consumer_uuid" in exc.message
+                                          or "claimed meanwhile" in exc.message)
 
 
 def _picks(prepared: claimrequest.Prepared,

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from pcipass.adapters.store import claimstore, records
 from pcipass.core import claimrules, cpuset, numa, pools, schedule, storedhost, tracker
+from pcipass.core import devicestate as ds
+from pcipass.core.schedule.verdicts import MAX_DEVS
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -70,12 +72,18 @@ def view(stored: claimstore.StoredHost,
 
 
 class StoreFleet:
-    """The stored hosts, re-read only where they changed (see the module docstring)."""
+    """The stored hosts, re-read only where they changed (see the module docstring).
+
+    A host's view (pools) and verdicts are built when first asked for, and kept until the
+    host changes: :meth:`candidates` evaluates hosts best first, and stops once it has enough.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._stored: dict[str, claimstore.StoredHost] = {}
+        self._expired: Mapping[str, tuple[tuple[str, str], ...]] = {}
         self._views: dict[str, HostView] = {}
+        self._free: dict[str, int] = {}
         self._verdicts: dict[tuple[str, str], schedule.HostVerdict] = {}
         self.reads = 0
 
@@ -84,34 +92,57 @@ class StoreFleet:
         read = claimstore.read_fleet(self.engine, {n: s.generation
                                                    for n, s in self._stored.items()})
         self.reads += len(read.hosts)
+        stale = {s.hostname for s in read.hosts}
         for stored in read.hosts:
             self._stored[stored.hostname] = stored
         for name in list(self._stored):
             if name not in read.generations:
                 del self._stored[name]
-        fresh: dict[str, HostView] = {}
-        for name, stored in sorted(self._stored.items()):
-            expired = read.expired.get(name, ())
-            old = self._views.get(name)
-            if old is not None and old.stored is stored and old.expired == expired:
-                fresh[name] = old
-            else:
-                fresh[name] = view(stored, expired)
-        kept = {name for name in fresh if self._views.get(name) is fresh[name]}
-        self._verdicts = {k: v for k, v in self._verdicts.items() if k[0] in kept}
-        self._views = fresh
+                stale.add(name)
+        stale |= {n for n in set(read.expired) | set(self._expired)
+                  if read.expired.get(n, ()) != self._expired.get(n, ())}
+        self._expired = read.expired
+        for name in stale:
+            self._views.pop(name, None)
+            self._free.pop(name, None)
+        if stale:
+            self._verdicts = {k: v for k, v in self._verdicts.items() if k[0] not in stale}
 
     @property
-    def views(self) -> Mapping[str, HostView]:
-        """The hosts as last refreshed, by host name."""
-        return self._views
+    def names(self) -> list[str]:
+        """The stored hosts' names, sorted."""
+        return sorted(self._stored)
+
+    def expired(self, name: str) -> tuple[tuple[str, str], ...]:
+        """The claims of host ``name`` whose lease had ended at the last refresh."""
+        return self._expired.get(name, ())
+
+    def view(self, name: str) -> HostView:
+        """Host ``name`` ready for the scheduler (built on first use)."""
+        found = self._views.get(name)
+        if found is None:
+            found = self._views[name] = view(self._stored[name], self.expired(name))
+        return found
+
+    def free(self, name: str) -> int:
+        """Free devices of host ``name`` (the PCIWeigher's input): its available devices,
+        expired claims counted free."""
+        count = self._free.get(name)
+        if count is None:
+            if self.expired(name):
+                count = self.view(name).pools.view.free
+            else:
+                count = sum(1 for d in self._stored[name].tree.devices.values()
+                            if d.status == ds.Status.AVAILABLE)
+            self._free[name] = count
+        return count
 
     def verdict(self, name: str, question: Question) -> schedule.HostVerdict:
         """One host's verdict (cached until the host changes)."""
         key = (name, question.fingerprint)
         found = self._verdicts.get(key)
         if found is None:
-            v = self._views[name]
+            v = self.view(name)
             found = schedule.evaluate_host(
                 v.host.devices, v.host.specs, question.requests, v.host.cells, question.shape,
                 name=name, instance_numa_nodes=question.pinned, prebuilt=v.pools)
@@ -120,12 +151,36 @@ class StoreFleet:
 
     def ranking(self, question: Question) -> schedule.Ranking:
         """Every stored host's verdict, ranked as ``schedule --host`` ranks them."""
-        verdicts = [self.verdict(name, question) for name in self._views]
+        verdicts = [self.verdict(name, question) for name in self.names]
         return schedule.rank_hosts(verdicts, question.multiplier)
+
+    def candidates(self, question: Question, most: int) -> list[schedule.HostVerdict]:
+        """The first ``most`` fitting hosts in :meth:`ranking`'s order, evaluating hosts best
+        first and stopping there.
+
+        Nova's PCIWeigher normalizes ``multiplier * raw weight`` over the fitting hosts, which
+        keeps their order, and the raw weight is a host's free devices
+        (``100 - min(free, 99)``): hosts are taken in groups of equal raw weight, best first,
+        each group sorted as the ranking breaks ties (one NUMA node, then the name), until
+        ``most`` fit (``tests/functional/test_claims.py`` checks the order).
+        """
+        m = question.multiplier
+        groups: dict[float, list[str]] = {}
+        for name in self.names:
+            raw = MAX_DEVS - min(self.free(name), MAX_DEVS - 1)
+            groups.setdefault(-(m * raw), []).append(name)
+        out: list[schedule.HostVerdict] = []
+        for key in sorted(groups):
+            fitting = [v for v in (self.verdict(n, question) for n in groups[key]) if v.fits]
+            fitting.sort(key=lambda v: (not v.one_numa_node, v.name))
+            out.extend(fitting)
+            if len(out) >= most:
+                break
+        return out[:most]
 
     def generations(self, name: str, addresses: Sequence[str]) -> dict[str, int]:
         """The generations the last refresh read for these devices of host ``name``."""
-        gens = self._views[name].stored.generations
+        gens = self._stored[name].generations
         return {a: gens[a] for a in addresses}
 
 

@@ -28,7 +28,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
+
+import sqlalchemy
 
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.engine import Engine
@@ -123,16 +125,18 @@ def read_fleet(engine: Engine, known: Mapping[str, int]) -> FleetRead:
 def _read_hosts(session: Session,
                 changed: Mapping[int, tuple[str, str | None, int]]) -> list[StoredHost]:
     ids = list(changed)
-    rows: dict[int, list[models.Device]] = {i: [] for i in ids}
-    for row in session.scalars(select(models.Device).where(models.Device.host_id.in_(ids))):
+    table = cast(sqlalchemy.Table, models.Device.__table__)
+    numa = cast(sqlalchemy.Table, models.NumaCell.__table__)
+    rows: dict[int, list[Any]] = {i: [] for i in ids}
+    for row in session.execute(select(table).where(table.c.host_id.in_(ids))):
         rows[row.host_id].append(row)
-    cells: dict[int, list[models.NumaCell]] = {i: [] for i in ids}
-    for cell in session.scalars(select(models.NumaCell).where(models.NumaCell.host_id.in_(ids))
-                                .order_by(models.NumaCell.cell_id)):
+    cells: dict[int, list[Any]] = {i: [] for i in ids}
+    for cell in session.execute(select(numa).where(numa.c.host_id.in_(ids))
+                                .order_by(numa.c.cell_id)):
         cells[cell.host_id].append(cell)
     out = []
     for hid, (name, nova, gen) in sorted(changed.items(), key=lambda kv: kv[1][0]):
-        devices = [_tracked(name, r) for r in rows[hid]]
+        devices = [tracked_row(name, r) for r in rows[hid]]
         out.append(StoredHost(
             name, nova, gen, tuple(hoststate.stored_cell(c) for c in cells[hid]),
             ds.DeviceTree(devices, nova or name),
@@ -142,7 +146,8 @@ def _read_hosts(session: Session,
     return out
 
 
-def _tracked(hostname: str, r: models.Device) -> ds.TrackedDevice:
+def tracked_row(hostname: str, r: Any) -> ds.TrackedDevice:
+    """A device row (ORM or Core) as the tracker's record."""
     try:
         status = ds.Status(r.status)
     except ValueError:

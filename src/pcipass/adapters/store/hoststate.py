@@ -304,8 +304,8 @@ def _cell(c: models.NumaCell) -> records.StoredCell:
                               c.dedicated_cpus, c.memory_mb, c.socket)
 
 
-def stored_cell(c: models.NumaCell) -> records.StoredCell:
-    """A NUMA cell row as its record."""
+def stored_cell(c: Any) -> records.StoredCell:
+    """A NUMA cell row (ORM or Core) as its record."""
     return _cell(c)
 
 
