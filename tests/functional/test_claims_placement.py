@@ -133,3 +133,26 @@ def test_free_removes_the_placement_allocation(placement: PlacementServer,
     assert mirror.providers[0].used == 0
     assert held_in_placement(placement, A) == {}
     assert run_cli(["allocation", "show", A, "--db", lab["store"].url]).code == 2
+
+
+def test_the_free_command_body_frees_in_the_store_and_in_placement(
+        placement: PlacementServer, lab: dict[str, Any]) -> None:
+    """cli.commands_claimplacement.free: what ``claim free --placement-url`` runs."""
+    import io
+    from contextlib import redirect_stdout
+
+    from pcipass.cli import commands_claimplacement
+
+    assert claim(placement, lab, A, 1).code == 0
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = commands_claimplacement.free(lab["store"].url, A, "json",
+                                            placement=(placement.url, None, None, 30.0))
+    doc = json.loads(out.getvalue())
+    validate_schema(doc, "allocation")
+    assert code == 0 and doc["operation"] == "free" and len(doc["devices"]) == 1
+    assert doc["placement"]["operation"] == "free" and doc["placement"]["providers"][0]["used"] == 0
+    assert held_in_placement(placement, A) == {}
+    with redirect_stdout(io.StringIO()):  # nothing held: nothing to remove, still fine
+        assert commands_claimplacement.free(lab["store"].url, A, "json",
+                                            placement=(placement.url, None, None, 30.0)) == 0
