@@ -61,3 +61,22 @@ def test_q001_flags_eno49_the_mapped_interface_without_the_offered_vfs() -> None
     assert r.severity == dm.FAIL
     assert "maps 'vlan' to eno49, a PF of this host, but not one whose VFs device_spec offers for it" in r.message
     assert r.fix == "[sriov_nic] physical_device_mappings = vlan:eno50"
+
+
+def test_tripleo_and_charm_keys(tmp_path: object) -> None:
+    """TripleO's role parameters (a YAML list) and a Juju bundle's charm options (a comma list)."""
+    from pathlib import Path
+
+    tripleo = Path(str(tmp_path)) / "sriov-env.yaml"
+    tripleo.write_text("parameter_defaults:\n  ComputeSriovParameters:\n    NeutronPhysicalDevMappings:\n"
+                       "      - 'sriov1:ens1f0'\n      - 'sriov2:ens1f1'\n"
+                       "    NeutronExcludeDevices: 'ens1f0:0000:3b:02.0'\n")
+    agent = sriovagent.read_sriov_agent_conf(tripleo)
+    assert agent.problems == [] and agent.device_mappings == {"sriov1": ["ens1f0"], "sriov2": ["ens1f1"]}
+    assert agent.exclude_devices == {"ens1f0": ["0000:3b:02.0"]}
+    assert agent.sources["physical_device_mappings"].line == 4
+    charm = Path(str(tmp_path)) / "bundle.yaml"
+    charm.write_text("applications:\n  neutron-sriov:\n    charm: neutron-sriov\n    options:\n"
+                     "      sriov-device-mappings: physnet1:enp3s0f0 physnet2:enp3s0f1\n")
+    agent = sriovagent.read_sriov_agent_conf(charm)
+    assert agent.problems == [] and agent.device_mappings == {"physnet1": ["enp3s0f0"], "physnet2": ["enp3s0f1"]}

@@ -10,7 +10,7 @@ two device options out of them and hands them to the agent's own rules
   {physical_device_mappings, exclude_devices}}``;
 * Kolla-Ansible: ``neutron_sriov_physnet_mappings: {physnet: interface}``;
 * Juju charms (neutron-sriov, and a bundle's options): ``sriov-device-mappings`` and
-  ``sriov-exclude-devices`` (legacy name ``exclude-devices``).
+  ``sriov-exclude-devices`` (legacy name ``exclude-devices``), space-delimited.
 
 The keys are found at any depth. Values keep their line in the file.
 """
@@ -53,7 +53,7 @@ def read_yaml_forms(path: str | Path) -> tuple[dict[str, tuple[list[str], config
                                    f"{errors.clip(str(exc), 200)}", file=name)]
     found: dict[str, tuple[list[str], config.OptionValue]] = {}
     for option, tool, key, node in _walk(root):
-        items = _items(node, joined=key == "neutron_sriov_physnet_mappings")
+        items = _items(node, joined=key == "neutron_sriov_physnet_mappings", spaces=tool == "charm")
         if items is None:
             continue
         line = node.start_mark.line + 1
@@ -88,13 +88,15 @@ def _walk(node: Any, depth: int = 0) -> Iterator[tuple[str, str, str, yaml.Node]
             yield from _walk(value, depth + 1)
 
 
-def _items(node: yaml.Node, *, joined: bool) -> list[str] | None:
-    """A comma list, a YAML list, or (Kolla's) a {physnet: interface} mapping, as agent items."""
+def _items(node: yaml.Node, *, joined: bool, spaces: bool = False) -> list[str] | None:
+    """A comma list (charms: space-delimited), a YAML list, or (Kolla's) a {physnet: interface}
+    mapping, as agent items."""
     if joined and isinstance(node, yaml.MappingNode):
         return [f"{k.value}:{v.value}" for k, v in node.value
                 if isinstance(k, yaml.ScalarNode) and isinstance(v, yaml.ScalarNode)]
     if isinstance(node, yaml.ScalarNode):
-        return [p.strip() for p in str(node.value).split(",") if p.strip()]
+        text = str(node.value)
+        return [p.strip() for p in (text.replace(",", " ").split() if spaces else text.split(",")) if p.strip()]
     if isinstance(node, yaml.SequenceNode):
         return [str(i.value).strip() for i in node.value if isinstance(i, yaml.ScalarNode) and str(i.value).strip()]
     return None
