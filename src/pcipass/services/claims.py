@@ -131,7 +131,8 @@ def claim(engine: Engine, prepared: claimrequest.Prepared, consumer: str, *,
                     held = claimtx.claim(engine, verdict.name, consumer, prepared.fingerprint,
                                          prepared.doc, picks, expected,
                                          lease_seconds=lease_seconds, command=COMMAND,
-                                         expired=bool(fleet.expired(verdict.name)))
+                                         expired=bool(fleet.expired(verdict.name)),
+                                         host=fleet.host_row(verdict.name))
                 except claimrules.DevicesTaken as exc:
                     notes.append(f"{exc.message}; trying the next best host")
                     continue

@@ -178,6 +178,11 @@ class StoreFleet:
                 break
         return out[:most]
 
+    def host_row(self, name: str) -> tuple[int, str | None]:
+        """Host ``name``'s row id and Nova host name, as last read."""
+        stored = self._stored[name]
+        return stored.host_id, stored.nova_host
+
     def generations(self, name: str, addresses: Sequence[str]) -> dict[str, int]:
         """The generations the last refresh read for these devices of host ``name``."""
         gens = self._stored[name].generations

@@ -56,6 +56,7 @@ class StoredHost:
     tree: ds.DeviceTree
     tags: Mapping[str, Mapping[str, Any]]
     generations: Mapping[str, int]
+    host_id: int = 0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -104,15 +105,22 @@ def read_fleet(engine: Engine, known: Mapping[str, int]) -> FleetRead:
     """Every host's generation and expired claims; the devices and cells of the hosts whose
     generation is not ``known[hostname]``."""
     with Session(engine) as session:
-        gens = session.execute(select(models.Host.id, models.Host.hostname,
-                                      models.Host.nova_host, models.Host.generation)).all()
+        # One round trip: every host, joined with its expired claims (usually none).
+        ended = (select(models.Device.host_id, models.Device.address, models.Claim.consumer_uuid)
+                 .join(models.Claim, models.Claim.device_id == models.Device.id)
+                 .where(leases.expired()).subquery())
+        found = session.execute(
+            select(models.Host.id, models.Host.hostname, models.Host.nova_host,
+                   models.Host.generation, ended.c.address, ended.c.consumer_uuid)
+            .outerjoin(ended, ended.c.host_id == models.Host.id)).all()
+        by_id: dict[int, tuple[int, str, str | None, int]] = {}
         expired: dict[str, list[tuple[str, str]]] = {}
-        for name, address, owner in session.execute(
-                select(models.Host.hostname, models.Device.address, models.Claim.consumer_uuid)
-                .join(models.Device, models.Claim.device_id == models.Device.id)
-                .join(models.Host, models.Device.host_id == models.Host.id)
-                .where(leases.expired())):
-            expired.setdefault(name, []).append((address, owner))
+        for row in found:
+            hid, name, nova, gen = int(row[0]), str(row[1]), row[2], int(row[3])
+            by_id[hid] = (hid, name, None if nova is None else str(nova), gen)
+            if row[4] is not None:
+                expired.setdefault(name, []).append((str(row[4]), str(row[5])))
+        gens = list(by_id.values())
         changed = {hid: (name, nova, gen) for hid, name, nova, gen in gens
                    if known.get(name) != gen}
         hosts: list[StoredHost] = []
@@ -142,7 +150,7 @@ def _read_hosts(session: Session,
             ds.DeviceTree(devices, nova or name),
             {r.address: hoststate.json_object(r.spec_tags, f"{name} {r.address} spec_tags")
              for r in rows[hid]},
-            {r.address: r.generation for r in rows[hid]}))
+            {r.address: r.generation for r in rows[hid]}, hid))
     return out
 
 

@@ -48,11 +48,13 @@ _CONSUMERS = cast(sqlalchemy.Table, models.Consumer.__table__)
 def claim(engine: Engine, hostname: str, consumer: str, fingerprint: str,
           request: Mapping[str, Any], picks: Sequence[claimrules.Pick],
           expected: Mapping[str, int], *, lease_seconds: int, command: str,
-          expired: bool = False) -> claimstore.Holding:
+          expired: bool = False, host: tuple[int, str | None] | None = None,
+          ) -> claimstore.Holding:
     """Claim ``picks`` on ``hostname`` for ``consumer`` (see the module docstring).
 
     :param expected: address -> the generation the scheduler read, for every picked device.
     :param expired: the scheduler saw claims on this host whose lease ended: release them first.
+    :param host: the host's row id and Nova host name, when the scheduler read them.
     :raises claimrules.DevicesTaken: a picked device changed since the scheduler read it.
     :raises hoststate.StoreConflict: a concurrent writer, a deadlock, or the same consumer
         claimed meanwhile: try again.
@@ -62,19 +64,22 @@ def claim(engine: Engine, hostname: str, consumer: str, fingerprint: str,
                                 expected, lease_seconds=lease_seconds, command=command)
     with hoststate.transaction(engine, hostname) as session:
         return _claim(session, hostname, consumer, fingerprint, request, picks, expected,
-                      lease_seconds, command)
+                      lease_seconds, command, host)
 
 
 def _claim(session: Session, hostname: str, consumer: str, fingerprint: str,
            request: Mapping[str, Any], picks: Sequence[claimrules.Pick],
-           expected: Mapping[str, int], lease_seconds: int,
-           command: str) -> claimstore.Holding:
-    host = session.execute(select(models.Host.id, models.Host.nova_host,
-                                  leases.until(lease_seconds).label("lease_end"))
-                           .where(models.Host.hostname == hostname)).one_or_none()
-    if host is None:
-        raise hoststate.HostUnknown(hostname=hostname, hint="store it first: pcipass agent --once")
-    rows = _families(session, host.id, [p.address for p in picks])
+           expected: Mapping[str, int], lease_seconds: int, command: str,
+           known: tuple[int, str | None] | None) -> claimstore.Holding:
+    if known is None:
+        found = session.execute(select(models.Host.id, models.Host.nova_host)
+                                .where(models.Host.hostname == hostname)).one_or_none()
+        if found is None:
+            raise hoststate.HostUnknown(hostname=hostname,
+                                        hint="store it first: pcipass agent --once")
+        known = (int(found[0]), found[1])
+    host_id, nova_host = known
+    rows, lease_end = _families(session, host_id, [p.address for p in picks], lease_seconds)
     by_address = {r.address: r for r in rows}
     taken = sorted(a for a, gen in expected.items()
                    if a not in by_address or by_address[a].generation != gen)
@@ -82,7 +87,7 @@ def _claim(session: Session, hostname: str, consumer: str, fingerprint: str,
         raise claimrules.DevicesTaken(hostname=hostname, addresses=", ".join(taken),
                                       hint="the scheduler tries the next best host")
     tree = ds.DeviceTree([claimstore.tracked_row(hostname, r) for r in rows],
-                         host.nova_host or hostname)
+                         nova_host or hostname)
     try:
         after = claimrules.claim(tracker.TrackerState(tree), picks, consumer).tree
     except ds.PciDeviceInvalidStatus as exc:  # changed without a generation: never, but safe
@@ -91,28 +96,35 @@ def _claim(session: Session, hostname: str, consumer: str, fingerprint: str,
     changed = [a for a in sorted(by_address) if _differs(tree[a], after[a])]
     parents = {parent for p in picks
                if (parent := tree[p.address].parent_addr) is not None and parent in by_address}
-    _write(session, host.id, hostname, consumer, fingerprint, request, by_address, tree, after,
+    _write(session, host_id, hostname, consumer, fingerprint, request, by_address, tree, after,
            changed, sorted(parents - set(changed)), lease_seconds, command)
     devices = tuple(claimstore.HeldDevice(
         a, by_address[a].dev_type, str(after[a].status), after[a].request_id,
         by_address[a].parent_addr, by_address[a].numa_node, by_address[a].vendor_id,
         by_address[a].product_id, dict(after[a].extra_info),
         hoststate.json_object(by_address[a].spec_tags, f"{hostname} {a} spec_tags"),
-        queries.when(host.lease_end) or None) for a in sorted(p.address for p in picks))
-    return claimstore.Holding(consumer, hostname, host.nova_host, fingerprint,
+        queries.when(lease_end) or None) for a in sorted(p.address for p in picks))
+    return claimstore.Holding(consumer, hostname, nova_host, fingerprint,
                               json.loads(json.dumps(dict(request))), devices)
 
 
-def _families(session: Session, host_id: int, addresses: Sequence[str]) -> list[Any]:
-    """The picked devices, their parents, and the children of both."""
+def _families(session: Session, host_id: int, addresses: Sequence[str],
+              lease_seconds: int) -> tuple[list[Any], Any]:
+    """The picked devices, their parents, and the children of both; and the lease's end by
+    the server's clock (the same round trip)."""
     picked = list(addresses)
     parents = select(_DEV.c.parent_addr).where(_DEV.c.host_id == host_id,
                                                _DEV.c.address.in_(picked),
                                                _DEV.c.parent_addr.is_not(None))
-    query = select(_DEV).where(_DEV.c.host_id == host_id, or_(
-        _DEV.c.address.in_(picked), _DEV.c.address.in_(parents),
-        _DEV.c.parent_addr.in_(picked), _DEV.c.parent_addr.in_(parents)))
-    return list(session.execute(query).all())
+    query = select(_DEV, leases.until(lease_seconds).label("lease_end")).where(
+        _DEV.c.host_id == host_id, or_(
+            _DEV.c.address.in_(picked), _DEV.c.address.in_(parents),
+            _DEV.c.parent_addr.in_(picked), _DEV.c.parent_addr.in_(parents)))
+    rows = list(session.execute(query).all())
+    if not rows:
+        end: Any = session.execute(select(leases.until(lease_seconds))).scalar_one()
+        return rows, end
+    return rows, rows[0].lease_end
 
 
 def _differs(a: ds.TrackedDevice, b: ds.TrackedDevice) -> bool:
