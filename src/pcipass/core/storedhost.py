@@ -86,7 +86,8 @@ def scheduler_view(name: str, tree: ds.DeviceTree, tags: Mapping[str, Mapping[st
     free = [d for d in tracked if d.status == ds.Status.AVAILABLE]
     specs = stored_specs(tracked, tags)
     book = poolupkeep.PoolBook.rebuilt(free, specs, {c.id: c.socket for c in cells})
-    book.stats.link([as_device(d) for d in tracked])
+    shown = {d.address: as_device(d) for d in tracked}
+    book.stats.link(shown.values())
     stats = book.stats
-    host = HostInput(name, tuple(as_device(d) for d in free), specs, tuple(cells))
+    host = HostInput(name, tuple(shown[d.address] for d in free), specs, tuple(cells))
     return host, hostfit.HostPools(stats, stats.scheduler_view())

@@ -85,12 +85,14 @@ class StoreFleet:
         self._views: dict[str, HostView] = {}
         self._free: dict[str, int] = {}
         self._verdicts: dict[tuple[str, str], schedule.HostVerdict] = {}
+        self._parsed: claimstore.Parsed = {}
         self.reads = 0
 
     def refresh(self) -> None:
         """Read every host's generation and expired claims; re-read the changed hosts."""
         read = claimstore.read_fleet(self.engine, {n: s.generation
-                                                   for n, s in self._stored.items()})
+                                                   for n, s in self._stored.items()},
+                                     self._parsed)
         self.reads += len(read.hosts)
         stale = {s.hostname for s in read.hosts}
         for stored in read.hosts:

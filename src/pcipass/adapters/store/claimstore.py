@@ -101,9 +101,19 @@ class Holding:
 # -- reading the fleet --------------------------------------------------------------------------
 
 
-def read_fleet(engine: Engine, known: Mapping[str, int]) -> FleetRead:
+#: (host name, address) -> ((row id, generation), the device, its spec tags): rows already
+#: parsed (a row deleted and inserted again has another id).
+Parsed = dict[tuple[str, str], tuple[tuple[int, int], ds.TrackedDevice, Mapping[str, Any]]]
+
+
+def read_fleet(engine: Engine, known: Mapping[str, int],
+               parsed: Parsed | None = None) -> FleetRead:
     """Every host's generation and expired claims; the devices and cells of the hosts whose
-    generation is not ``known[hostname]``."""
+    generation is not ``known[hostname]``.
+
+    :param parsed: rows parsed by earlier reads, reused when their generation is the same
+        (and updated): a client reading in a loop parses only the rows that changed.
+    """
     with Session(engine) as session:
         # One round trip: every host, joined with its expired claims (usually none).
         ended = (select(models.Device.host_id, models.Device.address, models.Claim.consumer_uuid)
@@ -125,13 +135,13 @@ def read_fleet(engine: Engine, known: Mapping[str, int]) -> FleetRead:
                    if known.get(name) != gen}
         hosts: list[StoredHost] = []
         if changed:
-            hosts = _read_hosts(session, changed)
+            hosts = _read_hosts(session, changed, {} if parsed is None else parsed)
     return FleetRead({name: gen for _, name, _, gen in gens},
                      {k: tuple(v) for k, v in expired.items()}, tuple(hosts))
 
 
-def _read_hosts(session: Session,
-                changed: Mapping[int, tuple[str, str | None, int]]) -> list[StoredHost]:
+def _read_hosts(session: Session, changed: Mapping[int, tuple[str, str | None, int]],
+                parsed: Parsed) -> list[StoredHost]:
     ids = list(changed)
     table = cast(sqlalchemy.Table, models.Device.__table__)
     numa = cast(sqlalchemy.Table, models.NumaCell.__table__)
@@ -144,12 +154,18 @@ def _read_hosts(session: Session,
         cells[cell.host_id].append(cell)
     out = []
     for hid, (name, nova, gen) in sorted(changed.items(), key=lambda kv: kv[1][0]):
-        devices = [tracked_row(name, r) for r in rows[hid]]
+        devices, tags = [], {}
+        for r in rows[hid]:
+            hit = parsed.get((name, r.address))
+            if hit is None or hit[0] != (r.id, r.generation):
+                hit = parsed[(name, r.address)] = (
+                    (r.id, r.generation), tracked_row(name, r),
+                    hoststate.json_object(r.spec_tags, f"{name} {r.address} spec_tags"))
+            devices.append(hit[1])
+            tags[r.address] = hit[2]
         out.append(StoredHost(
             name, nova, gen, tuple(hoststate.stored_cell(c) for c in cells[hid]),
-            ds.DeviceTree(devices, nova or name),
-            {r.address: hoststate.json_object(r.spec_tags, f"{name} {r.address} spec_tags")
-             for r in rows[hid]},
+            ds.DeviceTree(devices, nova or name), tags,
             {r.address: r.generation for r in rows[hid]}, hid))
     return out
 
