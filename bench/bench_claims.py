@@ -24,24 +24,26 @@ benchmarks kept its load average at 3-4 (so +-30 %), session 14:
 ==========  =======  ========  ======  ======  ==================  =============
 database    clients  claims/s  p50 ms  p99 ms  double allocations  bare UPDATE/s
 ==========  =======  ========  ======  ======  ==================  =============
-sqlite      1        64        16      25      0                   262
-sqlite      8        45        33      2126    0                   306
-postgresql  1        42        24      39      0                   751
-postgresql  8        33        181     1089    0                   1539
+sqlite      1        95        6.7     106     0                   1708
+sqlite      8        83        14.6    1432    0                   1566
+postgresql  1        96        9.9     15.6    0                   885
+postgresql  8        39-44     136     1042    0                   1242-1282
 ==========  =======  ========  ======  ======  ==================  =============
 
-**The 500 claims/s target is missed** on this machine (33/s with 8 clients on PostgreSQL, 34/s
-with ``--subset 32``); zero double allocations in every run, and the store's invariants hold
-after each (``claimfleet.check_invariants``). Where the time goes: a claim is 10 round trips
-(the fleet's generations and expired claims in one, the changed hosts' devices and cells, then
-the claim transaction: the families with the lease's end, the compare-and-swap updates of the
-device and its PF, the consumer, claim and audit inserts, the host's generation, the commit)
-against the floor's 3; and each client re-reads, re-pools and re-evaluates every host another
-client changed since its last claim (about 8 per claim with 8 clients, some 3 ms of CPU each),
-so CPU per claim grows with the clients, on 2 CPUs shared with the database server. The issue's
-floor of 4,700/s compares with 750-1,540/s here. Before the claim became one lean transaction
-(it went through the tracker's whole-host transaction, 21 round trips and the ORM), one client
-made 20 claims/s on PostgreSQL and 8 clients 12/s. Run with the project venv:
+**The 500 claims/s target is missed** on this machine (39-44/s with 8 clients on PostgreSQL);
+zero double allocations in every run, and the store's invariants hold after each
+(``claimfleet.check_invariants``). Where the time goes: a claim is 10 round trips (the fleet's
+generations and expired claims in one, the changed hosts' devices and cells, then the claim
+transaction: the families with the lease's end, the compare-and-swap updates of the device and
+its PF, the consumer, claim and audit inserts, the host's generation, the commit) against the
+floor's 3, and each client re-reads and re-pools every host another client changed since its
+last claim (about 8 per claim with 8 clients, some 1-2 ms of CPU each), on 2 CPUs shared with
+the database server and other sessions. With 8 clients a claim waits about 150 ms for a CPU,
+so the fleet it ranked is stale by the time it commits: about 2 of 3 attempts find the devices
+taken (or meet the winner's row lock) and move to the next host (``BENCH_VERBOSE=1`` prints the
+moves). The issue's floor of 4,700/s compares with 900-1,700/s here. Before the claim became
+one lean transaction (it went through the tracker's whole-host transaction, 21 round trips and
+the ORM), one client made 20 claims/s on PostgreSQL and 8 clients 12/s. Run with the project venv:
 ``.venv/bin/python bench/bench_claims.py [--seconds S] [--backends sqlite,postgresql]
 [--clients 1,8] [--check]``; ``--check`` exits 1 when a target is missed. PostgreSQL is
 ``PCIPASS_TEST_POSTGRESQL`` (default ``postgresql://postgres@127.0.0.1:5432/test``), where a
