@@ -90,3 +90,13 @@ def unpack_trusted(archive: str | Path, dest: str | Path) -> None:
             tar.extractall(dest, filter="data")
         else:  # pragma: no cover - Python before 3.11.4
             tar.extractall(dest)
+
+
+def run_json(cli: Any, command: str, *args: str) -> tuple[int, dict[str, Any]]:
+    """Run ``pcipass COMMAND ARGS -f json`` through the ``cli`` fixture: the exit code and the
+    document, which must be JSON valid against the command's schema, with no traceback."""
+    res = cli([command, *args, "-f", "json"])
+    assert "Traceback" not in res.err
+    doc = json.loads(res.out)
+    validate_schema(doc, command)
+    return res.code, doc

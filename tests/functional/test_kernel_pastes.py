@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from support import FIXTURES, unpack_trusted, validate_schema
+from support import FIXTURES, run_json, unpack_trusted, validate_schema
 from pcipass.adapters import kernel, kernelpaste
 
 DMESG, CMDLINE = FIXTURES / "dmesg", FIXTURES / "cmdline"
@@ -134,14 +134,6 @@ def test_mode_from_group_types_wins(shared: Path, tmp_path: Path, cli: Any) -> N
 
 
 # -- joining hosts --------------------------------------------------------------------------------
-
-
-def run_json(cli: Any, command: str, *args: str) -> tuple[int, dict[str, Any]]:
-    res = cli([command, *args, "-f", "json"])
-    assert "Traceback" not in res.err
-    doc = json.loads(res.out)
-    validate_schema(doc, command)
-    return res.code, doc
 
 
 def test_no_host_the_stems_name_new_hosts(cli: Any) -> None:

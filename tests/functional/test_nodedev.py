@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from support import FIXTURES, validate_schema
+from support import FIXTURES, run_json
 from pcipass.adapters import nodedev
 from pcipass.core import model
 
@@ -109,14 +109,6 @@ def test_many_documents_stay_fast() -> None:
 
 
 # -- scan and doctor --------------------------------------------------------------------------------
-
-
-def run_json(cli: Any, command: str, *args: str) -> tuple[int, dict[str, Any]]:
-    res = cli([command, *args, "-f", "json"])
-    assert "Traceback" not in res.err
-    doc = json.loads(res.out)
-    validate_schema(doc, command)
-    return res.code, doc
 
 
 def test_scan_nodedev_hosts(cli: Any) -> None:

@@ -28,15 +28,7 @@ MARK = {"fail": "✗", "warn": "!", "info": "i", "skip": "-"}
               help="Host root, bundle directory or .tar.gz bundle; repeatable. Default: the live host /.")
 @click.option("--lspci", "lspci", multiple=True, type=climain.existing_file(),
               help="A host known only from an lspci paste (named after the file); repeatable.")
-@click.option("--nodedev", "nodedev", multiple=True, metavar="FILE",
-              help="virsh nodedev-dumpxml (and nodedev-list --tree) output standing for a host named "
-                   "after the file's stem; repeatable.")
-@click.option("--dmesg", "dmesg", multiple=True, metavar="FILE",
-              help="A saved kernel log for the kernel layer of the host named after the file's stem "
-                   "(else the only host; else a new host); repeatable.")
-@click.option("--cmdline", "cmdline", multiple=True, metavar="FILE",
-              help="A kernel command line (/proc/cmdline or a GRUB_CMDLINE_LINUX= line), joined to a "
-                   "host as --dmesg is; repeatable.")
+@climain.paste_options(nodedev_dest="nodedev")
 @click.option("--nova-conf", "nova_conf", multiple=True, type=climain.existing_file(),
               help="The controller's nova.conf (aliases, scheduler options); repeat to merge in order.")
 @click.option("--compute-conf", "compute_conf", multiple=True, type=climain.existing_file(),
