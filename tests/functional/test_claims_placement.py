@@ -156,3 +156,17 @@ def test_the_free_command_body_frees_in_the_store_and_in_placement(
     with redirect_stdout(io.StringIO()):  # nothing held: nothing to remove, still fine
         assert commands_claimplacement.free(lab["store"].url, A, "json",
                                             placement=(placement.url, None, None, 30.0)) == 0
+
+
+def test_claim_free_with_a_placement_url_removes_the_allocation(placement: PlacementServer,
+                                                                lab: dict[str, Any]) -> None:
+    """The command line: ``pcipass claim free CONSUMER --db URL --placement-url URL``."""
+    assert claim(placement, lab, A, 2).code == 0
+    assert held_in_placement(placement, A) != {}
+    done = run_cli(["claim", "free", A, "--db", lab["store"].url, "--placement-url",
+                    placement.url, "-f", "json"])
+    assert done.code == 0, done.err
+    doc = json.loads(done.out)
+    validate_schema(doc, "allocation")
+    assert len(doc["devices"]) == 2 and doc["placement"]["operation"] == "free"
+    assert held_in_placement(placement, A) == {}

@@ -16,6 +16,7 @@ import click
 from pcipass.cli import listing, output
 from pcipass.cli import main as climain
 from pcipass.cli.commands_store import db_option
+from pcipass.cli.commands_placement_sync import connection_options
 
 if TYPE_CHECKING:
     import rich.console
@@ -174,8 +175,38 @@ def _release(engine: Any, consumer: str) -> Any:
 
 _operation("allocate", "Turn CONSUMER's claim into an allocation (it then has no lease). "
            "Repeating it changes nothing. Exit 2 when CONSUMER holds no claim.", _allocate)
-_operation("free", "Free every device CONSUMER holds, claimed or allocated (Nova's free). "
-           "Lists the devices freed; repeating it frees nothing.", _free)
+
+
+@claim_group.command("free")
+@click.argument("consumer", callback=lambda c, p, v: consumer_uuid(v))
+@db_option()
+@connection_options
+@climain.format_option()
+def claim_free(consumer: str, db_url: str | None, placement_url: str | None,
+               os_cloud: str | None, token: str | None, timeout: float, fmt: str) -> int:
+    """Free every device CONSUMER holds, claimed or allocated (Nova's free). Lists the devices
+    freed; repeating it frees nothing. With --placement-url or --os-cloud, the consumer's
+    allocation on the freed devices' providers is removed from Placement too."""
+    if placement_url is not None or os_cloud is not None:
+        from pcipass.cli import commands_claimplacement
+
+        return commands_claimplacement.free(db_url, consumer, fmt,
+                                            placement=(placement_url, os_cloud, token, timeout))
+    from pcipass.core import errors
+    from pcipass.services import storeopen
+    from pcipass.services.jsonview import to_json
+
+    try:
+        engine = storeopen.open_store(db_url)
+        try:
+            report = _free(engine, consumer)
+        finally:
+            engine.dispose()
+    except errors.InputError as exc:
+        return _claim_error("claim free", exc)
+    output.emit(to_json(report), fmt, _render_operation, rows=_consumer_rows)
+    return climain.EXIT_OK
+
 _operation("release", "Drop CONSUMER's claim, never allocated. Exit 2 when its devices are "
            "allocated (free them instead).", _release)
 
