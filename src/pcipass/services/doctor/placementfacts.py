@@ -39,6 +39,13 @@ def host_facts(scan: scanreport.HostScan, state: rptree.PlacementState) -> Place
     if scan.config is None or scan.compute_starts is None:
         raise model.FactMissing("placement", "no compute config: the translation needs the host's "
                                 "device_spec (pass --compute-conf FILE)")
+    untyped = [d.address for d in scan.devices if d.dev_type is None]
+    if untyped:
+        # Absent is not negative: a PF, a VF and a type-PCI device are reported differently, so
+        # a translation of devices whose type is unknown would flag providers that are right.
+        raise model.FactMissing("placement", f"the type of {len(untyped)} device(s) is unknown "
+                                f"({untyped[0]} ...: a paste without lspci -nnvvv), so Nova's "
+                                "translation of this host cannot be known")
     hp = placementview.host_placement(scan)
     return PlacementFacts(hp.hypervisor_hostname, hp.report_in_placement, hp.reported,
                           hp.providers, hp.exclusions, hp.refusals, state)
