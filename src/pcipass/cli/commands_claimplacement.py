@@ -48,7 +48,6 @@ def schedule_claim(db_url: str | None, consumer: str | None, flavors: Sequence[s
                    instance_numa_nodes: Sequence[int] | None, lease: int | None, fmt: str, *,
                    placement: tuple[str | None, str | None, str | None, float]) -> int:
     """Schedule over the store, claim, and write the claim to Placement."""
-    from pcipass.cli.commands_claims import consumer_uuid
     from pcipass.core import errors
     from pcipass.services import claimplacement, claimrequest, claims, storeopen
     from pcipass.services.jsonview import to_json
@@ -57,7 +56,7 @@ def schedule_claim(db_url: str | None, consumer: str | None, flavors: Sequence[s
         raise click.UsageError("--claim needs --consumer UUID (the instance the devices go to)")
     if len(flavors) != 1:
         raise click.UsageError("--claim takes exactly one --flavor")
-    consumer = consumer_uuid(consumer)
+    consumer = climain.consumer_uuid(consumer)
     try:
         client = _connect(placement)
         prepared = claimrequest.prepare(flavors[0], ports=ports, nova_conf=nova_conf,

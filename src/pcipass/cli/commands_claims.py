@@ -34,17 +34,7 @@ def _claim_error(command: str, exc: Any) -> int:
     return climain.EXIT_FAIL
 
 
-def consumer_uuid(value: str) -> str:
-    """A consumer UUID as Nova writes an instance UUID (lower case, with dashes).
-
-    :raises click.BadParameter: not a UUID.
-    """
-    import uuid
-
-    try:
-        return str(uuid.UUID(value.strip()))
-    except ValueError:
-        raise click.BadParameter(f"{value[:80]!r} is not a UUID") from None
+consumer_uuid = climain.consumer_uuid
 
 
 def _consumer(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:

@@ -71,6 +71,20 @@ def paste_options(nodedev_dest: str = "nodedevs") -> Callable[[F], F]:
     return decorate
 
 
+def consumer_uuid(value: str) -> str:
+    """A consumer UUID as Nova writes an instance UUID (lower case, with dashes): the claim
+    commands' argument.
+
+    :raises click.BadParameter: not a UUID.
+    """
+    import uuid
+
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise click.BadParameter(f"{value[:80]!r} is not a UUID") from None
+
+
 def no_facts_cache_option() -> Callable[[F], F]:
     """``--no-facts-cache``: read sysfs even where a host root carries a valid facts.json."""
     return click.option("--no-facts-cache", "no_facts_cache", is_flag=True,
