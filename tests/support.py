@@ -100,3 +100,16 @@ def run_json(cli: Any, command: str, *args: str) -> tuple[int, dict[str, Any]]:
     doc = json.loads(res.out)
     validate_schema(doc, command)
     return res.code, doc
+
+
+#: The controller nova.conf of the Placement tests (doctor and schedule through Placement):
+#: two aliases Placement can serve, and PCI in Placement on.
+PLACEMENT_CONTROLLER = """\
+[pci]
+alias = {"name": "fast", "vendor_id": "8086", "product_id": "154c", "device_type": "type-VF", "traits": "fast"}
+alias = {"name": "gpu", "vendor_id": "10de", "product_id": "20f1", "resource_class": "pgpu"}
+
+[filter_scheduler]
+pci_in_placement = True
+enabled_filters = ComputeFilter,PciPassthroughFilter,NUMATopologyFilter
+"""

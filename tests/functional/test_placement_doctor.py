@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from placementserver import PlacementServer
-from support import run_cli, validate_schema
+from support import PLACEMENT_CONTROLLER, run_cli, validate_schema
 
 from pcipass import fakehost
 
@@ -29,15 +29,7 @@ FLEET = {
                   '{"vendor_id": "8086", "product_id": "10ed", "physical_network": "physnet2"}\n'
                   'device_spec = {"vendor_id": "10de", "resource_class": "pgpu"}'),
 }
-CONTROLLER = """\
-[pci]
-alias = {"name": "fast", "vendor_id": "8086", "product_id": "154c", "device_type": "type-VF", "traits": "fast"}
-alias = {"name": "gpu", "vendor_id": "10de", "product_id": "20f1", "resource_class": "pgpu"}
-
-[filter_scheduler]
-pci_in_placement = True
-enabled_filters = ComputeFilter,PciPassthroughFilter,NUMATopologyFilter
-"""
+CONTROLLER = PLACEMENT_CONTROLLER
 VF7, GPU7, GPU8 = "compute-7_0000:01:00.0", "compute-7_0000:81:00.0", "compute-8_0000:81:00.0"
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from placementserver import PlacementServer
-from support import run_cli, validate_schema
+from support import PLACEMENT_CONTROLLER, run_cli, validate_schema
 
 from pcipass import fakehost
 
@@ -31,15 +31,7 @@ FLEET = {
     "compute-9": ("1x intel-x710 numa=0 vfs=2; cmdline=intel_iommu=on iommu=pt; hostname=compute-9",
                   [FAST]),
 }
-CONTROLLER = """\
-[pci]
-alias = {"name": "fast", "vendor_id": "8086", "product_id": "154c", "device_type": "type-VF", "traits": "fast"}
-alias = {"name": "gpu", "vendor_id": "10de", "product_id": "20f1", "resource_class": "pgpu"}
-
-[filter_scheduler]
-pci_in_placement = True
-enabled_filters = ComputeFilter,PciPassthroughFilter,NUMATopologyFilter
-"""
+CONTROLLER = PLACEMENT_CONTROLLER
 FLAVORS = {
     "fast2": {"pci_passthrough:alias": "fast:2"},
     "fast4": {"pci_passthrough:alias": "fast:4"},
