@@ -16,7 +16,10 @@ subclasses (the class name), ``Problem(code, ...)`` constructions, and helpers
 taking a ``code`` argument. A code used but not registered here fails that
 test, and so does a registered code that nothing produces any more.
 
-``docs/problem-codes.md`` is :func:`markdown`'s output; regenerate it with::
+What a code is (:class:`Code`, its :class:`Origin`, :class:`Severity` and
+:class:`Area`) is :mod:`pcipass.core.problemcode`; the table is one registry, so it
+stays whole here, grouped by area. ``docs/problem-codes.md`` is :func:`markdown`'s
+output (:mod:`pcipass.core.codesdoc`); regenerate it with::
 
     .venv/bin/python -c "from pcipass.core import codes; print(codes.markdown(), end='')" \\
         > docs/problem-codes.md
@@ -27,85 +30,16 @@ Pure data, standard library only.
 from __future__ import annotations
 
 import collections
-import dataclasses
-import enum
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from pcipass.core import codesdoc
 from pcipass.core.layers import Layer
-
-
-class Origin(enum.StrEnum):
-    """Whose name the code is."""
-
-    NOVA = "nova"
-    """A class of ``nova.exception`` (Nova 34.0.0), with Nova's message where pcipass can give it."""
-    OSLO_CONFIG = "oslo.config"
-    """An ``oslo_config.cfg`` exception: what nova-* (or the Neutron agent) stops with."""
-    PCIPASS = "pcipass"
-    """pcipass's own: Nova has no exception for it (it accepts the input, or crashes otherwise)."""
-
-
-class Severity(enum.StrEnum):
-    """How the code is reported: among the errors (exit 2) or the warnings (exit 1)."""
-
-    ERROR = "error"
-    WARNING = "warning"
-
-
-class Area(enum.Enum):
-    """The input a code is about; ``docs/problem-codes.md`` has one section per area, in this order."""
-
-    CONFIG_FILES = ("Config files",
-                    "Reading nova.conf (and the agent's ini): files, directories, encoding, INI syntax.")
-    OPTIONS = ("Option names, values and $references",
-               "What oslo.config does with each option line, and what Nova then ignores.")
-    DEVICE_SPEC = ("[pci] device_spec", "Each device_spec entry, as Nova parses and matches it.")
-    ALIAS = ("[pci] alias", "Each alias, as nova-api and the scheduler read it.")
-    OTHER_OPTIONS = ("Placement and CPU options", "Nova options around PCI that do not work as set.")
-    PLACEMENT = ("PCI in Placement", "What nova-compute reports to Placement for its PCI devices "
-                 "([pci] report_in_placement) and what the scheduler asks of it "
-                 "([filter_scheduler] pci_in_placement).")
-    LEGACY = ("The 2013 label design",
-              "[DEFAULT] pci_passthrough_devices and the pci_passthrough:labels extra spec.")
-    FLAVOR_FILES = ("Flavor and image files", "The JSON files given as flavors and images.")
-    FLAVOR = ("Flavor extra specs and image properties",
-              "What Nova's API and its PCI request and NUMA code refuse or ignore.")
-    SCHEDULE = ("Scheduling", "The scheduler options and requests the schedule command plays.")
-    SRIOV_AGENT = ("Neutron SR-IOV agent config", "[sriov_nic] of sriov_agent.ini.")
-    HOSTS = ("Hosts", "Host roots, bundles and the compute node's own config.")
-    LSPCI = ("lspci pastes", "lspci output read in place of sysfs.")
-    FACTS = ("facts.json", "The saved facts of a host root (contracts §1).")
-    FAKEHOST = ("Fake-host profiles", "The fake-host builder's profile language (docs/fakehost.md).")
-    DEVICE_STATE = ("Device states", "Claim, allocate, free and remove on tracked devices "
-                    "(Nova's PciDevice state machine).")
-    STORE = ("The device store", "The database of hosts and devices, its schema, and the "
-             "agent that keeps it true to each host.")
-
-    @property
-    def title(self) -> str:
-        return self.value[0]
-
-    @property
-    def description(self) -> str:
-        return self.value[1]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Code:
-    """One registered problem code.
-
-    ``severity`` is ``None`` where the same code is an error in one place and a
-    warning in another (the meaning says when). ``layer`` is ``None`` for codes
-    about reading an input rather than about one of the passthrough layers.
-    """
-
-    name: str
-    meaning: str
-    area: Area
-    origin: Origin
-    severity: Severity | None
-    layer: Layer | None = None
+# What a code is (:mod:`pcipass.core.problemcode`), named here too: ``codes.Area``, ``codes.Severity``.
+from pcipass.core.problemcode import Area as Area
+from pcipass.core.problemcode import Code as Code
+from pcipass.core.problemcode import Origin as Origin
+from pcipass.core.problemcode import Severity as Severity
 
 
 # Short names for the table below.
@@ -434,53 +368,6 @@ def duplicates() -> list[str]:
     return sorted(name for name, n in counts.items() if n > 1)
 
 
-_ORIGIN_TEXT = {NOVA: "Nova", OSLO: "oslo.config", OWN: "pcipass"}
-
-_INTRO = """\
-# Problem codes
-
-Generated from `src/pcipass/core/codes.py` by `codes.markdown()`; do not edit by hand
-(`tests/unit/test_problem_codes.py` fails when the two differ). Regenerate with
-
-```sh
-.venv/bin/python -c "from pcipass.core import codes; print(codes.markdown(), end='')" \\
-    > docs/problem-codes.md
-```
-
-A problem code is the `code` of an Error object (contracts §2): in the errors and warnings of
-`config check`, `flavor explain`, `scan` and `schedule`, and in the doctor's evidence. It is Nova's
-exception class name where Nova has one (origin *Nova*), oslo.config's where Nova stops with an
-oslo.config error (*oslo.config*), and pcipass's own name otherwise (*pcipass*: Nova accepts the
-input silently, or fails without a class of its own). Severity *error* is reported among the errors
-(exit code 2), *warning* among the warnings (exit code 1); *varies* is explained in the meaning.
-The layer is the passthrough layer the code concerns, as the doctor names it, where one applies.
-Doctor findings have ids of their own: see [doctor-checks.md](doctor-checks.md).
-"""
-
-
 def markdown() -> str:
-    """``docs/problem-codes.md``: every code with its meaning, origin, severity and layer, by area."""
-    lines = [_INTRO.rstrip("\n"), "", f"{len(CODES)} codes, by the input they are about:", ""]
-    lines += [f"- [{area.title}](#{_anchor(area.title)})" for area in Area if _in(area)]
-    for area in Area:
-        members = _in(area)
-        if not members:
-            continue
-        lines += ["", f"## {area.title}", "", area.description, "",
-                  "| code | meaning | origin | severity | layer |", "|---|---|---|---|---|"]
-        for c in members:
-            severity = c.severity.value if c.severity is not None else "varies"
-            layer = f"`{c.layer.value}`" if c.layer is not None else ""
-            meaning = c.meaning.replace("|", "\\|")
-            lines.append(f"| `{c.name}` | {meaning} | {_ORIGIN_TEXT[c.origin]} | {severity} | {layer} |")
-    return "\n".join(lines) + "\n"
-
-
-def _in(area: Area) -> list[Code]:
-    return [c for c in _TABLE if c.area is area]
-
-
-def _anchor(title: str) -> str:
-    """GitHub's heading anchor: lower case, punctuation dropped, spaces to hyphens."""
-    kept = "".join(ch for ch in title.lower() if ch.isalnum() or ch in " -_")
-    return kept.replace(" ", "-")
+    """``docs/problem-codes.md``: every registered code with its meaning, origin, severity and layer."""
+    return codesdoc.markdown(_TABLE)
