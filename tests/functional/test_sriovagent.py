@@ -30,7 +30,6 @@ def test_fixture_agent_config() -> None:
                                      "ens1f0": ["0000:5e:00.2"]}
     assert [(b.ifname, b.egress, b.ingress) for b in agent.bandwidths] == [
         ("ens785f0", 10000000, 10000000), ("ens1f0", None, None)]
-    assert agent.physnets_of("ens1f0") == ["physnet3"]
     doc = to_json(agent)
     assert doc["physical_device_mappings"]["physnet2"] == ["ens785f0", "ens785f1"]
     assert doc["resource_provider_bandwidths"]["ens1f0"] == {"egress": None, "ingress": None}

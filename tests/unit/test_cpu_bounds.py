@@ -35,8 +35,9 @@ def test_bounded_cpulist_garbage(text: str) -> None:
     assert cpuset.bounded_list(text, bound=POSSIBLE_0_7) is None
 
 
-def test_parse_cpulist_defaults_to_the_fixed_cap() -> None:
-    assert cpuset.parse_kernel_cpus("8190-9000") == (8190, 8191)
+def test_the_fixed_cap_is_the_kernels_8192_cpus() -> None:
+    got = cpuset.bounded_list("8190-9000", bound=cpuset.CpuBound.fixed())
+    assert got == cpuset.CpuList((8190, 8191), ((8192, 9000),))
 
 
 @settings(max_examples=200, deadline=None)

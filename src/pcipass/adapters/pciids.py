@@ -15,6 +15,8 @@ import os
 import re
 from typing import TYPE_CHECKING
 
+from pcipass.adapters import boundedread
+
 if TYPE_CHECKING:
     from pcipass.adapters import hostroot
 
@@ -24,13 +26,12 @@ MAX_BYTES = 16 << 20
 
 _VENDOR = re.compile(r"^([0-9a-f]{4})  (.*)$", re.M)
 _DEVICE = re.compile(r"^\t([0-9a-f]{4})  (.*)$")
-_SUBSYS = re.compile(r"^\t\t([0-9a-f]{4}) ([0-9a-f]{4})  (.*)$")
 
 _CACHE: dict[tuple[str, int, int], PciIds] = {}
 
 
 class PciIds:
-    """One pci.ids database. Build with :meth:`load`, :meth:`from_text` or :meth:`find`."""
+    """One pci.ids database. Build with :meth:`load`, :meth:`system` or :meth:`find`."""
 
     def __init__(self, text: str, *, source: str | None = None) -> None:
         self.source = source
@@ -40,7 +41,7 @@ class PciIds:
         self._vendors: dict[str, tuple[str, int, int]] | None = None
         self._found: dict[str, tuple[str, int, int] | None] = {}
         self._names: dict[tuple[str, str], str | None] = {}
-        self._devices: dict[str, dict[str, tuple[str, dict[tuple[str, str], str]]]] = {}
+        self._devices: dict[str, dict[str, str]] = {}
         self._classes: dict[str, str] | None = None
         self._by_vendor_name: dict[str, list[str]] | None = None
 
@@ -50,22 +51,18 @@ class PciIds:
     def load(cls, path: str | os.PathLike[str]) -> PciIds:
         """Load (or reuse from the cache) the database at ``path``.
 
-        :raises OSError: when the file cannot be read.
+        :raises OSError: when the file cannot be read, is not a regular file or is larger than
+            :data:`MAX_BYTES`.
         """
         text_path = os.fspath(path)
         st = os.stat(text_path)
         key = (text_path, st.st_size, st.st_mtime_ns)
         cached = _CACHE.get(key)
         if cached is None:
-            with open(text_path, "rb") as handle:
-                data = handle.read(MAX_BYTES)
+            data = boundedread.read_bounded(text_path, MAX_BYTES)
             cached = cls(data.decode("utf-8", "replace"), source=text_path)
             _CACHE[key] = cached
         return cached
-
-    @classmethod
-    def from_text(cls, text: str, *, source: str | None = None) -> PciIds:
-        return cls(text, source=source)
 
     @classmethod
     def system(cls) -> PciIds | None:
@@ -102,8 +99,7 @@ class PciIds:
     def _find_device(self, vendor_id: str, device_id: str) -> str | None:
         """One device's name, found by searching the vendor's block (no full parse)."""
         if vendor_id in self._devices:
-            entry = self._devices[vendor_id].get(device_id)
-            return entry[0] if entry else None
+            return self._devices[vendor_id].get(device_id)
         block = self._vendor_entry(vendor_id)
         if block is None:
             return None
@@ -112,13 +108,6 @@ class PciIds:
             return None
         end = self._text.find("\n", at + 1)
         return self._text[at + 8:end if end >= 0 else None].strip()
-
-    def subsystem_name(self, vendor_id: str, device_id: str, sub_vendor: str,
-                       sub_device: str) -> str | None:
-        entry = self._vendor_devices(vendor_id.lower()).get(device_id.lower())
-        if entry is None:
-            return None
-        return entry[1].get((sub_vendor.lower(), sub_device.lower()))
 
     def describe(self, vendor_id: str, device_id: str) -> str | None:
         """``"<vendor> <device>"`` as lspci prints it, or ``None`` when the device is unknown."""
@@ -161,8 +150,7 @@ class PciIds:
 
     def device_ids(self, vendor_id: str, name: str) -> list[str]:
         """Device IDs of ``vendor_id`` whose pci.ids name is exactly ``name``."""
-        return [did for did, (dname, _) in self._vendor_devices(vendor_id.lower()).items()
-                if dname == name]
+        return [did for did, dname in self._vendor_devices(vendor_id.lower()).items() if dname == name]
 
     def class_id(self, name: str) -> str | None:
         """The 4-digit class+subclass whose name is ``name`` (``"Ethernet controller"`` -> 0200)."""
@@ -204,23 +192,18 @@ class PciIds:
         following = _VENDOR.search(text, line_end)
         return (text[at + 6:line_end].strip(), line_end, following.start() if following else len(text))
 
-    def _vendor_devices(self, vendor_id: str) -> dict[str, tuple[str, dict[tuple[str, str], str]]]:
+    def _vendor_devices(self, vendor_id: str) -> dict[str, str]:
+        """The vendor's devices: id -> name (the first line of an id wins)."""
         devices = self._devices.get(vendor_id)
         if devices is not None:
             return devices
         devices = {}
         entry = self._vendor_entry(vendor_id)
         if entry is not None:
-            current: dict[tuple[str, str], str] | None = None
             for line in self._text[entry[1]:entry[2]].splitlines():
                 dev = _DEVICE.match(line)
                 if dev:
-                    current = {}
-                    devices.setdefault(dev.group(1), (dev.group(2).strip(), current))
-                    continue
-                sub = _SUBSYS.match(line)
-                if sub and current is not None:
-                    current.setdefault((sub.group(1), sub.group(2)), sub.group(3).strip())
+                    devices.setdefault(dev.group(1), dev.group(2).strip())
         self._devices[vendor_id] = devices
         return devices
 

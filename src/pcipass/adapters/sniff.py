@@ -53,10 +53,6 @@ class Kind:
     reason: str
     line: int | None = None
 
-    @property
-    def is_ini(self) -> bool:
-        return self.kind == "ini"
-
 
 def classify_file(path: str | Path) -> Kind:
     """:func:`classify` a file's bytes; unreadable files get kind ``unreadable``."""

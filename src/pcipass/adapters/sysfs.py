@@ -57,13 +57,6 @@ class SysfsScan:
     def by_address(self) -> dict[str, model.Device]:
         return {dev.address: dev for dev in self.devices}
 
-    def group_peers(self, address: str) -> tuple[str, ...]:
-        """The other members of ``address``'s IOMMU group (empty when it has none)."""
-        for members in self.iommu_groups.values():
-            if address in members:
-                return tuple(m for m in members if m != address)
-        return ()
-
     def host_facts(self) -> model.HostFacts:
         """The facts Nova's device_spec parser probes sysfs for."""
         return model.HostFacts.from_devices(self.devices)
@@ -84,7 +77,7 @@ def read_devices(root: hostroot.HostRoot, *, pci_ids: pciids.PciIds | None = _DE
     raw: list[_Raw] = []
     with root.opendir(DEVICES_DIR, host_warnings) as bus:
         for name in sorted(bus.names):
-            if not _CANONICAL.fullmatch(name):
+            if not address_mod.CANONICAL.fullmatch(name):
                 host_warnings.append(f"{DEVICES_DIR}/{name}: not a PCI address (dddd:bb:ss.f); ignored")
                 continue
             raw.append(_read_one(bus, name))
@@ -154,7 +147,6 @@ class _Raw:
 
 _REQUIRED = ("vendor", "device", "class")
 _SRIOV_MORE = ("sriov_numvfs", "sriov_drivers_autoprobe", "sriov_vf_device")
-_CANONICAL = re.compile(r"[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]")
 _UEVENT_IDS = re.compile(r"^([0-9A-Fa-f]{4}):([0-9A-Fa-f]{4})$")
 _UEVENT_CLASS = re.compile(r"[0-9A-Fa-f]{1,6}")
 _PRINTABLE = re.compile(r"[\x21-\x7e]+")
@@ -182,8 +174,8 @@ def _read_one(bus: hostroot.DirHandle, name: str) -> _Raw:
             if attr == "sriov_totalvfs":
                 sriov = present
         _fill_from_config(handle, raw)
-        if raw.fields.get("numa_node", 0) == -1:
-            raw.fields["numa_node"] = None
+        if "numa_node" in raw.fields:
+            raw.fields["numa_node"] = model.known_numa_node(raw.fields["numa_node"])
         if raw.fields.get("driver_override") in ("(null)", ""):
             raw.fields["driver_override"] = None
         _read_links(handle, raw, sriov)
@@ -287,7 +279,7 @@ def _link_address(handle: hostroot.DirHandle, raw: _Raw, link: str) -> str | Non
     target = handle.link_name(link)
     if target is None:
         return None
-    if _CANONICAL.fullmatch(target):
+    if address_mod.CANONICAL.fullmatch(target):
         return target
     addr = address_mod.PciAddress.try_parse(target)
     if addr is None:

@@ -206,7 +206,6 @@ class _Stream:
                      if head.startswith(b"BZh") else "xz" if head.startswith(b"\xfd7zXZ\x00")
                      else "tar")
         self.dec: Any = self._decompressor()
-        self.raw_done = False
 
     def _decompressor(self) -> Any:
         if self.kind == "gzip":

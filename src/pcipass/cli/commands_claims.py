@@ -37,10 +37,6 @@ def _claim_error(command: str, exc: Any) -> int:
 consumer_uuid = climain.consumer_uuid
 
 
-def _consumer(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
-    return None if value is None else consumer_uuid(value)
-
-
 def schedule_claim(db_url: str | None, consumer: str | None, flavors: Sequence[str],
                    ports: Sequence[str], nova_conf: Sequence[str], image: str | None,
                    instance_numa_nodes: Sequence[int] | None, lease: int | None,

@@ -24,6 +24,11 @@ _FULL = re.compile(
     r"(?P<slot>[0-9a-fA-F]{1,2})\.(?P<func>[0-7])$"
 )
 
+#: A device address exactly as discovery writes it (sysfs, libvirt, the facts cache): lower-case
+#: hex, a 4-digit domain, a slot of at most 1f. Readers take such text as it is; any other text
+#: goes through :meth:`PciAddress.parse` (or, for a spec, Nova's own parse).
+CANONICAL = re.compile(r"[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]")
+
 
 @dataclasses.dataclass(frozen=True, slots=True, order=True)
 class PciAddress:
@@ -84,15 +89,6 @@ class PciAddress:
         """The four fields as Nova formats them: ``('0000', '0a', '00', '1')``."""
         return (f"{self.domain:04x}", f"{self.bus:02x}", f"{self.slot:02x}", f"{self.func:x}")
 
-    @property
-    def bdf(self) -> str:
-        """``bb:ss.f`` without the domain, as lspci prints it."""
-        return f"{self.bus:02x}:{self.slot:02x}.{self.func:x}"
-
-    @property
-    def libvirt_name(self) -> str:
-        """The libvirt node-device name, ``pci_0000_04_10_7``."""
-        return "pci_%s_%s_%s_%s" % self.fields
 
 
 def normalize(text: str) -> str:

@@ -29,7 +29,6 @@ Pure data, standard library only.
 
 from __future__ import annotations
 
-import collections
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -360,12 +359,6 @@ CODES: Mapping[str, Code] = MappingProxyType({c.name: c for c in _TABLE})
 def is_registered(name: str) -> bool:
     """Whether ``name`` is a registered problem code."""
     return name in CODES
-
-
-def duplicates() -> list[str]:
-    """Names registered more than once (the table must have none)."""
-    counts = collections.Counter(c.name for c in _TABLE)
-    return sorted(name for name, n in counts.items() if n > 1)
 
 
 def markdown() -> str:

@@ -168,10 +168,6 @@ class SriovAgentConfig:
                 ifnames.append(m.ifname)
         return out
 
-    def physnets_of(self, ifname: str) -> list[str]:
-        """The physnets an interface is mapped to (usually one)."""
-        return [p for p, ifs in self.device_mappings.items() if ifname in ifs]
-
 
 # -- flavors and images ------------------------------------------------------------------
 

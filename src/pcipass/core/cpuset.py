@@ -160,16 +160,6 @@ def bounded_list(text: str, *, bound: CpuBound) -> CpuList | None:
     return CpuList(cpus, subtract(ranges, bound.ranges))
 
 
-def parse_kernel_cpus(text: str, *, bound: CpuBound | None = None) -> tuple[int, ...] | None:
-    """``"0-3,8"`` -> ``(0, 1, 2, 3, 8)``; ``None`` for garbage.
-
-    CPUs outside ``bound`` (default: :meth:`CpuBound.fixed`) are left out; use
-    :func:`bounded_list` to learn which.
-    """
-    parsed = bounded_list(text, bound=bound if bound is not None else CpuBound.fixed())
-    return parsed.cpus if parsed is not None else None
-
-
 def format_ranges(ranges: CpuRanges, *, most: int = 4) -> str:
     """``((0, 3), (8, 8))`` -> ``"0-3,8"``; past ``most`` ranges, ``",... (N ranges)"``."""
     shown = ",".join(f"{lo}-{hi}" if hi != lo else f"{lo}" for lo, hi in ranges[:most])

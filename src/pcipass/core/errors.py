@@ -6,8 +6,8 @@ adapter that read the input attaches the file, line, value index and entry,
 and the front end prints it (its fields, in order, are the JSON object).
 
 Every code (these class names, and the codes of ``Problem(code, ...)``
-constructions) is registered with its meaning in :mod:`pcipass.core.codes`;
-:func:`unregistered_classes` names the subclasses whose code is not.
+constructions) is registered with its meaning in :mod:`pcipass.core.codes`
+(``tests/unit/test_problem_codes.py`` checks every subclass).
 
 Exception tree::
 
@@ -39,8 +39,6 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any, ClassVar
-
-from pcipass.core import codes
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -215,23 +213,3 @@ class PciDeviceInvalidConfig(InputError):
 
     msg_fmt = "Invalid [DEFAULT] pci_passthrough_devices config: %(reason)s"
 
-
-BASES: tuple[type[PcipassError], ...] = (PcipassError, InputError)
-"""Classes never raised themselves: their names are not problem codes."""
-
-
-def error_classes() -> list[type[PcipassError]]:
-    """Every :class:`PcipassError` subclass of pcipass's modules imported so far, bases excluded."""
-    found: list[type[PcipassError]] = []
-    todo = list(PcipassError.__subclasses__())
-    while todo:
-        cls = todo.pop()
-        todo.extend(cls.__subclasses__())
-        if cls not in BASES and cls not in found and cls.__module__.startswith("pcipass."):
-            found.append(cls)
-    return sorted(found, key=lambda c: (c.__module__, c.__qualname__))
-
-
-def unregistered_classes() -> list[type[PcipassError]]:
-    """The subclasses (of the modules imported so far) whose ``code`` is not in :mod:`codes`."""
-    return [cls for cls in error_classes() if not codes.is_registered(cls.code)]

@@ -81,9 +81,6 @@ class PlacementState:
     def by_name(self, name: str) -> RpRecord | None:
         return next((p for p in self.providers if p.name == name), None)
 
-    def by_uuid(self, uuid: str) -> RpRecord | None:
-        return next((p for p in self.providers if p.uuid == uuid), None)
-
     def children(self, uuid: str) -> tuple[RpRecord, ...]:
         return tuple(p for p in self.providers if p.parent == uuid)
 

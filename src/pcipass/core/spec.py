@@ -34,8 +34,6 @@ MAX_PRODUCT_ID = 0xFFFF
 
 REMOTE_MANAGED = "remote_managed"
 STRICT_BOOL_TAGS = ("managed", "live_migratable", "one_time_use")
-#: Tags Nova copies from the matching spec into the device (``enhanced_pci_device_with_spec_tags``).
-DEVICE_TAGS = ("managed", "live_migratable")
 #: Tags Nova leaves out of pool keys: Placement's, and the RP hook's. Nova's class body binds
 #: ``ignored_spec_tags`` and ``ignored_pool_tags`` to one list and extends it with
 #: ``rp_uuids`` and then ``rp_uuid``, so all four are ignored in both roles.
@@ -88,11 +86,6 @@ class DeviceSpec:
         """The tags that become pool keys in Nova's ``PciDeviceStats``."""
         return {k: v for k, v in self.tags.items() if k not in POOL_IGNORED_TAGS}
 
-    @property
-    def device_tags(self) -> dict[str, str]:
-        """``managed``/``live_migratable`` as Nova copies them into the matched device's extra_info."""
-        return {k: self.tags[k] for k in DEVICE_TAGS if self.tags.get(k) is not None}
-
     def match(self, device: model.Device) -> bool:
         """Return True when Nova's ``PciDeviceSpec.match`` would accept ``device``.
 
@@ -108,14 +101,6 @@ class DeviceSpec:
         if self.product_id != ANY and self.product_id != device.product_id:
             return False
         return self._match_rest(device, addr.device_fields(device.address))
-
-    def match_fields(self, device: model.Device, fields: addr.Fields) -> bool:
-        """:meth:`match` with the device's address fields already split."""
-        if self.vendor_id != ANY and self.vendor_id != device.vendor_id:
-            return False
-        if self.product_id != ANY and self.product_id != device.product_id:
-            return False
-        return self._match_rest(device, fields)
 
     def _match_rest(self, device: model.Device, fields: addr.Fields) -> bool:
         address = self.address

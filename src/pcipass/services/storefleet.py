@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from pcipass.adapters.store import claimstore, records
+from pcipass.adapters.store import claimstore, claimtx, records
 from pcipass.core import claimrules, cpuset, numa, pools, schedule, storedhost, tracker
 from pcipass.core import devicestate as ds
 from pcipass.core.schedule.verdicts import MAX_DEVS
@@ -39,6 +39,7 @@ class HostView:
     expired: tuple[tuple[str, str], ...]
     host: schedule.HostInput
     pools: schedule.HostPools
+    book: storedhost.Book | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -66,9 +67,23 @@ def view(stored: claimstore.StoredHost,
     state = tracker.TrackerState(stored.tree)
     if expired:
         state = claimrules.release_expired(state, expired).state
-    host, built = storedhost.scheduler_view(stored.hostname, state.tree, stored.tags,
-                                            [host_cell(c) for c in stored.cells])
-    return HostView(stored, tuple(expired), host, built)
+    built = storedhost.scheduler_book(stored.hostname, state.tree, stored.tags,
+                                      [host_cell(c) for c in stored.cells])
+    return HostView(stored, tuple(expired), built.host, built.pools, built)
+
+
+def updated(old: HostView, stored: claimstore.StoredHost) -> HostView | None:
+    """``old`` for the host as now ``stored``, kept up to date instead of built again, when
+    only claims or allocations changed it (the same pools: ``storedhost.without``); None when
+    it must be built again. ``old`` must not be used afterwards."""
+    if (old.book is None or old.expired or old.stored.cells != stored.cells
+            or old.stored.tags != stored.tags):
+        return None
+    gone = storedhost.leaving(old.stored.tree, stored.tree)
+    if gone is None:
+        return None
+    built = storedhost.without(old.book, gone)
+    return HostView(stored, (), built.host, built.pools, built)
 
 
 class StoreFleet:
@@ -94,21 +109,56 @@ class StoreFleet:
                                                    for n, s in self._stored.items()},
                                      self._parsed)
         self.reads += len(read.hosts)
-        stale = {s.hostname for s in read.hosts}
-        for stored in read.hosts:
-            self._stored[stored.hostname] = stored
+        changed_expiry = {n for n in set(read.expired) | set(self._expired)
+                          if read.expired.get(n, ()) != self._expired.get(n, ())}
+        self._expired = read.expired
+        stale = set(changed_expiry)
         for name in list(self._stored):
             if name not in read.generations:
                 del self._stored[name]
                 stale.add(name)
-        stale |= {n for n in set(read.expired) | set(self._expired)
-                  if read.expired.get(n, ()) != self._expired.get(n, ())}
-        self._expired = read.expired
         for name in stale:
             self._views.pop(name, None)
+        for stored in read.hosts:
+            self._replace(stored, keep_view=stored.hostname not in changed_expiry)
+        self._forget(stale)
+
+    def committed(self, done: claimtx.Committed) -> None:
+        """This client's own claim, applied to what it read instead of reading the host again,
+        when nobody else changed the host meanwhile (the host's new generation is the one it
+        read plus one; otherwise the next :meth:`refresh` reads the host)."""
+        name = done.holding.hostname
+        stored = self._stored.get(name)
+        if (stored is None or done.host_generation != stored.generation + 1
+                or self.expired(name)):
+            return
+        for address, (dev, gen) in done.written.items():
+            self._parsed[(name, address)] = ((stored.ids[address], gen), dev,
+                                             stored.tags[address])
+        devices = [done.written[a][0] if a in done.written else d
+                   for a, d in stored.tree.devices.items()]
+        generations = dict(stored.generations)
+        generations.update({a: gen for a, (_d, gen) in done.written.items()})
+        self._replace(dataclasses.replace(
+            stored, generation=done.host_generation,
+            tree=ds.DeviceTree(devices, stored.tree.compute_node_id), generations=generations),
+            keep_view=True)
+
+    def _replace(self, stored: claimstore.StoredHost, *, keep_view: bool) -> None:
+        name = stored.hostname
+        self._stored[name] = stored
+        old = self._views.pop(name, None)
+        if keep_view and old is not None:
+            kept = updated(old, stored)
+            if kept is not None:
+                self._views[name] = kept
+        self._forget({name})
+
+    def _forget(self, names: set[str]) -> None:
+        for name in names:
             self._free.pop(name, None)
-        if stale:
-            self._verdicts = {k: v for k, v in self._verdicts.items() if k[0] not in stale}
+        if names:
+            self._verdicts = {k: v for k, v in self._verdicts.items() if k[0] not in names}
 
     @property
     def names(self) -> list[str]:
@@ -185,13 +235,20 @@ class StoreFleet:
         stored = self._stored[name]
         return stored.host_id, stored.nova_host
 
+    def family(self, name: str, addresses: Sequence[str]) -> list[claimtx.FamilyRow]:
+        """The rows the claim of these devices of host ``name`` reads, as last read: the
+        devices, their parents, and the children of both (:func:`claimtx.claim`'s family)."""
+        stored = self._stored[name]
+        tree = stored.tree
+        wanted = set(addresses)
+        wanted |= {p for a in addresses if (p := tree[a].parent_addr) is not None
+                   and p in tree.devices}
+        wanted |= {c.address for a in list(wanted) for c in tree.children(a)}
+        return [claimtx.FamilyRow(stored.ids[a], stored.generations[a], tree[a], stored.tags[a])
+                for a in sorted(wanted)]
+
     def generations(self, name: str, addresses: Sequence[str]) -> dict[str, int]:
         """The generations the last refresh read for these devices of host ``name``."""
         gens = self._stored[name].generations
         return {a: gens[a] for a in addresses}
 
-
-def ranking_doc(ranking: schedule.Ranking) -> list[dict[str, Any]]:
-    """The ranking's hosts, briefly: name, fits, weight, devices."""
-    return [{"name": h.name, "fits": h.fits, "weight": h.weight,
-             "devices": [d.address for d in h.devices]} for h in ranking.hosts]

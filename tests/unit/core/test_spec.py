@@ -561,16 +561,6 @@ def test_trait_and_resource_class_strings_are_kept_verbatim() -> None:
     assert result.tags == {"traits": "a, b", "resource_class": " pgpu"}
 
 
-@pytest.mark.parametrize(("raw", "copied"), [
-    ({"managed": "yes", "live_migratable": "0", "trusted": "true"},
-     {"managed": "true", "live_migratable": "false"}),
-    ({"managed": None}, {}), ({}, {}),
-], ids=["both", "null", "none"])
-def test_device_tags_are_what_nova_copies_into_the_device(raw: dict[str, Any],
-                                                         copied: dict[str, str]) -> None:
-    assert parse(raw).device_tags == copied
-
-
 @pytest.mark.parametrize(("tag", "suggestion"), [
     ("physical_netwrok", "physical_network"), ("Physical_Network", "physical_network"),
     ("physical-network", "physical_network"), ("trust", "trusted"), ("remote_manged", "remote_managed"),
