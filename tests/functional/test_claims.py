@@ -238,10 +238,11 @@ def test_conflicts_and_deadlocks_are_retried(ready: Store, tmp_path: Path, kind:
     real = claimtx._write
     failures = [_deadlock(kind), _deadlock(kind)]
 
-    def flaky(*args: Any) -> None:
-        real(*args)
+    def flaky(*args: Any) -> Any:
+        written = real(*args)
         if failures:
             raise failures.pop()  # after the writes: the transaction must roll them back
+        return written
 
     monkeypatch.setattr(claimtx, "_write", flaky)
     report = claims.claim(ready.engine, prepared, A, sleep=lambda _s: None)

@@ -19,6 +19,7 @@ Pure: values in, values out.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -82,6 +83,24 @@ def scheduler_view(name: str, tree: ds.DeviceTree, tags: Mapping[str, Mapping[st
     :param tree: the host's tracked devices (expired claims already released).
     :param tags: address -> the stored ``spec_tags``.
     """
+    built = scheduler_book(name, tree, tags, cells)
+    return built.host, built.pools
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Book:
+    """:func:`scheduler_view`'s result with what keeps it up to date (:func:`without`): the
+    pools' book and every tracked device as the scheduler sees it."""
+
+    host: HostInput
+    pools: hostfit.HostPools
+    book: poolupkeep.PoolBook
+    shown: Mapping[str, model.Device]
+
+
+def scheduler_book(name: str, tree: ds.DeviceTree, tags: Mapping[str, Mapping[str, Any]],
+                   cells: Sequence[numa.HostCell]) -> Book:
+    """:func:`scheduler_view`, with the book that built the pools."""
     tracked = [d for _, d in sorted(tree.devices.items()) if d.status not in _GONE]
     free = [d for d in tracked if d.status == ds.Status.AVAILABLE]
     specs = stored_specs(tracked, tags)
@@ -90,4 +109,52 @@ def scheduler_view(name: str, tree: ds.DeviceTree, tags: Mapping[str, Mapping[st
     book.stats.link(shown.values())
     stats = book.stats
     host = HostInput(name, tuple(shown[d.address] for d in free), specs, tuple(cells))
-    return host, hostfit.HostPools(stats, stats.scheduler_view())
+    return Book(host, hostfit.HostPools(stats, stats.scheduler_view()), book, shown)
+
+
+def leaving(old: ds.DeviceTree, new: ds.DeviceTree) -> list[ds.TrackedDevice] | None:
+    """The devices of ``old`` that are no longer free in ``new``, when that is the only
+    difference between the two that the scheduler sees (a claim, an allocation); None when
+    the pools must be built again (a device freed, added, removed, or whose data changed)."""
+    if old.devices.keys() != new.devices.keys():
+        return None
+    out = []
+    for address, now in new.devices.items():
+        was = old.devices[address]
+        if was is now:
+            continue
+        if (was.dev_type, was.parent_addr, was.vendor_id, was.product_id, was.numa_node,
+                was.dev_id, was.label, was.extra_info) != (
+                now.dev_type, now.parent_addr, now.vendor_id, now.product_id, now.numa_node,
+                now.dev_id, now.label, now.extra_info):
+            return None
+        if was.status == now.status:
+            continue
+        if now.status == ds.Status.AVAILABLE or (was.status in _GONE) != (now.status in _GONE):
+            return None
+        if was.status == ds.Status.AVAILABLE:
+            out.append(was)
+    return out
+
+
+def without(built: Book, gone: Sequence[ds.TrackedDevice]) -> Book:
+    """``built`` with the devices ``gone`` out of their pools: the pools
+    :func:`scheduler_book` builds from the remaining free devices (the same pools, in the same
+    order, with the same devices), at the cost of a removal each.
+
+    The book's pools are changed in place: ``built`` must not be used afterwards.
+    """
+    if not gone:
+        return built
+    book = built.book
+    for dev in gone:
+        book.remove(dev)
+    # A rebuild adds the free devices in address order, each new pool appended and the list
+    # sorted by key length: the pools come in the order (key length, first device).
+    book.stats.pools.sort(key=lambda p: (len(p.key), p.devices[0].address if p.devices else ""))
+    left = {d.address for d in gone}
+    host = built.host
+    free = tuple(d for d in host.devices if d.address not in left)
+    stats = book.stats
+    return Book(HostInput(host.name, free, host.specs, host.cells),
+                hostfit.HostPools(stats, stats.scheduler_view()), book, built.shown)

@@ -126,13 +126,15 @@ def claim(engine: Engine, prepared: claimrequest.Prepared, consumer: str, *,
                                  hint="pcipass devices --db URL shows what the store holds")
             for verdict in fitting:
                 picks = _picks(prepared, verdict)
-                expected = fleet.generations(verdict.name, [p.address for p in picks])
+                addresses = [p.address for p in picks]
+                expected = fleet.generations(verdict.name, addresses)
                 try:
-                    held = claimtx.claim(engine, verdict.name, consumer, prepared.fingerprint,
+                    done = claimtx.claim(engine, verdict.name, consumer, prepared.fingerprint,
                                          prepared.doc, picks, expected,
                                          lease_seconds=lease_seconds, command=COMMAND,
                                          expired=bool(fleet.expired(verdict.name)),
-                                         host=fleet.host_row(verdict.name))
+                                         host=fleet.host_row(verdict.name),
+                                         family=fleet.family(verdict.name, addresses))
                 except claimrules.DevicesTaken as exc:
                     notes.append(f"{exc.message}; trying the next best host")
                     continue
@@ -145,7 +147,9 @@ def claim(engine: Engine, prepared: claimrequest.Prepared, consumer: str, *,
                     last = exc.message
                     sleep(random.uniform(0, 0.001 * attempt))
                     continue
-                return _report(prepared, held, lease_seconds, notes, attempt, repeated=False)
+                fleet.committed(done)
+                return _report(prepared, done.holding, lease_seconds, notes, attempt,
+                               repeated=False)
             last = last or "the devices of every fitting host were taken meanwhile"
         except hoststate.StoreConflict as exc:
             last = exc.message

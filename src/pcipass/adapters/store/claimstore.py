@@ -57,6 +57,7 @@ class StoredHost:
     tags: Mapping[str, Mapping[str, Any]]
     generations: Mapping[str, int]
     host_id: int = 0
+    ids: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -166,7 +167,8 @@ def _read_hosts(session: Session, changed: Mapping[int, tuple[str, str | None, i
         out.append(StoredHost(
             name, nova, gen, tuple(hoststate.stored_cell(c) for c in cells[hid]),
             ds.DeviceTree(devices, nova or name), tags,
-            {r.address: r.generation for r in rows[hid]}, hid))
+            {r.address: r.generation for r in rows[hid]}, hid,
+            {r.address: int(r.id) for r in rows[hid]}))
     return out
 
 

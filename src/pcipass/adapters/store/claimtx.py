@@ -2,21 +2,29 @@
 
 One transaction on the chosen host, with as few round trips as it can:
 
-1. read the picked devices' families (a picked VF's PF and siblings, a picked PF's children)
-   and check that every picked device still has the generation the scheduler read (else
-   :class:`~pcipass.core.claimrules.DevicesTaken`: nothing written, the next host is tried);
+1. the picked devices' families (a picked VF's PF and siblings, a picked PF's children): the
+   rows the scheduler read (:class:`FamilyRow`, the fast path), or read here when it has none;
 2. apply the state machine to those rows (:func:`pcipass.core.claimrules.claim`);
-3. insert the consumer's row (unique per consumer), the claims (with their lease, by the
-   server's clock) and the audit rows;
-4. update every changed device, and the PF of every picked VF even when its status stays, with
-   ``SET generation = generation + 1 WHERE id = :id AND generation = :read``: a row another
-   writer changed since step 1 updates nothing and the transaction fails
-   (:class:`~pcipass.adapters.store.hoststate.StoreConflict`, retried by the caller). Writing
-   the PF on every claim of one of its VFs makes any two claims in one PF family conflict, so
-   the PF/VF rules hold without any lock (MariaDB Galera certifies write sets, see
-   ``docs/claims.md``);
-5. bump the host's generation last (other schedulers' caches re-read the host; the row lock
-   it takes on one server is held only until the commit).
+3. update every changed device, and the PF of every picked VF even when its status stays, with
+   ``SET generation = generation + 1 WHERE id = :id AND generation = :read``. Every row the
+   state machine's decision reads is one of the rows written (a VF's claim reads the VF and
+   its PF; a PF's reads the PF and its children, all written), so a row another writer changed
+   since it was read updates nothing, and nothing is written
+   (:class:`~pcipass.core.claimrules.DevicesTaken` when the scheduler read it: the next host is
+   tried; :class:`~pcipass.adapters.store.hoststate.StoreConflict` when this transaction read
+   it). Writing the PF on every claim of one of its VFs makes any two claims in one PF family
+   conflict, so the PF/VF rules hold without any lock (MariaDB Galera certifies write sets,
+   see ``docs/claims.md``);
+4. insert the consumer's row (unique per consumer), the claims (with their lease, by the
+   server's clock, returned by the insert) and the audit rows;
+5. bump the host's generation last, returned where the database can (other schedulers' caches
+   re-read the host; the writer's own cache, when it was the only change, applies its claim
+   instead, :meth:`pcipass.services.storefleet.StoreFleet.committed`).
+
+On PostgreSQL (psycopg) steps 3-5 go to the server in one pipeline: the claim is two round
+trips, the statements and the commit (``bench/bench_claims.py``: a VF claim was ten round trips
+when each statement waited for its answer). The statements are the same SQLAlchemy Core
+statements, compiled for the connection's dialect, with bound parameters.
 
 A host with claims whose lease ended takes the longer way
 (:func:`pcipass.adapters.store.claimstore.claim`): the host locked, its expired claims released
@@ -25,6 +33,7 @@ through the tracker's transaction, then the claim.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
@@ -34,7 +43,7 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from pcipass.adapters.store import claimstore, hoststate, leases, models, queries
+from pcipass.adapters.store import claimstore, hoststate, leases, models, queries, stmtpipe
 from pcipass.core import claimrules, tracker
 from pcipass.core import devicestate as ds
 
@@ -45,32 +54,64 @@ _AUDIT = cast(sqlalchemy.Table, models.Audit.__table__)
 _CONSUMERS = cast(sqlalchemy.Table, models.Consumer.__table__)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class FamilyRow:
+    """A device row as the claim needs it: its id and generation, the device, its spec tags."""
+
+    id: int
+    generation: int
+    device: ds.TrackedDevice
+    tags: Mapping[str, Any]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Committed:
+    """A committed claim: what the consumer holds, the host's new generation (None when the
+    database did not return it), and every row written: address -> (device, generation)."""
+
+    holding: claimstore.Holding
+    host_generation: int | None
+    written: Mapping[str, tuple[ds.TrackedDevice, int]]
+
+
+class _Stale(Exception):
+    """Rows whose compare-and-swap matched nothing."""
+
+    def __init__(self, addresses: Sequence[str]) -> None:
+        super().__init__(", ".join(addresses))
+        self.addresses = tuple(addresses)
+
+
 def claim(engine: Engine, hostname: str, consumer: str, fingerprint: str,
           request: Mapping[str, Any], picks: Sequence[claimrules.Pick],
           expected: Mapping[str, int], *, lease_seconds: int, command: str,
           expired: bool = False, host: tuple[int, str | None] | None = None,
-          ) -> claimstore.Holding:
+          family: Sequence[FamilyRow] | None = None) -> Committed:
     """Claim ``picks`` on ``hostname`` for ``consumer`` (see the module docstring).
 
     :param expected: address -> the generation the scheduler read, for every picked device.
     :param expired: the scheduler saw claims on this host whose lease ended: release them first.
     :param host: the host's row id and Nova host name, when the scheduler read them.
+    :param family: the picked devices' families as the scheduler read them (with ``host``):
+        no read in the transaction.
     :raises claimrules.DevicesTaken: a picked device changed since the scheduler read it.
     :raises hoststate.StoreConflict: a concurrent writer, a deadlock, or the same consumer
         claimed meanwhile: try again.
     """
     if expired:
-        return claimstore.claim(engine, hostname, consumer, fingerprint, request, picks,
+        held = claimstore.claim(engine, hostname, consumer, fingerprint, request, picks,
                                 expected, lease_seconds=lease_seconds, command=command)
+        return Committed(held, None, {})
     with hoststate.transaction(engine, hostname) as session:
         return _claim(session, hostname, consumer, fingerprint, request, picks, expected,
-                      lease_seconds, command, host)
+                      lease_seconds, command, host, family)
 
 
 def _claim(session: Session, hostname: str, consumer: str, fingerprint: str,
            request: Mapping[str, Any], picks: Sequence[claimrules.Pick],
            expected: Mapping[str, int], lease_seconds: int, command: str,
-           known: tuple[int, str | None] | None) -> claimstore.Holding:
+           known: tuple[int, str | None] | None,
+           family: Sequence[FamilyRow] | None) -> Committed:
     if known is None:
         found = session.execute(select(models.Host.id, models.Host.nova_host)
                                 .where(models.Host.hostname == hostname)).one_or_none()
@@ -78,16 +119,18 @@ def _claim(session: Session, hostname: str, consumer: str, fingerprint: str,
             raise hoststate.HostUnknown(hostname=hostname,
                                         hint="store it first: pcipass agent --once")
         known = (int(found[0]), found[1])
+        family = None
     host_id, nova_host = known
-    rows, lease_end = _families(session, host_id, [p.address for p in picks], lease_seconds)
-    by_address = {r.address: r for r in rows}
+    scheduled = family is not None
+    rows = list(family) if family is not None else _families(session, hostname, host_id,
+                                                             [p.address for p in picks])
+    by_address = {r.device.address: r for r in rows}
     taken = sorted(a for a, gen in expected.items()
                    if a not in by_address or by_address[a].generation != gen)
     if taken:
         raise claimrules.DevicesTaken(hostname=hostname, addresses=", ".join(taken),
                                       hint="the scheduler tries the next best host")
-    tree = ds.DeviceTree([claimstore.tracked_row(hostname, r) for r in rows],
-                         nova_host or hostname)
+    tree = ds.DeviceTree([r.device for r in rows], nova_host or hostname)
     try:
         after = claimrules.claim(tracker.TrackerState(tree), picks, consumer).tree
     except ds.PciDeviceInvalidStatus as exc:  # changed without a generation: never, but safe
@@ -96,67 +139,121 @@ def _claim(session: Session, hostname: str, consumer: str, fingerprint: str,
     changed = [a for a in sorted(by_address) if _differs(tree[a], after[a])]
     parents = {parent for p in picks
                if (parent := tree[p.address].parent_addr) is not None and parent in by_address}
-    _write(session, host_id, hostname, consumer, fingerprint, request, by_address, tree, after,
-           changed, sorted(parents - set(changed)), lease_seconds, command)
+    touched = sorted(parents - set(changed))
+    try:
+        lease_end, host_gen = _write(session, host_id, hostname, consumer, fingerprint, request,
+                                     by_address, tree, after, changed, touched, lease_seconds,
+                                     command)
+    except _Stale as stale:
+        if scheduled:
+            raise claimrules.DevicesTaken(hostname=hostname, addresses=str(stale),
+                                          hint="the scheduler tries the next best host") from None
+        raise sqlalchemy.orm.exc.StaleDataError(
+            f"device {stale} of {hostname} changed since this transaction read it") from None
     devices = tuple(claimstore.HeldDevice(
-        a, by_address[a].dev_type, str(after[a].status), after[a].request_id,
-        by_address[a].parent_addr, by_address[a].numa_node, by_address[a].vendor_id,
-        by_address[a].product_id, dict(after[a].extra_info),
-        hoststate.json_object(by_address[a].spec_tags, f"{hostname} {a} spec_tags"),
-        queries.when(lease_end) or None) for a in sorted(p.address for p in picks))
-    return claimstore.Holding(consumer, hostname, nova_host, fingerprint,
+        a, by_address[a].device.dev_type, str(after[a].status), after[a].request_id,
+        by_address[a].device.parent_addr, by_address[a].device.numa_node,
+        by_address[a].device.vendor_id or "", by_address[a].device.product_id or "",
+        dict(after[a].extra_info), dict(by_address[a].tags), queries.when(lease_end) or None)
+        for a in sorted(p.address for p in picks))
+    held = claimstore.Holding(consumer, hostname, nova_host, fingerprint,
                               json.loads(json.dumps(dict(request))), devices)
+    written = {a: (after[a], by_address[a].generation + 1) for a in (*changed, *touched)}
+    return Committed(held, host_gen, written)
 
 
-def _families(session: Session, host_id: int, addresses: Sequence[str],
-              lease_seconds: int) -> tuple[list[Any], Any]:
-    """The picked devices, their parents, and the children of both; and the lease's end by
-    the server's clock (the same round trip)."""
+def _families(session: Session, hostname: str, host_id: int,
+              addresses: Sequence[str]) -> list[FamilyRow]:
+    """The picked devices, their parents, and the children of both."""
     picked = list(addresses)
     parents = select(_DEV.c.parent_addr).where(_DEV.c.host_id == host_id,
                                                _DEV.c.address.in_(picked),
                                                _DEV.c.parent_addr.is_not(None))
-    query = select(_DEV, leases.until(lease_seconds).label("lease_end")).where(
+    query = select(_DEV).where(
         _DEV.c.host_id == host_id, or_(
             _DEV.c.address.in_(picked), _DEV.c.address.in_(parents),
             _DEV.c.parent_addr.in_(picked), _DEV.c.parent_addr.in_(parents)))
-    rows = list(session.execute(query).all())
-    if not rows:
-        end: Any = session.execute(select(leases.until(lease_seconds))).scalar_one()
-        return rows, end
-    return rows, rows[0].lease_end
+    return [FamilyRow(int(r.id), int(r.generation), claimstore.tracked_row(hostname, r),
+                      hoststate.json_object(r.spec_tags, f"{hostname} {r.address} spec_tags"))
+            for r in session.execute(query)]
 
 
 def _differs(a: ds.TrackedDevice, b: ds.TrackedDevice) -> bool:
     return (a.status, a.owner, a.request_id) != (b.status, b.owner, b.request_id)
 
 
+def _templates(lease_seconds: int) -> dict[str, Any]:
+    """The claim's statements with bound parameters (built once per lease length)."""
+    found = _TEMPLATES.get(lease_seconds)
+    if found is None:
+        b = sqlalchemy.bindparam
+        bump = update(_HOSTS).where(_HOSTS.c.id == b("b_host")).values(
+            generation=_HOSTS.c.generation + 1, updated_at=sqlalchemy.func.now())
+        found = _TEMPLATES[lease_seconds] = {
+            "device": update(_DEV).where(_DEV.c.id == b("b_id"),
+                                         _DEV.c.generation == b("b_gen")).values(
+                status=b("b_status"), instance_uuid=b("b_owner"), request_id=b("b_request"),
+                generation=b("b_new"), updated_at=sqlalchemy.func.now()),
+            "consumer": insert(_CONSUMERS).values(
+                consumer_uuid=b("b_consumer"), hostname=b("b_hostname"),
+                fingerprint=b("b_fingerprint"), request=b("b_request")),
+            "claim": insert(_CLAIMS).values(
+                device_id=b("b_device"), consumer_uuid=b("b_consumer"),
+                request_id=b("b_request"), status=b("b_status"),
+                lease_expires_at=leases.until(lease_seconds)).returning(
+                _CLAIMS.c.lease_expires_at),
+            "audit": insert(_AUDIT).values(
+                hostname=b("b_hostname"), address=b("b_address"), old_status=b("b_old"),
+                new_status=b("b_new"), owner=b("b_owner"), request_id=b("b_request"),
+                command=b("b_command"), detail=None),
+            "host": bump,
+            "host returning": bump.returning(_HOSTS.c.generation),
+        }
+    return found
+
+
+#: lease seconds -> the claim's statements (a handful of lease lengths in any process).
+_TEMPLATES: dict[int, dict[str, Any]] = {}
+
+
 def _write(session: Session, host_id: int, hostname: str, consumer: str, fingerprint: str,
-           request: Mapping[str, Any], rows: Mapping[str, Any], tree: ds.DeviceTree,
+           request: Mapping[str, Any], rows: Mapping[str, FamilyRow], tree: ds.DeviceTree,
            after: ds.DeviceTree, changed: Sequence[str], touched: Sequence[str],
-           lease_seconds: int, command: str) -> None:
+           lease_seconds: int, command: str) -> tuple[Any, int | None]:
+    """Steps 3-5 of the module docstring; the lease's end and the host's new generation.
+
+    :raises _Stale: a device row's compare-and-swap matched nothing (nothing is kept: the
+        caller's transaction rolls back).
+    """
+    t = _templates(lease_seconds)
+    pipe = stmtpipe.Batch(session)
+    cas: list[tuple[str, int]] = []
     for a in sorted({*changed, *touched}):  # one lock order: no deadlock between claims
         dev, row = after[a], rows[a]
-        done = cast(sqlalchemy.CursorResult[Any], session.execute(update(_DEV).where(
-            _DEV.c.id == row.id, _DEV.c.generation == row.generation).values(
-            status=str(dev.status), instance_uuid=dev.owner, request_id=dev.request_id,
-            generation=row.generation + 1, updated_at=sqlalchemy.func.now())))
-        if done.rowcount != 1:
-            raise sqlalchemy.orm.exc.StaleDataError(
-                f"device {a} of {hostname} changed since this transaction read it")
-    session.execute(insert(_CONSUMERS).values(
-        consumer_uuid=consumer, hostname=hostname, fingerprint=fingerprint,
-        request=json.dumps(dict(request), sort_keys=True)))
-    busy = [a for a in changed if after[a].status == ds.Status.CLAIMED and after[a].owner]
-    if busy:
-        session.execute(insert(_CLAIMS).values(
-            lease_expires_at=leases.until(lease_seconds)), [
-            {"device_id": rows[a].id, "consumer_uuid": after[a].owner,
-             "request_id": after[a].request_id, "status": str(after[a].status)} for a in busy])
-    session.execute(insert(_AUDIT), [
-        {"hostname": hostname, "address": a, "old_status": str(tree[a].status),
-         "new_status": str(after[a].status), "owner": after[a].owner or tree[a].owner,
-         "request_id": after[a].request_id or tree[a].request_id, "command": command,
-         "detail": None} for a in changed])
-    session.execute(update(_HOSTS).where(_HOSTS.c.id == host_id).values(
-        generation=_HOSTS.c.generation + 1, updated_at=sqlalchemy.func.now()))
+        cas.append((a, pipe.add(t["device"], {
+            "b_id": row.id, "b_gen": row.generation, "b_status": str(dev.status),
+            "b_owner": dev.owner, "b_request": dev.request_id, "b_new": row.generation + 1},
+            expect=1)))
+    pipe.add(t["consumer"], {"b_consumer": consumer, "b_hostname": hostname,
+                             "b_fingerprint": fingerprint,
+                             "b_request": json.dumps(dict(request), sort_keys=True)})
+    leased = [pipe.add(t["claim"], {
+        "b_device": rows[a].id, "b_consumer": after[a].owner,
+        "b_request": after[a].request_id, "b_status": str(after[a].status)}, rows=True)
+        for a in changed if after[a].status == ds.Status.CLAIMED and after[a].owner]
+    for a in changed:
+        pipe.add(t["audit"], {
+            "b_hostname": hostname, "b_address": a, "b_old": str(tree[a].status),
+            "b_new": str(after[a].status), "b_owner": after[a].owner or tree[a].owner,
+            "b_request": after[a].request_id or tree[a].request_id, "b_command": command})
+    returning = pipe.update_returning
+    generation = pipe.add(t["host returning" if returning else "host"], {"b_host": host_id},
+                          rows=returning)
+    try:
+        pipe.run()
+    except stmtpipe.Mismatch as failed:
+        raise _Stale([a for a, i in cas if i in failed.indexes]) from None
+    lease_end = pipe.rows(leased[0])[0][0] if leased else session.execute(
+        select(leases.until(lease_seconds))).scalar_one()
+    got = pipe.rows(generation) if returning else []
+    return lease_end, (int(got[0][0]) if got else None)
