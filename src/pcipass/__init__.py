@@ -27,6 +27,7 @@ Names are imported on first use, so ``import pcipass`` stays cheap for the CLI.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from pcipass.core.version import VERSION as __version__
@@ -259,8 +260,6 @@ def __getattr__(name: str) -> Any:
         module, attr = _LAZY[name]
     except KeyError:
         raise AttributeError(f"module 'pcipass' has no attribute {name!r}") from None
-    import importlib
-
     value = getattr(importlib.import_module(module), attr)
     globals()[name] = value
     return value

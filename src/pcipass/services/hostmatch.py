@@ -104,7 +104,7 @@ def finish(part: HostRead, compute: config.NovaConfig | None,
 
 def _analyze(compute: config.NovaConfig | None, controller: config.NovaConfig | None,
              devices: tuple[model.Device, ...]) -> configcheck.ConfigView:
-    # NOTE: configcheck costs ~150 ms to import (oslo.config, jsonschema, YAML); a scan of
+    # NOTE: configcheck costs ~100 ms to import (oslo.config, jsonschema, YAML); a scan of
     # hosts without any config never needs it
     # (test_scan_without_config_does_not_load_oslo_or_jsonschema).
     from pcipass.services import configcheck

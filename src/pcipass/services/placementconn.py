@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pcipass.adapters import oscloud, placementapi, placementfile, placementread
 from pcipass.core import rptree
+from pcipass.services.jsonview import to_json
 
 
 def connect(*, placement_url: str | None = None, os_cloud: str | None = None,
@@ -37,8 +38,6 @@ def export_view(client: placementapi.PlacementClient) -> rptree.PlacementState:
 
 def save_view(state: rptree.PlacementState, path: str) -> None:
     """Write the view to ``path`` as ``pcipass-placement-view/1`` (atomically)."""
-    from pcipass.services.jsonview import to_json
-
     placementfile.write_view(path, to_json(state))
 
 

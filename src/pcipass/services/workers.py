@@ -56,7 +56,7 @@ def _die_with_parent(parent: int) -> None:
     me", never "is my parent pid 1".
     """
     try:
-        import ctypes
+        import ctypes  # ~1.1 ms to import, paid only in a forked worker, never by a scan with -j 1
 
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)

@@ -17,6 +17,7 @@ import importlib.util
 import os
 from typing import Any
 
+import platformdirs
 import sqlalchemy
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
@@ -43,8 +44,6 @@ class StoreUnavailable(errors.InputError):
 
 def default_url() -> str:
     """The embedded default: ``sqlite:///<user data dir>/pcipass.db``."""
-    import platformdirs
-
     return "sqlite:///" + os.path.join(platformdirs.user_data_dir("pcipass", appauthor=False),
                                        DEFAULT_FILE)
 
