@@ -16,9 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 from pcipass.adapters import jsoncodec, kernel, sysfs, sysnuma
+from pcipass.core import address as address_mod
 from pcipass.core import cpuset, model
 
-ADDRESS = re.compile(r"[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]")
+ADDRESS = address_mod.CANONICAL  # discovery's form, and nothing else
 _HEX4 = re.compile(r"[0-9a-f]{4}")
 _HEX6 = re.compile(r"[0-9a-f]{6}")
 _HEX2 = re.compile(r"[0-9a-f]{2}")
@@ -110,8 +111,8 @@ def _device_after(kw: dict[str, Any]) -> None:
         raise jsoncodec.FieldError("parent_addr", "a VF names its PF, and only a VF does" + where)
     if kw.get("vf_index") is not None and not is_vf:
         raise jsoncodec.FieldError("vf_index", "set on a device that is not a VF" + where)
-    if kw.get("numa_node") == -1:
-        kw["numa_node"] = None  # sysfs -1: unknown, as the sysfs reader gives it
+    if "numa_node" in kw:
+        kw["numa_node"] = model.known_numa_node(kw["numa_node"])  # -1: unknown, as sysfs reads it
 
 
 AFTER: dict[Any, Callable[[dict[str, Any]], None]] = {model.Device: _device_after}

@@ -26,6 +26,7 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from pcipass.adapters import boundedread, pciids
+from pcipass.core import address as address_mod
 from pcipass.core import errors, model
 
 MAX_BYTES = boundedread.MAX_INPUT_BYTES
@@ -196,9 +197,9 @@ def _device(root: ET.Element, tree: dict[str, str], where: str, source: str | No
     if any(n is None for n in nums):
         return bad("no domain/bus/slot/function")
     d, b, s, f = (n for n in nums if n is not None)
-    if not (0 <= d <= 0xFFFF and 0 <= b <= 0xFF and 0 <= s <= 0x1F and 0 <= f <= 7):
+    address = _pci_address(d, b, s, f)
+    if address is None:
         return bad(f"address {d}:{b}:{s}.{f} is out of range")
-    address = f"{d:04x}:{b:02x}:{s:02x}.{f:x}"
     vendor, product = _hex4(cap.find("vendor")), _hex4(cap.find("product"))
     if vendor is None or product is None:
         return bad("no vendor or product id")
@@ -225,7 +226,7 @@ def _device(root: ET.Element, tree: dict[str, str], where: str, source: str | No
         address=address, vendor_id=vendor, product_id=product,
         class_code=f"{cls:06x}" if cls is not None and 0 <= cls <= 0xFFFFFF and cls != 0xFFFFFF else None,
         name=known or (f"{vendor_name} {product_name}".strip() or None), dev_type=dev_type,
-        parent_addr=parent, numa_node=numa if numa is not None and numa >= 0 else None,
+        parent_addr=parent, numa_node=model.known_numa_node(numa),
         driver=driver, iommu_group=group, netdevs=netdevs,
         sriov_totalvfs=total if dev_type == model.TYPE_PF else None,
         sriov_numvfs=len(vf_addrs) if dev_type == model.TYPE_PF else None,
@@ -257,9 +258,15 @@ def _addr_elem(el: ET.Element | None) -> str | None:
     if any(p is None for p in parts):
         return None
     d, b, s, f = (p for p in parts if p is not None)
-    if not (0 <= d <= 0xFFFF and 0 <= b <= 0xFF and 0 <= s <= 0x1F and 0 <= f <= 7):
+    return _pci_address(d, b, s, f)
+
+
+def _pci_address(domain: int, bus: int, slot: int, func: int) -> str | None:
+    """The canonical address of these numbers, or None when one is out of range."""
+    try:
+        return str(address_mod.PciAddress(domain, bus, slot, func))
+    except errors.InvalidPciAddress:
         return None
-    return f"{d:04x}:{b:02x}:{s:02x}.{f:x}"
 
 
 def _address(name: str) -> str | None:

@@ -14,13 +14,15 @@ from pcipass.adapters import hostroot, kernelpaste, lspcifile
 from pcipass.adapters import nodedev as nodedev_mod
 from pcipass.cli import doctor_formats, listing, output
 from pcipass.cli import main as climain
+from pcipass.core.severity import Severity
 from pcipass.doctor import registry, runner
 from pcipass.services import pastejoin, scan
 from pcipass.services.doctor import gather, report
 from pcipass.services.jsonview import to_json
 
-SEVERITY_STYLE = {"fail": "bold red", "warn": "yellow", "info": "cyan", "skip": "dim"}
-MARK = {"fail": "✗", "warn": "!", "info": "i", "skip": "-"}
+SEVERITY_STYLE = {Severity.FAIL: "bold red", Severity.WARN: "yellow", Severity.INFO: "cyan",
+                  Severity.SKIP: "dim"}
+MARK = {Severity.FAIL: "✗", Severity.WARN: "!", Severity.INFO: "i", Severity.SKIP: "-"}
 
 
 @climain.cli.group("doctor", invoke_without_command=True)
@@ -192,7 +194,7 @@ def headline(broken: list[str], lead: str | None) -> str:
 
 def _render_broken(doc: dict[str, Any], con: rich.console.Console) -> None:
     for layer in doc.get("broken_layers", []):
-        fails = [f for f in doc["findings"] if f["layer"] == layer and f["severity"] == "fail"]
+        fails = [f for f in doc["findings"] if f["layer"] == layer and f["severity"] == Severity.FAIL]
         if fails:
             con.print(rich.text.Text(f"  {layer}: {len(fails)} failure(s); first: {fails[0]['message']}",
                                      style="red"), overflow="fold")
@@ -273,7 +275,7 @@ def flavor_host_cell(h: dict[str, Any]) -> rich.text.Text:
 
 
 def _render_findings(findings: list[dict[str, Any]], con: rich.console.Console) -> None:
-    shown = [f for f in findings if f["severity"] != "skip"]
+    shown = [f for f in findings if f["severity"] != Severity.SKIP]
     layer = None
     for f in shown:
         if f["layer"] != layer:
@@ -288,7 +290,7 @@ def _render_findings(findings: list[dict[str, Any]], con: rich.console.Console) 
             con.print(f"      evidence: {where} = {e['value']}", markup=False, highlight=False)
         if f.get("fix"):
             con.print(rich.text.Text(f"      fix: {f['fix']}", style="green"))
-    skipped = [f for f in findings if f["severity"] == "skip"]
+    skipped = [f for f in findings if f["severity"] == Severity.SKIP]
     if skipped:
         ids = sorted({f["id"] for f in skipped})
         con.print(rich.text.Text(f"skipped ({len(skipped)}): {', '.join(ids)} (facts missing; -f json says why)",

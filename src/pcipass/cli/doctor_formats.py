@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import pcipass
+from pcipass.core.severity import Severity
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-SARIF_LEVEL = {"fail": "error", "warn": "warning", "info": "note", "skip": "none"}
+SARIF_LEVEL = {Severity.FAIL: "error", Severity.WARN: "warning", Severity.INFO: "note", Severity.SKIP: "none"}
 INFO_URI = "https://opendev.org/pcipass/pcipass/src/branch/main/docs/doctor-checks.md"
 
 
@@ -48,7 +49,7 @@ def _sarif_result(f: dict[str, Any], index: dict[str, int]) -> dict[str, Any]:
                                           "evidence": f["evidence"]}}
     if f["id"] in index:
         out["ruleIndex"] = index[f["id"]]
-    if f["severity"] == "skip":
+    if f["severity"] == Severity.SKIP:
         out["kind"] = "notApplicable"
     return out
 
@@ -113,9 +114,9 @@ def _case(suite: ET.Element, f: dict[str, Any]) -> None:
     body = "\n".join([f["message"], *(f"evidence: {e['source']}" + (f":{e['line']}" if e.get("line") else "")
                                        + f" = {e['value']}" for e in f["evidence"]),
                       *([f"fix: {f['fix']}"] if f.get("fix") else [])])
-    if f["severity"] == "fail":
+    if f["severity"] == Severity.FAIL:
         ET.SubElement(case, "failure", message=f["message"], type=f["id"]).text = body
-    elif f["severity"] == "skip":
+    elif f["severity"] == Severity.SKIP:
         ET.SubElement(case, "skipped", message=f["message"])
     else:
         ET.SubElement(case, "system-out").text = f"{f['severity'].upper()}: {body}"

@@ -94,6 +94,13 @@ class Device:
         return self.dev_type == TYPE_VF
 
 
+def known_numa_node(node: int | None) -> int | None:
+    """A device's NUMA node as a reader found it, with the kernel's ``-1`` (the firmware gave no
+    locality; any negative number alike) as unknown, ``None``. Every reader (sysfs, the facts
+    cache, libvirt's node devices, lspci pastes) hands its number through here."""
+    return None if node is None or node < 0 else node
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class PfInfo:
     """What Nova reads from sysfs about an SR-IOV physical function."""

@@ -24,6 +24,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from pcipass.core import errors
+from pcipass.core.severity import Severity
 
 ALL_FILTERS = "nova.scheduler.filters.all_filters"
 ALL_WEIGHERS = "nova.scheduler.weights.all_weighers"
@@ -101,6 +102,13 @@ REMOVED: dict[str, Removed] = {
 
 #: The codes :func:`problems` gives (the doctor's PCI-C006 reports them, once, for the controller).
 CODES = frozenset({"SchedulerHostFilterNotFound", "SchedulerClassNotFound", "UnverifiedSchedulerClass"})
+
+
+def severity(code: str) -> Severity:
+    """A scheduler filter problem as the doctor's finding and the schedule's reason both say it:
+    ``UnverifiedSchedulerClass`` warns (modules other than Nova's may define the class); any
+    other fails (nova-scheduler stops at start, or a filter the flavor needs is off)."""
+    return Severity.WARN if code == "UnverifiedSchedulerClass" else Severity.FAIL
 
 ENABLED = "[filter_scheduler] enabled_filters"
 AVAILABLE = "[filter_scheduler] available_filters"

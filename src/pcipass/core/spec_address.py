@@ -29,6 +29,7 @@ import string
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from pcipass.core import address as address_mod
 from pcipass.core import errors
 
 ANY = "*"
@@ -263,9 +264,6 @@ def parse_address(value: Any, compiler: PatternCompiler | None = None) -> Addres
         address=value, hint="address must be a string (glob) or an object (regex per field)")
 
 
-_CANONICAL = re.compile(r"[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]")
-
-
 @functools.lru_cache(maxsize=1 << 16)
 def device_fields(address: str) -> Fields:
     """Split a device address into Nova's normalized fields, once per address.
@@ -277,7 +275,7 @@ def device_fields(address: str) -> Fields:
     :raises errors.PciDeviceWrongAddressFormat: not ``d:b:s.f`` (Nova raises the same).
     :raises errors.PciConfigInvalidSpec: a field that is not hex or out of range.
     """
-    if _CANONICAL.fullmatch(address):
+    if address_mod.CANONICAL.fullmatch(address):
         return (address[:4], address[5:7], address[8:10], address[11])
     return _parse_device_fields(address)
 

@@ -54,12 +54,8 @@ def vf_id_for(vendor: str | None, product: str | None, devices: dm.DeviceFacts) 
     """The VFs' product id when ``vendor:product`` names only PFs whose VFs report another id."""
     if not vendor or not product:
         return None
-    same = [d for d in devices.devices if d.vendor_id == vendor.lower() and d.product_id == product.lower()]
-    if not same or any(d.dev_type != model.TYPE_PF for d in same):
-        return None
-    ids = sorted({v.product_id for pf in same for v in devices.vfs_of(pf.address)}
-                 or {pf.sriov_vf_device for pf in same if pf.sriov_vf_device})
-    return ids[0] if ids and ids[0] != product.lower() else None
+    mixup = mapping.vf_mixup(product, devices.with_ids(vendor, product), devices)
+    return mixup.vf_id if mixup is not None else None
 
 
 def hypotheses(rows: Sequence[mapping.SpecRow], fl_requests: Sequence[requests.PciRequest],
@@ -101,10 +97,9 @@ def _row_fixes(row: mapping.SpecRow, devices: dm.DeviceFacts) -> list[tuple[str,
                 out.append((diff[0].field, str(diff[0].wanted).lower(), str(diff[0].got).lower()))
     elif row.status == mapping.MATCHED and entry.spec.product_id != spec.ANY:
         pfs = list(row.devices)
-        if mapping.pf_instead_of_vf(entry.spec, pfs, devices) is not None:
-            vf_ids = sorted({v.product_id for pf in pfs for v in devices.vfs_of(pf.address)})
-            if vf_ids:
-                out.append(("product_id", entry.spec.product_id.lower(), vf_ids[0]))
+        mixup = mapping.vf_mixup(entry.spec.product_id, pfs, devices)
+        if mixup is not None and any(devices.vfs_of(pf.address) for pf in pfs):
+            out.append(("product_id", entry.spec.product_id.lower(), mixup.vf_id))
     return list(dict.fromkeys(out))
 
 

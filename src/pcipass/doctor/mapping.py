@@ -90,23 +90,43 @@ def _vf_id_notes(s: spec.DeviceSpec, devices: dm.DeviceFacts) -> list[str]:
     return out
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class VfMixup:
+    """The commonest mix-up: a product_id that names PFs whose VFs report another ID (the PF's ID
+    copied from lspci where the VFs were meant). ``pf`` is the first of ``pfs`` PFs; ``vfs`` its
+    VFs; ``vf_id`` the ID to write instead."""
+
+    product_id: str
+    pf: model.Device
+    pfs: int
+    vfs: int
+    vf_id: str
+
+    def sentence(self, *, more: bool = True) -> str:
+        others = f" (and {self.pfs - 1} more PF(s))" if more and self.pfs > 1 else ""
+        return (f"product_id {self.product_id} matches the PF {self.pf.address}{others}; its "
+                f"{self.vfs} VFs report {self.vf_id}. For VFs write {self.vf_id}, and use device_type "
+                "type-VF in the alias.")
+
+
+def vf_mixup(product_id: str, pfs: Sequence[model.Device], devices: dm.DeviceFacts) -> VfMixup | None:
+    """The mix-up when ``pfs`` are all PFs and the first one's VFs report an ID other than
+    ``product_id``; else None."""
+    if not pfs or any(d.dev_type != model.TYPE_PF for d in pfs):
+        return None
+    vf_ids = devices.vf_product_ids(pfs[0])
+    if not vf_ids or vf_ids[0] == product_id.lower():
+        return None
+    return VfMixup(product_id, pfs[0], len(pfs), len(devices.vfs_of(pfs[0].address)), vf_ids[0])
+
+
 def pf_instead_of_vf(s: spec.DeviceSpec, claimed: Sequence[model.Device],
                      devices: dm.DeviceFacts) -> str | None:
-    """When a spec with a product_id claims only PFs whose VFs report another ID, say so.
-
-    This is the commonest mix-up: the PF's product_id copied where the VFs were meant.
-    """
-    if s.product_id == spec.ANY or not claimed or any(d.dev_type != model.TYPE_PF for d in claimed):
+    """When a spec with a product_id claims only PFs whose VFs report another ID, say so."""
+    if s.product_id == spec.ANY:
         return None
-    pf = claimed[0]
-    vfs = devices.vfs_of(pf.address)
-    vf_ids = sorted({v.product_id for v in vfs} or ({pf.sriov_vf_device} if pf.sriov_vf_device else set()))
-    if not vf_ids or vf_ids == [s.product_id]:
-        return None
-    vf_id = vf_ids[0]
-    more = f" (and {len(claimed) - 1} more PF(s))" if len(claimed) > 1 else ""
-    return (f"product_id {s.product_id} matches the PF {pf.address}{more}; its {len(vfs)} VFs report "
-            f"{vf_id}. For VFs write {vf_id}, and use device_type type-VF in the alias.")
+    mixup = vf_mixup(s.product_id, claimed, devices)
+    return mixup.sentence() if mixup is not None else None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -277,7 +297,7 @@ class FlavorReason:
     message: str
     check: str | None = None
     evidence: tuple[Evidence, ...] = ()
-    severity: str = "fail"  # the finding's, or the core reason's (the schedule command's)
+    severity: dm.Severity = dm.FAIL  # the finding's, or the core reason's (the schedule command's)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -359,7 +379,7 @@ def _flavor_host(fl: dm.FlavorFacts, host: str, fit: dm.HostFit | None,
     reasons += [FlavorReason(f.layer, f"{f.id}: {f.message}", f.id, f.evidence[:4]) for f in blockers]
     if not reasons:
         return placed
-    first = min((r.layer for r in reasons), key=dm.LAYER_ORDER.__getitem__)
+    first = min((r.layer for r in reasons), key=lambda layer: layer.order)
     return dataclasses.replace(placed, first_broken_layer=first,
                                reasons=tuple(r for r in reasons if r.layer == first)[:MAX_REASONS])
 

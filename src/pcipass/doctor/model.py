@@ -9,31 +9,16 @@ fills the records from hosts and files; tests build them by hand.
 from __future__ import annotations
 
 import dataclasses
-import enum
 import json
 from collections.abc import Mapping
 
 from pcipass.core import alias as alias_mod
 from pcipass.core.evidence import Evidence as Evidence  # findings cite facts as the core's reasons do
 from pcipass.core.layers import Layer
+from pcipass.core.severity import Severity as Severity  # findings and the core's reasons alike
 from pcipass.core import config, errors, model, numa, pools, requests, schedule, spec
 
-# -- layers and severities ------------------------------------------------------------------
-
-#: Layers in run order (bottom-up), with the id letter of each (contracts.md §3).
-LAYERS: tuple[tuple[str, str], ...] = tuple((layer.value, layer.letter) for layer in Layer)
-LAYER_LETTER: dict[str, str] = dict(LAYERS)
-LAYER_ORDER: dict[str, int] = {layer.value: layer.order for layer in Layer}
-
-
-class Severity(enum.StrEnum):
-    """How bad a finding is; ``skip``: the check could not run (facts missing)."""
-
-    FAIL = "fail"
-    WARN = "warn"
-    INFO = "info"
-    SKIP = "skip"
-
+# -- severities ----------------------------------------------------------------------------
 
 FAIL, WARN, INFO, SKIP = Severity.FAIL, Severity.WARN, Severity.INFO, Severity.SKIP
 SEVERITIES = tuple(Severity)
@@ -149,6 +134,17 @@ class DeviceFacts:
 
     def vfs_of(self, pf_address: str) -> list[model.Device]:
         return [d for d in self.devices if d.parent_addr == pf_address]
+
+    def with_ids(self, vendor_id: str, product_id: str) -> list[model.Device]:
+        """The devices whose IDs are ``vendor_id:product_id`` (any case, as a config writes them)."""
+        vendor, product = vendor_id.lower(), product_id.lower()
+        return [d for d in self.devices if d.vendor_id == vendor and d.product_id == product]
+
+    def vf_product_ids(self, pf: model.Device) -> list[str]:
+        """The product IDs the VFs of ``pf`` report: read from its VFs, else (no VF created yet)
+        its ``sriov_vf_device``; sorted."""
+        ids = {v.product_id for v in self.vfs_of(pf.address)}
+        return sorted(ids or ({pf.sriov_vf_device} if pf.sriov_vf_device else set()))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

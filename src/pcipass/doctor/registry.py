@@ -58,7 +58,7 @@ class Check:
 
     @property
     def sort_key(self) -> tuple[int, str]:
-        return model.LAYER_ORDER[self.layer], self.id
+        return self.layer.order, self.id
 
 
 class Registry:
@@ -98,12 +98,13 @@ def _build(check_id: str, layer: Layer | str, title: str, func: CheckFunc) -> Ch
     m = ID_PATTERN.match(check_id)
     if m is None:
         raise CheckDefinitionError(f"{check_id!r}: ids are PCI-<letter><3 digits>, e.g. PCI-K001")
-    if layer not in model.LAYER_LETTER:
-        raise CheckDefinitionError(f"{check_id}: unknown layer {layer!r}; one of {', '.join(model.LAYER_LETTER)}")
-    layer = Layer(layer)
-    if m.group(1) != model.LAYER_LETTER[layer]:
+    try:
+        layer = Layer(layer)
+    except ValueError:
         raise CheckDefinitionError(
-            f"{check_id}: layer {layer} takes ids PCI-{model.LAYER_LETTER[layer]}nnn")
+            f"{check_id}: unknown layer {layer!r}; one of {', '.join(Layer)}") from None
+    if m.group(1) != layer.letter:
+        raise CheckDefinitionError(f"{check_id}: layer {layer} takes ids PCI-{layer.letter}nnn")
     if check_id in RETIRED:
         raise CheckDefinitionError(f"{check_id} belonged to a removed check and is never reused")
     doc = inspect.getdoc(func)

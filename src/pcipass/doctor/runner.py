@@ -100,7 +100,7 @@ def _finding(chk: registry.Check, host: str | None, r: model.Result) -> model.Fi
 
 def sort_findings(findings: Iterable[model.Finding]) -> list[model.Finding]:
     """Layer order first (bottom-up), then host, id, subject: stable output for diffs and tests."""
-    return sorted(findings, key=lambda f: (model.LAYER_ORDER[f.layer], f.host or "", f.id, f.subject))
+    return sorted(findings, key=lambda f: (f.layer.order, f.host or "", f.id, f.subject))
 
 
 def summary(findings: Iterable[model.Finding]) -> dict[str, int]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from pcipass.adapters import novaprepare, novasnippets, sniff, sriovagent
 from pcipass.core import alias as alias_mod
@@ -68,11 +67,20 @@ class ConfigView:
     def valid(self) -> bool:
         return not self.errors
 
-    def spec_source(self, entry: spec.SpecEntry) -> dict[str, Any]:
-        """The ``{"file", "line", "item"}`` of a flattened spec entry."""
+    def spec_source(self, entry: spec.SpecEntry) -> SpecSource:
+        """Where a flattened spec entry was written."""
         ov = _value_at(self.nova.device_spec, entry.value_index)
-        return {"file": ov.file if ov else None, "line": ov.line if ov else None,
-                "item": entry.item}
+        return SpecSource(ov.file if ov else None, ov.line if ov else None, entry.item)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SpecSource:
+    """Where a flattened device_spec entry was written: the file and line of its option value,
+    and its position in a list value (``item``; None for a single object)."""
+
+    file: str | None
+    line: int | None
+    item: int | None
 
 
 def _value_at(values: Sequence[config.OptionValue], index: int | None) -> config.OptionValue | None:

@@ -281,7 +281,7 @@ def _with_filter_reasons(verdicts: Sequence[schedule.HostVerdict],
     extra = tuple(schedule.Reason(Layer.SCHEDULER, f"{p.code}: {p.message}", 0,
                                   (schedule.Evidence(f"{p.file}:{p.line}" if p.file else "(default)",
                                                      p.entry or "[filter_scheduler] enabled_filters"),),
-                                  "warn" if p.code == "UnverifiedSchedulerClass" else "fail")
+                                  schedfilters.severity(p.code))
                   for p in problems)
     down = any(p.code in SCHEDULER_DOWN for p in problems)  # nova-scheduler does not start: no host
     return [dataclasses.replace(v, reasons=(*v.reasons, *extra), fits=v.fits and not down,

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pcipass.core.layers import Layer
 from pcipass.doctor import model, registry, runner
 
 
@@ -74,10 +75,13 @@ def test_builtin_checks_are_valid_and_ordered() -> None:
     checks = registry.load_builtin().all()
     ids = [c.id for c in checks]
     assert len(ids) == len(set(ids)) >= 30
-    layers = [model.LAYER_ORDER[c.layer] for c in checks]
+    # contracts.md section 3: the layers bottom-up, and the id letter of each
+    letters = {"kernel": "K", "driver": "D", "device_spec": "S", "numa": "N", "placement": "P",
+               "flavor": "F", "neutron": "Q", "scheduler": "C"}
+    layers = [list(letters).index(c.layer.value) for c in checks]
     assert layers == sorted(layers)
     for c in checks:
-        assert registry.ID_PATTERN.match(c.id) and c.id[4] == model.LAYER_LETTER[c.layer]
+        assert registry.ID_PATTERN.match(c.id) and c.id[4] == letters[c.layer.value]
         assert set(c.facts) <= set(model.FACT_TYPES) and c.doc and c.title
         assert not any(model.FACT_TYPES[f].later for f in c.facts), "no check may need a fact nobody gathers"
     # the flavor-wide checks run once, the host checks per host
@@ -155,7 +159,7 @@ def test_global_checks_run_once_host_checks_per_host() -> None:
 
 def test_exit_codes_ignore_skip_and_info() -> None:
     def f(sev: str) -> model.Finding:
-        return model.Finding("PCI-K001", "kernel", sev, "h", "s", "m")
+        return model.Finding("PCI-K001", Layer.KERNEL, model.Severity(sev), "h", "s", "m")
     assert runner.exit_code([]) == 0
     assert runner.exit_code([f("skip"), f("info")]) == 0
     assert runner.exit_code([f("skip"), f("warn")]) == 1
@@ -183,9 +187,9 @@ def test_selection_longest_prefix_wins(select: list[str], ignore: list[str], che
 
 
 def test_sort_is_layer_then_host_then_id() -> None:
-    fs = [model.Finding("PCI-C001", "scheduler", "fail", None, "s", "m"),
-          model.Finding("PCI-K002", "kernel", "fail", "b", "s", "m"),
-          model.Finding("PCI-K001", "kernel", "fail", "b", "s", "m"),
-          model.Finding("PCI-K003", "kernel", "fail", "a", "s", "m")]
+    fs = [model.Finding("PCI-C001", Layer.SCHEDULER, model.FAIL, None, "s", "m"),
+          model.Finding("PCI-K002", Layer.KERNEL, model.FAIL, "b", "s", "m"),
+          model.Finding("PCI-K001", Layer.KERNEL, model.FAIL, "b", "s", "m"),
+          model.Finding("PCI-K003", Layer.KERNEL, model.FAIL, "a", "s", "m")]
     assert [(f.id, f.host) for f in runner.sort_findings(fs)] == [
         ("PCI-K003", "a"), ("PCI-K001", "b"), ("PCI-K002", "b"), ("PCI-C001", None)]

@@ -12,6 +12,7 @@ import dataclasses
 from pcipass.core import model, numa, spec
 from pcipass.core.evidence import Evidence as Evidence  # the reasons' evidence is the core's one kind
 from pcipass.core.layers import Layer
+from pcipass.core.severity import Severity
 
 #: Nova's PCIWeigher counts at most this many free devices (``MAX_DEVS`` in nova/scheduler/weights/pci.py).
 MAX_DEVS = 100
@@ -40,7 +41,7 @@ class Reason:
     evidence: tuple[Evidence, ...] = ()
     #: As the doctor's finding for the same cause would say it: ``fail`` (the host is refused, or
     #: the boot fails there), ``warn`` or ``info``.
-    severity: str = "fail"
+    severity: Severity = Severity.FAIL
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -105,8 +105,7 @@ def scheduler_classes(controller_config: dm.ControllerFacts) -> Iterator[dm.Resu
     load other modules, which may define the name."""
     for p in (*controller_config.problems, *controller_config.warnings):
         if p.code in schedfilters.CODES:
-            severity = dm.FAIL if p.code != "UnverifiedSchedulerClass" else dm.WARN
-            yield dm.result(severity, p.entry or p.code, f"{p.code}: {p.message}", [dm.problem_evidence(p)], p.hint)
+            yield dm.result(schedfilters.severity(p.code), p.entry or p.code, f"{p.code}: {p.message}", [dm.problem_evidence(p)], p.hint)
 
 
 @check("PCI-C007", Layer.SCHEDULER, title="whose config speaks for the controller")

@@ -194,8 +194,8 @@ def _pf_and_vfs_fix(entry: spec.SpecEntry, pf: model.Device, vfs: Sequence[str],
 
 def _id_types(devices: dm.DeviceFacts, vendor: str, product: str) -> dict[str, list[model.Device]]:
     out: dict[str, list[model.Device]] = {}
-    for d in devices.devices:
-        if d.vendor_id == vendor.lower() and d.product_id == product.lower() and d.dev_type:
+    for d in devices.with_ids(vendor, product):
+        if d.dev_type:
             out.setdefault(d.dev_type, []).append(d)
     return out
 
@@ -222,23 +222,18 @@ def alias_type_mismatch(devices: dm.DeviceFacts, controller_config: dm.Controlle
                             _type_fix(al.name, req, types, devices))
 
 
-def _vf_id(pfs: list[model.Device], devices: dm.DeviceFacts) -> tuple[str | None, int]:
-    pf = pfs[0]
-    vfs = devices.vfs_of(pf.address)
-    ids = sorted({v.product_id for v in vfs}) or ([pf.sriov_vf_device] if pf.sriov_vf_device else [])
-    return (ids[0] if ids else None), len(vfs)
+def _vf_mixup(pfs: list[model.Device], devices: dm.DeviceFacts) -> mapping.VfMixup | None:
+    """The first PF's mix-up: the alias names its ID where its VFs report another."""
+    return mapping.vf_mixup(pfs[0].product_id, pfs[:1], devices)
 
 
 def _type_message(name: str, want: str | None, types: Mapping[str, list[model.Device]],
                   devices: dm.DeviceFacts) -> str:
     have = ", ".join(f"{len(ds)} {t}" for t, ds in sorted(types.items()))
     if want == model.TYPE_VF and model.TYPE_PF in types:
-        pfs = types[model.TYPE_PF]
-        vf_id, n = _vf_id(pfs, devices)
-        if vf_id and vf_id != pfs[0].product_id:
-            return (f"alias {name!r} asks type-VF, but product_id {pfs[0].product_id} matches the PF "
-                    f"{pfs[0].address}; its {n} VFs report {vf_id}. For VFs write {vf_id}, and use "
-                    "device_type type-VF in the alias.")
+        mixup = _vf_mixup(types[model.TYPE_PF], devices)
+        if mixup is not None:
+            return f"alias {name!r} asks type-VF, but {mixup.sentence()}"
     if want is None:
         return (f"alias {name!r} sets no device_type and its IDs match only PFs ({have}): Nova drops "
                 "PFs unless a request names type-PF")
@@ -249,11 +244,11 @@ def _type_fix(name: str, req: Mapping[str, str], types: Mapping[str, list[model.
               devices: dm.DeviceFacts) -> str:
     fixed = {"name": name, **{k: v for k, v in req.items() if k != "dev_type"}}
     if req.get("dev_type") == model.TYPE_VF and model.TYPE_PF in types:
-        vf_id, _ = _vf_id(types[model.TYPE_PF], devices)
-        if vf_id:
-            fixed["product_id"] = vf_id
+        mixup = _vf_mixup(types[model.TYPE_PF], devices)
+        if mixup is not None:
+            fixed["product_id"] = mixup.vf_id
             fixed["device_type"] = model.TYPE_VF
-            return f"alias = {json.dumps(fixed)} (and device_spec product_id {vf_id})"
+            return f"alias = {json.dumps(fixed)} (and device_spec product_id {mixup.vf_id})"
     fixed["device_type"] = sorted(types)[0]
     return f"alias = {json.dumps(fixed)}"
 
@@ -320,12 +315,12 @@ def pf_id_for_vfs(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts) -> It
         claimed.setdefault(e.index, []).append(d)
     for entry in compute_config.specs.specs:
         mine = claimed.get(entry.index, [])
-        note = mapping.pf_instead_of_vf(entry.spec, mine, devices)
-        if note is None or not any(devices.vfs_of(d.address) for d in mine):
+        pid = entry.spec.product_id
+        mixup = mapping.vf_mixup(pid, mine, devices) if pid != spec.ANY else None
+        if mixup is None or not any(devices.vfs_of(d.address) for d in mine):
             continue
-        vf_id, _ = _vf_id(mine, devices)
-        raw = {**entry.spec.raw, "product_id": vf_id}
-        yield dm.result(dm.WARN, f"device_spec entry {entry.index}", note,
+        raw = {**entry.spec.raw, "product_id": mixup.vf_id}
+        yield dm.result(dm.WARN, f"device_spec entry {entry.index}", mixup.sentence(),
                         [compute_config.source_of(entry),
                          dm.Evidence(common.sysfs(mine[0].address, "sriov_numvfs"), str(mine[0].sriov_numvfs))],
                         "device_spec = " + json.dumps(raw))

@@ -58,23 +58,23 @@ def _placement_asked(inputs: gather.Inputs, selection: runner.Selection) -> bool
 def build_document(g: gather.Gathered, findings: Sequence[dm.Finding]) -> dict[str, Any]:
     """The contract document: hosts, mapping table, findings, summary."""
     broken = runner.broken_layers(findings)
-    mapping_doc = build_mapping(g, findings)
+    table = mapping_table(g, findings)
     return {
         "schema": SCHEMA,
         "hosts": [_host(h) for h in g.hosts],
         "broken_layers": to_json(broken),
-        "first_broken_layer": to_json(lead_layer(broken, mapping_doc["flavors"])),
-        "mapping": mapping_doc,
+        "first_broken_layer": to_json(lead_layer(broken, table.flavors)),
+        "mapping": to_json(table),
         "findings": to_json(findings),
         "summary": runner.summary(findings),
     }
 
 
-def lead_layer(broken: Sequence[Layer], flavor_rows: Sequence[dict[str, Any]]) -> Layer | None:
+def lead_layer(broken: Sequence[Layer], flavor_rows: Sequence[mapping.FlavorRow]) -> Layer | None:
     """The layer the headline leads with: the lowest first broken layer the flavor -> hosts table
     shows (where a tenant's boot stops), else the lowest layer with a failing finding."""
-    shown = {Layer(h["first_broken_layer"]) for row in flavor_rows for h in row["hosts"]
-             if h.get("first_broken_layer") and h.get("fits") is not True}
+    shown = {h.first_broken_layer for row in flavor_rows for h in row.hosts
+             if h.first_broken_layer is not None and h.fits is not True}
     if shown:
         return min(shown, key=lambda layer: layer.order)
     return broken[0] if broken else None
@@ -85,7 +85,16 @@ def _host(h: gather.HostSource) -> Any:
     return to_json(info)
 
 
-def build_mapping(g: gather.Gathered, findings: Sequence[dm.Finding]) -> dict[str, Any]:
+@dataclasses.dataclass(frozen=True, slots=True)
+class MappingTable:
+    """The doctor's mapping table: device_spec entries, aliases and flavors, as typed rows."""
+
+    specs: tuple[mapping.SpecRow, ...]
+    aliases: tuple[mapping.AliasRow, ...]
+    flavors: tuple[mapping.FlavorRow, ...]
+
+
+def mapping_table(g: gather.Gathered, findings: Sequence[dm.Finding]) -> MappingTable:
     specs: list[mapping.SpecRow] = []
     per_host: list[tuple[str, dm.ConfigFacts | None, dm.DeviceFacts | None]] = []
     for h in g.hosts:
@@ -94,13 +103,10 @@ def build_mapping(g: gather.Gathered, findings: Sequence[dm.Finding]) -> dict[st
         per_host.append((h.host, config, devices))
         specs.extend(h.peek("spec_map") or [])
     flavors = g.run.peek("flavors") or ()
-    mapping_doc: dict[str, Any] = to_json({
-        "specs": specs,
-        "aliases": mapping.alias_rows(per_host, g.run.peek("controller_config")),
-        "flavors": mapping.flavor_rows(flavors, [h.host for h in g.hosts], findings,
-                                       {h.host: h.peek("host_fit") for h in g.hosts}),
-    })
-    return mapping_doc
+    return MappingTable(
+        tuple(specs), tuple(mapping.alias_rows(per_host, g.run.peek("controller_config"))),
+        tuple(mapping.flavor_rows(flavors, [h.host for h in g.hosts], findings,
+                                  {h.host: h.peek("host_fit") for h in g.hosts})))
 
 
 def checks_document(reg: registry.Registry) -> dict[str, Any]:

@@ -75,7 +75,7 @@ def config_facts(s: scanreport.HostScan, controller: model.ControllerFacts | Non
     sources = {}
     for entry in view.specs.specs:
         src = view.spec_source(entry)
-        sources[entry.index] = (src["file"], src["line"], src["item"])
+        sources[entry.index] = (src.file, src.line, src.item)
     return model.ConfigFacts(
         files=tuple(view.nova.files), nova=view.nova, specs=view.specs, aliases=view.aliases,
         problems=tuple(p for p in s.config_errors if mine(p)),
