@@ -444,6 +444,45 @@ def test_byte_order_mark_is_oslo_s_parse_error_at_line_1(tmp_path: Path) -> None
     assert "not_nova_conf" not in doc
 
 
+@pytest.mark.parametrize("text", [
+    "\ufeff[DEFAULT]\nhost = h1\n",
+    f"\ufeff[pci]\nalias = {ALIAS}\n",
+    "\ufeff# nova.conf\n[DEFAULT]\nhost = h1\n",
+    "\ufeff\n[DEFAULT]\nhost = h1\n",
+], ids=["section", "pci", "comment", "blank_line"])
+def test_byte_order_mark_fails_in_oslo_config_itself_as_pcipass_says(tmp_path: Path, text: str) -> None:
+    """Differential: the issue asked to strip the BOM "as oslo.config does", but oslo.config
+    does not strip it. Its ConfigParser opens the file with a plain ``open()`` (UTF-8, not
+    ``utf-8-sig``), so line 1 starts with U+FEFF and ConfigOpts raises ConfigFileParseError;
+    nova-compute stops on it. pcipass reports that same error, at the same line, with the
+    same text; without the mark the same file loads."""
+    from oslo_config import cfg
+
+    path = write(tmp_path, "nova.conf", text)
+
+    def oslo_load() -> Any:
+        conf = cfg.ConfigOpts()
+        conf.register_opt(cfg.StrOpt("host"))
+        conf(args=[], project="nova", default_config_files=[path], default_config_dirs=[],
+             use_env=False)
+        return conf.host
+
+    with pytest.raises(cfg.ConfigFileParseError) as raised:
+        oslo_load()
+    oslo_message = raised.value.msg  # "at <path>:1, No ':' or '=' found in assignment: '\ufeff...'"
+    assert oslo_message.startswith(f"at {path}:1, ")
+
+    exit_code, doc = check(tmp_path, text)
+    assert exit_code == 2
+    (error,) = doc["errors"]
+    assert (error["code"], error["file"], error["line"]) == ("ConfigFileParseError", path, 1)
+    assert error["message"] == f"Failed to parse {path}: at line 1, " + oslo_message.split(", ", 1)[1]
+    assert "byte-order mark" in error["hint"]
+
+    write(tmp_path, "nova.conf", text[1:])
+    assert oslo_load() in ("h1", None)  # the mark was the only fault
+
+
 def test_cyrillic_letter_in_a_section_header_is_named(tmp_path: Path) -> None:
     exit_code, doc = check(tmp_path, f"[\u0440ci]\nalias = {ALIAS}\n")
     assert exit_code == 2
