@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import multiprocessing
 import os
 import stat
+import subprocess
+import sys
 import tarfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -284,6 +288,49 @@ def test_the_budget_is_one_bound_across_worker_processes(monkeypatch: pytest.Mon
     assert results == [True, False]
     assert shared.value == 900
     monkeypatch.setattr(bundle, "_budget", None)
+
+
+def _slow_bundle(kept: int, tail: int) -> bytes:
+    """A host bundle whose ``cmd/dmesg.txt`` holds ``kept`` bytes (all kept in memory), then a
+    ``sys/`` member of ``tail`` zeros (64 KiB kept, but decompressed whole, so the bundle holds
+    its memory while it is read), packed by hand: a few MB."""
+    packer = zlib.compressobj(1, zlib.DEFLATED, 31)  # gzip framing
+    parts = []
+    for name, size in (("h/cmd/dmesg.txt", kept), ("h/sys/devices/zeros", tail)):
+        info = tarfile.TarInfo(name)
+        info.size = size
+        parts.append(packer.compress(info.tobuf(tarfile.GNU_FORMAT)))
+        parts += [packer.compress(bytes(1 << 20)) for _ in range(size >> 20)]
+    info = tarfile.TarInfo("h/sys/bus/pci/devices")
+    info.type = tarfile.DIRTYPE
+    parts += [packer.compress(info.tobuf(tarfile.GNU_FORMAT) + bytes(1024)), packer.flush()]
+    return b"".join(parts)
+
+
+def test_scan_j4_holds_one_memory_budget_across_its_workers(tmp_path: Path) -> None:
+    """The issue's repro: four bombs with ``-j 4``. Each bundle holds 40 MiB while it is read;
+    the budget is 100 MiB, which each bundle alone fits, and two at once. Four workers read
+    at once, so a per-worker budget would let all four through (160 MiB held); the one
+    shared budget refuses the bundle that would pass 100 MiB. With a 200 MiB budget the same
+    run scans all four: the refusal is the sum across workers."""
+    data = _slow_bundle(40 << 20, 300 << 20)
+    args = [sys.executable, "-m", "pcipass", "scan", "-j", "4", "-f", "json"]
+    for i in range(4):
+        (tmp_path / f"h{i}.tar.gz").write_bytes(data)
+        args += ["--host", str(tmp_path / f"h{i}.tar.gz")]
+
+    def run(budget: int) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, bundle.MEMORY_ENV: str(budget)}
+        return subprocess.run(args, capture_output=True, text=True, env=env, timeout=120,
+                              check=False)
+
+    refused = run(100 << 20)
+    assert refused.returncode == 2, refused.stderr
+    assert ("bundles read at once would hold more than 104,857,600 bytes (set "
+            "PCIPASS_BUNDLE_MEMORY to raise the bound, or read fewer at once)") in refused.stderr
+    fits = run(200 << 20)
+    assert fits.returncode == 0, fits.stderr
+    assert len(json.loads(fits.stdout)["hosts"]) == 4
 
 
 def test_too_many_members_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
