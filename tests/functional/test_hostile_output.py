@@ -222,6 +222,38 @@ def test_stdout_is_valid_utf8_with_the_normal_exit_code(world: World, command: s
         assert HOSTNAME_SHOWN in text and f"nova.conf.d/{BAD_NAME_SHOWN}" in text
 
 
+NAME = "\u0442\u0435\u0441\u0442 \u00e9 \U0001f600 \u202e"  # Cyrillic, Latin-1, beyond the BMP, a bidi override
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+def test_an_output_encoding_without_the_names_letters_escapes_them(tmp_path: Path,
+                                                                   encoding: str) -> None:
+    """An alias named in letters stdout's encoding lacks (PYTHONIOENCODING=ascii, a Latin-1
+    locale) used to exit 255 on a UnicodeEncodeError. The letters the encoding lacks print as
+    \\uXXXX escapes: the JSON document reads back the exact name, tables print and exit 0."""
+    conf = tmp_path / "nova.conf"
+    conf.write_text('[pci]\nalias = {"name": "%s", "vendor_id": "8086", "product_id": "1572"}\n'
+                    % NAME, encoding="utf-8")
+    config_dir = tmp_path / "conf.d"
+    config_dir.mkdir()
+    Path(os.fsdecode(os.path.join(os.fsencode(config_dir), BAD_NAME))).write_text("[pci]\n")
+    for fmt in ("json", "yaml", "table"):
+        env = {k: v for k, v in os.environ.items() if k != "PCIPASS_JSON_INDENT"}
+        env["PYTHONIOENCODING"] = encoding
+        proc = subprocess.run([sys.executable, "-m", "pcipass", "config", "check", "--nova-conf",
+                               str(conf), "--config-dir", str(config_dir), "-f", fmt],
+                              capture_output=True, env=env, timeout=120, check=False)
+        assert proc.returncode == 0, proc.stderr
+        text = proc.stdout.decode(encoding)  # strict: only what the encoding holds
+        if fmt == "json":
+            doc = json.loads(text)
+            assert [a["name"] for a in doc["aliases"]] == [NAME]
+            assert any(f.endswith(BAD_NAME_SHOWN) for f in doc["files"])
+        elif fmt == "table":
+            assert "\\u202e" in text and "\\ud83d\\ude00" in text
+            assert BAD_NAME_SHOWN in text
+
+
 def test_sarif_uri_keeps_the_bytes_of_a_file_name() -> None:
     from pcipass.cli import doctor_formats
 

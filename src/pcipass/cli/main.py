@@ -7,6 +7,7 @@ input, 64 usage error, 130 / 143 / 129 stopped by SIGINT / SIGTERM / SIGHUP
 
 from __future__ import annotations
 
+import codecs
 import importlib
 import signal
 import sys
@@ -187,8 +188,42 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
+def _unicode_escape(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: each character the encoding cannot hold as ``\\uXXXX`` (a
+    surrogate pair beyond the BMP), the escape JSON and YAML's quoted strings read back."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    out = []
+    for ch in exc.object[exc.start:exc.end]:
+        code = ord(ch)
+        if code > 0xFFFF:
+            code -= 0x10000
+            out.append(f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}")
+        else:
+            out.append(f"\\u{code:04x}")
+    return "".join(out), exc.end
+
+
+ESCAPE_ERRORS = "pcipass-unicode-escape"
+
+
+def escape_unencodable(*streams: Any) -> None:
+    """Print what a stream's encoding cannot hold as ``\\uXXXX`` escapes, never crash on it.
+
+    Names come from input: an alias in Cyrillic, under ``PYTHONIOENCODING=ascii`` or a
+    Latin-1 locale, used to end in a ``UnicodeEncodeError`` (exit 255). It prints
+    ``\\u0442`` instead, which JSON reads back as the same string; a surrogate escape that
+    a formatter missed prints as the text ``\\udcff``, never as a raw byte.
+    """
+    codecs.register_error(ESCAPE_ERRORS, _unicode_escape)
+    for stream in streams:
+        if getattr(stream, "errors", ESCAPE_ERRORS) != ESCAPE_ERRORS and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors=ESCAPE_ERRORS)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return the process exit code (the console script exits with it)."""
+    escape_unencodable(sys.stdout, sys.stderr)
     args = list(sys.argv[1:] if argv is None else argv)
     # --debug is accepted anywhere on the line (before a "--"): it is the group's option.
     end = args.index("--") if "--" in args else len(args)
