@@ -17,8 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from pcipass.cli import commands_placement_sync as placement_cli
 from pcipass.cli import listing, output
 from pcipass.cli import main as climain
+from pcipass.core import errors
+from pcipass.services import claimplacement, claimrequest, claims, storeopen
+from pcipass.services.jsonview import to_json
+
+# Imported at the top: commands_schedule and commands_claims import this module only when a
+# claim goes to Placement, right before they call it.
 
 if TYPE_CHECKING:
     import rich.console
@@ -30,8 +37,6 @@ COLUMNS = ("consumer", "hostname", "address", "dev_type", "status", "provider", 
 
 def _connect(placement: tuple[str | None, str | None, str | None, float],
              ) -> placementapi.PlacementClient:
-    from pcipass.cli import commands_placement_sync as placement_cli
-
     url, cloud, token, timeout = placement
     return placement_cli.connect(url, cloud, token, timeout, "schedule")
 
@@ -48,10 +53,6 @@ def schedule_claim(db_url: str | None, consumer: str | None, flavors: Sequence[s
                    instance_numa_nodes: Sequence[int] | None, lease: int | None, fmt: str, *,
                    placement: tuple[str | None, str | None, str | None, float]) -> int:
     """Schedule over the store, claim, and write the claim to Placement."""
-    from pcipass.core import errors
-    from pcipass.services import claimplacement, claimrequest, claims, storeopen
-    from pcipass.services.jsonview import to_json
-
     if consumer is None:
         raise click.UsageError("--claim needs --consumer UUID (the instance the devices go to)")
     if len(flavors) != 1:
@@ -98,10 +99,6 @@ def free(db_url: str | None, consumer: str, fmt: str, *,
          placement: tuple[str | None, str | None, str | None, float]) -> int:
     """``claim free`` and the removal of the consumer's allocation on the freed devices'
     providers in Placement (for ``claim free --placement-url``)."""
-    from pcipass.core import errors
-    from pcipass.services import claimplacement, claims, storeopen
-    from pcipass.services.jsonview import to_json
-
     try:
         client = _connect(placement)
         engine = storeopen.open_store(db_url)

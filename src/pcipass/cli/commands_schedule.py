@@ -9,12 +9,13 @@ import click
 
 from pcipass.cli import commands_config, listing, output
 from pcipass.cli import main as climain
+from pcipass.cli import commands_placement_sync as placement_cli
 from pcipass.cli.commands_placement_sync import connection_options
+from pcipass.core import errors
 
 if TYPE_CHECKING:
     import rich.console
 
-    from pcipass.core import errors
     from pcipass.core.schedule import verdicts
     from pcipass.services import schedule as schedule_svc
 
@@ -128,9 +129,7 @@ def schedule_command(flavors: tuple[str, ...], image: str | None, ports: tuple[s
 def _placement_fleet(placement_url: str | None, os_cloud: str | None, token: str | None,
                      timeout: float) -> dict[str, Any]:
     """``fleet=`` answering through Placement; empty (the error printed) when it cannot."""
-    from pcipass.cli import commands_placement_sync as placement_cli
-    from pcipass.core import errors
-    from pcipass.services import scheduleplacement
+    from pcipass.services import scheduleplacement  # ~220 ms (the Placement client): --help skips it
 
     try:
         client = placement_cli.connect(placement_url, os_cloud, token, timeout, "schedule")

@@ -28,10 +28,13 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import re
 import sys
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any, cast
+
+import click
 
 from pcipass.cli import listing
 
@@ -93,14 +96,12 @@ def make_console(file: IO[str] | None = None) -> rich.console.Console:
     text: no markup, no emoji codes, no highlighting, and control characters
     shown as escapes, whatever the caller passes.
     """
-    import rich.console
+    import rich.console  # ~17 ms, for tables only: -f json never builds a console
 
     class PlainConsole(rich.console.Console):
         def render_str(self, text: str, **kwargs: Any) -> Any:
             kwargs.update(markup=False, emoji=False, highlight=False)
             return super().render_str(terminal_text(text), **kwargs)
-
-    import os
 
     out = file if file is not None else sys.stdout
     is_tty = hasattr(out, "isatty") and out.isatty()
@@ -132,8 +133,6 @@ def terminal_stream(stream: IO[str]) -> IO[str]:
 
 def echo_err(message: str) -> None:
     """Print one message on stderr, safe for a terminal (:func:`terminal_text`)."""
-    import click
-
     click.echo(terminal_text(given_names(message)), err=True)
 
 
@@ -156,8 +155,6 @@ def json_indent(out: IO[str] | None = None) -> int | None:
     instead of 15 ms for a host of 1,000 VFs. ``PCIPASS_JSON_INDENT=N`` forces
     an indent of N (``0``: one line) wherever the output goes.
     """
-    import os
-
     forced = os.environ.get("PCIPASS_JSON_INDENT", "").strip()
     if forced.isdigit():
         return int(forced) or None
@@ -181,7 +178,7 @@ def dump_json(doc: dict[str, Any], indent: int | None = 2) -> str:
 
 
 def dump_yaml(doc: dict[str, Any]) -> str:
-    import yaml
+    import yaml  # ~8 ms, for -f yaml only
 
     return yaml.safe_dump(utf8_doc(_finite(doc)), sort_keys=False, allow_unicode=True,
                           default_flow_style=False)
@@ -189,7 +186,7 @@ def dump_yaml(doc: dict[str, Any]) -> str:
 
 def given_names(doc: Any) -> Any:
     """``doc`` with the private copies of stdin and pipes named as the user gave them."""
-    from pcipass.adapters import inputspool
+    from pcipass.adapters import inputspool  # ~7 ms, which --help skips
 
     names = inputspool.display_names()
     if not names:
@@ -215,8 +212,6 @@ def emit(doc: dict[str, Any], fmt: str,
 
     :raises click.UsageError: ``-f value``/``csv`` or ``-c`` where they cannot apply.
     """
-    import click
-
     out = file if file is not None else sys.stdout
     doc = given_names(doc)
     columns = listing.selected()
@@ -241,7 +236,7 @@ def emit(doc: dict[str, Any], fmt: str,
 
 
 def _listing_table(picked: listing.Listing, console: rich.console.Console) -> None:
-    from rich.table import Table
+    from rich.table import Table  # ~13 ms, for tables only
 
     table = Table(*picked.columns, box=None, pad_edge=False)
     for row in picked.rows:
