@@ -143,6 +143,19 @@ def test_table_shows_user_strings_as_written(world: World, command: str) -> None
         assert "bad\\xff \\x1b[31mname" in res.out or "facts.json:" in res.out, res.out
 
 
+def test_a_host_named_by_a_closing_tag_is_shown_as_written(tmp_path: Path) -> None:
+    """The issue's other MarkupError: a host (etc/hostname) named ``[/]``."""
+    host = healthy(tmp_path)
+    host.write("etc/hostname", "[/]\n")
+    (host.root / "manifest.json").unlink(missing_ok=True)  # so the name comes from etc/hostname
+    for args, shown in ((["scan", "--host", str(host.root)], "[/]  (directory "),
+                        (["doctor", "--host", str(host.root)], "hosts: [/]")):
+        res = run_cli([*args, "-f", "table"])
+        assert res.code == run_cli([*args, "-f", "json"]).code, res.err
+        assert "internal error" not in res.err
+        assert shown in res.out, res.out
+
+
 def test_config_titles_keep_their_brackets(world: World, tmp_path: Path) -> None:
     res = run_cli(["config", "check", "--nova-conf", str(world.controller), "-f", "table"])
     assert "[pci] device_spec: none" in res.out and "[pci] alias" in res.out
