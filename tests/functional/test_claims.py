@@ -207,6 +207,43 @@ def test_devices_another_writer_took_send_the_claim_to_the_next_host(
     claimfleet.check_invariants(ready.engine, 8)
 
 
+def test_the_same_consumer_claimed_meanwhile_is_found_not_claimed_twice(
+        ready: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another client claims for the same consumer while this one is in flight: this client's
+    devices are taken (the next host), where the consumer's row then exists (a unique key
+    conflict). The store answers that by a query, not by the database's message: the claim
+    raises ConsumerClaimed, and the next round finds the other client's claim (repeated)."""
+    from pcipass.adapters.store import hoststate
+    from pcipass.services import claimrequest, claims
+
+    claimfleet.build(ready.engine, 2, 1, 3)
+    files = claimfleet.write_request_files(tmp_path)
+    prepared = claimrequest.prepare(files["vf1"], nova_conf=[files["nova.conf"]])
+    real = claimtx.claim
+    other: list[claims.ClaimReport] = []
+    raised: list[type[BaseException]] = []
+    started: list[bool] = []
+
+    def racing(*args: Any, **kw: Any) -> Any:
+        if not started:  # the other client, for the same consumer, first (passes through here)
+            started.append(True)
+            other.append(claims.claim(ready.engine, prepared, A))
+            raised.clear()
+        try:
+            return real(*args, **kw)
+        except hoststate.StoreConflict as exc:
+            raised.append(type(exc))
+            raise
+
+    monkeypatch.setattr(claimtx, "claim", racing)
+    report = claims.claim(ready.engine, prepared, A, sleep=lambda _s: None)
+    assert raised == [hoststate.ConsumerClaimed]
+    assert report.repeated and report.hostname == other[0].hostname
+    assert [d.address for d in report.devices] == [d.address for d in other[0].devices]
+    assert len(queries.claims(ready.engine)) == 1
+    claimfleet.check_invariants(ready.engine, 8)
+
+
 def _deadlock(kind: str) -> BaseException:
     if kind == "mysql":
         import pymysql

@@ -138,9 +138,9 @@ def claim(engine: Engine, prepared: claimrequest.Prepared, consumer: str, *,
                 except claimrules.DevicesTaken as exc:
                     notes.append(f"{exc.message}; trying the next best host")
                     continue
+                except hoststate.ConsumerClaimed:
+                    raise  # the consumer claimed meanwhile: the next round finds its claim
                 except hoststate.StoreConflict as exc:
-                    if _consumer_raced(exc):
-                        raise  # the consumer claimed meanwhile: the next round finds its claim
                     # Another writer committed on this host first (or a deadlock): the next
                     # best host, as when the devices were taken.
                     notes.append(f"{exc.message}; trying the next best host")
@@ -156,12 +156,6 @@ def claim(engine: Engine, prepared: claimrequest.Prepared, consumer: str, *,
         sleep(random.uniform(0, 0.002 * attempt))
     raise ClaimContended(consumer=consumer, attempts=MAX_ATTEMPTS, last=last,
                          hint="run the command again")
-
-
-def _consumer_raced(exc: hoststate.StoreConflict) -> bool:
-    return "consumer" in exc.message and ("uq_consumers" in exc.message
-                                          or "consumers.consumer_uuid" in exc.message
-                                          or "claimed meanwhile" in exc.message)
 
 
 def _picks(prepared: claimrequest.Prepared,

@@ -95,16 +95,30 @@ def claim(engine: Engine, hostname: str, consumer: str, fingerprint: str,
     :param family: the picked devices' families as the scheduler read them (with ``host``):
         no read in the transaction.
     :raises claimrules.DevicesTaken: a picked device changed since the scheduler read it.
-    :raises hoststate.StoreConflict: a concurrent writer, a deadlock, or the same consumer
-        claimed meanwhile: try again.
+    :raises hoststate.ConsumerClaimed: the same consumer was claimed meanwhile (a conflict, and
+        the consumer is in the store now).
+    :raises hoststate.StoreConflict: a concurrent writer or a deadlock: try again.
     """
-    if expired:
-        held = claimstore.claim(engine, hostname, consumer, fingerprint, request, picks,
-                                expected, lease_seconds=lease_seconds, command=command)
-        return Committed(held, None, {})
-    with hoststate.transaction(engine, hostname) as session:
-        return _claim(session, hostname, consumer, fingerprint, request, picks, expected,
-                      lease_seconds, command, host, family)
+    try:
+        if expired:
+            held = claimstore.claim(engine, hostname, consumer, fingerprint, request, picks,
+                                    expected, lease_seconds=lease_seconds, command=command)
+            return Committed(held, None, {})
+        with hoststate.transaction(engine, hostname) as session:
+            return _claim(session, hostname, consumer, fingerprint, request, picks, expected,
+                          lease_seconds, command, host, family)
+    except hoststate.StoreConflict as exc:
+        if isinstance(exc, hoststate.ConsumerClaimed) or not _consumer_stored(engine, consumer):
+            raise
+        raise hoststate.ConsumerClaimed(hostname=hostname, reason=f"consumer {consumer} claimed "
+                                        "meanwhile", hint="run the command again") from exc
+
+
+def _consumer_stored(engine: Engine, consumer: str) -> bool:
+    """Whether the store holds ``consumer`` (read after a conflict, outside its transaction)."""
+    with engine.connect() as conn:
+        return conn.execute(select(_CONSUMERS.c.consumer_uuid)
+                            .where(_CONSUMERS.c.consumer_uuid == consumer)).first() is not None
 
 
 def _claim(session: Session, hostname: str, consumer: str, fingerprint: str,

@@ -38,6 +38,13 @@ class StoreConflict(errors.InputError):
     msg_fmt = "host %(hostname)s changed in the device store while this run read it: %(reason)s"
 
 
+class ConsumerClaimed(StoreConflict):
+    """A transaction that claims for a consumer met a conflict, and the consumer holds a claim
+    in the store now: another client claimed for it meanwhile (the next read finds that claim)."""
+
+    code = "StoreConflict"
+
+
 class StoreCorrupt(errors.InputError):
     """A row holds a value pcipass never writes."""
 
