@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from typing import Any
 
@@ -102,8 +103,6 @@ def doctor(ctx: click.Context, hosts: tuple[str, ...], lspci: tuple[str, ...], n
 def _check_prefixes(select: tuple[str, ...], ignore: tuple[str, ...]) -> None:
     """A --select or --ignore prefix that no check id starts with is a usage error: it would
     silently select nothing (or ignore nothing)."""
-    import difflib
-
     ids = [c.id for c in registry.load_builtin().all()]
     for option, prefixes in (("--select", select), ("--ignore", ignore)):
         for prefix in prefixes:

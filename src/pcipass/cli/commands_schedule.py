@@ -89,7 +89,7 @@ def schedule_command(flavors: tuple[str, ...], image: str | None, ports: tuple[s
     from pcipass.services.jsonview import to_json
 
     if db_url is not None or claim:
-        from pcipass.cli import commands_claims
+        from pcipass.cli import commands_claims  # the store's claims, ~500 ms: --db --claim only
 
         if hosts or lspci or compute_conf:
             raise click.UsageError("--db schedules over the store: no --host, --lspci or "
@@ -98,7 +98,7 @@ def schedule_command(flavors: tuple[str, ...], image: str | None, ports: tuple[s
             raise click.UsageError("--db and --claim go together: pcipass schedule --db URL "
                                    "--claim --consumer UUID --flavor F.json")
         if placement_url is not None or os_cloud is not None:  # the claim mirrored in Placement
-            from pcipass.cli import commands_claimplacement
+            from pcipass.cli import commands_claimplacement  # ~750 ms, with its services
 
             return commands_claimplacement.schedule_claim(
                 db_url, consumer, flavors, ports, nova_conf, image, instance_numa_nodes, lease,

@@ -69,7 +69,7 @@ def _uri(path: str) -> str:
 
     A name that is not UTF-8 keeps its bytes, percent-encoded (``bad%FF.conf``).
     """
-    from urllib.parse import quote
+    from urllib.parse import quote  # ~1.7 ms, for -f sarif only
 
     return quote(path, safe="/:._-~", errors="surrogateescape")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pcipass.adapters.kernel import iommu_mode
 from pcipass.core import errors, schedfilters
 from pcipass.doctor import model
 
@@ -45,8 +46,6 @@ def kernel_view(k: kernel.KernelFacts) -> model.KernelView:
     lines = k.dmesg_iommu_lines
     platform = ("amd" if "IVRS" in k.acpi_tables or any("AMD-Vi" in ln for ln in lines) else
                 "intel" if "DMAR" in k.acpi_tables or any("DMAR" in ln for ln in lines) else None)
-    from pcipass.adapters.kernel import iommu_mode
-
     mode = iommu_mode(k)
     return model.KernelView(
         release=k.release, cmdline=c.raw if c else None, intel_iommu=c.intel_iommu if c else None,
