@@ -244,6 +244,26 @@ def test_the_same_consumer_claimed_meanwhile_is_found_not_claimed_twice(
     claimfleet.check_invariants(ready.engine, 8)
 
 
+def _sqlite_busy() -> Exception:
+    """A real SQLITE_BUSY: a second connection asks for a lock the first one holds."""
+    import sqlite3
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "busy.db")
+        holder = sqlite3.connect(path, timeout=0, isolation_level=None)
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            holder.execute("BEGIN EXCLUSIVE")
+            with pytest.raises(sqlite3.OperationalError) as busy:
+                other.execute("BEGIN EXCLUSIVE")
+        finally:
+            other.close()
+            holder.close()
+    assert busy.value.sqlite_errorcode == sqlite3.SQLITE_BUSY
+    return busy.value
+
+
 def _deadlock(kind: str) -> BaseException:
     if kind == "mysql":
         import pymysql
@@ -255,9 +275,7 @@ def _deadlock(kind: str) -> BaseException:
 
         orig = psycopg.errors.SerializationFailure("could not serialize access")
     elif kind == "sqlite":
-        import sqlite3
-
-        orig = sqlite3.OperationalError("database is locked")
+        orig = _sqlite_busy()
     else:
         return sqlalchemy.orm.exc.StaleDataError(
             "UPDATE statement on table 'devices' expected to update 1 row(s); 0 were matched.")
@@ -300,6 +318,12 @@ def test_only_transient_database_errors_are_retryable() -> None:
     gone = sqlalchemy.exc.OperationalError("SELECT 1", {}, pymysql.err.OperationalError(
         2003, "Can't connect to MySQL server"))
     assert not leases.retryable(gone) and not leases.retryable(ValueError("x"))
+    # the message alone decides nothing: a locked-sounding error without SQLite's code is not one
+    import sqlite3
+
+    worded = sqlalchemy.exc.OperationalError("UPDATE devices ...", {}, sqlite3.OperationalError(
+        "database is locked (deadlock)"))
+    assert not leases.retryable(worded)
     with pytest.raises(ValueError):
         leases.until(-1)
 

@@ -13,6 +13,7 @@ error 1213, so it is retried the same way.
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 import sqlalchemy
@@ -31,6 +32,9 @@ _PG_RETRY = frozenset({"40001", "40P01", "55P03"})
 #: MySQL/MariaDB errors: lock wait timeout, deadlock (Galera's certification failure too),
 #: "record has changed since last read" (MariaDB's snapshot isolation).
 _MYSQL_RETRY = frozenset({1205, 1213, 1020})
+#: SQLite result codes: the file is busy (another connection writes), or a table is locked.
+#: Extended codes (SQLITE_BUSY_SNAPSHOT, ...) carry the primary code in their low byte.
+_SQLITE_RETRY = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
 
 class _Until(ColumnElement[Any]):
@@ -85,5 +89,5 @@ def retryable(exc: BaseException) -> bool:
     args = getattr(orig, "args", ())
     if args and isinstance(args[0], int) and args[0] in _MYSQL_RETRY:
         return True
-    text = str(orig).lower()
-    return "database is locked" in text or "deadlock" in text
+    code = getattr(orig, "sqlite_errorcode", None)  # by its result code, never its message
+    return isinstance(code, int) and code & 0xFF in _SQLITE_RETRY
