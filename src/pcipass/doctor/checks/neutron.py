@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pcipass.core import config, model, spec
+from pcipass.core import config, model, spec, strutils
 from pcipass.doctor import model as dm
 from pcipass.doctor.checks import common
 from pcipass.doctor.registry import check
@@ -131,10 +131,6 @@ def vf_driver_for_ports(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts,
             fix)
 
 
-def _truthy(value: object) -> bool:
-    return str(value).strip().lower() in ("true", "1", "yes", "on", "y", "t")
-
-
 @check("PCI-Q004", Layer.NEUTRON, title="trusted and remote_managed agree with the agent")
 def trusted_remote_managed(devices: dm.DeviceFacts, compute_config: dm.ConfigFacts,
                            sriov_agent: config.SriovAgentConfig) -> Iterator[dm.Result]:
@@ -154,7 +150,8 @@ def trusted_remote_managed(devices: dm.DeviceFacts, compute_config: dm.ConfigFac
                 "SR-IOV NIC agent maps: remote-managed ports are bound by OVN on the DPU, not by this agent",
                 [compute_config.source_of(remote[0]), _mapping_evidence(sriov_agent)],
                 f"drop {physnet!r} from {OPTION}, or \"remote_managed\" from the entry")
-        trusted = {e.index: _truthy(e.spec.tags.get("trusted", "false")) for e in entries.values()}
+        trusted = {e.index: strutils.lenient_bool(e.spec.tags.get("trusted", "false"))
+                   for e in entries.values()}
         if len(set(trusted.values())) > 1:
             yes = [i for i, t in trusted.items() if t]
             no = [i for i, t in trusted.items() if not t]
