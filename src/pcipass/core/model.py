@@ -94,6 +94,12 @@ class Device:
         return self.dev_type == TYPE_VF
 
 
+def is_bridge(dev: Device) -> bool:
+    """A PCI-to-PCI bridge or root port (class 0604, or 0609 semi-transparent): a type 1 header
+    that vfio tolerates in an IOMMU group (isolation ends there) and no alias ever means."""
+    return bool(dev.class_code and dev.class_code.startswith(("0604", "0609")))
+
+
 def known_numa_node(node: int | None) -> int | None:
     """A device's NUMA node as a reader found it, with the kernel's ``-1`` (the firmware gave no
     locality; any negative number alike) as unknown, ``None``. Every reader (sysfs, the facts

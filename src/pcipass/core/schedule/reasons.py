@@ -132,7 +132,7 @@ def _closest_devices(devices: Sequence[model.Device],
     for dev in devices:
         if vendors and dev.vendor_id.lower() not in vendors:
             continue
-        if (dev.class_code or "").startswith("0604"):
+        if model.is_bridge(dev):
             continue  # PCI bridges and root ports are never what an alias means
         rank = 0 if not types or dev.dev_type in types else 1
         key = (rank, dev.dev_type, dev.vendor_id, dev.product_id)

@@ -52,11 +52,6 @@ def managed_no(entry: spec.SpecEntry) -> bool:
     return entry.spec.tags.get("managed") == "false"
 
 
-def is_bridge(dev: model.Device) -> bool:
-    """PCI-to-PCI bridges (type 1 header): vfio tolerates them in a group, isolation ends there."""
-    return bool(dev.class_code and dev.class_code.startswith(("0604", "0609")))
-
-
 def slot_of(address: str) -> str:
     return address.rsplit(".", 1)[0]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from pcipass.core import model
 from pcipass.doctor import model as dm
 from pcipass.doctor.checks import common
 from pcipass.doctor.registry import check
@@ -236,7 +237,7 @@ def _group_results(address: str, why: str, group: int, peers: list[str], devices
             continue
         same_card = common.slot_of(peer) == common.slot_of(address)
         who = "another function of the same card" if same_card else "another device"
-        if common.is_bridge(dev):
+        if model.is_bridge(dev):
             yield dm.result(dm.WARN, address, f"IOMMU group {group} also holds the bridge {peer}: the "
                             "group is not isolated (no ACS), everything in it goes to one guest",
                             [*base, dm.Evidence(common.sysfs(peer, "class"), dev.class_code or "?")],
