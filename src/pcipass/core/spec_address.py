@@ -107,8 +107,31 @@ def is_hex(text: str) -> bool:
     return all(c in _HEXDIGITS for c in text)
 
 
+class _FourFields:
+    """What a glob and a regex address share: their four field texts, the address they write
+    (``*:0a:00.*``), and the one device address they name when every field is plain hex
+    (Nova then probes sysfs for it)."""
+
+    __slots__ = ()
+    domain: str
+    bus: str
+    slot: str
+    func: str
+
+    @property
+    def fields(self) -> Fields:
+        return (self.domain, self.bus, self.slot, self.func)
+
+    @property
+    def text(self) -> str:
+        return f"{self.domain}:{self.bus}:{self.slot}.{self.func}"
+
+    def single_address(self) -> str | None:
+        return self.text if all(map(is_hex, self.fields)) else None
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
-class GlobAddress:
+class GlobAddress(_FourFields):
     """A string address: four normalized fields, each hex text or ``*``."""
 
     domain: str
@@ -121,19 +144,6 @@ class GlobAddress:
         fixed = tuple((i, v) for i, v in enumerate(self.fields) if v != ANY)
         object.__setattr__(self, "_fixed", fixed)
 
-    @property
-    def fields(self) -> Fields:
-        return (self.domain, self.bus, self.slot, self.func)
-
-    @property
-    def text(self) -> str:
-        """The normalized glob, e.g. ``*:0a:00.*``."""
-        return f"{self.domain}:{self.bus}:{self.slot}.{self.func}"
-
-    def single_address(self) -> str | None:
-        """The one address this glob names, or None when it has wildcards (Nova's PF probe input)."""
-        return self.text if all(map(is_hex, self.fields)) else None
-
     def matches(self, fields: Fields) -> bool:
         """True when every non-wildcard field equals the device's field."""
         for i, value in self._fixed:
@@ -143,7 +153,7 @@ class GlobAddress:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class RegexAddress:
+class RegexAddress(_FourFields):
     """A dict address: one ``re.match`` pattern per field, ``.*`` when absent.
 
     ``compiler`` turns each pattern into its matcher (default :func:`compile_re`).
@@ -165,21 +175,9 @@ class RegexAddress:
         object.__setattr__(self, "_compiled", compiled)
 
     @property
-    def fields(self) -> Fields:
-        return (self.domain, self.bus, self.slot, self.func)
-
-    @property
     def field_matchers(self) -> tuple[tuple[int, FieldMatcher], ...]:
         """``(field index, matcher)`` for every pattern other than ``.*``."""
         return self._compiled
-
-    @property
-    def text(self) -> str:
-        return f"{self.domain}:{self.bus}:{self.slot}.{self.func}"
-
-    def single_address(self) -> str | None:
-        """The address when all four patterns are plain hex text (Nova then probes sysfs)."""
-        return self.text if all(map(is_hex, self.fields)) else None
 
     def matches(self, fields: Fields) -> bool:
         """True when each pattern matches the start of the device's field (``re.match``).
