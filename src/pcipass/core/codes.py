@@ -356,11 +356,6 @@ CODES: Mapping[str, Code] = MappingProxyType({c.name: c for c in _TABLE})
 """Every problem code by name, in table order (grouped by :class:`Area`)."""
 
 
-def is_registered(name: str) -> bool:
-    """Whether ``name`` is a registered problem code."""
-    return name in CODES
-
-
 def markdown() -> str:
     """``docs/problem-codes.md``: every registered code with its meaning, origin, severity and layer."""
     return codesdoc.markdown(_TABLE)
