@@ -72,6 +72,15 @@ def test_a_plain_file_is_not_a_host_root(tmp_path: Path) -> None:
         roots.open_root(path)
 
 
+@pytest.mark.parametrize("name", ["fifo", "fifo.tar.gz"])
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path, name: str) -> None:
+    # Opening a FIFO for reading waits for a writer: the tar check must never open it.
+    os.mkfifo(tmp_path / name)
+    with pytest.raises(hostroot.HostRootInvalid) as info:
+        roots.open_root(tmp_path / name)
+    assert "not a regular file (a FIFO)" in info.value.message
+
+
 def test_live_root() -> None:
     root = roots.open_root("/")
     assert root.live

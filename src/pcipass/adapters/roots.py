@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+from pcipass.adapters import boundedread
 from pcipass.adapters.hostroot import HostRoot, HostRootInvalid
 
 
@@ -30,6 +31,10 @@ def open_root(path: str | os.PathLike[str] = "/") -> HostRoot:
         raise HostRootInvalid(path=text, reason="no such file or directory")
     if os.path.isdir(text):
         return HostRoot(text, source=text, live=os.path.realpath(text) == "/")
+    not_regular = boundedread.not_regular(os.stat(text).st_mode)
+    if not_regular is not None:  # a FIFO or device: opening it to look for a tar header could block
+        raise HostRootInvalid(path=text, reason=f"{not_regular}; expected a directory or a .tar.gz "
+                                                "bundle")
     # NOTE: tarfile (~2.5 ms) and treeroot with the bundle reader (~7.3 ms) are for bundles only:
     # a scan of a directory never pays them.
     import tarfile
