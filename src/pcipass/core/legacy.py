@@ -1,4 +1,4 @@
-"""The 2013 label-based PCI passthrough design, and its modern equivalent.
+"""The 2013 label-based PCI passthrough design: its compute and flavor keys, parsed.
 
 Before ``device_spec`` and ``alias`` existed, the first PCI passthrough
 proposal for Nova (2013, ISP RAS, around blueprint "pci-passthrough-base")
