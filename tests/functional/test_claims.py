@@ -17,7 +17,7 @@ from storedb import Store, build_host, ready, store  # noqa: F401 (fixtures)
 from support import run_cli, validate_schema
 from test_libvirtxml_valid import DOMAIN, validate
 
-from pcipass.adapters.store import claimstore, claimtx, leases, models, queries
+from pcipass.adapters.store import claimstore, claimtx, leases, models, queries, stmtpipe
 
 A, B, C = ("aaaaaaaa-0000-4000-8000-000000000001", "bbbbbbbb-0000-4000-8000-000000000002",
            "cccccccc-0000-4000-8000-000000000003")
@@ -290,16 +290,16 @@ def test_conflicts_and_deadlocks_are_retried(ready: Store, tmp_path: Path, kind:
     claimfleet.build(ready.engine, 1, 1, 3)
     files = claimfleet.write_request_files(tmp_path)
     prepared = claimrequest.prepare(files["vf1"], nova_conf=[files["nova.conf"]])
-    real = claimtx._write
+    real = stmtpipe.Batch.run
     failures = [_deadlock(kind), _deadlock(kind)]
 
-    def flaky(*args: Any) -> Any:
-        written = real(*args)
-        if failures:
-            raise failures.pop()  # after the writes: the transaction must roll them back
-        return written
+    def flaky(self: stmtpipe.Batch, *, commit: bool = False) -> None:
+        if not failures:
+            return real(self, commit=commit)
+        real(self)  # the writes, without the commit a pipeline would send with them
+        raise failures.pop()  # after the writes: the transaction must roll them back
 
-    monkeypatch.setattr(claimtx, "_write", flaky)
+    monkeypatch.setattr(stmtpipe.Batch, "run", flaky)
     report = claims.claim(ready.engine, prepared, A, sleep=lambda _s: None)
     assert report.attempts == 3 and len(report.devices) == 1
     assert len(queries.claims(ready.engine)) == 1

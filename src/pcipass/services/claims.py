@@ -103,59 +103,72 @@ def claim(engine: Engine, prepared: claimrequest.Prepared, consumer: str, *,
     fleet = fleet if fleet is not None else storefleet.StoreFleet(engine)
     notes: list[str] = []
     last = ""
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        try:
-            # A repeated claim: found first after a conflict (the consumer's row is unique, so
-            # a claim of a consumer that holds devices fails), or when no host fits.
-            held = None if attempt == 1 else claimstore.renew(
-                engine, consumer, prepared.fingerprint, lease_seconds=lease_seconds)
-            if held is not None:
-                return _report(prepared, held, lease_seconds, notes, attempt, repeated=True)
-            fleet.refresh()
-            fitting = fleet.candidates(prepared.question, max(HOSTS_PER_ROUND, host_subset_size))
-            if host_subset_size > 1:
-                head = fitting[:host_subset_size]
-                fitting = random.sample(head, len(head)) + fitting[host_subset_size:]
-            if not fitting:
-                held = claimstore.renew(engine, consumer, prepared.fingerprint,
-                                        lease_seconds=lease_seconds)
+    # One connection for the whole claim: its reads and its transaction (one checkout).
+    with engine.connect() as conn:
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                # A repeated claim: found first after a conflict (the consumer's row is
+                # unique, so a claim of a consumer that holds devices fails), or when no host
+                # fits.
+                held = None if attempt == 1 else claimstore.renew(
+                    engine, consumer, prepared.fingerprint, lease_seconds=lease_seconds)
                 if held is not None:
-                    return _report(prepared, held, lease_seconds, notes, attempt, repeated=True)
-                raise NoHostFits(flavor=prepared.flavor,
-                                 reason=_why_not(fleet.ranking(prepared.question)),
-                                 hint="pcipass devices --db URL shows what the store holds")
-            for verdict in fitting:
-                picks = _picks(prepared, verdict)
-                addresses = [p.address for p in picks]
-                expected = fleet.generations(verdict.name, addresses)
-                try:
-                    done = claimtx.claim(engine, verdict.name, consumer, prepared.fingerprint,
-                                         prepared.doc, picks, expected,
-                                         lease_seconds=lease_seconds, command=COMMAND,
-                                         expired=bool(fleet.expired(verdict.name)),
-                                         host=fleet.host_row(verdict.name),
-                                         family=fleet.family(verdict.name, addresses))
-                except claimrules.DevicesTaken as exc:
-                    notes.append(f"{exc.message}; trying the next best host")
-                    continue
-                except hoststate.ConsumerClaimed:
-                    raise  # the consumer claimed meanwhile: the next round finds its claim
-                except hoststate.StoreConflict as exc:
-                    # Another writer committed on this host first (or a deadlock): the next
-                    # best host, as when the devices were taken.
-                    notes.append(f"{exc.message}; trying the next best host")
-                    last = exc.message
-                    sleep(random.uniform(0, 0.001 * attempt))
-                    continue
-                fleet.committed(done)
-                return _report(prepared, done.holding, lease_seconds, notes, attempt,
-                               repeated=False)
-            last = last or "the devices of every fitting host were taken meanwhile"
-        except hoststate.StoreConflict as exc:
-            last = exc.message
-        sleep(random.uniform(0, 0.002 * attempt))
-    raise ClaimContended(consumer=consumer, attempts=MAX_ATTEMPTS, last=last,
-                         hint="run the command again")
+                    return _report(prepared, held, lease_seconds, notes, attempt,
+                                   repeated=True)
+                fleet.refresh(conn)
+                most = max(HOSTS_PER_ROUND, host_subset_size)
+                fitting = fleet.candidates(prepared.question, most)
+                if not fitting:
+                    fleet.fresh_all(conn)  # stale hosts were ranked on their last rows
+                    fitting = fleet.candidates(prepared.question, most)
+                if host_subset_size > 1:
+                    head = fitting[:host_subset_size]
+                    fitting = random.sample(head, len(head)) + fitting[host_subset_size:]
+                if not fitting:
+                    held = claimstore.renew(engine, consumer, prepared.fingerprint,
+                                            lease_seconds=lease_seconds)
+                    if held is not None:
+                        return _report(prepared, held, lease_seconds, notes, attempt,
+                                       repeated=True)
+                    raise NoHostFits(flavor=prepared.flavor,
+                                     reason=_why_not(fleet.ranking(prepared.question)),
+                                     hint="pcipass devices --db URL shows what the store holds")
+                for verdict in fitting:
+                    if fleet.fresh(verdict.name, conn):  # ranked on rows older than the host
+                        verdict = fleet.verdict(verdict.name, prepared.question)
+                        if not verdict.fits:
+                            continue
+                    picks = _picks(prepared, verdict)
+                    addresses = [p.address for p in picks]
+                    expected = fleet.generations(verdict.name, addresses)
+                    try:
+                        done = claimtx.claim(conn, verdict.name, consumer, prepared.fingerprint,
+                                             prepared.doc, picks, expected,
+                                             lease_seconds=lease_seconds, command=COMMAND,
+                                             expired=bool(fleet.expired(verdict.name)),
+                                             host=fleet.host_row(verdict.name),
+                                             family=fleet.family(verdict.name, addresses))
+                    except claimrules.DevicesTaken as exc:
+                        notes.append(f"{exc.message}; trying the next best host")
+                        continue
+                    except hoststate.ConsumerClaimed:
+                        raise  # the consumer claimed meanwhile: the next round finds it
+                    except hoststate.StoreConflict as exc:
+                        # Another writer committed on this host first (or a deadlock): the
+                        # next best host, as when the devices were taken.
+                        notes.append(f"{exc.message}; trying the next best host")
+                        last = exc.message
+                        sleep(random.uniform(0, 0.001 * attempt))
+                        continue
+                    fleet.committed(done)
+                    return _report(prepared, done.holding, lease_seconds, notes, attempt,
+                                   repeated=False)
+                last = last or "the devices of every fitting host were taken meanwhile"
+            except hoststate.StoreConflict as exc:
+                last = exc.message
+            sleep(random.uniform(0, 0.002 * attempt))
+        raise ClaimContended(consumer=consumer, attempts=MAX_ATTEMPTS, last=last,
+                             hint="run the command again")
 
 
 def _picks(prepared: claimrequest.Prepared,

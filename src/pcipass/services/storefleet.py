@@ -7,10 +7,12 @@ cells (:func:`pcipass.core.storedhost.scheduler_view`). Claims whose lease ended
 (the transaction that claims releases them first).
 
 :class:`StoreFleet` keeps what it read: on each refresh it reads every host's generation and the
-expired claims, and reads anew only the hosts whose generation moved; a host's pools and its
-verdict for a request are computed again only when its generation or its expired claims
-changed. A client that claims in a loop (the benchmark) re-reads only the hosts other writers
-changed.
+expired claims, and marks the hosts whose generation moved as stale; a stale host is read
+again when a claim picks it (:meth:`StoreFleet.fresh`) or when every host is ranked. A host's
+pools are kept up to date when only claims changed it (:func:`updated`), and its verdict for
+a request is computed again only when it changed. A client that claims in a loop (the
+benchmark) reads the hosts it claims on, and applies its own claims to what it read
+(:meth:`StoreFleet.committed`).
 
 pcipass claims PCI devices only: the CPUs and memory earlier guests use are not tracked, so
 the NUMA fit sees every host's cells empty.
@@ -22,7 +24,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from pcipass.adapters.store import claimstore, claimtx, records
+from pcipass.adapters.store import claimtx, fleetread, records
 from pcipass.core import claimrules, cpuset, numa, pools, schedule, storedhost, tracker
 from pcipass.core import devicestate as ds
 from pcipass.core.schedule.verdicts import MAX_DEVS
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
 class HostView:
     """One stored host ready for the scheduler: its input, pools, and device generations."""
 
-    stored: claimstore.StoredHost
+    stored: fleetread.StoredHost
     expired: tuple[tuple[str, str], ...]
     host: schedule.HostInput
     pools: schedule.HostPools
@@ -61,7 +63,7 @@ def host_cell(c: records.StoredCell) -> numa.HostCell:
                          c.memory_mb, c.socket)
 
 
-def view(stored: claimstore.StoredHost,
+def view(stored: fleetread.StoredHost,
          expired: Sequence[tuple[str, str]] = ()) -> HostView:
     """A stored host for the scheduler, its expired claims counted free."""
     state = tracker.TrackerState(stored.tree)
@@ -72,7 +74,7 @@ def view(stored: claimstore.StoredHost,
     return HostView(stored, tuple(expired), built.host, built.pools, built)
 
 
-def updated(old: HostView, stored: claimstore.StoredHost) -> HostView | None:
+def updated(old: HostView, stored: fleetread.StoredHost) -> HostView | None:
     """``old`` for the host as now ``stored``, kept up to date instead of built again, when
     only claims or allocations changed it (the same pools: ``storedhost.without``); None when
     it must be built again. ``old`` must not be used afterwards."""
@@ -95,33 +97,59 @@ class StoreFleet:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._stored: dict[str, claimstore.StoredHost] = {}
+        self._stored: dict[str, fleetread.StoredHost] = {}
         self._expired: Mapping[str, tuple[tuple[str, str], ...]] = {}
         self._views: dict[str, HostView] = {}
         self._free: dict[str, int] = {}
-        self._verdicts: dict[tuple[str, str], schedule.HostVerdict] = {}
-        self._parsed: claimstore.Parsed = {}
+        self._verdicts: dict[str, dict[str, schedule.HostVerdict]] = {}
+        self._parsed: fleetread.Parsed = {}
+        #: Hosts whose generation moved since their rows were read: name -> what to read.
+        self._stale: dict[str, tuple[int, str | None, int]] = {}
         self.reads = 0
 
-    def refresh(self) -> None:
-        """Read every host's generation and expired claims; re-read the changed hosts."""
-        read = claimstore.read_fleet(self.engine, {n: s.generation
+    def refresh(self, bind: fleetread.Bind | None = None) -> None:
+        """Read every host's generation and expired claims, and the hosts never read; mark
+        the hosts whose generation moved as stale (:meth:`fresh` reads one, :meth:`ranking`
+        all of them).
+
+        :param bind: a connection to read on (the caller's); None: the fleet's engine.
+        """
+        read = fleetread.read_fleet(bind or self.engine, {n: s.generation
                                                    for n, s in self._stored.items()},
-                                     self._parsed)
+                                     self._parsed, changed=False)
         self.reads += len(read.hosts)
         changed_expiry = {n for n in set(read.expired) | set(self._expired)
                           if read.expired.get(n, ()) != self._expired.get(n, ())}
         self._expired = read.expired
-        stale = set(changed_expiry)
-        for name in list(self._stored):
-            if name not in read.generations:
-                del self._stored[name]
-                stale.add(name)
-        for name in stale:
+        gone = {n for n in self._stored if n not in read.generations}
+        for name in gone:
+            del self._stored[name]
+        for name in gone | changed_expiry:
             self._views.pop(name, None)
         for stored in read.hosts:
             self._replace(stored, keep_view=stored.hostname not in changed_expiry)
-        self._forget(stale)
+        self._forget(gone | changed_expiry)
+        self._stale = {n: row for n, row in read.rows.items()
+                       if n in self._stored and self._stored[n].generation != row[2]}
+
+    def fresh(self, name: str, bind: fleetread.Bind | None = None) -> bool:
+        """Read host ``name`` again if its generation moved at the last :meth:`refresh`;
+        whether it did."""
+        row = self._stale.pop(name, None)
+        if row is None:
+            return False
+        for stored in fleetread.read_hosts(bind or self.engine, {name: row}, self._parsed):
+            self.reads += 1
+            self._replace(stored, keep_view=True)
+        return True
+
+    def fresh_all(self, bind: fleetread.Bind | None = None) -> None:
+        """Read every stale host again (one query for all)."""
+        if self._stale:
+            stale, self._stale = self._stale, {}
+            for stored in fleetread.read_hosts(bind or self.engine, stale, self._parsed):
+                self.reads += 1
+                self._replace(stored, keep_view=True)
 
     def committed(self, done: claimtx.Committed) -> None:
         """This client's own claim, applied to what it read instead of reading the host again,
@@ -144,7 +172,7 @@ class StoreFleet:
             tree=ds.DeviceTree(devices, stored.tree.compute_node_id), generations=generations),
             keep_view=True)
 
-    def _replace(self, stored: claimstore.StoredHost, *, keep_view: bool) -> None:
+    def _replace(self, stored: fleetread.StoredHost, *, keep_view: bool) -> None:
         name = stored.hostname
         self._stored[name] = stored
         old = self._views.pop(name, None)
@@ -157,8 +185,7 @@ class StoreFleet:
     def _forget(self, names: set[str]) -> None:
         for name in names:
             self._free.pop(name, None)
-        if names:
-            self._verdicts = {k: v for k, v in self._verdicts.items() if k[0] not in names}
+            self._verdicts.pop(name, None)
 
     @property
     def names(self) -> list[str]:
@@ -191,18 +218,19 @@ class StoreFleet:
 
     def verdict(self, name: str, question: Question) -> schedule.HostVerdict:
         """One host's verdict (cached until the host changes)."""
-        key = (name, question.fingerprint)
-        found = self._verdicts.get(key)
+        known = self._verdicts.setdefault(name, {})
+        found = known.get(question.fingerprint)
         if found is None:
             v = self.view(name)
-            found = schedule.evaluate_host(
+            found = known[question.fingerprint] = schedule.evaluate_host(
                 v.host.devices, v.host.specs, question.requests, v.host.cells, question.shape,
                 name=name, instance_numa_nodes=question.pinned, prebuilt=v.pools)
-            self._verdicts[key] = found
         return found
 
     def ranking(self, question: Question) -> schedule.Ranking:
-        """Every stored host's verdict, ranked as ``schedule --host`` ranks them."""
+        """Every stored host's verdict, ranked as ``schedule --host`` ranks them (the stale
+        hosts read again first)."""
+        self.fresh_all()
         verdicts = [self.verdict(name, question) for name in self.names]
         return schedule.rank_hosts(verdicts, question.multiplier)
 
@@ -215,6 +243,11 @@ class StoreFleet:
         (``100 - min(free, 99)``): hosts are taken in groups of equal raw weight, best first,
         each group sorted as the ranking breaks ties (one NUMA node, then the name), until
         ``most`` fit (``tests/functional/test_claims.py`` checks the order).
+
+        Hosts are taken as last read: a stale host (:meth:`refresh`) is ranked on its last
+        rows, as Nova's scheduler ranks on the pools a compute last reported; the claim reads
+        the host it picks again before it decides (:meth:`fresh`). So a client claiming in a
+        loop reads the host it claims on, not every host another client changed.
         """
         m = question.multiplier
         groups: dict[float, list[str]] = {}

@@ -4,7 +4,7 @@ allocate, free and release a consumer's devices.
 Exclusive without trusting row locks alone (MariaDB Galera has no cluster-wide lock; see
 ``docs/claims.md``):
 
-* the scheduler reads the fleet outside any transaction (:func:`read_fleet`), with every
+* the scheduler reads the fleet outside any transaction (:func:`pcipass.adapters.store.fleetread.read_fleet`), with every
   device's ``generation``;
 * :func:`claim` then, in one transaction on the chosen host: locks the host row (a lock on a
   single server, a no-op across Galera nodes), releases the host's expired claims, checks that
@@ -28,46 +28,17 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, cast
-
-import sqlalchemy
+from typing import Any
 
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from pcipass.adapters.store import hoststate, leases, models, queries, records
+from pcipass.adapters.store import fleetread, hoststate, leases, models, queries
 from pcipass.core import claimrules, tracker
-from pcipass.core import devicestate as ds
 
 ConsumerRule = Callable[[tracker.TrackerState, str], tracker.TrackerChange]
 EXPIRED_COMMAND = "lease expired"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class StoredHost:
-    """One host as the scheduler reads it: its tracked devices (as stored: expired claims
-    still claimed), their spec tags and generations, and its NUMA cells."""
-
-    hostname: str
-    nova_host: str | None
-    generation: int
-    cells: tuple[records.StoredCell, ...]
-    tree: ds.DeviceTree
-    tags: Mapping[str, Mapping[str, Any]]
-    generations: Mapping[str, int]
-    host_id: int = 0
-    ids: Mapping[str, int] = dataclasses.field(default_factory=dict)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class FleetRead:
-    """Every host's generation, the expired claims by host ``(address, owner)``, and the hosts
-    read anew (those whose generation differs from what the caller knew)."""
-
-    generations: Mapping[str, int]
-    expired: Mapping[str, tuple[tuple[str, str], ...]]
-    hosts: tuple[StoredHost, ...]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -99,96 +70,10 @@ class Holding:
     devices: tuple[HeldDevice, ...]
 
 
-# -- reading the fleet --------------------------------------------------------------------------
-
-
-#: (host name, address) -> ((row id, generation), the device, its spec tags): rows already
-#: parsed (a row deleted and inserted again has another id).
-Parsed = dict[tuple[str, str], tuple[tuple[int, int], ds.TrackedDevice, Mapping[str, Any]]]
-
-
-def read_fleet(engine: Engine, known: Mapping[str, int],
-               parsed: Parsed | None = None) -> FleetRead:
-    """Every host's generation and expired claims; the devices and cells of the hosts whose
-    generation is not ``known[hostname]``.
-
-    :param parsed: rows parsed by earlier reads, reused when their generation is the same
-        (and updated): a client reading in a loop parses only the rows that changed.
-    """
-    with Session(engine) as session:
-        # One round trip: every host, joined with its expired claims (usually none).
-        ended = (select(models.Device.host_id, models.Device.address, models.Claim.consumer_uuid)
-                 .join(models.Claim, models.Claim.device_id == models.Device.id)
-                 .where(leases.expired()).subquery())
-        found = session.execute(
-            select(models.Host.id, models.Host.hostname, models.Host.nova_host,
-                   models.Host.generation, ended.c.address, ended.c.consumer_uuid)
-            .outerjoin(ended, ended.c.host_id == models.Host.id)).all()
-        by_id: dict[int, tuple[int, str, str | None, int]] = {}
-        expired: dict[str, list[tuple[str, str]]] = {}
-        for row in found:
-            hid, name, nova, gen = int(row[0]), str(row[1]), row[2], int(row[3])
-            by_id[hid] = (hid, name, None if nova is None else str(nova), gen)
-            if row[4] is not None:
-                expired.setdefault(name, []).append((str(row[4]), str(row[5])))
-        gens = list(by_id.values())
-        changed = {hid: (name, nova, gen) for hid, name, nova, gen in gens
-                   if known.get(name) != gen}
-        hosts: list[StoredHost] = []
-        if changed:
-            hosts = _read_hosts(session, changed, {} if parsed is None else parsed)
-    return FleetRead({name: gen for _, name, _, gen in gens},
-                     {k: tuple(v) for k, v in expired.items()}, tuple(hosts))
-
-
-def _read_hosts(session: Session, changed: Mapping[int, tuple[str, str | None, int]],
-                parsed: Parsed) -> list[StoredHost]:
-    ids = list(changed)
-    table = cast(sqlalchemy.Table, models.Device.__table__)
-    numa = cast(sqlalchemy.Table, models.NumaCell.__table__)
-    rows: dict[int, list[Any]] = {i: [] for i in ids}
-    for row in session.execute(select(table).where(table.c.host_id.in_(ids))):
-        rows[row.host_id].append(row)
-    cells: dict[int, list[Any]] = {i: [] for i in ids}
-    for cell in session.execute(select(numa).where(numa.c.host_id.in_(ids))
-                                .order_by(numa.c.cell_id)):
-        cells[cell.host_id].append(cell)
-    out = []
-    for hid, (name, nova, gen) in sorted(changed.items(), key=lambda kv: kv[1][0]):
-        devices, tags = [], {}
-        for r in rows[hid]:
-            hit = parsed.get((name, r.address))
-            if hit is None or hit[0] != (r.id, r.generation):
-                hit = parsed[(name, r.address)] = (
-                    (r.id, r.generation), tracked_row(name, r),
-                    hoststate.json_object(r.spec_tags, f"{name} {r.address} spec_tags"))
-            devices.append(hit[1])
-            tags[r.address] = hit[2]
-        out.append(StoredHost(
-            name, nova, gen, tuple(hoststate.stored_cell(c) for c in cells[hid]),
-            ds.DeviceTree(devices, nova or name), tags,
-            {r.address: r.generation for r in rows[hid]}, hid,
-            {r.address: int(r.id) for r in rows[hid]}))
-    return out
-
-
-def tracked_row(hostname: str, r: Any) -> ds.TrackedDevice:
-    """A device row (ORM or Core) as the tracker's record."""
-    try:
-        status = ds.Status(r.status)
-    except ValueError:
-        raise hoststate.StoreCorrupt(reason=f"device {r.address}: status {r.status[:40]!r}") \
-            from None
-    return ds.TrackedDevice(r.address, r.dev_type, status, r.parent_addr, r.instance_uuid,
-                            r.request_id, r.vendor_id, r.product_id, r.numa_node, r.dev_id,
-                            r.label, hoststate.json_object(r.extra_info,
-                                                           f"{hostname} {r.address} extra_info"))
-
-
 # -- transactions -------------------------------------------------------------------------------
 
 
-def claim(engine: Engine, hostname: str, consumer: str, fingerprint: str,
+def claim(engine: fleetread.Bind, hostname: str, consumer: str, fingerprint: str,
           request: Mapping[str, Any], picks: Sequence[claimrules.Pick],
           expected: Mapping[str, int], *, lease_seconds: int, command: str) -> Holding:
     """Claim ``picks`` on ``hostname`` for ``consumer``, in one transaction.

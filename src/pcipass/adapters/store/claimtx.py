@@ -43,7 +43,8 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from pcipass.adapters.store import claimstore, hoststate, leases, models, queries, stmtpipe
+from pcipass.adapters.store import (claimstore, fleetread, hoststate, leases, models,
+                                    queries, stmtpipe)
 from pcipass.core import claimrules, tracker
 from pcipass.core import devicestate as ds
 
@@ -82,8 +83,8 @@ class _Stale(Exception):
         self.addresses = tuple(addresses)
 
 
-def claim(engine: Engine, hostname: str, consumer: str, fingerprint: str,
-          request: Mapping[str, Any], picks: Sequence[claimrules.Pick],
+def claim(engine: Engine | sqlalchemy.Connection, hostname: str, consumer: str,
+          fingerprint: str, request: Mapping[str, Any], picks: Sequence[claimrules.Pick],
           expected: Mapping[str, int], *, lease_seconds: int, command: str,
           expired: bool = False, host: tuple[int, str | None] | None = None,
           family: Sequence[FamilyRow] | None = None) -> Committed:
@@ -114,11 +115,15 @@ def claim(engine: Engine, hostname: str, consumer: str, fingerprint: str,
                                         "meanwhile", hint="run the command again") from exc
 
 
-def _consumer_stored(engine: Engine, consumer: str) -> bool:
+def _consumer_stored(engine: Engine | sqlalchemy.Connection, consumer: str) -> bool:
     """Whether the store holds ``consumer`` (read after a conflict, outside its transaction)."""
+    query = select(_CONSUMERS.c.consumer_uuid).where(_CONSUMERS.c.consumer_uuid == consumer)
+    if isinstance(engine, sqlalchemy.Connection):  # the caller's, its transaction rolled back
+        found = engine.execute(query).first() is not None
+        engine.rollback()
+        return found
     with engine.connect() as conn:
-        return conn.execute(select(_CONSUMERS.c.consumer_uuid)
-                            .where(_CONSUMERS.c.consumer_uuid == consumer)).first() is not None
+        return conn.execute(query).first() is not None
 
 
 def _claim(session: Session, hostname: str, consumer: str, fingerprint: str,
@@ -187,7 +192,7 @@ def _families(session: Session, hostname: str, host_id: int,
         _DEV.c.host_id == host_id, or_(
             _DEV.c.address.in_(picked), _DEV.c.address.in_(parents),
             _DEV.c.parent_addr.in_(picked), _DEV.c.parent_addr.in_(parents)))
-    return [FamilyRow(int(r.id), int(r.generation), claimstore.tracked_row(hostname, r),
+    return [FamilyRow(int(r.id), int(r.generation), fleetread.tracked_row(hostname, r),
                       hoststate.json_object(r.spec_tags, f"{hostname} {r.address} spec_tags"))
             for r in session.execute(query)]
 
@@ -203,6 +208,9 @@ def _templates(lease_seconds: int) -> dict[str, Any]:
         b = sqlalchemy.bindparam
         bump = update(_HOSTS).where(_HOSTS.c.id == b("b_host")).values(
             generation=_HOSTS.c.generation + 1, updated_at=sqlalchemy.func.now())
+        claim_row = {"device_id": b("b_device"), "consumer_uuid": b("b_consumer"),
+                     "request_id": b("b_request"), "status": b("b_status"),
+                     "lease_expires_at": leases.until(lease_seconds)}
         found = _TEMPLATES[lease_seconds] = {
             "device": update(_DEV).where(_DEV.c.id == b("b_id"),
                                          _DEV.c.generation == b("b_gen")).values(
@@ -211,11 +219,7 @@ def _templates(lease_seconds: int) -> dict[str, Any]:
             "consumer": insert(_CONSUMERS).values(
                 consumer_uuid=b("b_consumer"), hostname=b("b_hostname"),
                 fingerprint=b("b_fingerprint"), request=b("b_request")),
-            "claim": insert(_CLAIMS).values(
-                device_id=b("b_device"), consumer_uuid=b("b_consumer"),
-                request_id=b("b_request"), status=b("b_status"),
-                lease_expires_at=leases.until(lease_seconds)).returning(
-                _CLAIMS.c.lease_expires_at),
+            "claim": insert(_CLAIMS).values(claim_row).returning(_CLAIMS.c.lease_expires_at),
             "audit": insert(_AUDIT).values(
                 hostname=b("b_hostname"), address=b("b_address"), old_status=b("b_old"),
                 new_status=b("b_new"), owner=b("b_owner"), request_id=b("b_request"),
@@ -264,7 +268,7 @@ def _write(session: Session, host_id: int, hostname: str, consumer: str, fingerp
     generation = pipe.add(t["host returning" if returning else "host"], {"b_host": host_id},
                           rows=returning)
     try:
-        pipe.run()
+        pipe.run(commit=True)  # nothing follows in this transaction
     except stmtpipe.Mismatch as failed:
         raise _Stale([a for a, i in cas if i in failed.indexes]) from None
     lease_end = pipe.rows(leased[0])[0][0] if leased else session.execute(

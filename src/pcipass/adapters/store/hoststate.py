@@ -79,7 +79,9 @@ class transaction:
     a serialization failure is :class:`StoreConflict` (run it again); any other database error
     is :class:`~pcipass.adapters.store.engine.StoreUnavailable`."""
 
-    def __init__(self, engine: Engine, hostname: str) -> None:
+    def __init__(self, engine: Engine | sqlalchemy.Connection, hostname: str) -> None:
+        """:param engine: the store, or a connection to it the caller holds (its transaction
+            is this one)."""
         self.engine = engine
         self.hostname = hostname
         self.session = Session(engine)
@@ -113,7 +115,7 @@ class transaction:
             raise StoreConflict(hostname=hostname, reason=str(exc.orig).splitlines()[0],
                                 hint="run the command again") from exc
         if isinstance(exc, sqlalchemy.exc.DBAPIError):
-            raise engine_mod.StoreUnavailable(url=engine_mod.shown(engine.url),
+            raise engine_mod.StoreUnavailable(url=engine_mod.shown(engine.engine.url),
                                               reason=str(exc.orig).splitlines()[0]) from exc
 
 

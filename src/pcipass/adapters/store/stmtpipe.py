@@ -10,7 +10,8 @@ any statement does. The answers are read after :meth:`Batch.run`: each statement
 and the rows of those that return some.
 
 A statement added with ``expect=N`` (a compare-and-swap) that changes another number of rows
-ends the batch: :class:`Mismatch`, whatever the later statements met (in a pipeline they were
+ends the batch: :class:`Mismatch`, the transaction rolled back when the commit went with the
+statements (:meth:`Batch.run`), whatever the later statements met (in a pipeline they were
 sent already, and may fail because of it: an insert of a claim on a device another writer
 holds). A driver error inside the pipeline is raised as SQLAlchemy's own error class for it
 (``IntegrityError``, ``OperationalError``...), so callers tell errors apart as for any
@@ -47,6 +48,9 @@ class Batch:
         dialect = self.connection.dialect
         #: The database returns the rows an UPDATE changed (PostgreSQL, SQLite; not MariaDB).
         self.update_returning = bool(dialect.update_returning)
+        driver = self.connection.connection.driver_connection
+        #: The statements go in one psycopg pipeline: every one is sent before any answer.
+        self.pipelined = dialect.driver == "psycopg" and hasattr(driver, "pipeline")
         self._items: list[tuple[Any, Mapping[str, Any], bool, int | None]] = []
         self._counts: list[int] = []
         self._rows: list[list[Any]] = []
@@ -61,14 +65,17 @@ class Batch:
         self._items.append((template, dict(params or {}), rows, expect))
         return len(self._items) - 1
 
-    def run(self) -> None:
+    def run(self, *, commit: bool = False) -> None:
         """Run every queued statement, in order.
 
+        :param commit: in a pipeline, the commit goes with the statements (one round trip
+            for the whole transaction): each statement added with ``expect`` then checks its
+            own row count on the server, failing the transaction when it differs, since the
+            client sees the counts only after the commit. Elsewhere the caller commits.
         :raises Mismatch: see the module docstring.
         """
-        driver = self.connection.connection.driver_connection
-        if self.connection.dialect.driver == "psycopg" and hasattr(driver, "pipeline"):
-            self._pipelined(driver)
+        if self.pipelined:
+            self._pipelined(self.connection.connection.driver_connection, commit)
             return
         for template, params, keep, expect in self._items:
             result = self.session.execute(template, params)
@@ -89,31 +96,60 @@ class Batch:
         """Rows statement ``index`` returned (empty unless it was added with ``rows=True``)."""
         return self._rows[index]
 
-    def _pipelined(self, driver: Any) -> None:
+    def _pipelined(self, driver: Any, commit: bool) -> None:
         import psycopg  # the driver the dialect runs: already imported
 
         dialect = self.connection.dialect
         cursors = []
+        checked = {i for i, item in enumerate(self._items) if commit and item[3] is not None}
         try:
             with driver.pipeline():
-                for template, given, _keep, _expect in self._items:
+                for i, (template, given, _keep, expect) in enumerate(self._items):
+                    if expect is not None and i in checked:
+                        template = _checked(template, expect)
                     compiled = _compile(template, dialect)
                     cursor = driver.cursor()
                     cursor.execute(str(compiled), compiled.construct_params(given))
                     cursors.append(cursor)
+                if commit:
+                    driver.commit()
         except psycopg.Error as exc:
-            # The statements answered before the failing one have their counts.
-            self._counts = [c.rowcount for c in cursors]
-            if self._mismatched():
-                raise Mismatch(self._mismatched()) from exc
+            # The statements answered before the failing one have their counts; a checked
+            # statement reports one row when its count held.
+            self._counts = [1 if i in checked and c.rowcount == 1 else
+                            -1 if i in checked else c.rowcount for i, c in enumerate(cursors)]
+            if exc.sqlstate == _COUNT_FAILED or self._mismatched():
+                raise Mismatch(self._mismatched()[:1]) from exc
             raise sqlalchemy.exc.DBAPIError.instance(
                 "(a pipeline of statements)", {}, exc, psycopg.Error) from exc
-        for cursor, item in zip(cursors, self._items):
-            self._counts.append(cursor.rowcount)
+        for i, (cursor, item) in enumerate(zip(cursors, self._items)):
+            expect = item[3]
+            self._counts.append(expect if expect is not None and i in checked
+                                else cursor.rowcount)
             self._rows.append(list(cursor.fetchall()) if item[2] else [])
             cursor.close()
         if self._mismatched():
             raise Mismatch(self._mismatched())
+
+
+#: PostgreSQL's division_by_zero: how a checked statement fails (:func:`_checked`).
+_COUNT_FAILED = "22012"
+#: (template id, expected count) -> the checked statement.
+_CHECKED: dict[tuple[int, int], tuple[Any, Any]] = {}
+
+
+def _checked(template: Any, expect: int) -> Any:
+    """``template`` (an UPDATE or DELETE) run in a CTE whose SELECT divides by zero unless it
+    changed ``expect`` rows: the statement, and so the transaction, fails on the server.
+    (The divisor depends on the count, so PostgreSQL cannot fold it ahead of time.)"""
+    key = (id(template), expect)
+    found = _CHECKED.get(key)
+    if found is None or found[0] is not template:
+        changed = template.returning(sqlalchemy.literal_column("1")).cte("changed")
+        divisor = sqlalchemy.case((sqlalchemy.func.count() == expect, 1), else_=0)
+        found = _CHECKED[key] = (template, sqlalchemy.select(
+            sqlalchemy.literal_column("1") / divisor).select_from(changed))
+    return found[1]
 
 
 def _compile(template: Any, dialect: Any) -> Compiled:
