@@ -41,3 +41,34 @@ def test_default_option_names_are_novas(nova_oracle: Any) -> None:
                 if (getattr(group, "name", group) or "DEFAULT") == "DEFAULT":
                     names |= {o.dest for o in opts}
     assert novaopts.NOVA_DEFAULT_OPTS == names
+
+
+def test_the_options_read_have_novas_types_defaults_and_bounds(nova_oracle: Any) -> None:
+    """Each option pcipass registers to read nova.conf is registered as Nova registers it:
+    same type, default and bounds, so a value means to pcipass what it means to Nova.
+    ``[DEFAULT] host`` is the one exception: Nova's default is the machine's hostname, which
+    pcipass reads as "not set"; ``pci_passthrough_devices`` (the 2013 design's) is not Nova's
+    any more."""
+    from oslo_config import cfg
+
+    ours = cfg.ConfigOpts()
+    novaopts.register(ours)
+    compared = 0
+    for group, opts in ours._groups.items():
+        for name, info in opts._opts.items():
+            mine, theirs = info["opt"], nova_oracle.conf._groups[group]._opts[name]["opt"]
+            assert type(mine.type) is type(theirs.type), (group, name)
+            assert getattr(mine.type, "min", None) == getattr(theirs.type, "min", None), name
+            assert getattr(mine.type, "max", None) == getattr(theirs.type, "max", None), name
+            assert mine.default == theirs.default, (group, name)
+            compared += 1
+    for name, info in ours._opts.items():  # [DEFAULT]
+        if name == "pci_passthrough_devices":  # the 2013 design's option: Nova 34 has none
+            assert name not in nova_oracle.conf._opts
+            continue
+        mine, theirs = info["opt"], nova_oracle.conf._opts[name]["opt"]
+        assert type(mine.type) is type(theirs.type), name
+        if name != "host":
+            assert mine.default == theirs.default, name
+        compared += 1
+    assert compared >= 14  # host_subset_size among them

@@ -358,3 +358,31 @@ def test_the_candidates_are_in_the_rankings_order(ready: Store, tmp_path: Path) 
         ranked = [v.name for v in fleet.ranking(question).hosts if v.fits]
         assert [v.name for v in fleet.candidates(question, 99)] == ranked, name
         assert len(ranked) >= 2
+
+
+def test_the_controllers_host_subset_size_spreads_claims_over_that_many_best_hosts(
+        ready: Store, tmp_path: Path) -> None:
+    """``[filter_scheduler] host_subset_size = 3`` in ``--nova-conf``: each claim lands on one
+    of the 3 best hosts at random (Nova's _get_sorted_hosts), never outside them; without it,
+    Nova's default 1 always takes the best. Six equal hosts rank by name, each claim is freed
+    before the next, so the best three are always cmp-000..002."""
+    from pcipass.services import claimrequest, claims
+
+    claimfleet.build(ready.engine, 6, 1, 3)
+    files = claimfleet.write_request_files(tmp_path)
+    spread = tmp_path / "spread.conf"
+    spread.write_text(files["nova.conf"].read_text()
+                      + "[filter_scheduler]\nhost_subset_size = 3\n")
+    landed: dict[int, set[str]] = {}
+    for size, conf in ((3, spread), (1, files["nova.conf"])):
+        prepared = claimrequest.prepare(files["vf1"], nova_conf=[conf])
+        assert prepared.host_subset_size == size
+        landed[size] = set()
+        for n in range(24):
+            consumer = str(uuid.UUID(int=size * 1000 + n + 1))
+            landed[size].add(claims.claim(ready.engine, prepared, consumer).hostname)
+            claims.free(ready.engine, consumer)
+    # 24 draws among three hosts all land on one with probability 3 * 3**-24.
+    assert len(landed[3]) >= 2 and landed[3] <= {"cmp-000", "cmp-001", "cmp-002"}
+    assert landed[1] == {"cmp-000"}
+    claimfleet.check_invariants(ready.engine, 6 * 4)

@@ -312,6 +312,8 @@ def test_unreadable_file(tmp_path: Path) -> None:
     ("pci_weight_multiplier", "[filter_scheduler]\npci_weight_multiplier = -1\n", 2, "-1"),
     ("pci_weight_multiplier", "[filter_scheduler]\npci_weight_multiplier = heavy\n", 2, "heavy"),
     ("host", "[DEFAULT]\nhost = not a host!\n", 2, "not a host!"),
+    ("host_subset_size", "[filter_scheduler]\nhost_subset_size = 0\n", 2, "0"),
+    ("host_subset_size", "[filter_scheduler]\nhost_subset_size = 2.5\n", 2, "2.5"),
 ])
 def test_value_type_errors_are_problems_at_the_line(tmp_path: Path, option: str, text: str,
                                                     line: int, needle: str) -> None:
@@ -490,3 +492,13 @@ def test_permission_denied_is_a_problem(tmp_path: Path, monkeypatch: pytest.Monk
     nova = novaconf.read_nova_conf([path])
     assert [(p.code, p.file) for p in nova.problems] == [
         ("ConfigFilesPermissionDeniedError", str(path))]
+
+
+def test_host_subset_size_reads_as_nova_reads_it(tmp_path: Path) -> None:
+    """Nova's [filter_scheduler] host_subset_size: an integer >= 1, default 1."""
+    path = write(tmp_path, "sched.conf", "[filter_scheduler]\nhost_subset_size = 4\n")
+    assert novaconf.read_nova_conf([path]).host_subset_size == 4
+    assert oslo_values([path], "filter_scheduler", "host_subset_size") == 4
+    empty = write(tmp_path, "empty.conf", "[filter_scheduler]\n")
+    assert novaconf.read_nova_conf([empty]).host_subset_size == 1
+    assert oslo_values([empty], "filter_scheduler", "host_subset_size") == 1

@@ -51,6 +51,7 @@ OPTS: tuple[Opt, ...] = (
     Opt("pci_in_placement", "filter_scheduler", "pci_in_placement"),
     Opt("enabled_filters", "filter_scheduler", "enabled_filters"),
     Opt("pci_weight_multiplier", "filter_scheduler", "pci_weight_multiplier"),
+    Opt("host_subset_size", "filter_scheduler", "host_subset_size"),
     Opt("available_filters", "filter_scheduler", "available_filters", multi=True),
     Opt("weight_classes", "filter_scheduler", "weight_classes"),
     Opt("cpu_dedicated_set", "compute", "cpu_dedicated_set"),
@@ -127,6 +128,7 @@ def register(conf: cfg.ConfigOpts) -> None:
         cfg.ListOpt("enabled_filters", default=list(config.DEFAULT_ENABLED_FILTERS)),
         cfg.FloatOpt("pci_weight_multiplier", default=config.DEFAULT_PCI_WEIGHT_MULTIPLIER,
                      min=0.0),
+        cfg.IntOpt("host_subset_size", default=1, min=1),
         cfg.MultiStrOpt("available_filters", default=[config.DEFAULT_AVAILABLE_FILTERS]),
         cfg.ListOpt("weight_classes", default=[config.DEFAULT_WEIGHT_CLASSES]),
     ], group="filter_scheduler")
@@ -203,6 +205,7 @@ def default_value(opt: Opt) -> Any:
                 "report_in_placement": False, "pci_in_placement": False,
                 "enabled_filters": list(config.DEFAULT_ENABLED_FILTERS),
                 "pci_weight_multiplier": config.DEFAULT_PCI_WEIGHT_MULTIPLIER,
+                "host_subset_size": 1,
                 "available_filters": [], "weight_classes": [config.DEFAULT_WEIGHT_CLASSES]}
     return defaults.get(opt.field)
 
@@ -212,5 +215,6 @@ VALUE_HINTS = {
     "report_in_placement": "use True or False",
     "pci_in_placement": "use True or False",
     "pci_weight_multiplier": "use a number >= 0.0",
+    "host_subset_size": "use a whole number >= 1",
     "host": "use a hostname, FQDN or IP address",
 }

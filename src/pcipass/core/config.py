@@ -78,6 +78,8 @@ class NovaConfig:
     enabled_filters: list[str] = dataclasses.field(
         default_factory=lambda: list(DEFAULT_ENABLED_FILTERS))
     pci_weight_multiplier: float = DEFAULT_PCI_WEIGHT_MULTIPLIER
+    # [filter_scheduler] host_subset_size: the host is picked at random among this many best.
+    host_subset_size: int = 1
     # Each value where it was written; none: Nova's default (DEFAULT_AVAILABLE_FILTERS).
     available_filters: list[OptionValue] = dataclasses.field(default_factory=list)
     weight_classes: list[str] = dataclasses.field(default_factory=lambda: [DEFAULT_WEIGHT_CLASSES])

@@ -52,6 +52,8 @@ class Prepared:
     question: Question
     ports: tuple[PortWire, ...]
     doc: Mapping[str, Any]
+    #: The controller's ``[filter_scheduler] host_subset_size`` (Nova's default: 1).
+    host_subset_size: int = 1
 
     @property
     def fingerprint(self) -> str:
@@ -128,4 +130,4 @@ def prepare(flavor: str | Path, *, ports: Sequence[str] = (), nova_conf: Sequenc
     question = Question(tuple(reqs), shape, pinned,
                         float(multiplier if multiplier is not None else 1.0),
                         claimrules.fingerprint(doc))
-    return Prepared(fl.name, question, wires, doc)
+    return Prepared(fl.name, question, wires, doc, controller.nova.host_subset_size)

@@ -87,7 +87,7 @@ class ConsumerReport:
 
 def claim(engine: Engine, prepared: claimrequest.Prepared, consumer: str, *,
           lease_seconds: int = leases.DEFAULT_SECONDS,
-          fleet: storefleet.StoreFleet | None = None, host_subset_size: int = 1,
+          fleet: storefleet.StoreFleet | None = None, host_subset_size: int | None = None,
           sleep: Callable[[float], None] = time.sleep) -> ClaimReport:
     """Schedule and claim for ``consumer`` (see the module docstring).
 
@@ -95,12 +95,14 @@ def claim(engine: Engine, prepared: claimrequest.Prepared, consumer: str, *,
     :param host_subset_size: Nova's ``[filter_scheduler] host_subset_size``: the host is picked
         at random among this many best hosts (1, Nova's default: the best one), which "reduces
         the chance that multiple scheduler processes handling similar requests will select the
-        same host".
+        same host". None: the controller's, from the request's ``--nova-conf``.
     :raises NoHostFits: no stored host fits.
     :raises claimrules.ConsumerConflict: the consumer holds devices for another request.
     :raises ClaimContended: :data:`MAX_ATTEMPTS` rounds met other writers.
     """
     fleet = fleet if fleet is not None else storefleet.StoreFleet(engine)
+    if host_subset_size is None:
+        host_subset_size = prepared.host_subset_size
     notes: list[str] = []
     last = ""
     # One connection for the whole claim: its reads and its transaction (one checkout).

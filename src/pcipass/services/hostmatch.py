@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 #: The [filter_scheduler] options a controller config overrides.
 CONTROLLER_OPTIONS = ("pci_in_placement", "enabled_filters", "pci_weight_multiplier", "available_filters",
-                      "weight_classes")
+                      "weight_classes", "host_subset_size")
 
 
 @dataclasses.dataclass
