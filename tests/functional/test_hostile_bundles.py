@@ -54,13 +54,14 @@ def snapshot(directory: Path) -> dict[str, tuple[int, int]]:
 # -- CVE-2025-4517: long names and symlinks past PATH_MAX, then a hard link through them ------
 
 
-def _path_max_attack(tar: tarfile.TarFile, target: str) -> None:
+def _path_max_attack(tar: tarfile.TarFile, target: str, *, hard_link: bool = True) -> None:
     """The published shape of the attack on tarfile's "data" filter.
 
     Sixteen directories with 247-character names, each shadowed by a one-letter
     symlink to it; a link whose resolved path passes PATH_MAX, so realpath()
     stops checking; an ``escape`` link through it that climbs to ``target``'s
-    directory; then a hard link through ``escape`` and a file written to it.
+    directory; then a hard link through ``escape`` (left out with ``hard_link=False``) and a
+    file written to it.
     """
     long_name = "d" * 247
     letters = "abcdefghijklmnop"
@@ -73,7 +74,8 @@ def _path_max_attack(tar: tarfile.TarFile, target: str) -> None:
     member(tar, deep_link, kind=tarfile.SYMTYPE, linkname="../" * len(letters))
     climb = "../" * (len(Path(target).parts) + 8)
     member(tar, "escape", kind=tarfile.SYMTYPE, linkname=f"{deep_link}/{climb}")
-    member(tar, "flaglink", kind=tarfile.LNKTYPE, linkname=f"escape{target}")
+    if hard_link:
+        member(tar, "flaglink", kind=tarfile.LNKTYPE, linkname=f"escape{target}")
     member(tar, "flaglink", b"overwritten by the bundle\n")
     member(tar, "escape-new", kind=tarfile.SYMTYPE, linkname=f"escape{os.path.dirname(target)}")
     member(tar, "escape-new/created-by-the-bundle", b"new file\n")
@@ -86,16 +88,23 @@ def test_path_max_link_chain_writes_nothing_anywhere(tmp_path: Path) -> None:
     archive = tmp_path / "attack.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         _path_max_attack(tar, str(victim))
+    links_only = tmp_path / "links-only.tar.gz"
+    with tarfile.open(links_only, "w:gz") as tar:
+        _path_max_attack(tar, str(victim), hard_link=False)
     before = snapshot(tmp_path)
     tmp_before = set(os.listdir(os.environ.get("TMPDIR", "/tmp")))
 
-    with roots.open_root(archive) as root:
+    # The hard link names a path through a link: it names no earlier member, so the bundle is
+    # invalid input, refused whole.
+    with pytest.raises(hostroot.HostRootInvalid) as refused:
+        roots.open_root(archive)
+    assert refused.value.message == (
+        f"Invalid host root {archive}: bundle member flaglink: hard link to escape{victim}, "
+        "which is not an earlier member")
+    with roots.open_root(links_only) as root:
         warnings = "\n".join(root.warnings)
         # The one-letter names are links, so nothing can be placed under them.
         assert "is not a directory in the bundle; skipped" in warnings
-        # The hard link names a path through a link: it names no earlier member.
-        assert f"bundle member flaglink: hard link to escape{victim}, which is not an earlier " \
-               "member; skipped" in warnings
         # Through the jail, the escape link leads nowhere outside.
         assert root.read_text(f"escape{victim}", []) is None
         jail: list[str] = []
@@ -125,18 +134,19 @@ def test_no_module_extracts_an_archive_to_disk() -> None:
     assert len(list(src.rglob("*.py"))) > 100  # the walk saw the package
 
 
-def test_path_max_attack_through_the_cli_is_a_clean_scan(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["scan", "doctor"])
+def test_path_max_attack_through_the_cli_is_refused_as_invalid(tmp_path: Path, command: str) -> None:
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me\n")
     archive = tmp_path / "attack.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         member(tar, "sys/bus/pci/devices", kind=tarfile.DIRTYPE)  # it passes for a host root
         _path_max_attack(tar, str(victim))
-    result = run_cli(["scan", "--host", str(archive), "-f", "json"])
-    assert result.code == 0, result.err
-    host = result.json()["hosts"][0]
-    assert host["devices"] == []
-    assert any("hard link to escape" in w for w in host["warnings"])
+    result = run_cli([command, "--host", str(archive), "-f", "json"])
+    assert result.code == 2, result.err
+    assert result.out == ""
+    assert (f"pcipass {command}: Invalid host root {archive}: bundle member flaglink: hard link "
+            f"to escape{victim}, which is not an earlier member") in result.err
     assert victim.read_text() == "keep me\n"
 
 
@@ -147,6 +157,11 @@ def test_the_attack_alone_is_not_a_host_root(tmp_path: Path) -> None:
     with tarfile.open(archive, "w:gz") as tar:
         _path_max_attack(tar, str(victim))
     result = run_cli(["scan", "--host", str(archive), "-f", "json"])
+    assert result.code == 2 and "bundle member flaglink: hard link to escape" in result.err
+    links_only = tmp_path / "links-only.tar.gz"
+    with tarfile.open(links_only, "w:gz") as tar:
+        _path_max_attack(tar, str(victim), hard_link=False)
+    result = run_cli(["scan", "--host", str(links_only), "-f", "json"])
     assert result.code == 2 and "not a host root: it has no sys/bus/pci" in result.err
     assert victim.read_text() == "keep me\n"
 
@@ -165,20 +180,18 @@ def test_links_that_climb_out_directly_or_through_a_chain_are_never_followed(tmp
         member(tar, "h/b", kind=tarfile.SYMTYPE, linkname="sys/c/..")
         member(tar, "h/sys/c", kind=tarfile.SYMTYPE, linkname="../..")
         member(tar, "h/chain", kind=tarfile.SYMTYPE, linkname="sys/a/etc/passwd")
-        member(tar, "h/hard-up", kind=tarfile.LNKTYPE, linkname="../etc/passwd")
-        member(tar, "h/hard-abs", kind=tarfile.LNKTYPE, linkname="/etc/passwd")
-        member(tar, "h/hard-missing", kind=tarfile.LNKTYPE, linkname="h/not-there")
+        member(tar, "h/hard-skipped", kind=tarfile.LNKTYPE, linkname="h/absolute")
         member(tar, "h/hard-dir", kind=tarfile.LNKTYPE, linkname="h/sys")
         member(tar, "h/hard-ok", kind=tarfile.LNKTYPE, linkname="h/etc/hostname")
     with roots.open_root(archive) as root:
+        # A symlink out of the bundle is evidence read around (real roots hold absolute
+        # links), and so is a hard link whose target was itself skipped, or is a directory.
         assert root.warnings == [
             "bundle member h/direct: symlink to ../../../etc/passwd leads outside the bundle; "
             "skipped",
             "bundle member h/absolute: symlink to /etc/passwd leads outside the bundle; skipped",
-            "bundle member h/hard-up: hard link to ../etc/passwd, outside the bundle; skipped",
-            "bundle member h/hard-abs: hard link to /etc/passwd, outside the bundle; skipped",
-            "bundle member h/hard-missing: hard link to h/not-there, which is not an earlier "
-            "member; skipped",
+            "bundle member h/hard-skipped: hard link to h/absolute, a member skipped above; "
+            "skipped",
             "bundle member h/hard-dir: hard link to the directory h/sys; skipped",
         ]
         warnings: list[str] = []
@@ -186,17 +199,51 @@ def test_links_that_climb_out_directly_or_through_a_chain_are_never_followed(tmp
         # The message names the link in the chain that leaves the root: sys/c -> ../..
         assert warnings == ["chain: symlink to ../.. leads outside the host root; not followed"]
         assert root.read_text("hard-ok") == "h"
+        assert root.read_text("hard-skipped", []) is None
 
 
-def test_a_hard_link_to_a_missing_member_is_a_warning_not_a_crash(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("target", "why"), [
+    ("../etc/passwd", "outside the bundle"),
+    ("/etc/passwd", "outside the bundle"),
+    ("h/../../etc/passwd", "outside the bundle"),
+    ("h/missing", "which is not an earlier member"),
+])
+def test_a_hard_link_out_of_the_bundle_or_to_no_member_makes_it_invalid(tmp_path: Path, target: str,
+                                                                        why: str) -> None:
+    """tar cannot unpack such a link either (tarfile raised KeyError: exit 255, issue 9 point 2):
+    the bundle is invalid input, exit 2 on every command that reads it, naming the member and
+    its target; nothing of it is read."""
+    archive = tmp_path / "h.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        member(tar, "h/sys/bus/pci/devices", kind=tarfile.DIRTYPE)
+        member(tar, "h/etc/hostname", b"h\n")
+        member(tar, "h/proc/cmdline", kind=tarfile.LNKTYPE, linkname=target)
+    expected = (f"Invalid host root {archive}: bundle member h/proc/cmdline: hard link to "
+                f"{target}, {why}")
+    with pytest.raises(hostroot.HostRootInvalid) as refused:
+        roots.open_root(archive)
+    assert refused.value.message == expected
+    assert refused.value.hint == ("the bundle is corrupt or was packed by hand: pack the host "
+                                  "root again with tar czf")
+    for command in (["scan"], ["doctor"], ["placement", "show"]):
+        result = run_cli([*command, "--host", str(archive), "-f", "json"])
+        assert result.code == 2, (command, result.err)
+        assert result.out == ""
+        assert f"pcipass {' '.join(command)}: {expected}" in result.err
+
+
+def test_a_hard_link_to_a_missing_member_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    """The issue's repro (KeyError in tarfile, exit 255): exit 2 and one line naming it."""
     archive = tmp_path / "h.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         member(tar, "h/sys/bus/pci/devices", kind=tarfile.DIRTYPE)
         member(tar, "h/proc/cmdline", kind=tarfile.LNKTYPE, linkname="h/missing")
     result = run_cli(["scan", "--host", str(archive), "-f", "json"])
-    assert result.code == 0, result.err
-    assert ("bundle member h/proc/cmdline: hard link to h/missing, which is not an earlier "
-            "member; skipped") in result.json()["hosts"][0]["warnings"]
+    assert result.code == 2, result.err
+    assert result.err.splitlines() == [
+        f"pcipass scan: Invalid host root {archive}: bundle member h/proc/cmdline: hard link to "
+        "h/missing, which is not an earlier member",
+        "  fix: the bundle is corrupt or was packed by hand: pack the host root again with tar czf"]
 
 
 # -- device nodes are never read as files ------------------------------------------------------
@@ -420,13 +467,29 @@ def test_non_utf8_member_names_are_kept_as_escapes(tmp_path: Path) -> None:
         assert root.read_text("etc/nova/nova.conf.d/bad\udcff.conf") == "[pci]"
 
 
-@pytest.mark.parametrize("text", ["[" * 100_000, '{"hostname": ' + "9" * 5000 + "}"])
-def test_a_hostile_manifest_is_a_warning(tmp_path: Path, text: str) -> None:
+@pytest.mark.parametrize(("text", "why"), [
+    ("[" * 100_000, "nested 100000 levels deep (at most 200)"),
+    ('{"hostname": ' + "9" * 5000 + "}", "an integer of 5000 digits (at most 4300)"),
+])
+def test_a_hostile_manifest_is_an_error(tmp_path: Path, text: str, why: str) -> None:
+    """Beyond the JSON bounds (a RecursionError or ValueError once: exit 255, issue 9 point 2),
+    manifest.json makes the bundle invalid: exit 2 naming the file and the bound. (Malformed
+    JSON is only a warning: test_hostroot.test_malformed_manifest_is_a_warning_not_a_crash.)"""
     archive = tmp_path / "h.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
+        member(tar, "h/sys/bus/pci/devices", kind=tarfile.DIRTYPE)
         member(tar, "h/manifest.json", text.encode())
-    with roots.open_root(archive) as root:
-        assert root.name == "h"
-        assert len(root.warnings) == 1
-        assert root.warnings[0].startswith("manifest.json: not valid JSON (")
-        assert root.warnings[0].endswith("); ignored")
+    expected = f"Invalid host root {archive}: manifest.json: {why}"
+    held = bundle.budget()._local
+    with pytest.raises(hostroot.HostRootInvalid) as refused:
+        roots.open_root(archive)
+    assert refused.value.message == expected
+    assert bundle.budget()._local == held  # the refused bundle's memory is given back
+    for command in ("scan", "doctor"):
+        result = run_cli([command, "--host", str(archive), "-f", "json"])
+        assert result.code == 2, result.err
+        assert f"pcipass {command}: {expected}" in result.err
+    unpack_trusted(archive, tmp_path)  # the same file in a host-root directory
+    result = run_cli(["scan", "--host", str(tmp_path / "h"), "-f", "json"])
+    assert result.code == 2
+    assert f"pcipass scan: Invalid host root {tmp_path / 'h'}: manifest.json: {why}" in result.err

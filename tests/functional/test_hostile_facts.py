@@ -5,7 +5,8 @@ gives it the minimal hostile change: a file of empty lists, a file written for
 another host, a device the host does not have, a host root without a PCI bus
 directory, a shell command in an address. Each is refused with one warning
 that names facts.json and the reason, and the scan's devices are then those of
-a ``--no-facts-cache`` run. The doctor's fixes quote every value they carry, so
+a ``--no-facts-cache`` run. A file beyond the bounds (bytes, values, depth, an
+integer of thousands of digits) is not evidence but invalid input: exit 2. The doctor's fixes quote every value they carry, so
 even a hostile value that reached them from any source stays one shell word.
 """
 
@@ -25,14 +26,14 @@ import pytest
 from test_doctor_hosts import FLAVOR, PROFILE, Host, healthy
 
 from pcipass import fakehost
-from pcipass.adapters import factscache, roots, sysfs
+from pcipass.adapters import factscache, hostroot, roots, sysfs
 from pcipass.core import model
 from pcipass.doctor import mapping
 from pcipass.doctor import model as dm
 from pcipass.doctor.checks import driver, kernel, spec
 from pcipass.services import scan
 from pcipass.services.jsonview import to_json
-from support import unpack_trusted
+from support import run_cli, unpack_trusted
 
 HOSTILE = "0000:01:00.0;touch${IFS}pwned;#"
 HOSTILE_FLAVOR = "nfv;touch${IFS}pwned;#"
@@ -86,7 +87,27 @@ def _devices(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return list(doc["sysfs"]["devices"])
 
 
-# -- point 4: memory, bounded ------------------------------------------------------------------
+# -- point 4: memory, bounded; point 2: no crash ------------------------------------------------
+
+
+HINT = f"remove {factscache.FILE}, or scan with --no-facts-cache; --save-facts writes it afresh"
+
+
+def assert_invalid(root: Path, why: str) -> None:
+    """A facts.json beyond a bound (a crash once, or a memory bomb) is invalid input, not
+    evidence read around: every command that reads the root stops with exit 2 and one error
+    naming the root, facts.json and the bound; ``--no-facts-cache`` reads sysfs past it."""
+    expected = f"Invalid host root {root}: {factscache.FILE}: {why}"
+    with pytest.raises(hostroot.HostRootInvalid) as refused:
+        scan.scan_hosts([root])
+    assert refused.value.message.startswith(expected), refused.value.message
+    assert refused.value.hint == HINT
+    for command in ("scan", "doctor"):
+        result = run_cli([command, "--host", str(root), "-f", "json"])
+        assert result.code == 2, result.err
+        assert result.out == ""
+        assert f"pcipass {command}: {expected}" in result.err
+    assert _fresh(root)["facts_from"] == scan.FROM_SYSFS
 
 
 def test_a_file_of_empty_lists_over_the_value_bound_is_refused_before_it_is_parsed(fake: Path) -> None:
@@ -94,18 +115,28 @@ def test_a_file_of_empty_lists_over_the_value_bound_is_refused_before_it_is_pars
     data = b"[" + b"[]," * (n - 1) + b"[]]"
     assert len(data) < factscache.MAX_BYTES  # the byte cap alone would let it through
     (fake / factscache.FILE).write_bytes(data)
-    assert_refused(fake, f"over the bound for {factscache.FILE}: more than {factscache.MAX_ITEMS:,} values")
+    assert_invalid(fake, f"over the bound for {factscache.FILE}: more than "
+                         f"{factscache.MAX_ITEMS:,} values")
 
 
 def test_deep_nesting_is_refused(fake: Path) -> None:
-    (fake / factscache.FILE).write_bytes(b"[" * 100_000)
-    assert_refused(fake, f"over the bound for {factscache.FILE}: nested too deeply")
+    (fake / factscache.FILE).write_bytes(b"[" * 100_000)  # a RecursionError once (exit 255)
+    assert_invalid(fake, f"over the bound for {factscache.FILE}: nested too deeply")
+
+
+def test_an_integer_of_thousands_of_digits_is_refused(fake: Path) -> None:
+    _edit(fake, lambda doc: doc.update(version="BIG"))  # int() raised ValueError: exit 255 once
+    path = fake / factscache.FILE
+    path.write_text(path.read_text().replace('"BIG"', "9" * 5000, 1))
+    assert_invalid(fake, f"over the bound for {factscache.FILE}: an integer of 5000 digits "
+                         "(at most 4300)")
 
 
 def test_a_file_over_the_byte_cap_is_refused_unread(fake: Path) -> None:
     with open(fake / factscache.FILE, "wb") as handle:
         handle.truncate(factscache.MAX_BYTES + 1)
-    assert_refused(fake, f"larger than {factscache.MAX_BYTES >> 20} MiB, the bound for {factscache.FILE}")
+    assert_invalid(fake, f"larger than {factscache.MAX_BYTES >> 20} MiB, the bound for "
+                         f"{factscache.FILE}")
 
 
 def test_the_bounds_hold_memory_small(fake: Path) -> None:

@@ -14,8 +14,10 @@ each member becomes a node of an in-memory tree keyed by its cleaned name:
   out of the archive lexically, are dropped with a warning, and every other
   link is resolved later by :class:`pcipass.adapters.treeroot.TreeRoot` with
   the same jail as a directory root;
-* a hard link names an earlier member; it shares that member's node, and a
-  missing, climbing or directory target is skipped;
+* a hard link names an earlier member; it shares that member's node. A target
+  that is no member at all, or climbs out of the archive, makes the bundle
+  invalid (tar itself cannot unpack it); a target that was itself skipped, or
+  is a directory, skips the link with a warning;
 * device nodes and FIFOs become "not a regular file" entries, never data.
 
 Bounds: the member count, the declared unpacked size (checked from the
@@ -205,9 +207,16 @@ class _Loader:
         self.tree = Tree({ROOT: Node(DIR, children={})}, ROOT, [], 0, budget())
         self._rel_of: str | None = None
         self._rel: str | None = None
+        self._skipped: set[str | None] = set()  # names of members skipped with a warning
 
     def warn(self, name: str, why: str) -> None:
         self.tree.warnings.append(f"bundle member {name}: {why}; skipped")
+        self._skipped.add(_clean(name))
+
+    def invalid(self, name: str, why: str) -> HostRootInvalid:
+        return HostRootInvalid(path=self.path, reason=f"bundle member {name}: {why}",
+                               hint="the bundle is corrupt or was packed by hand: pack the "
+                                    "host root again with tar czf")
 
     def keep(self, member: tarstream.Member) -> int:
         """How many bytes of a regular member's data to keep (asked before any is read):
@@ -259,13 +268,15 @@ class _Loader:
         if member.islnk():
             source = _clean(member.linkname)
             if not source:
-                self.warn(member.name, f"hard link to {member.linkname}, outside the bundle")
-                return None
+                raise self.invalid(member.name, f"hard link to {member.linkname}, outside the "
+                                                "bundle")
             found = self.tree.nodes.get(f"{ROOT}/{source}")
-            if found is None:
-                self.warn(member.name, f"hard link to {member.linkname}, which is not an "
-                                       "earlier member")
+            if found is None and source in self._skipped:
+                self.warn(member.name, f"hard link to {member.linkname}, a member skipped above")
                 return None
+            if found is None:
+                raise self.invalid(member.name, f"hard link to {member.linkname}, which is not "
+                                                "an earlier member")
             if found.kind == DIR:
                 self.warn(member.name, f"hard link to the directory {member.linkname}")
                 return None

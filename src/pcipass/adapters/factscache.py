@@ -9,7 +9,10 @@ when all of these hold, and otherwise reads sysfs as usual, with one warning
 that names ``facts.json`` and why:
 
 * it is at most :data:`MAX_BYTES` long and holds at most :data:`MAX_ITEMS`
-  JSON values (bounds on the objects parsed, not only on the bytes read);
+  JSON values (bounds on the objects parsed, not only on the bytes read),
+  nested and with integers within :mod:`~pcipass.core.jsontext`'s bounds: a
+  file beyond a bound is not evidence but invalid input, and the scan stops
+  with :class:`~pcipass.adapters.hostroot.HostRootInvalid` naming it (exit 2);
 * ``schema`` is :data:`SCHEMA` and ``version`` is this pcipass's version;
 * ``hostname`` is the root's host name (a file written for another host with
   the same PCI addresses is not this host's);
@@ -81,6 +84,8 @@ def load(root: hostroot.HostRoot, warnings: list[str]) -> CachedFacts | None:
     """The root's cached facts when ``facts.json`` is there and usable, else None.
 
     A file that is present but unusable adds one warning naming it and why.
+
+    :raises hostroot.HostRootInvalid: the file is over a bound (bytes, values, depth, digits).
     """
     if root.live:
         return None  # the live host's facts are always read fresh
@@ -97,12 +102,12 @@ def load(root: hostroot.HostRoot, warnings: list[str]) -> CachedFacts | None:
 
 def _read(data: bytes, root: hostroot.HostRoot) -> CachedFacts:
     if len(data) > MAX_BYTES:
-        raise FieldError("", f"larger than {MAX_BYTES >> 20} MiB, the bound for {FILE}")
+        raise _invalid(root, f"larger than {MAX_BYTES >> 20} MiB, the bound for {FILE}")
     try:
         doc = jsontext.loads(data, max_depth=None, max_items=MAX_ITEMS)
     except jsontext.JsonTooComplex as exc:
-        raise FieldError("", f"over the bound for {FILE}: {exc} (a host of 10,000 PCI functions "
-                       "needs about 265,000 values)") from None
+        raise _invalid(root, f"over the bound for {FILE}: {exc} (a host of 10,000 PCI "
+                             "functions needs about 265,000 values)") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise FieldError("", f"not valid JSON ({exc})") from None
     why = _mismatch(doc, root)
@@ -114,6 +119,14 @@ def _read(data: bytes, root: hostroot.HostRoot) -> CachedFacts:
                         decode(kernel.KernelFacts, doc["kernel"], "kernel"))
     factsform.validate(facts.found, facts.topology, facts.kernel_facts, doc["device_entries"])
     return facts
+
+
+def _invalid(root: hostroot.HostRoot, why: str) -> hostroot.HostRootInvalid:
+    """A file beyond the bounds (once a crash: deep nesting, huge numbers, a bomb of values)
+    is invalid input, not evidence read around (issue 9 point 2, contracts §5: exit 2)."""
+    return hostroot.HostRootInvalid(path=root.source, reason=f"{FILE}: {why}",
+                                    hint=f"remove {FILE}, or scan with --no-facts-cache; "
+                                         "--save-facts writes it afresh")
 
 
 def _mismatch(doc: Any, root: hostroot.HostRoot) -> str | None:

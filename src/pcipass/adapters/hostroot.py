@@ -342,7 +342,9 @@ class HostRoot:
             return None
         try:
             data = jsontext.loads(text)
-        except ValueError as exc:  # JSONDecodeError, or JsonTooComplex (deep, huge numbers)
+        except jsontext.JsonTooComplex as exc:  # deep, huge numbers: a crash once, now invalid
+            raise HostRootInvalid(path=self.source, reason=f"manifest.json: {exc}") from None
+        except ValueError as exc:  # JSONDecodeError: malformed evidence, read around
             self.warnings.append(f"manifest.json: not valid JSON ({exc}); ignored")
             return None
         if not isinstance(data, dict):

@@ -61,6 +61,17 @@ MAX_LINE = 4096
 details) are a few hundred; a longer one ends the record it is in, with a problem."""
 MAX_NUMBER = 2**31 - 1
 """Largest NUMA node, IOMMU group or VF count read; a larger one is left unknown, with a problem."""
+MAX_DIGITS = 4300
+"""Python's own ``int()`` bound. A field number longer than this (only an overlong line can hold
+one) was a crash; it is now the error :data:`NUMBER_TOO_LONG`, and the paste is invalid."""
+NUMBER_TOO_LONG = "LspciNumberTooLong"
+ERRORS = frozenset({NUMBER_TOO_LONG})
+"""Problem codes that make a paste invalid input (the file reader raises on them: exit 2)."""
+# A digit run longer than MAX_DIGITS, found from its first digit only (linear: the lookbehind
+# fails at once inside a run), and the field label just before it.
+_LONG_NUMBER = re.compile(r"(?<![0-9])[0-9]{%d}[0-9]*" % (MAX_DIGITS + 1))
+_NUMBER_LABEL = re.compile(r"(NUMA node|NUMANode|IOMMU [Gg]roup|IOMMUGroup|Group|Total VFs|"
+                           r"Number of VFs):?[ \t]*$")
 # lspci -vv as root, inside "Capabilities: [..] Vital Product Data": "[SN] Serial number: MT1844K19636"
 _VPD_SERIAL = re.compile(r"^\[SN\] Serial number:(?P<sn>.*)$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -111,6 +122,8 @@ class _Parser:
 
     def feed(self, text: str) -> None:
         for number, raw in enumerate(text.splitlines(), 1):
+            if len(raw) > MAX_LINE and self.number_too_long(raw, number):
+                continue
             if len(raw) > MAX_LINE:
                 # An indented line is one field of the current record: only it is lost. Any
                 # other line may have started a record, so the current one ends there.
@@ -143,6 +156,17 @@ class _Parser:
                 continue
             self.end()  # prose, prompts, tree lines: not part of a record
             self.group = None
+
+    def number_too_long(self, raw: str, number: int) -> bool:
+        """A NUMA node, IOMMU group or VF count of more than :data:`MAX_DIGITS` digits on this
+        (overlong) line: the error :data:`NUMBER_TOO_LONG`, and True."""
+        for found in _LONG_NUMBER.finditer(raw):
+            if label := _NUMBER_LABEL.search(raw[max(0, found.start() - 24):found.start()]):
+                self.problem(NUMBER_TOO_LONG, f"{label.group(1)} is a number of "
+                             f"{len(found.group()):,} digits (Python's int() reads at most "
+                             f"{MAX_DIGITS:,})", number)
+                return True
+        return False
 
     def listing_line(self, line: str, number: int) -> bool:
         """An IOMMU-group header, an ``lspci -mm`` group line or an SR-IOV link: taken here."""

@@ -27,10 +27,14 @@ def read_devices(path: str) -> lspci.LspciParse:
     pci.ids names are flagged on the device, which beats dropping the device.
 
     :raises LspciInputInvalid: the file is missing, unreadable, not a regular
-        file, larger than :data:`MAX_BYTES`, or lists no device.
+        file, larger than :data:`MAX_BYTES`, lists no device, or holds a problem of
+        :data:`lspci.ERRORS` (a field number of thousands of digits), named by its line.
     """
     parsed = lspci.parse(read_text(path), source=path, pci_ids=pciids.PciIds.system(),
                          guess_ids=True)
+    for problem in parsed.problems:
+        if problem.code in lspci.ERRORS:
+            raise LspciInputInvalid(path=path, reason=f"line {problem.line}: {problem.message}")
     if not parsed.devices:
         first = parsed.problems[0].message if parsed.problems else "no lspci device records"
         raise LspciInputInvalid(path=path, reason=f"no device found ({first})",

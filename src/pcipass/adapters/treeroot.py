@@ -215,6 +215,12 @@ class TreeDirHandle(DirHandle):
 def open_bundle(path: str) -> TreeRoot:
     """Read the bundle at ``path`` into memory and open its host root.
 
-    :raises HostRootInvalid: unreadable, or over a bound.
+    :raises HostRootInvalid: unreadable, over a bound, or a ``manifest.json`` over the JSON
+        bounds.
     """
-    return TreeRoot(bundle.read(path), path)
+    tree = bundle.read(path)
+    try:
+        return TreeRoot(tree, path)
+    except BaseException:
+        tree.release()
+        raise

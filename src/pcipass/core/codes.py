@@ -301,6 +301,8 @@ _TABLE: tuple[Code, ...] = (
     Code("LspciLineTooLong", "a line longer than lspci prints: not read", _A.LSPCI, OWN, WARNING),
     Code("LspciBadValue", "a NUMA node, IOMMU group or VF count out of range: left unknown",
          _A.LSPCI, OWN, WARNING),
+    Code("LspciNumberTooLong", "a NUMA node, IOMMU group or VF count of more than 4,300 digits "
+         "(Python's int() bound): the paste is invalid", _A.LSPCI, OWN, ERROR),
     Code("LspciConflict", "two records of one address disagree on a field: the first is kept",
          _A.LSPCI, OWN, WARNING),
     Code("LspciNoIds", "a device without [vendor:device] IDs (lspci without -nn): left out",

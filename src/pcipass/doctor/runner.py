@@ -66,7 +66,8 @@ def run(checks: Sequence[registry.Check], hosts: Sequence[FactSource], run_sourc
 
 
 def run_one(chk: registry.Check, source: FactSource) -> list[model.Finding]:
-    """Run one check against one source; never raises."""
+    """Run one check against one source. A crashing check becomes a finding; a missing fact a
+    skip. What a source raises besides :class:`model.FactMissing` (invalid input) ends the run."""
     kwargs: dict[str, Any] = {}
     missing: list[model.FactMissing] = []
     for name in chk.facts:

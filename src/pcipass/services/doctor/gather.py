@@ -6,7 +6,9 @@ at most once per host, what only the doctor needs
 (:mod:`~pcipass.services.doctor.hostfiles`) and the run-wide facts: the
 controller's config and the flavors. Facts that cannot be had raise
 :class:`model.FactMissing` with the reason, which the runner turns into
-``skip`` findings.
+``skip`` findings. A host file that is invalid input (``proc/mounts`` with a
+device that climbs) raises :class:`hostroot.HostRootInvalid` through the runner:
+the doctor stops with exit 2, as for any invalid host root.
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ def _memoized(cache: dict[str, Any], name: str, getter: Callable[[], Any],
     """Gather a fact once: a value, or a FactMissing that is raised again on every ask.
 
     An unexpected exception becomes a FactMissing too, and is recorded as an
-    internal error (the doctor then exits 255).
+    internal error (the doctor then exits 255). Invalid host input
+    (:class:`hostroot.HostRootInvalid`) is raised as it is: the run stops, exit 2.
     """
     if name in cache:
         value = cache[name]
@@ -76,6 +79,8 @@ def _memoized(cache: dict[str, Any], name: str, getter: Callable[[], Any],
         value = getter()
     except model.FactMissing as exc:
         cache[name] = exc
+        raise
+    except hostroot.HostRootInvalid:
         raise
     except Exception as exc:  # noqa: BLE001 - reported as an internal error (exit 255)
         internal_errors.append(f"{prefix}gathering {name}: {type(exc).__name__}: {exc}")

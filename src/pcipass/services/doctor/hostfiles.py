@@ -3,7 +3,8 @@
 The scan reads devices, NUMA and kernel facts; these three facts only the
 doctor needs. Each reader takes an open :class:`hostroot.HostRoot` (all reads
 go through its jail) and returns the fact's record, or raises
-:class:`model.FactMissing` naming what is not there.
+:class:`model.FactMissing` naming what is not there, or
+:class:`hostroot.HostRootInvalid` for a file no kernel wrote (the run stops, exit 2).
 """
 
 from __future__ import annotations
@@ -12,10 +13,8 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from pcipass.adapters import hostroot
 from pcipass.doctor import model
-
-if TYPE_CHECKING:
-    from pcipass.adapters import hostroot
 
 PERSISTENCE_DIRS = ("etc/udev/rules.d", "etc/modprobe.d", "etc/driverctl.d", "etc/systemd/system",
                     "etc/sysfs.d", "etc/modules-load.d")
@@ -32,7 +31,10 @@ def read_route(root: hostroot.HostRoot) -> model.RouteFacts:
 
 
 def read_root_disk(root: hostroot.HostRoot) -> model.RootDiskFacts:
-    """The block device mounted at ``/`` and the PCI address of its controller."""
+    """The block device mounted at ``/`` and the PCI address of its controller.
+
+    :raises hostroot.HostRootInvalid: the ``/`` line's device climbs with ``.`` or ``..``.
+    """
     lines = _lines(root, "root_disk", "proc/mounts")
     found = root_mount(lines)
     if found is None:
@@ -40,9 +42,11 @@ def read_root_disk(root: hostroot.HostRoot) -> model.RootDiskFacts:
     line_no, device = found
     if {".", ".."} & set(device.split("/")[1:]):
         # The kernel prints canonical paths; a device that climbs ("/dev/mapper/../../etc")
-        # would lead the reads below out of /dev, and out of the root.
-        raise model.FactMissing("root_disk", f"proc/mounts line {line_no}: the device "
-                                f"{device!r} climbs with '.' or '..'; not followed")
+        # would lead the reads below out of /dev, and out of the root: the file is not a
+        # mount table the kernel wrote, so the input is invalid (issue 9 point 2: exit 2).
+        raise hostroot.HostRootInvalid(
+            path=root.source, reason=f"proc/mounts line {line_no}: the device {device!r} "
+                                     "climbs with '.' or '..' (the kernel prints canonical paths)")
     block, path, address = _block_address(root, device)
     return model.RootDiskFacts("proc/mounts", line_no, lines[line_no - 1], block, path, address)
 
