@@ -386,3 +386,24 @@ def test_the_controllers_host_subset_size_spreads_claims_over_that_many_best_hos
     assert len(landed[3]) >= 2 and landed[3] <= {"cmp-000", "cmp-001", "cmp-002"}
     assert landed[1] == {"cmp-000"}
     claimfleet.check_invariants(ready.engine, 6 * 4)
+
+
+def test_the_subset_draws_first_among_hosts_no_other_writer_changed() -> None:
+    """Within host_subset_size, hosts another writer changed since the last read come after
+    the others (each group in random order), and the hosts past the subset keep their rank:
+    whatever is drawn, it is a host Nova's draw could have given."""
+    from pcipass.core import schedule
+    from pcipass.services import claims
+
+    class Fleet:
+        def is_stale(self, name: str) -> bool:
+            return name in {"h0", "h2"}
+
+    ranked = [schedule.HostVerdict(f"h{i}", True, True, None) for i in range(6)]
+    seen_first = set()
+    for _ in range(40):
+        order = [v.name for v in claims._subset_first(Fleet(), ranked, 4)]  # type: ignore[arg-type]
+        assert set(order[:2]) == {"h1", "h3"} and set(order[2:4]) == {"h0", "h2"}
+        assert order[4:] == ["h4", "h5"]
+        seen_first.add(order[0])
+    assert seen_first == {"h1", "h3"}  # both drawn first in 40 tries (2**-39 otherwise)

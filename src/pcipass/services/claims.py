@@ -124,8 +124,7 @@ def claim(engine: Engine, prepared: claimrequest.Prepared, consumer: str, *,
                     fleet.fresh_all(conn)  # stale hosts were ranked on their last rows
                     fitting = fleet.candidates(prepared.question, most)
                 if host_subset_size > 1:
-                    head = fitting[:host_subset_size]
-                    fitting = random.sample(head, len(head)) + fitting[host_subset_size:]
+                    fitting = _subset_first(fleet, fitting, host_subset_size)
                 if not fitting:
                     held = claimstore.renew(engine, consumer, prepared.fingerprint,
                                             lease_seconds=lease_seconds)
@@ -171,6 +170,22 @@ def claim(engine: Engine, prepared: claimrequest.Prepared, consumer: str, *,
             sleep(random.uniform(0, 0.002 * attempt))
         raise ClaimContended(consumer=consumer, attempts=MAX_ATTEMPTS, last=last,
                              hint="run the command again")
+
+
+def _subset_first(fleet: storefleet.StoreFleet, fitting: list[schedule.HostVerdict],
+                  size: int) -> list[schedule.HostVerdict]:
+    """The ``size`` best hosts in random order (Nova's host_subset_size), then the rest.
+
+    Nova draws the host uniformly from the subset. pcipass draws first among the hosts of the
+    subset that no other writer changed since this scheduler last read them, then among the
+    others: any host it picks is one Nova could have picked, and schedulers that claim at the
+    same time each tend to keep to the hosts the others are not claiming on, so fewer claims
+    meet another writer's (``bench/bench_claims.py``).
+    """
+    head = fitting[:size]
+    quiet = [v for v in head if not fleet.is_stale(v.name)]
+    busy = [v for v in head if fleet.is_stale(v.name)]
+    return random.sample(quiet, len(quiet)) + random.sample(busy, len(busy)) + fitting[size:]
 
 
 def _picks(prepared: claimrequest.Prepared,

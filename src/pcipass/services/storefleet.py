@@ -143,6 +143,10 @@ class StoreFleet:
             self._replace(stored, keep_view=True)
         return True
 
+    def is_stale(self, name: str) -> bool:
+        """Host ``name``'s generation moved since its rows were read (another writer)."""
+        return name in self._stale
+
     def fresh_all(self, bind: fleetread.Bind | None = None) -> None:
         """Read every stale host again (one query for all)."""
         if self._stale:
