@@ -102,26 +102,35 @@ class Batch:
         dialect = self.connection.dialect
         cursors = []
         checked = {i for i, item in enumerate(self._items) if commit and item[3] is not None}
+        failed: Exception | None = None
         try:
             with driver.pipeline():
-                for i, (template, given, _keep, expect) in enumerate(self._items):
-                    if expect is not None and i in checked:
-                        template = _checked(template, expect)
-                    compiled = _compile(template, dialect)
-                    cursor = driver.cursor()
-                    cursor.execute(str(compiled), compiled.construct_params(given))
-                    cursors.append(cursor)
-                if commit:
-                    driver.commit()
+                try:
+                    for i, (template, given, _keep, expect) in enumerate(self._items):
+                        if expect is not None and i in checked:
+                            template = _checked(template, expect)
+                        compiled = _compile(template, dialect)
+                        cursor = driver.cursor()
+                        cursor.execute(str(compiled), compiled.construct_params(given))
+                        cursors.append(cursor)
+                    if commit:
+                        driver.cursor().execute("COMMIT")
+                except psycopg.Error as exc:
+                    # A result read while sending (psycopg reads as it goes): kept, so the
+                    # block ends normally rather than unwinding through the pipeline's exit,
+                    # which would log the aborted pipeline as a second error.
+                    failed = exc
         except psycopg.Error as exc:
+            failed = failed or exc
+        if failed is not None:
             # The statements answered before the failing one have their counts; a checked
             # statement reports one row when its count held.
             self._counts = [1 if i in checked and c.rowcount == 1 else
                             -1 if i in checked else c.rowcount for i, c in enumerate(cursors)]
-            if exc.sqlstate == _COUNT_FAILED or self._mismatched():
-                raise Mismatch(self._mismatched()[:1]) from exc
+            if getattr(failed, "sqlstate", None) == _COUNT_FAILED or self._mismatched():
+                raise Mismatch(self._mismatched()[:1]) from failed
             raise sqlalchemy.exc.DBAPIError.instance(
-                "(a pipeline of statements)", {}, exc, psycopg.Error) from exc
+                "(a pipeline of statements)", {}, failed, psycopg.Error) from failed
         for i, (cursor, item) in enumerate(zip(cursors, self._items)):
             expect = item[3]
             self._counts.append(expect if expect is not None and i in checked
