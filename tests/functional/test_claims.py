@@ -149,6 +149,16 @@ def test_an_expired_lease_is_released_by_the_next_writer(ready: Store, tmp_path:
         now = conn.execute(sqlalchemy.select(sqlalchemy.func.now())).scalar_one()
     assert lease is not None and now is not None  # the server's clock set it
     time.sleep(1.2)
+    # Ended, not yet released: allocation show says so (it only reads).
+    shown = run_cli(["allocation", "show", A, "--db", ready.url, "-f", "json"])
+    assert shown.code == 0, shown.err
+    validate_schema(shown.json(), "allocation")
+    assert [d["lease_ended"] for d in shown.json()["devices"]] == [True, True]
+    table = run_cli(["allocation", "show", A, "--db", ready.url])
+    assert table.out.count("lease ended") == 2, table.out
+    fresh = _claim(ready, f, B, "vf1")
+    assert fresh.code == 0 and [d["lease_ended"] for d in fresh.json()["devices"]] == [False]
+    assert run_cli(["claim", "release", B, "--db", ready.url]).code == 0
     taken = {d["address"] for d in held.json()["devices"]}
     # four VFs: A's two expired ones are free again for a claim of all four... by B and C
     assert _claim(ready, f, B, "vf2").code == 0

@@ -86,6 +86,9 @@ def _render_claim(doc: dict[str, Any], con: rich.console.Console) -> None:
 def _render_devices(devices: list[dict[str, Any]], con: rich.console.Console) -> None:
     for d in devices:
         lease = f", lease until {d['lease_expires_at']}" if d["lease_expires_at"] else ""
+        if d.get("lease_ended"):
+            lease = (f", lease ended {d['lease_expires_at']} (released by the next writer on "
+                     "its host)")
         con.print(f"  {d['address']}  {d['dev_type']}  {d['status']}  NUMA "
                   f"{'-' if d['numa_node'] is None else d['numa_node']}  request "
                   f"{d['request_id'] or '-'}{lease}", markup=False, highlight=False)

@@ -56,6 +56,9 @@ class HeldDevice:
     extra_info: Mapping[str, str]
     spec_tags: Mapping[str, Any]
     lease_expires_at: str | None
+    #: The lease has ended by the server's clock: the claim still holds the device until the
+    #: next writer on its host releases it (nothing runs in the background).
+    lease_ended: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -220,7 +223,7 @@ def _holding(session: Session, consumer: str) -> Holding | None:
     nova = session.scalars(select(models.Host.nova_host).where(
         models.Host.hostname == row.hostname)).one_or_none()
     found = session.execute(
-        select(models.Device, models.Claim.lease_expires_at)
+        select(models.Device, models.Claim.lease_expires_at, leases.expired())
         .join(models.Claim, models.Claim.device_id == models.Device.id)
         .join(models.Host, models.Device.host_id == models.Host.id)
         .where(models.Claim.consumer_uuid == consumer, models.Host.hostname == row.hostname)
@@ -230,7 +233,7 @@ def _holding(session: Session, consumer: str) -> Holding | None:
         d.address, d.dev_type, d.status, d.request_id, d.parent_addr, d.numa_node, d.vendor_id,
         d.product_id, hoststate.json_object(d.extra_info, f"{where} {d.address} extra_info"),
         hoststate.json_object(d.spec_tags, f"{where} {d.address} spec_tags"),
-        queries.when(lease) or None) for d, lease in found)
+        queries.when(lease) or None, bool(ended)) for d, lease, ended in found)
     try:
         request = json.loads(row.request)
     except ValueError:
