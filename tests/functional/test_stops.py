@@ -77,7 +77,7 @@ def _alive(pid: int) -> bool:
 @pytest.mark.parametrize(("sig", "to_group", "jobs", "code"), [
     (signal.SIGINT, True, 2, 130),     # Ctrl-C: the terminal signals the whole group
     (signal.SIGTERM, False, 2, 143),   # a service manager signals the parent only
-    (signal.SIGHUP, False, 2, 129),
+    (signal.SIGHUP, False, 2, 143),    # a closed terminal: a termination, as SIGTERM
     (signal.SIGINT, True, 1, 130),
     (signal.SIGTERM, False, 1, 143),
 ])

@@ -1,7 +1,7 @@
 """The ``pcipass`` command: a thin Click front end over :mod:`pcipass.services`.
 
 Exit codes (contracts.md §5): 0 fine, 1 warnings only, 2 failures or invalid
-input, 64 usage error, 130 / 143 / 129 stopped by SIGINT / SIGTERM / SIGHUP
+input, 64 usage error, 130 / 143 stopped by SIGINT / SIGTERM or SIGHUP
 (:mod:`pcipass.cli.stopping`), 255 internal error (traceback only with ``--debug``).
 """
 

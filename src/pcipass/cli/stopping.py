@@ -1,4 +1,8 @@
-"""Clean stops: SIGINT, SIGTERM and SIGHUP end a run with 130, 143 or 129 (contracts §5).
+"""Clean stops: SIGINT ends a run with 130, SIGTERM and SIGHUP with 143 (contracts §5).
+
+SIGHUP (the terminal went away) is a request to terminate, as SIGTERM is: the contract's
+table has two stop codes, 130 for an interrupt and 143 for a termination, and a script
+checking for them sees a hang-up as what it is.
 
 While a command runs, each of the three signals raises :class:`Stopped` in the
 main thread. It is a ``BaseException``, so no ``except Exception`` swallows it
@@ -31,7 +35,8 @@ class Stopped(BaseException):
 
     @property
     def exit_code(self) -> int:
-        return 128 + self.signum
+        signum = signal.SIGTERM if self.signum == signal.SIGHUP else self.signum
+        return 128 + signum
 
 
 def _stop(signum: int, frame: Any) -> None:
