@@ -24,7 +24,6 @@ _HEX4 = re.compile(r"[0-9a-f]{4}")
 _HEX6 = re.compile(r"[0-9a-f]{6}")
 _HEX2 = re.compile(r"[0-9a-f]{2}")
 _CPULIST = re.compile(r"[0-9]+(?:-[0-9]+)?(?:,[0-9]+(?:-[0-9]+)?)*")
-_MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5,19}")
 #: Control characters (C0, DEL, C1) and lone surrogates (undecodable bytes of a file name).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 #: A name the kernel can give a directory entry (a driver, a module, an IOMMU): no ``/``, no NUL,
@@ -97,7 +96,7 @@ FORMS: dict[Any, dict[str, Callable[[Any], str | None]]] = {
         "card_serial_number": lambda v: "set, but sysfs discovery never reads VPD",
     },
     sysfs.NetDev: {  # names: the device's netdevs, compared whole in _netdevs
-        "mac": _form(_MAC, "a lower-case MAC address"),
+        "mac": _form(sysfs.MAC, "a lower-case MAC address"),
         "operstate": _entry_name,
     },
 }

@@ -26,7 +26,9 @@ from pcipass.core import model
 
 DEVICES_DIR = "sys/bus/pci/devices"
 _VIRTFN = re.compile(r"^virtfn(\d+)$")
-_MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5,19}$")
+#: A netdev's hardware address as discovery writes it (lower case, 6 to 20 octets: InfiniBand's
+#: are 20); the facts cache checks a saved one against the same form.
+MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5,19}")
 _DEFAULT: Any = object()
 
 
@@ -302,11 +304,12 @@ def _read_netdevs(device: hostroot.DirHandle, raw: _Raw) -> None:
 
 
 def _read_netdev(handle: hostroot.DirHandle, path: str, ifname: str, raw: _Raw) -> None:
-    mac = handle.read_text(f"{path}/address")
-    if mac is not None and not _MAC.match(mac):
-        raw.warnings.append(f"{handle.rel}/{path}/address: unexpected content {mac[:40]!r}; ignored")
+    text = handle.read_text(f"{path}/address")
+    mac = text.lower() if text else None
+    if text is not None and not (mac and MAC.fullmatch(mac)):
+        raw.warnings.append(f"{handle.rel}/{path}/address: unexpected content {text[:40]!r}; ignored")
         mac = None
     state = handle.read_text(f"{path}/operstate")
-    raw.netdevs.append(NetDev(ifname, mac.lower() if mac else None, state or None))
+    raw.netdevs.append(NetDev(ifname, mac, state or None))
 
 

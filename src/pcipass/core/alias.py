@@ -23,8 +23,11 @@ from typing import Any
 
 from pcipass.core import errors, jsontext, strutils
 
-NUMA_POLICIES = ("required", "legacy", "preferred", "socket")
-DEFAULT_NUMA_POLICY = "legacy"
+#: Nova's PCI NUMA affinity policies (``fields.PCINUMAAffinityPolicy``), named here once: an
+#: alias's ``numa_policy``, a flavor's or image's policy and the pools' NUMA filter all use them.
+REQUIRED, LEGACY, PREFERRED, SOCKET = "required", "legacy", "preferred", "socket"
+NUMA_POLICIES = (REQUIRED, LEGACY, PREFERRED, SOCKET)
+DEFAULT_NUMA_POLICY = LEGACY
 ALIAS_DEVICE_TYPES = ("type-PCI", "type-PF", "type-VF")
 
 # Nova's utils.PCI_VENDOR_PATTERN, character for character: the messages quote it.

@@ -136,6 +136,12 @@ class InstanceShape:
     cpu_policy: str | None = None
 
 
+def has_topology(numa_nodes: int | None, cpu_policy: str | None) -> bool:
+    """Whether Nova builds a guest NUMA topology: ``hw:numa_nodes`` set, or pinned CPUs
+    (``hw:cpu_policy`` dedicated or mixed); then NUMATopologyFilter decides."""
+    return numa_nodes is not None or cpu_policy in (DEDICATED, MIXED)
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class InstanceCell:
     """One guest NUMA cell: ``index`` is the guest cell id."""
@@ -251,7 +257,7 @@ def instance_cells(shape: InstanceShape, pinned: Sequence[int] | None = None,
                                             hint=f"give {nodes} node id(s), or drop the option")
         nodes = len(pinned)
     dedicated = shape.cpu_policy == DEDICATED
-    if nodes is None and not dedicated:
+    if nodes is None and not has_topology(shape.numa_nodes, shape.cpu_policy):
         return None
     nodes = nodes or 1
     if shape.vcpus % nodes or shape.memory_mb % nodes:

@@ -11,11 +11,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pcipass.core import model, spec
-
-REQUIRED = "required"
-LEGACY = "legacy"
-PREFERRED = "preferred"
-SOCKET = "socket"
+from pcipass.core.alias import LEGACY as LEGACY
+from pcipass.core.alias import PREFERRED as PREFERRED
+from pcipass.core.alias import REQUIRED as REQUIRED
+from pcipass.core.alias import SOCKET as SOCKET
 #: Policies that never give an instance with a NUMA topology a device of unknown NUMA node
 #: (:func:`filter_numa`'s strict and socket sets never hold ``numa_node`` None).
 UNKNOWN_NODE_EXCLUDED = (REQUIRED, SOCKET)

@@ -29,7 +29,7 @@ from typing import Any
 
 from pcipass.core import alias as alias_mod
 from pcipass.core import errors
-from pcipass.core import extraspecs
+from pcipass.core import extraspecs, numa
 
 ALIAS_KEY = "pci_passthrough:alias"
 POLICY_KEY = "hw:pci_numa_affinity_policy"
@@ -47,9 +47,9 @@ ALIAS_VALUE_PATTERN = r"[^:]+:\d+(?:\s*,\s*[^:]+:\d+)*"
 # the messages, which quote Nova's pattern.
 _ALIAS_VALUE = re.compile(r"[^:]++:\d++(?:\s*+,[^:]++:\d++)*+")
 NUMA_POLICIES = alias_mod.NUMA_POLICIES
-CPU_POLICIES = ("dedicated", "shared", "mixed")
+CPU_POLICIES = (numa.DEDICATED, numa.SHARED, numa.MIXED)
 # The API validator lists the PCI NUMA policies in this order (its messages quote it).
-NUMA_POLICIES_API = ("required", "preferred", "legacy", "socket")
+NUMA_POLICIES_API = (alias_mod.REQUIRED, alias_mod.PREFERRED, alias_mod.LEGACY, alias_mod.SOCKET)
 
 
 # Nova API errors that flavor/image translation raises (defined with the rest in errors.py).
@@ -246,14 +246,14 @@ def resolve_cpu_policy(flavor_value: str | None, image_value: str | None) -> str
     if image_value and image_value not in CPU_POLICIES:
         raise InvalidCPUAllocationPolicy(source="image properties",
                                          requested=errors.clip(image_value), available=available)
-    if flavor_value == "dedicated":
+    if flavor_value == numa.DEDICATED:
         return flavor_value
-    if flavor_value == "mixed":
-        if image_value == "dedicated":
+    if flavor_value == numa.MIXED:
+        if image_value == numa.DEDICATED:
             raise ImageCPUPinningForbidden()
         return flavor_value
-    if flavor_value == "shared":
-        if image_value in ("mixed", "dedicated"):
+    if flavor_value == numa.SHARED:
+        if image_value in (numa.MIXED, numa.DEDICATED):
             raise ImageCPUPinningForbidden()
         return flavor_value
     return image_value if image_value in CPU_POLICIES else None

@@ -81,11 +81,6 @@ class DeviceSpec:
     raw: dict[str, Any] = dataclasses.field(default_factory=dict)
     unchecked: tuple[str, ...] = ()
 
-    @property
-    def pool_tags(self) -> dict[str, Any]:
-        """The tags that become pool keys in Nova's ``PciDeviceStats``."""
-        return {k: v for k, v in self.tags.items() if k not in POOL_IGNORED_TAGS}
-
     def match(self, device: model.Device) -> bool:
         """Return True when Nova's ``PciDeviceSpec.match`` would accept ``device``.
 

@@ -248,7 +248,7 @@ class FlavorFacts:
     @property
     def uses_numa(self) -> bool:
         """True when Nova builds a guest NUMA topology (then NUMATopologyFilter decides)."""
-        return self.numa_nodes is not None or self.cpu_policy in ("dedicated", "mixed")
+        return numa.has_topology(self.numa_nodes, self.cpu_policy)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

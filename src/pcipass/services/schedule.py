@@ -305,7 +305,7 @@ def _filter_warnings(nova: config.NovaConfig, reqs: Sequence[Any],
                      "scheduler ignores the PCI request, picks any host, and the compute claim "
                      "fails there (reschedule, then 'No valid host')"),
             hint="add PciPassthroughFilter to [filter_scheduler] enabled_filters"))
-    numa_topology = shape.numa_nodes or shape.cpu_policy in (numa.DEDICATED, numa.MIXED)
+    numa_topology = numa.has_topology(shape.numa_nodes, shape.cpu_policy)
     if numa_topology and NUMA_FILTER not in filters:  # as the doctor's PCI-C002
         out.append(errors.Problem(
             code="NumaFilterDisabled", file=file, line=line, entry="[filter_scheduler] enabled_filters",

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from pcipass.adapters.store import fleetread, hoststate, leases, models, queries
 from pcipass.core import claimrules, tracker
+from pcipass.core import devicestate as ds
 
 ConsumerRule = Callable[[tracker.TrackerState, str], tracker.TrackerChange]
 EXPIRED_COMMAND = "lease expired"
@@ -137,7 +138,7 @@ def renew(engine: Engine, consumer: str, fingerprint: str, *,
                 hint="use another consumer UUID, or free this one first: pcipass claim free")
         ids = select(models.Device.id).where(models.Device.host_id == host.id)
         session.execute(update(models.Claim).where(
-            models.Claim.consumer_uuid == consumer, models.Claim.status == "claimed",
+            models.Claim.consumer_uuid == consumer, models.Claim.status == str(ds.Status.CLAIMED),
             models.Claim.device_id.in_(ids)).values(lease_expires_at=leases.until(lease_seconds)))
         return _holding(session, consumer)
 
@@ -196,7 +197,7 @@ def _release_expired(session: Session, host: models.Host) -> int:
                                  lambda st: claimrules.release_expired(st, pairs),
                                  command=EXPIRED_COMMAND)
     _drop_idle(session, sorted({o for _, o in pairs}))
-    return sum(1 for c in applied.changes if c.old_status == "claimed")
+    return sum(1 for c in applied.changes if c.old_status == ds.Status.CLAIMED)
 
 
 def _drop_idle(session: Session, consumers: Iterable[str]) -> None:

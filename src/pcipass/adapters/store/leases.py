@@ -22,6 +22,7 @@ from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.types import DateTime
 
 from pcipass.adapters.store import models
+from pcipass.core import devicestate as ds
 
 #: The lease a claim gets when none is given (seconds).
 DEFAULT_SECONDS = 300
@@ -73,7 +74,7 @@ def until(seconds: int) -> ColumnElement[Any]:
 
 def expired() -> ColumnElement[bool]:
     """A claim whose lease has ended by the server's clock."""
-    return sqlalchemy.and_(models.Claim.status == "claimed",
+    return sqlalchemy.and_(models.Claim.status == str(ds.Status.CLAIMED),
                            models.Claim.lease_expires_at.is_not(None),
                            models.Claim.lease_expires_at < sqlalchemy.func.now())
 

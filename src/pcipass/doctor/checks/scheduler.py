@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from pcipass.core import schedfilters, schedule
+from pcipass.core import numa, schedfilters, schedule
 from pcipass.doctor import model as dm
 from pcipass.doctor.checks import common
 from pcipass.doctor.registry import check
@@ -82,7 +82,7 @@ def dedicated_cpus(flavors: Sequence[dm.FlavorFacts], compute_config: dm.ConfigF
     if nova.cpu_dedicated_set or nova.vcpu_pin_set:
         return
     for fl in flavors:
-        if fl.cpu_policy != "dedicated":
+        if fl.cpu_policy != numa.DEDICATED:
             continue
         yield dm.result(dm.FAIL, f"flavor {fl.name!r}",
                         f"flavor {fl.name!r} pins CPUs (hw:cpu_policy=dedicated) but this compute has no "

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pcipass.adapters import hostroot
+from pcipass.core import address as address_mod
 from pcipass.doctor import model
 
 PERSISTENCE_DIRS = ("etc/udev/rules.d", "etc/modprobe.d", "etc/driverctl.d", "etc/systemd/system",
@@ -21,7 +22,7 @@ PERSISTENCE_DIRS = ("etc/udev/rules.d", "etc/modprobe.d", "etc/driverctl.d", "et
 PERSISTENCE_FILES = ("etc/sysfs.conf", "etc/rc.local")
 PERSISTENCE_WORDS = re.compile(r"sriov_numvfs|vfio|driver_override|driverctl|pcipass|sriov")
 MAX_PERSISTENCE_FILES = 500
-_PCI_IN_PATH = re.compile(r"[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]")
+_PCI_IN_PATH = address_mod.CANONICAL  # a device address as sysfs names its directory
 
 
 def read_route(root: hostroot.HostRoot) -> model.RouteFacts:
