@@ -129,6 +129,20 @@ def test_d001_numvfs_zero(tmp_path: Path) -> None:
     assert missing.fix == f"echo 63 > /sys/bus/pci/devices/{PF1}/sriov_numvfs"
 
 
+def test_d001_an_alias_naming_the_vf_id_in_upper_case_expects_vfs(tmp_path: Path) -> None:
+    # Only the alias names the VF ID, in upper case: Nova's pools compare alias IDs without case
+    # (pci_device_prop_match), so the alias asks for these VFs and D001 must say so.
+    host = healthy(tmp_path, PROFILE.replace("2x intel-82599 numa=0 vfs=4", "2x intel-82599 numa=0 vfs=0"))
+    _set_conf(host, 'device_spec = {"vendor_id": "8086", "product_id": "10ed", '
+                    '"physical_network": "physnet2"}\n', "")
+    host.controller.write_text(host.controller.read_text().replace(
+        '"vendor_id": "8086", "product_id": "10ed"', '"vendor_id": "8086", "product_id": "10ED"'))
+    got = fired(host.diagnose())
+    assert {f.subject for f in got["PCI-D001"]} == {PF1, "0000:02:00.0"}
+    assert {f.message for f in got["PCI-D001"]} == {
+        "SR-IOV is enabled on nothing: sriov_numvfs is 0 but alias 'vf' asks for 8086:10ed"}
+
+
 def test_d002_numvfs_above_total(tmp_path: Path) -> None:
     host = healthy(tmp_path)
     host.write(host.built.by_address()[PF1].sysfs_path + "/sriov_numvfs", "99\n")

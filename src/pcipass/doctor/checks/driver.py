@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from pcipass.core import model, spec
+from pcipass.core import model, pools, spec
 from pcipass.doctor import model as dm
 from pcipass.doctor.checks import common
 from pcipass.doctor.registry import check
@@ -29,8 +29,10 @@ def _wants_vfs(pf: model.Device, config: dm.ConfigFacts | None,
             if s.physical_function and s.address is not None and s.address.single_address() == pf.address:
                 return f"device_spec entry {entry.index} names this PF's address (its VFs)"
     if controller is not None and vf_id:
+        ids = {"vendor_id": pf.vendor_id, "product_id": vf_id}
         for al in controller.aliases.aliases.values():
-            if any(x.get("product_id") == vf_id and x.get("vendor_id") == pf.vendor_id for x in al.specs):
+            # the pools' own comparison (IDs in any case), on the two IDs the alias must both name
+            if any(pools.prop_match(ids, {k: x.get(k) for k in ids}) for x in al.specs):
                 return f"alias {al.name!r} asks for {pf.vendor_id}:{vf_id}"
     return None
 
