@@ -318,14 +318,15 @@ def test_unreadable_file(tmp_path: Path) -> None:
 def test_value_type_errors_are_problems_at_the_line(tmp_path: Path, option: str, text: str,
                                                     line: int, needle: str) -> None:
     path = write(tmp_path, "typed.conf", text)
+    [opt] = [o for o in novaopts.OPTS if o.field == option]
     with pytest.raises(ValueError):  # oslo itself rejects the value
-        oslo_values([path], novaopts.BY_FIELD[option].group, option)
+        oslo_values([path], opt.group, option)
     nova = novaconf.read_nova_conf([path])
     assert len(nova.problems) == 1
     p = nova.problems[0]
     assert (p.code, p.file, p.line) == ("ConfigFileValueError", str(path), line)
     assert option in p.message and needle in p.message
-    assert getattr(nova, option) == novaopts.default_value(novaopts.BY_FIELD[option])
+    assert getattr(nova, option) == novaopts.default_value(opt)
 
 
 # -- names Nova ignores ----------------------------------------------------------------------

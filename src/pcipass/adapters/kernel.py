@@ -96,7 +96,6 @@ class IommuMode:
     detail: str
 
 
-MODES = ("passthrough", "translated", "mixed", "off", "unknown")
 _PT_TYPES, _DMA_TYPES = frozenset({"identity"}), frozenset({"DMA", "DMA-FQ"})
 _DEFAULT_DOMAIN = re.compile(r"Default domain type: (?P<t>Passthrough|Translated)")
 

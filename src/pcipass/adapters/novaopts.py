@@ -59,7 +59,6 @@ OPTS: tuple[Opt, ...] = (
     Opt("vcpu_pin_set", DEFAULT, "vcpu_pin_set"),
     Opt("host", DEFAULT, "host"),
 )
-BY_FIELD = {o.field: o for o in OPTS}
 
 # Every [pci] option of nova 34.0.0 (nova/conf/pci.py), current and deprecated names.
 PCI_GROUP_KEYS = frozenset({"alias", "device_spec", "passthrough_whitelist", "report_in_placement"})

@@ -27,8 +27,6 @@ from pcipass.core import errors
 if TYPE_CHECKING:
     import rich.console
 
-LEASE_HELP = ("The claim's lease in seconds (timed by the database server's clock); the next "
-              "writer releases a claim whose lease ended. Default: 300.")
 HELD_COLUMNS = ("consumer", "hostname", "address", "dev_type", "status", "request_id",
                 "numa_node", "lease_expires_at")
 

@@ -27,7 +27,6 @@ EXIT_WARN = 1
 EXIT_FAIL = 2
 EXIT_USAGE = 64
 EXIT_SIGINT = 130
-EXIT_SIGTERM = 143
 EXIT_INTERNAL = 255
 
 F = TypeVar("F", bound=Callable[..., Any])
