@@ -190,6 +190,26 @@ def test_a_fifo_is_named_and_never_opened(tmp_path: Path) -> None:
     assert root.warnings == ["sys/devices/d/vendor: not a regular file (a FIFO); not read"]
 
 
+def test_a_fifo_on_the_live_root_is_named_not_read_as_empty(tmp_path: Path) -> None:
+    # The live root opens without looking first (sysfs holds regular files); a FIFO without a
+    # writer then reads as empty, which must still be told apart from an empty file.
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "empty").write_text("")
+    rel = str(tmp_path).lstrip("/")
+    root = roots.open_root("/")
+    assert root.live
+    warnings: list[str] = []
+    assert root.read_text(f"{rel}/fifo", warnings) is None
+    assert root.read_text(f"{rel}/empty", warnings) == ""
+    assert warnings == [f"{rel}/fifo: not a regular file (a FIFO); not read"]
+    handle_warnings: list[str] = []
+    with root.opendir(rel, handle_warnings) as handle:
+        assert handle.read_text("fifo") is None
+        assert handle.read_bytes("fifo") is None
+        assert handle.read_text("empty") == ""
+    assert handle_warnings == [f"{rel}/fifo: not a regular file (a FIFO); not read"] * 2
+
+
 def test_a_directory_where_a_file_is_expected_is_a_warning(tmp_path: Path) -> None:
     base = make_tree(tmp_path / "r", {"sys/devices/d/vendor/oops": "x"})
     warnings: list[str] = []

@@ -26,7 +26,7 @@ from pcipass.adapters.rootfiles import (
     MAX_TEXT_BYTES,
     READ_FLAGS,
     Unreadable,
-    read_error,
+    read_fd,
     require_regular,
 )
 from pcipass.adapters.sysallow import ALLOWED_FAST, check_allowed
@@ -197,12 +197,10 @@ class DirHandle:
                 fd = -1  # a link or an odd entry: read_bytes says why
             if fd >= 0:
                 try:
-                    return os.read(fd, limit).decode("utf-8", "replace").strip()
-                except OSError as exc:
-                    self.warnings.append(f"{self.rel}/{name}: {read_error(exc)}")
+                    return read_fd(fd, limit).decode("utf-8", "replace").strip()
+                except Unreadable as exc:
+                    self.warnings.append(f"{self.rel}/{name}: {exc.args[0]}")
                     return None
-                finally:
-                    os.close(fd)
         data = self.read_bytes(name, limit=limit)
         return None if data is None else data.decode("utf-8", "replace").strip()
 
@@ -236,12 +234,10 @@ class DirHandle:
                 return None
             return self.root.read_bytes(rel, self.warnings, limit=limit)  # a link: resolve by hand
         try:
-            return os.read(fd, limit)
-        except OSError as exc:
-            self.warnings.append(f"{self.rel}/{name}: {read_error(exc)}")
+            return read_fd(fd, limit)
+        except Unreadable as exc:
+            self.warnings.append(f"{self.rel}/{name}: {exc.args[0]}")
             return None
-        finally:
-            os.close(fd)
 
     def _open_regular(self, name: str) -> int:
         """Open entry ``name`` for reading.

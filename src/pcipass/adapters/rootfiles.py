@@ -96,15 +96,22 @@ def read_path(path: str, limit: int) -> bytes:
 
 
 def read_fd(fd: int, limit: int) -> bytes:
-    """Read up to ``limit`` bytes. The fd is non-blocking, so a FIFO or tty cannot hang us;
-    a directory fails with EISDIR.
+    """Read up to ``limit`` bytes, and close ``fd``. The fd is non-blocking, so a FIFO or tty
+    cannot hang us; a directory fails with EISDIR.
 
-    One ``read``, no ``fstat`` and no read loop, unlike :func:`boundedread.read_bounded`:
-    this is a scan's per-attribute path (about 15 a function), where a path syscall costs
-    1.2-2.5 us (``bench/bench_scan.py``, the figures in :mod:`~pcipass.adapters.dirhandle`).
+    One ``read`` and no read loop, unlike :func:`boundedread.read_bounded`, and an ``fstat``
+    only after an empty read: this is a scan's per-attribute path (about 15 a function), where
+    a syscall costs 1.2-2.5 us (``bench/bench_scan.py``, the figures in
+    :mod:`~pcipass.adapters.dirhandle`). The live root opens without looking first, and a FIFO
+    without a writer reads as empty: the ``fstat`` tells it from an empty file.
+
+    :raises Unreadable: the read failed, or the file is a FIFO or device (the reason says which).
     """
     try:
-        return os.read(fd, limit)
+        data = os.read(fd, limit)
+        if not data:
+            require_regular(os.fstat(fd).st_mode)
+        return data
     except OSError as exc:
         raise Unreadable(read_error(exc)) from exc
     finally:
