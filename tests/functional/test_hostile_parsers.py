@@ -524,6 +524,30 @@ def test_byte_order_mark_fails_in_oslo_config_itself_as_pcipass_says(tmp_path: P
     assert oslo_load() in ("h1", None)  # the mark was the only fault
 
 
+def test_byte_order_mark_then_a_blank_is_the_same_parse_error_as_oslo_s(tmp_path: Path) -> None:
+    """``\ufeff [DEFAULT]`` used to be "not a nova.conf: prose". oslo.config fails on line 1
+    alike (the mark is no blank, so the line is no continuation but an assignment without
+    '='); pcipass says so, with the byte-order mark hint."""
+    from oslo_config import cfg
+
+    text = "\ufeff [DEFAULT]\nhost = h1\n"
+    path = write(tmp_path, "nova.conf", text)
+    conf = cfg.ConfigOpts()
+    conf.register_opt(cfg.StrOpt("host"))
+    with pytest.raises(cfg.ConfigFileParseError) as raised:
+        conf(args=[], project="nova", default_config_files=[path], default_config_dirs=[],
+             use_env=False)
+    assert raised.value.msg == f"at {path}:1, No ':' or '=' found in assignment: '\\ufeff [DEFAULT]'"
+
+    exit_code, doc = check(tmp_path, text)
+    assert exit_code == 2
+    (error,) = doc["errors"]
+    assert (error["code"], error["file"], error["line"]) == ("ConfigFileParseError", path, 1)
+    assert error["message"] == f"Failed to parse {path}: at line 1, " + raised.value.msg.split(", ", 1)[1]
+    assert "byte-order mark" in error["hint"]
+    assert "not_nova_conf" not in doc
+
+
 def test_cyrillic_letter_in_a_section_header_is_named(tmp_path: Path) -> None:
     exit_code, doc = check(tmp_path, f"[\u0440ci]\nalias = {ALIAS}\n")
     assert exit_code == 2

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pcipass.core import errors
+from pcipass.core import configbounds, errors
 
 if TYPE_CHECKING:
     from pcipass.adapters import hostroot
@@ -48,11 +48,13 @@ def read_compute_config(root: hostroot.HostRoot, warnings: list[str]) -> config.
                 continue
             copy = os.path.join(tmp, f"{i:04d}.conf")
             Path(copy).write_text(text, encoding="utf-8")
-            item, problem = novaconf.load(copy, display=rel)
+            item, problem = novaconf.load(copy, display=rel, before=novaconf.lines_of(loaded))
             if item is not None:
                 loaded.append(item)
             elif problem is not None:
                 problems.append(problem)
+                if problem.code == configbounds.CODE:
+                    break  # the whole configuration is refused (novaconf.read_loaded)
         return novaconf.read_loaded(loaded, [rel for rel, _ in files], problems)
 
 

@@ -37,6 +37,7 @@ class IniEntry:
 class IniFile:
     entries: tuple[IniEntry, ...]
     sections: tuple[tuple[str, int], ...]
+    lines: int = 0
 
     def find(self, group: str, key: str) -> list[IniEntry]:
         """Entries for ``key`` in every section that normalizes to ``group``, in file order."""
@@ -91,7 +92,7 @@ class _IniParser:
         for lineno, raw in enumerate(lines, 1):
             self._line(lineno, raw.rstrip())
         self._flush(len(lines))
-        return IniFile(tuple(self.entries), tuple(self.sections))
+        return IniFile(tuple(self.entries), tuple(self.sections), len(lines))
 
     def _line(self, lineno: int, line: str) -> None:
         if not line:

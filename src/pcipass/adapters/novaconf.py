@@ -32,8 +32,8 @@ from typing import Any
 
 from oslo_config import cfg
 
-from pcipass.adapters import boundedread, iniparse, interpolation, novanames, novaopts
-from pcipass.core import config, errors
+from pcipass.adapters import boundedread, iniparse, interpolation, novabounds, novanames, novaopts
+from pcipass.core import config, configbounds, errors
 
 
 # -- loading files -----------------------------------------------------------------------
@@ -91,13 +91,21 @@ def decode_text(name: str, data: bytes) -> tuple[str | None, errors.Problem | No
             hint="oslo.config reads config files as UTF-8 text; is this the right file?")
 
 
-def load(path: str | Path, *, display: str | None = None,
-         line_offset: int = 0) -> tuple[Loaded | None, errors.Problem | None]:
-    """Read and INI-parse one file; a Problem instead when oslo could not use it."""
+def load(path: str | Path, *, display: str | None = None, line_offset: int = 0,
+         before: int = 0) -> tuple[Loaded | None, errors.Problem | None]:
+    """Read and INI-parse one file; a Problem instead when oslo could not use it.
+
+    :param before: lines of the files read before this one for the same configuration:
+        :data:`~pcipass.core.configbounds.MAX_LINES` bounds them all together, and a file
+        that passes it is refused (``ConfigTooLarge``) before it is parsed.
+    """
     name = display or str(path)
     text, problem = read_text(path)
     if text is None:
         return None, problem
+    refused = novabounds.refuse_long(name, text, line_offset, before)
+    if refused is not None:
+        return None, refused
     try:
         ini = iniparse.parse_ini(text)
     except iniparse.IniSyntaxError as err:
@@ -138,17 +146,29 @@ def read_nova_conf(files: Sequence[str | Path], *,
         if problem is not None:
             problems.append(problem)
     for p in paths:
-        item, problem = load(p, display=shown.get(str(p)))
+        item, problem = load(p, display=shown.get(str(p)), before=lines_of(loaded))
         if item is not None:
             loaded.append(item)
         elif problem is not None:
             problems.append(problem)
+            if problem.code == configbounds.CODE:
+                break  # the whole configuration is refused (read_loaded)
     return read_loaded(loaded, [shown.get(str(p), str(p)) for p in paths], problems)
 
 
 def read_loaded(loaded: Sequence[Loaded], names: Sequence[str],
                 problems: Sequence[errors.Problem] = ()) -> config.NovaConfig:
-    """Merge already parsed files through oslo.config and locate every value."""
+    """Merge already parsed files through oslo.config and locate every value.
+
+    A configuration over a bound of :mod:`~pcipass.core.configbounds` (a ``ConfigTooLarge``
+    among ``problems``, or an option with too many entries) is refused whole, before oslo
+    reads it: nothing of it is used.
+    """
+    over = next((p for p in problems if p.code == configbounds.CODE), None) or \
+        novabounds.over_bound([(item.name, item.ini, item.line_offset) for item in loaded])
+    if over is not None:
+        kept = [p for p in problems if p is not over]
+        return config.NovaConfig(files=list(names), problems=[*kept, over])
     conf, oslo_problem = _oslo(loaded)
     state = _Reader(list(loaded), list(problems), [])
     if oslo_problem is not None:
@@ -170,6 +190,11 @@ def read_loaded(loaded: Sequence[Loaded], names: Sequence[str],
                  "scheduler nodes"))
     return config.NovaConfig(files=list(names), problems=state.problems, warnings=state.warnings,
                              sources=state.sources, **values)
+
+
+def lines_of(loaded: Sequence[Loaded]) -> int:
+    """Lines of files already read for one configuration (they count toward its bound)."""
+    return sum(item.ini.lines for item in loaded)
 
 
 def _has_pci(values: dict[str, Any], sources: dict[str, config.OptionValue]) -> bool:

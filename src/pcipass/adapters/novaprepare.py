@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from pcipass.adapters import novaconf, sniff, templates, unidiff
-from pcipass.core import config, errors
+from pcipass.core import config, configbounds, errors
 
 #: Option names whose template value hides PCI config (then "no PCI options" would mislead).
 PCI_KEYS = frozenset({"device_spec", "passthrough_whitelist", "pci_passthrough_whitelist", "alias",
@@ -81,9 +81,12 @@ def prepare(name: str, text: str) -> Prepared | None:
 
 
 def prepare_file(path: str | Path) -> Prepared | None:
-    """:func:`prepare` on a file's text (``None`` when unreadable: novaconf reports that)."""
+    """:func:`prepare` on a file's text (``None`` when unreadable or longer than
+    :data:`~pcipass.core.configbounds.MAX_LINES`: novaconf reports either, reading the file as it is)."""
     text, _problem = novaconf.read_text(path)
-    return prepare(str(path), text) if text is not None else None
+    if text is None or configbounds.line_past(text) is not None:
+        return None
+    return prepare(str(path), text)
 
 
 def readable(prepared: Prepared) -> bool:

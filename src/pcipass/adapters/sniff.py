@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from pcipass.adapters import boundedread, unidiff
-from pcipass.core import jsontext
+from pcipass.core import configbounds, jsontext
 
 KINDS = ("ini", "yaml", "jinja", "diff", "markdown", "prose", "json", "empty", "binary", "unreadable")
 
@@ -81,11 +81,19 @@ def classify_bytes(data: bytes, filename: str = "") -> Kind:
 
 
 def classify(text: str, filename: str = "") -> Kind:
-    """Say what ``text`` is: nova.conf-style INI or something else, and why."""
+    """Say what ``text`` is: nova.conf-style INI or something else, and why.
+
+    Only the first :data:`~pcipass.core.configbounds.MAX_LINES` lines are looked at: the
+    readers refuse a longer file by name (``ConfigTooLarge``), and the verdict stays cheap.
+    """
+    cut = configbounds.line_past(text, configbounds.MAX_LINES, configbounds.ANY_BREAK)
+    if cut is not None:
+        text = text[:cut]
     if text.startswith(BOM):
         # oslo.config opens files as plain UTF-8 and keeps the mark, so a nova.conf that
-        # starts with one fails to parse at line 1 (novaconf says so); sniff what follows it.
-        after = classify(text[1:], filename)
+        # starts with one fails to parse at line 1 (novaconf says so); sniff what follows it,
+        # and the blanks after it: oslo fails on that line alike, as the mark is no blank.
+        after = classify(text[1:].lstrip(" \t"), filename)
         if after.kind == "ini":
             return Kind("ini", f"{after.reason}, after a UTF-8 byte-order mark", after.line)
         return after

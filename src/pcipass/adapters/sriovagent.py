@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from oslo_config import cfg
 
 from pcipass.adapters import hostconf, interpolation, novaconf, sniff, sriovagentyaml
-from pcipass.core import address, config, errors
+from pcipass.core import address, config, configbounds, errors
 
 if TYPE_CHECKING:
     from pcipass.adapters import hostroot
@@ -49,6 +49,9 @@ def read_sriov_agent_conf(path: str | Path, *, display: str | None = None) -> co
     loaded, problem = novaconf.load(path, display=display)
     if loaded is None:
         return config.SriovAgentConfig(file=name, problems=[problem] if problem else [])
+    over = _over_bound(loaded)
+    if over is not None:
+        return config.SriovAgentConfig(file=name, problems=[over])
     lists, sources, problems, notes = _oslo_lists(loaded)
     reader = _Reader(name, sources, problems)
     reader.warnings.extend(notes)
@@ -95,6 +98,17 @@ def read_from_root(root: hostroot.HostRoot, warnings: list[str]) -> config.Sriov
         copy = os.path.join(tmp, "sriov_agent.ini")
         Path(copy).write_bytes(data)
         return read_sriov_agent_conf(copy, display=HOST_INI)
+
+
+def _over_bound(loaded: novaconf.Loaded) -> errors.Problem | None:
+    """A list option of more than :data:`~pcipass.core.configbounds.MAX_ENTRIES` items, found
+    before oslo splits it (the agent's rules compare items with each other)."""
+    for e in loaded.ini.entries:
+        if e.group == GROUP and e.key in _OPTIONS and \
+                configbounds.list_items(e.value) > configbounds.MAX_ENTRIES:
+            return configbounds.too_many_entries(f"[{GROUP}] {e.key}", "list items", loaded.name,
+                                                 loaded.line(e.line))
+    return None
 
 
 def _oslo_lists(loaded: novaconf.Loaded) -> tuple[dict[str, list[str]],

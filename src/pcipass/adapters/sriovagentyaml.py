@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from pcipass.adapters import boundedread
-from pcipass.core import config, errors
+from pcipass.core import config, configbounds, errors
 
 MAPPINGS, EXCLUDE = "physical_device_mappings", "exclude_devices"
 #: key -> (the agent option it holds, the deployment tool).
@@ -46,8 +46,10 @@ def read_yaml_forms(path: str | Path) -> tuple[dict[str, tuple[list[str], config
     """
     name = str(path)
     try:
-        text = boundedread.read_bounded(path, boundedread.MAX_INPUT_BYTES).decode("utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = boundedread.read_bounded(path, boundedread.MAX_INPUT_BYTES)
+        if len(data) > configbounds.MAX_YAML_BYTES:
+            return {}, [configbounds.too_large_yaml(name, len(data))]
+        root = yaml.compose(data.decode("utf-8"), Loader=yaml.SafeLoader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         return {}, [errors.Problem("SriovAgentConfigInvalid", f"{name} is no readable YAML: "
                                    f"{errors.clip(str(exc), 200)}", file=name)]
@@ -57,6 +59,8 @@ def read_yaml_forms(path: str | Path) -> tuple[dict[str, tuple[list[str], config
         if items is None:
             continue
         line = node.start_mark.line + 1
+        if len(items) > configbounds.MAX_ENTRIES:  # the agent's rules compare items with each other
+            return {}, [configbounds.too_many_entries(f"{key} ({tool})", "list items", name, line)]
         value = ",".join(items)
         found.setdefault(option, (items, config.OptionValue(value, name, line, 0, f"{key} ({tool})", "yaml")))
     if MAPPINGS not in found:

@@ -60,6 +60,10 @@ _TABLE: tuple[Code, ...] = (
          _A.CONFIG_FILES, OWN, ERROR),
     Code("ConfigFileParseError", "oslo.config cannot parse a config file's INI syntax", _A.CONFIG_FILES,
          OSLO, ERROR),
+    Code("ConfigTooLarge", "a configuration passes a bound pcipass sets and Nova does not (100,000 "
+         "lines, 10,000 entries of one option, 1,000 fragments of one document, 1 MiB of deployment "
+         "YAML): refused before it "
+         "is parsed, as pcipass cannot check it safely", _A.CONFIG_FILES, OWN, ERROR),
     Code("NotNovaConf", "a file given as nova.conf is another kind of document (YAML, Markdown, "
          "JSON...); the nova.conf fragments it embeds are checked one by one", _A.CONFIG_FILES, OWN, ERROR),
     Code("NoPciOptions", "the files set no PCI option at all ([pci] device_spec or alias, "

@@ -123,10 +123,11 @@ def load_config(nova_conf: Sequence[str | Path], *, sriov_agent_conf: str | Path
             continue
         if verdict.kind in ("jinja", "diff"):  # a template's plain lines, a diff's new side
             prepared = novaprepare.prepare_file(f)
-            if prepared is not None and novaprepare.readable(prepared):
+            if prepared is None or novaprepare.readable(prepared):  # None: over the line bound
                 readable.append(f)
                 continue
-        entry = NotNovaConf(str(f), verdict.kind, verdict.reason, _fragments(f, facts))
+        fragments, refused = _fragments(f, facts)
+        entry = NotNovaConf(str(f), verdict.kind, verdict.reason, fragments)
         not_nova.append(entry)
         found = (f"; it embeds {len(entry.fragments)} nova.conf fragment(s), checked one by "
                  "one below" if entry.fragments else "")
@@ -134,6 +135,8 @@ def load_config(nova_conf: Sequence[str | Path], *, sriov_agent_conf: str | Path
             code="NotNovaConf", file=str(f), line=verdict.line,
             message=f"not a nova.conf: {verdict.kind} ({verdict.reason}){found}",
             hint="pass the INI file that nova-compute or nova-api reads, e.g. /etc/nova/nova.conf"))
+        if refused is not None:
+            pre_problems.append(refused)
     view = analyze(novaprepare.read_nova_conf(readable, config_dirs=config_dirs), facts)
     view.not_nova = not_nova
     view.errors[:0] = pre_problems
@@ -144,13 +147,15 @@ def load_config(nova_conf: Sequence[str | Path], *, sriov_agent_conf: str | Path
     return view
 
 
-def _fragments(path: str | Path, facts: model.HostFacts) -> tuple[NovaFragment, ...]:
+def _fragments(path: str | Path,
+               facts: model.HostFacts) -> tuple[tuple[NovaFragment, ...], errors.Problem | None]:
     out = []
-    for snip in novasnippets.read_nova_snippets(path):
+    snippets, refused = novasnippets.read_document(path)
+    for snip in snippets:
         frag = analyze(snip.config, facts)
         out.append(NovaFragment((snip.first_line, snip.last_line), frag.valid, len(frag.specs.specs),
                                 len(frag.aliases.aliases), tuple(frag.errors), tuple(frag.warnings)))
-    return tuple(out)
+    return tuple(out), refused
 
 
 def analyze(nova: config.NovaConfig, facts: model.HostFacts, *,
