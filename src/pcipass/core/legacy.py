@@ -263,15 +263,23 @@ def deprecation_warning(host: str | None = None) -> errors.Problem:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class ValueSource:
+    """Where one value of the option was written (None: not known)."""
+
+    file: str | None
+    line: int | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class LegacyConfig:
-    """The legacy option as found in one host's nova.conf files."""
+    """The legacy option as found in one host's nova.conf files; ``sources`` by value index."""
 
     host: str
     devices: list[LegacyDevice]
     problems: list[errors.Problem]
     warnings: list[errors.Problem]
     has_legacy: bool
-    sources: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    sources: list[ValueSource] = dataclasses.field(default_factory=list)
 
 
 def parse_legacy_config(values: Sequence[str | _Located], *, host: str | None = None) -> LegacyConfig:
@@ -281,21 +289,21 @@ def parse_legacy_config(values: Sequence[str | _Located], *, host: str | None = 
     Any value at all earns the :func:`deprecation_warning`.
     """
     raw = [v if isinstance(v, str) else v.value for v in values]
-    sources = [{"file": getattr(v, "file", None), "line": getattr(v, "line", None)} for v in values]
+    sources = [ValueSource(getattr(v, "file", None), getattr(v, "line", None)) for v in values]
     parsed = parse_legacy_devices(raw)
     problems = [_locate(p, sources) for p in parsed.problems]
     warnings = [deprecation_warning(host)] if values else []
     if values:
         src = sources[0]
-        warnings = [warnings[0].located(file=src["file"], line=src["line"], value_index=0)]
+        warnings = [warnings[0].located(file=src.file, line=src.line, value_index=0)]
     return LegacyConfig(host or "this host", parsed.devices, problems, warnings, bool(values), sources)
 
 
-def _locate(problem: errors.Problem, sources: Sequence[Mapping[str, Any]]) -> errors.Problem:
+def _locate(problem: errors.Problem, sources: Sequence[ValueSource]) -> errors.Problem:
     idx = problem.value_index
     if idx is None or not 0 <= idx < len(sources):
         return problem
-    return problem.located(file=sources[idx]["file"], line=sources[idx]["line"])
+    return problem.located(file=sources[idx].file, line=sources[idx].line)
 
 
 def spec_entries(devices: Sequence[LegacyDevice], facts: model.HostFacts, *,

@@ -281,10 +281,11 @@ def legacy_labels(conf: legacy.LegacyConfig) -> list[dict[str, Any]]:
     for dev in conf.devices:
         entry = out.setdefault(dev.label, {"label": dev.label, "resource_class": dev.resource_class,
                                            "alias_name": legacy.alias_name_for(dev.label), "devices": []})
-        src = conf.sources[dev.value_index] if dev.value_index < len(conf.sources) else {}
+        src = conf.sources[dev.value_index] if dev.value_index < len(conf.sources) else None
+        where = {"file": src.file, "line": src.line} if src is not None else {}
         entry["devices"].append({"address": dev.address, "vendor_id": dev.vendor_id,
                                  "product_id": dev.product_id, "spec": dev.spec_dict(),
-                                 "source": {**src, "item": dev.item}})
+                                 "source": {**where, "item": dev.item}})
     return list(out.values())
 
 
