@@ -42,7 +42,7 @@ from typing import Any
 import pytest
 
 from pcipass import fakehost
-from support import FIXTURES, IN_CI, SHARED
+from support import FIXTURES, SHARED, skip_unless_ci
 
 GUARD_S = 60
 MAX_RSS_BYTES = 1 << 30
@@ -440,9 +440,7 @@ TARGETS: dict[str, Callable[[Path], list[Case]]] = {
 @pytest.mark.parametrize("target", sorted(TARGETS))
 def test_mutants_never_crash_hang_exhaust_or_write_outside(target: str, tmp_path: Path) -> None:
     if shutil.which("strace") is None:
-        if IN_CI:
-            pytest.fail("strace is missing: make test installs it (Debian package strace)")
-        pytest.skip("strace is not installed (make test installs it)")
+        skip_unless_ci("strace (make test installs the Debian package strace)")
     cases = TARGETS[target](tmp_path)
     with concurrent.futures.ThreadPoolExecutor(PARALLEL) as pool:
         failures = [f for f in pool.map(check, cases) if f is not None]
@@ -453,9 +451,7 @@ def test_mutants_never_crash_hang_exhaust_or_write_outside(target: str, tmp_path
 def test_the_write_audit_sees_what_a_run_writes(tmp_path: Path) -> None:
     """The audit is not vacuous: ``--save-facts`` writes facts.json, and strace reports it."""
     if shutil.which("strace") is None:
-        if IN_CI:
-            pytest.fail("strace is missing: make test installs it (Debian package strace)")
-        pytest.skip("strace is not installed (make test installs it)")
+        skip_unless_ci("strace (make test installs the Debian package strace)")
     built = fakehost.build(tmp_path / "h", fakehost.PROFILES["x710-sriov"])
     outcome = run_pcipass(["scan", "--host", str(built.root), "--save-facts", "-f", "json"],
                           tmp_path)
