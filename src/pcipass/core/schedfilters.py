@@ -27,6 +27,9 @@ from pcipass.core import errors
 from pcipass.core.severity import Severity
 
 ALL_FILTERS = "nova.scheduler.filters.all_filters"
+#: The two filters PCI passthrough needs: the devices, and the NUMA placement (with pinned CPUs).
+PCI_FILTER = "PciPassthroughFilter"
+NUMA_FILTER = "NUMATopologyFilter"
 ALL_WEIGHERS = "nova.scheduler.weights.all_weighers"
 
 #: The class names ``nova.scheduler.filters.all_filters()`` returns in nova 34.0.0.

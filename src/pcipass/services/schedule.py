@@ -27,8 +27,7 @@ from pcipass.services import configcheck, cpusets, flavorexplain, gcpause, paste
 from pcipass.services import scan as scan_mod
 from pcipass.services import scanreport
 
-PCI_FILTER = "PciPassthroughFilter"
-NUMA_FILTER = "NUMATopologyFilter"
+PCI_FILTER, NUMA_FILTER = schedfilters.PCI_FILTER, schedfilters.NUMA_FILTER
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,8 +10,7 @@ from pcipass.doctor.checks import common
 from pcipass.doctor.registry import check
 from pcipass.core.layers import Layer
 
-PCI_FILTER = "PciPassthroughFilter"
-NUMA_FILTER = "NUMATopologyFilter"
+PCI_FILTER, NUMA_FILTER = schedfilters.PCI_FILTER, schedfilters.NUMA_FILTER
 
 
 def _filters_fix(current: list[str], add: str) -> str:
