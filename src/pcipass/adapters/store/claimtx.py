@@ -5,7 +5,14 @@ One transaction on the chosen host, with as few round trips as it can:
 1. the picked devices' families (a picked VF's PF and siblings, a picked PF's children): the
    rows the scheduler read (:class:`FamilyRow`, the fast path), or read here when it has none;
 2. apply the state machine to those rows (:func:`pcipass.core.claimrules.claim`);
-3. update every changed device, and the PF of every picked VF even when its status stays, with
+3. bump the host's generation first, returned where the database can (other schedulers' caches
+   re-read the host; the writer's own cache, when it was the only change, applies its claim
+   instead, :meth:`pcipass.services.storefleet.StoreFleet.committed`). First, because every
+   other writer on a host (:func:`pcipass.adapters.store.hoststate.apply`) locks the host's row
+   before any device row: in one lock order, a claim and a free on one host never deadlock
+   (on PostgreSQL a deadlock costs both writers ``deadlock_timeout``, 1 s by default;
+   ``tests/functional/test_claim_lock_order.py``);
+4. update every changed device, and the PF of every picked VF even when its status stays, with
    ``SET generation = generation + 1 WHERE id = :id AND generation = :read``. Every row the
    state machine's decision reads is one of the rows written (a VF's claim reads the VF and
    its PF; a PF's reads the PF and its children, all written), so a row another writer changed
@@ -15,11 +22,8 @@ One transaction on the chosen host, with as few round trips as it can:
    it). Writing the PF on every claim of one of its VFs makes any two claims in one PF family
    conflict, so the PF/VF rules hold without any lock (MariaDB Galera certifies write sets,
    see ``docs/claims.md``);
-4. insert the consumer's row (unique per consumer), the claims (with their lease, by the
-   server's clock, returned by the insert) and the audit rows;
-5. bump the host's generation last, returned where the database can (other schedulers' caches
-   re-read the host; the writer's own cache, when it was the only change, applies its claim
-   instead, :meth:`pcipass.services.storefleet.StoreFleet.committed`).
+5. insert the consumer's row (unique per consumer), the claims (with their lease, by the
+   server's clock, returned by the insert) and the audit rows.
 
 On PostgreSQL (psycopg) steps 3-5 go to the server in one pipeline: the claim is two round
 trips, the statements and the commit (``bench/bench_claims.py``: a VF claim was ten round trips
@@ -246,6 +250,10 @@ def _write(session: Session, host_id: int, hostname: str, consumer: str, fingerp
     t = _templates(lease_seconds)
     pipe = stmtpipe.Batch(session)
     cas: list[tuple[str, int]] = []
+    # The host's row first, as hoststate.apply locks it first: one lock order (step 3).
+    returning = pipe.update_returning
+    generation = pipe.add(t["host returning" if returning else "host"], {"b_host": host_id},
+                          rows=returning)
     for a in sorted({*changed, *touched}):  # one lock order: no deadlock between claims
         dev, row = after[a], rows[a]
         cas.append((a, pipe.add(t["device"], {
@@ -264,9 +272,6 @@ def _write(session: Session, host_id: int, hostname: str, consumer: str, fingerp
             "b_hostname": hostname, "b_address": a, "b_old": str(tree[a].status),
             "b_new": str(after[a].status), "b_owner": after[a].owner or tree[a].owner,
             "b_request": after[a].request_id or tree[a].request_id, "b_command": command})
-    returning = pipe.update_returning
-    generation = pipe.add(t["host returning" if returning else "host"], {"b_host": host_id},
-                          rows=returning)
     try:
         pipe.run(commit=True)  # nothing follows in this transaction
     except stmtpipe.Mismatch as failed:
