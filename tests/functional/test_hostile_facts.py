@@ -273,6 +273,8 @@ _PF, _VF = _first("type-PF"), _first("type-VF")
     (_PF, "netdevs", ["eth/0"], "is not an interface name the kernel allows"),
     (_PF, "sriov_numvfs", 70_000, "70000 is not in 0..65535"),
     (_PF, "local_cpulist", "0-3;id", '"0-3;id" is not a CPU list'),
+    # a reversed range: the CPU list grammar is core.cpuset's, for the sysfs reader and this check
+    (_PF, "local_cpulist", "3-0", '"3-0" is not a CPU list'),
     (_PF, "name", "Intel \u001b[31mred", "has control characters"),
     (_PF, "dev_type", "type-XX", '"type-XX" is not one of type-PCI, type-PF, type-VF'),
     (_PF, "card_serial_number", "SN1", "set, but sysfs discovery never reads VPD"),

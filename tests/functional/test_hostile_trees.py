@@ -245,3 +245,13 @@ def test_any_bytes_in_any_attribute_never_crash(tmp_path_factory: pytest.TempPat
     pf = devs[PF]
     assert pf.address == PF
     assert pf.vendor_id in ("", "8086") or len(pf.vendor_id) == 4
+
+
+def test_a_cpu_list_is_kept_exactly_when_the_core_parses_it(built: fakehost.BuiltHost) -> None:
+    # One grammar (core.cpuset.parse_kernel_list) for the sysfs reader, the facts cache's check
+    # and the NUMA code: a reversed range is garbage at the read, not a value the core refuses later.
+    d = dev_dir(built, PF)
+    replace(d / "local_cpulist", "3-0\n")
+    pf = scan(built.root)[0][PF]
+    assert pf.local_cpulist is None
+    assert "sys/bus/pci/devices/0000:01:00.0/local_cpulist: unexpected content '3-0'; ignored" in pf.warnings

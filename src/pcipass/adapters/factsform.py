@@ -23,7 +23,6 @@ ADDRESS = address_mod.CANONICAL  # discovery's form, and nothing else
 _HEX4 = re.compile(r"[0-9a-f]{4}")
 _HEX6 = re.compile(r"[0-9a-f]{6}")
 _HEX2 = re.compile(r"[0-9a-f]{2}")
-_CPULIST = re.compile(r"[0-9]+(?:-[0-9]+)?(?:,[0-9]+(?:-[0-9]+)?)*")
 #: Control characters (C0, DEL, C1) and lone surrogates (undecodable bytes of a file name).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 #: A name the kernel can give a directory entry (a driver, a module, an IOMMU): no ``/``, no NUL,
@@ -92,7 +91,8 @@ FORMS: dict[Any, dict[str, Callable[[Any], str | None]]] = {
         "sriov_totalvfs": _ints(0, _U16_MAX),
         "sriov_numvfs": _ints(0, _U16_MAX),
         "sriov_vf_device": _ID,
-        "local_cpulist": lambda v: None if v == "" or _CPULIST.fullmatch(v) else f"{jsoncodec.show(v)} is not a CPU list",
+        "local_cpulist": lambda v: (None if cpuset.parse_kernel_list(v) is not None  # as sysfs keeps it
+                                    else f"{jsoncodec.show(v)} is not a CPU list"),
         "card_serial_number": lambda v: "set, but sysfs discovery never reads VPD",
     },
     sysfs.NetDev: {  # names: the device's netdevs, compared whole in _netdevs

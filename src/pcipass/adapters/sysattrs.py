@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pcipass.core import cpuset
+
 _HEX_ID = re.compile(r"^0x([0-9a-fA-F]{1,4})$")
 _HEX_CLASS = re.compile(r"^0x([0-9a-fA-F]{1,6})$")
 _HEX_REV = re.compile(r"^0x([0-9a-fA-F]{1,2})$")
-_CPULIST = re.compile(r"^\s*(\d+(-\d+)?)(,\d+(-\d+)?)*\s*$")
 _VF_DEVICE = re.compile(r"^(?:0x)?([0-9a-fA-F]{1,4})$")
 _PRINTABLE_OR_EMPTY = re.compile(r"[\x21-\x7e]*")
 
@@ -56,7 +57,8 @@ def _bool01(text: str) -> bool | None:
 
 
 def _cpulist(text: str) -> str | None:
-    return text if text == "" or _CPULIST.match(text) else None
+    """A CPU list as the core parses it (:func:`cpuset.parse_kernel_list`), kept as text."""
+    return text if cpuset.parse_kernel_list(text) is not None else None
 
 
 def _override(text: str) -> str | None:
