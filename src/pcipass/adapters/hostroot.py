@@ -48,7 +48,12 @@ class HostRoot:
     Paths given to the methods are relative to the root and use ``/``
     (``"sys/bus/pci/devices"``). Use :func:`pcipass.adapters.roots.open_root` to build one, and
     :meth:`close` (or ``with``) to remove a bundle's temporary directory.
+
+    :ivar live: the running host's own ``/``.
+    :ivar is_bundle: a bundle read into memory (:class:`~pcipass.adapters.treeroot.TreeRoot`).
     """
+
+    is_bundle = False
 
     def __init__(self, path: str, *, source: str | None = None, live: bool = False,
                  warnings: list[str] | None = None) -> None:

@@ -21,6 +21,8 @@ _KINDS = {bundle.FILE: "file", bundle.DIR: "dir", bundle.LINK: "link", bundle.OT
 class TreeRoot(HostRoot):
     """A bundle's host root, read from memory. :meth:`close` gives its memory back."""
 
+    is_bundle = True
+
     def __init__(self, tree: bundle.Tree, source: str) -> None:
         self.tree = tree
         self._nodes = tree.nodes

@@ -128,7 +128,7 @@ def _scan_root(path: str | Path, controller: config.NovaConfig | None,
                override: config.NovaConfig | None,
                facts_cache: str = CACHE_USE) -> scanreport.HostScan:
     with roots.open_host(path) as root:
-        kind = KIND_LIVE if root.live else KIND_DIRECTORY if os.path.isdir(path) else KIND_BUNDLE
+        kind = KIND_LIVE if root.live else KIND_BUNDLE if root.is_bundle else KIND_DIRECTORY
         cache_notes: list[str] = []
         cached = factscache.load(root, cache_notes) if facts_cache == CACHE_USE else None
         if cached is not None:
