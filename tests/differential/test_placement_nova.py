@@ -40,8 +40,8 @@ nova_objects.register_all()
 HOST = "cmp-1"
 ROOT_UUID = "00000000-0000-0000-0000-0000000000aa"
 CONSUMER = "11111111-1111-1111-1111-111111111111"
-EXAMPLES = 500
-MIN_HITS = 10
+EXAMPLES = 1000
+MIN_HITS = 20
 HITS: collections.Counter[str] = collections.Counter()
 
 # PF address -> (vendor, PF product, VF product, netdev)

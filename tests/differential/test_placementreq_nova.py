@@ -34,7 +34,7 @@ nova_objects.register_all()
 
 HITS: collections.Counter[str] = collections.Counter()
 EXAMPLES = 200
-MIN_HITS = 10
+MIN_HITS = 20
 FLAVOR_GROUPS = [("resources1:VGPU", ["1", "0", "x"]), ("trait2:HW_CPU_X86_AVX", ["required", "bogus"]),
                  ("resources_A:CUSTOM_Y", ["2"]), ("resourcesX:bogus", ["1"]),
                  ("trait1:CUSTOM_Z", ["forbidden"])]
