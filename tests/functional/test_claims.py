@@ -99,6 +99,11 @@ def test_every_operation_is_idempotent_per_consumer(ready: Store, tmp_path: Path
         assert allocated.code == 0, allocated.err
         assert [d["status"] for d in allocated.json()["devices"]] == ["allocated"]
         assert allocated.json()["devices"][0]["lease_expires_at"] is None
+    # A repeated claim of the allocated consumer: the same device, and no lease to speak of.
+    repeated = run_cli(["schedule", "--db", ready.url, "--claim", "--consumer", A, "--flavor",
+                        str(f["vf1"]), "--nova-conf", str(f["conf"])])
+    assert repeated.code == 0 and "already holds 1 device(s)" in repeated.out
+    assert "(allocated: no lease)" in repeated.out and "lease 300 s" not in repeated.out
     refused = run_cli(["claim", "release", A, "--db", ready.url])
     assert refused.code == 2 and "release drops only a claim never allocated" in refused.err
     assert run_cli(["claim", "free", A, "--db", ready.url]).code == 0
@@ -417,3 +422,28 @@ def test_the_subset_draws_first_among_hosts_no_other_writer_changed() -> None:
         assert order[4:] == ["h4", "h5"]
         seen_first.add(order[0])
     assert seen_first == {"h1", "h3"}  # both drawn first in 40 tries (2**-39 otherwise)
+
+
+def test_a_host_the_state_machine_refuses_sends_the_claim_to_the_next_host(
+        ready: Store, tmp_path: Path) -> None:
+    """A VF the agent re-reports under a claimed PF is stored available, as Nova's tracker
+    stores it; a claim of it is refused by the state machine (Nova's PciDevicePFInvalidStatus,
+    and Nova reschedules): the claim moves to the next host, saying so, instead of failing."""
+    from pcipass.adapters.store import hoststate
+    from pcipass.core import tracker
+    from pcipass.services import claimrequest, claims
+
+    claimfleet.build(ready.engine, 2, 1, 2)
+    files = claimfleet.write_request_files(tmp_path)
+    pf1 = claimrequest.prepare(files["pf1"], nova_conf=[files["nova.conf"]])
+    vf1 = claimrequest.prepare(files["vf1"], nova_conf=[files["nova.conf"]])
+    held = claims.claim(ready.engine, pf1, A)
+    found = claimfleet.host_devices(1, 2)
+    pf_only = [d for d in found if d.dev_type == "type-PF"]
+    for seen in (pf_only, found):  # the VFs vanish, then come back while the PF is claimed
+        hoststate.apply(ready.engine, held.hostname, lambda st, s=seen: tracker.sync(st, s),
+                        command="agent --once")
+    got = claims.claim(ready.engine, vf1, B)
+    assert got.hostname != held.hostname and len(got.devices) == 1
+    (note,) = got.notes
+    assert held.hostname in note and "trying the next best host" in note

@@ -75,9 +75,10 @@ def _render_claim(doc: dict[str, Any], con: rich.console.Console) -> None:
     verb = "already holds" if doc["repeated"] else "claimed"
     host = doc["hostname"] + (f" (Nova host {doc['nova_host']})"
                               if doc["nova_host"] and doc["nova_host"] != doc["hostname"] else "")
+    allocated = bool(doc["devices"]) and all(d["status"] == "allocated" for d in doc["devices"])
+    lease = "allocated: no lease" if allocated else f"lease {doc['lease_seconds']} s"
     con.print(f"consumer {doc['consumer']} {verb} {len(doc['devices'])} device(s) on {host} "
-              f"for flavor {doc['flavor']} (lease {doc['lease_seconds']} s)",
-              markup=False, highlight=False)
+              f"for flavor {doc['flavor']} ({lease})", markup=False, highlight=False)
     _render_devices(doc["devices"], con)
 
 

@@ -43,12 +43,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import sqlalchemy
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from pcipass.adapters.store import (claimstore, fleetread, hoststate, leases, models,
-                                    queries, stmtpipe)
+from pcipass.adapters.store import claimstore, hoststate, leases, models, queries, stmtpipe
 from pcipass.core import claimrules, tracker
 from pcipass.core import devicestate as ds
 
@@ -79,6 +78,11 @@ class Committed:
     written: Mapping[str, tuple[ds.TrackedDevice, int]]
 
 
+#: The state machine's refusals of a claim (Nova's PciDevice.claim errors).
+_REFUSED = (ds.PciDeviceInvalidStatus, ds.PciDeviceInvalidOwner, ds.PciDeviceVFInvalidStatus,
+            ds.PciDevicePFInvalidStatus)
+
+
 class _Stale(Exception):
     """Rows whose compare-and-swap matched nothing."""
 
@@ -90,16 +94,17 @@ class _Stale(Exception):
 def claim(engine: Engine | sqlalchemy.Connection, hostname: str, consumer: str,
           fingerprint: str, request: Mapping[str, Any], picks: Sequence[claimrules.Pick],
           expected: Mapping[str, int], *, lease_seconds: int, command: str,
-          expired: bool = False, host: tuple[int, str | None] | None = None,
-          family: Sequence[FamilyRow] | None = None) -> Committed:
+          host: tuple[int, str | None], family: Sequence[FamilyRow],
+          expired: bool = False) -> Committed:
     """Claim ``picks`` on ``hostname`` for ``consumer`` (see the module docstring).
 
     :param expected: address -> the generation the scheduler read, for every picked device.
     :param expired: the scheduler saw claims on this host whose lease ended: release them first.
-    :param host: the host's row id and Nova host name, when the scheduler read them.
-    :param family: the picked devices' families as the scheduler read them (with ``host``):
-        no read in the transaction.
-    :raises claimrules.DevicesTaken: a picked device changed since the scheduler read it.
+    :param host: the host's row id and Nova host name, as the scheduler read them.
+    :param family: the picked devices' families as the scheduler read them: the transaction
+        reads nothing.
+    :raises claimrules.DevicesTaken: a picked device changed since the scheduler read it, or
+        the state machine refuses the claim on what it read (the next host is tried).
     :raises hoststate.ConsumerClaimed: the same consumer was claimed meanwhile (a conflict, and
         the consumer is in the store now).
     :raises hoststate.StoreConflict: a concurrent writer or a deadlock: try again.
@@ -133,20 +138,8 @@ def _consumer_stored(engine: Engine | sqlalchemy.Connection, consumer: str) -> b
 def _claim(session: Session, hostname: str, consumer: str, fingerprint: str,
            request: Mapping[str, Any], picks: Sequence[claimrules.Pick],
            expected: Mapping[str, int], lease_seconds: int, command: str,
-           known: tuple[int, str | None] | None,
-           family: Sequence[FamilyRow] | None) -> Committed:
-    if known is None:
-        found = session.execute(select(models.Host.id, models.Host.nova_host)
-                                .where(models.Host.hostname == hostname)).one_or_none()
-        if found is None:
-            raise hoststate.HostUnknown(hostname=hostname,
-                                        hint="store it first: pcipass agent --once")
-        known = (int(found[0]), found[1])
-        family = None
+           known: tuple[int, str | None], rows: Sequence[FamilyRow]) -> Committed:
     host_id, nova_host = known
-    scheduled = family is not None
-    rows = list(family) if family is not None else _families(session, hostname, host_id,
-                                                             [p.address for p in picks])
     by_address = {r.device.address: r for r in rows}
     taken = sorted(a for a, gen in expected.items()
                    if a not in by_address or by_address[a].generation != gen)
@@ -156,7 +149,11 @@ def _claim(session: Session, hostname: str, consumer: str, fingerprint: str,
     tree = ds.DeviceTree([r.device for r in rows], nova_host or hostname)
     try:
         after = claimrules.claim(tracker.TrackerState(tree), picks, consumer).tree
-    except ds.PciDeviceInvalidStatus as exc:  # changed without a generation: never, but safe
+    except _REFUSED as exc:
+        # The state machine refuses what the scheduler read: a host whose tracked state Nova's
+        # tracker would not claim on either (a VF re-reported as available under a claimed
+        # PF, Nova's bug 1969496), or rows changed without their generation (never). Nova
+        # reschedules; the claim tries the next best host.
         raise claimrules.DevicesTaken(hostname=hostname, addresses=str(exc),
                                       hint="the scheduler tries the next best host") from exc
     changed = [a for a in sorted(by_address) if _differs(tree[a], after[a])]
@@ -168,11 +165,8 @@ def _claim(session: Session, hostname: str, consumer: str, fingerprint: str,
                                      by_address, tree, after, changed, touched, lease_seconds,
                                      command)
     except _Stale as stale:
-        if scheduled:
-            raise claimrules.DevicesTaken(hostname=hostname, addresses=str(stale),
-                                          hint="the scheduler tries the next best host") from None
-        raise sqlalchemy.orm.exc.StaleDataError(
-            f"device {stale} of {hostname} changed since this transaction read it") from None
+        raise claimrules.DevicesTaken(hostname=hostname, addresses=str(stale),
+                                      hint="the scheduler tries the next best host") from None
     devices = tuple(claimstore.HeldDevice(
         a, by_address[a].device.dev_type, str(after[a].status), after[a].request_id,
         by_address[a].device.parent_addr, by_address[a].device.numa_node,
@@ -183,22 +177,6 @@ def _claim(session: Session, hostname: str, consumer: str, fingerprint: str,
                               json.loads(json.dumps(dict(request))), devices)
     written = {a: (after[a], by_address[a].generation + 1) for a in (*changed, *touched)}
     return Committed(held, host_gen, written)
-
-
-def _families(session: Session, hostname: str, host_id: int,
-              addresses: Sequence[str]) -> list[FamilyRow]:
-    """The picked devices, their parents, and the children of both."""
-    picked = list(addresses)
-    parents = select(_DEV.c.parent_addr).where(_DEV.c.host_id == host_id,
-                                               _DEV.c.address.in_(picked),
-                                               _DEV.c.parent_addr.is_not(None))
-    query = select(_DEV).where(
-        _DEV.c.host_id == host_id, or_(
-            _DEV.c.address.in_(picked), _DEV.c.address.in_(parents),
-            _DEV.c.parent_addr.in_(picked), _DEV.c.parent_addr.in_(parents)))
-    return [FamilyRow(int(r.id), int(r.generation), fleetread.tracked_row(hostname, r),
-                      hoststate.json_object(r.spec_tags, f"{hostname} {r.address} spec_tags"))
-            for r in session.execute(query)]
 
 
 def _differs(a: ds.TrackedDevice, b: ds.TrackedDevice) -> bool:
