@@ -19,10 +19,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import resource
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -48,29 +46,39 @@ class Run:
     rss: int
 
 
-def _limit_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_GUARD, MEMORY_GUARD))
+# wait4's ru_maxrss of a child counts the memory of the process it was forked from (Linux keeps
+# the higher water mark across exec): spawned from pytest, which holds 300 MB late in a full run,
+# every child would "use" 300 MB. So a small launcher spawns the run, guards it, and reports the
+# run's own peak RSS from wait4.
+_LAUNCHER = """
+import os, resource, signal, subprocess, sys
+report, limit, guard = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+cap = lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+proc = subprocess.Popen(sys.argv[4:], preexec_fn=cap)
+hung = []
+signal.signal(signal.SIGALRM, lambda *_: (hung.append(1), proc.kill()))
+signal.setitimer(signal.ITIMER_REAL, guard)
+_pid, status, usage = os.wait4(proc.pid, 0)
+signal.setitimer(signal.ITIMER_REAL, 0)
+with open(report, "w") as out:
+    out.write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss} {len(hung)}")
+"""
 
 
 def pcipass(tmp_path: Path, *args: str) -> Run:
     """Run the CLI with ``-f json`` in a guarded process; its own peak RSS from wait4."""
-    out, err = tmp_path / "stdout.json", tmp_path / "stderr.txt"
+    out, err, report = tmp_path / "stdout.json", tmp_path / "stderr.txt", tmp_path / "rusage.txt"
     with out.open("wb") as stdout, err.open("wb") as stderr:
         start = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "-m", "pcipass", *args, "-f", "json"],
-                                stdout=stdout, stderr=stderr, preexec_fn=_limit_memory)
-        guard = threading.Timer(GUARD_S, proc.kill)
-        guard.start()
-        _pid, status, usage = os.wait4(proc.pid, 0)
+        subprocess.run([sys.executable, "-c", _LAUNCHER, str(report), str(MEMORY_GUARD), str(GUARD_S),
+                        sys.executable, "-m", "pcipass", *args, "-f", "json"],
+                       stdout=stdout, stderr=stderr, check=True, timeout=GUARD_S + 30)
         seconds = time.monotonic() - start
-        hung = not guard.is_alive()
-        guard.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    code, maxrss_kb, hung = (int(v) for v in report.read_text().split())
     assert not hung, f"hang guard: killed after {GUARD_S} s"
-    assert proc.returncode != 255, err.read_text()
+    assert code != 255, err.read_text()
     text = out.read_text()
-    return Run(proc.returncode, json.loads(text) if text.strip() else None, seconds,
-               usage.ru_maxrss * 1024)
+    return Run(code, json.loads(text) if text.strip() else None, seconds, maxrss_kb * 1024)
 
 
 def write(path: Path, text: str) -> str:
