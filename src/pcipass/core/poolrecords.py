@@ -225,3 +225,45 @@ def _freeze(value: Any) -> Any:
         raise TypeError("NaN")
     hash(value)
     return value
+
+
+# -- a device's pool key (add_device) -----------------------------------------------------------
+
+
+def pool_key(device: model.Device, tags: Mapping[str, Any], parent_ifname: str | None = None,
+             ) -> dict[str, Any]:
+    """Nova's ``_create_pool_keys_from_dev`` for a device matched by a spec with ``tags``."""
+    key: dict[str, Any] = {"product_id": device.product_id, "vendor_id": device.vendor_id,
+                           "numa_node": device.numa_node, "dev_type": device.dev_type}
+    key.update({k: v for k, v in tags.items() if k not in spec.POOL_IGNORED_TAGS})
+    key["address"] = device.parent_addr or device.address
+    if parent_ifname:
+        key["parent_ifname"] = parent_ifname
+    if device.dev_type in REMOTE_MANAGED_TYPES and key.get(spec.REMOTE_MANAGED) is None:
+        key[spec.REMOTE_MANAGED] = "false"
+    return key
+
+
+def parent_ifname(device: model.Device, parent: model.Device | None) -> str | None:
+    """The ``parent_ifname`` the libvirt driver reports for ``device``, whose parent is ``parent``.
+
+    A VF gets its PF's (first) netdev name when the VF itself has a netdev
+    and its PF has one.
+    """
+    if (device.dev_type == model.TYPE_VF and device.parent_addr and device.netdevs
+            and parent is not None and parent.netdevs):
+        return parent.netdevs[0]
+    return None
+
+
+def parent_ifnames(devices: Sequence[model.Device]) -> dict[str, str]:
+    """:func:`parent_ifname` per VF address of a host's devices."""
+    with_netdevs = {d.address: d for d in devices if d.netdevs}
+    if not with_netdevs:  # no VF has a parent netdev without netdevs of its own
+        return {}
+    out = {}
+    for dev in devices:
+        name = parent_ifname(dev, with_netdevs.get(dev.parent_addr) if dev.parent_addr else None)
+        if name is not None:
+            out[dev.address] = name
+    return out

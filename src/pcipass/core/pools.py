@@ -28,13 +28,13 @@ copy, so the PF/VF dependency is honoured (§9.8).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pcipass.core import model, spec
 from pcipass.core.poolfilter import (
     coerce_key, count_by, no_pool_drop, one_pool_per_rp, split_rp_drop)
-from pcipass.core.poolrecords import PLAIN_TYPES, REMOTE_MANAGED_TYPES, frozen_key
+from pcipass.core.poolrecords import PLAIN_TYPES, frozen_key
 # Re-exported: callers name the pool records and the pipeline through this module.
 from pcipass.core.poolfilter import (  # noqa: F401
     Stage as Stage, PIPELINE as PIPELINE, STAGES as STAGES, SPEC as SPEC, NUMA as NUMA,
@@ -50,47 +50,11 @@ from pcipass.core.poolrecords import (  # noqa: F401
     UNKNOWN_NODE_EXCLUDED as UNKNOWN_NODE_EXCLUDED, IGNORED_SPEC_KEYS as IGNORED_SPEC_KEYS,
     Request as Request, as_request as as_request, PooledDevice as PooledDevice, Pool as Pool,
     PoolInfo as PoolInfo, Drop as Drop, Outcome as Outcome, PoolCorrupted as PoolCorrupted,
+    pool_key as pool_key, parent_ifname as parent_ifname, parent_ifnames as parent_ifnames,
 )
 
 
 # -- building pools (add_device) ---------------------------------------------------------------
-
-
-def pool_key(device: model.Device, tags: Mapping[str, Any], parent_ifname: str | None = None,
-             ) -> dict[str, Any]:
-    """Nova's ``_create_pool_keys_from_dev`` for a device matched by a spec with ``tags``."""
-    key: dict[str, Any] = {"product_id": device.product_id, "vendor_id": device.vendor_id,
-                           "numa_node": device.numa_node, "dev_type": device.dev_type}
-    key.update({k: v for k, v in tags.items() if k not in spec.POOL_IGNORED_TAGS})
-    key["address"] = device.parent_addr or device.address
-    if parent_ifname:
-        key["parent_ifname"] = parent_ifname
-    if device.dev_type in REMOTE_MANAGED_TYPES and key.get(spec.REMOTE_MANAGED) is None:
-        key[spec.REMOTE_MANAGED] = "false"
-    return key
-
-
-def parent_ifname(device: model.Device, parent: model.Device | None) -> str | None:
-    """The ``parent_ifname`` the libvirt driver reports for ``device``, whose parent is ``parent``.
-
-    A VF gets its PF's (first) netdev name when the VF itself has a netdev
-    and its PF has one.
-    """
-    if (device.dev_type == model.TYPE_VF and device.parent_addr and device.netdevs
-            and parent is not None and parent.netdevs):
-        return parent.netdevs[0]
-    return None
-
-
-def parent_ifnames(devices: Sequence[model.Device]) -> dict[str, str]:
-    """:func:`parent_ifname` per VF address of a host's devices."""
-    with_netdevs = {d.address: d for d in devices if d.netdevs}
-    out = {}
-    for dev in devices:
-        name = parent_ifname(dev, with_netdevs.get(dev.parent_addr) if dev.parent_addr else None)
-        if name is not None:
-            out[dev.address] = name
-    return out
 
 
 class PciStats:
@@ -356,12 +320,18 @@ class PciStats:
         return self.copy().consume(requests, numa_cells)
 
 
+#: Where a device lands: (spec entry index, pool key, hashable key or None); None: no match.
+Placed = tuple[int, dict[str, Any], Any] | None
+
+
 def build(devices: Sequence[model.Device], specs: Sequence[spec.SpecEntry],
-          sockets: Mapping[int, int | None] | None = None) -> PciStats:
+          sockets: Mapping[int, int | None] | None = None, *,
+          place: Callable[[model.Device, str | None], Placed] | None = None) -> PciStats:
     """The compute view of a host: every device a spec matches, in the given order, is free.
 
     Devices whose address Nova could not parse never match (discovery does not
-    produce them).
+    produce them). ``place`` stands in for :func:`placed` under ``specs`` (the fleet index
+    remembers it across hosts: spec matching and pool keys are most of a build).
     """
     stats = PciStats(sockets=sockets)
     ifnames = parent_ifnames(devices)
@@ -369,17 +339,13 @@ def build(devices: Sequence[model.Device], specs: Sequence[spec.SpecEntry],
     index: dict[Any, Pool] = {}
     plain: dict[int, bool] = {}  # spec index -> its tags are all str/int/bool/None
     for dev in devices:
-        entry = spec.first_match(specs, dev)
-        if entry is None:
+        ifname = ifnames.get(dev.address)
+        where = placed(dev, specs, ifname, plain) if place is None else place(dev, ifname)
+        if where is None:
             continue
         tracked.append(dev)
-        key = pool_key(dev, entry.spec.tags, ifnames.get(dev.address))
-        item = PooledDevice(dev, key, entry.index)
-        simple = plain.get(entry.index)
-        if simple is None:
-            simple = plain[entry.index] = all(type(v) in PLAIN_TYPES for v in entry.spec.tags.values())
-        # device fields are str/int/None: with plain tags the items hash as they are
-        frozen = frozenset(key.items()) if simple else frozen_key(key)
+        entry_index, key, frozen = where
+        item = PooledDevice(dev, dict(key), entry_index)
         if frozen is None:  # a value that cannot be hashed: Nova's linear search
             stats.add(item)
             continue
@@ -393,3 +359,18 @@ def build(devices: Sequence[model.Device], specs: Sequence[spec.SpecEntry],
     stats.pools.sort(key=lambda p: len(p.key))
     stats.link(tracked)
     return stats
+
+
+def placed(dev: model.Device, specs: Sequence[spec.SpecEntry], ifname: str | None,
+           plain: dict[int, bool]) -> Placed:
+    """Where ``dev`` lands under ``specs`` (``plain``: a memo by spec entry, kept by the
+    caller)."""
+    entry = spec.first_match(specs, dev)
+    if entry is None:
+        return None
+    key = pool_key(dev, entry.spec.tags, ifname)
+    simple = plain.get(entry.index)
+    if simple is None:
+        simple = plain[entry.index] = all(type(v) in PLAIN_TYPES for v in entry.spec.tags.values())
+    # device fields are str/int/None: with plain tags the items hash as they are
+    return entry.index, key, frozenset(key.items()) if simple else frozen_key(key)

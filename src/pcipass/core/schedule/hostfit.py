@@ -21,7 +21,7 @@ scheduler (the fleet index knows it): the devices and NUMA nodes it gets.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pcipass.core import model, numa, pools, spec
@@ -41,9 +41,13 @@ class HostPools:
 
 
 def host_pools(host_devices: Sequence[model.Device], specs: Sequence[spec.SpecEntry],
-               numa_cells: Sequence[numa.HostCell] = ()) -> HostPools:
-    """The compute's pools of a host (every matched device free) and the scheduler's view."""
-    compute = pools.build(host_devices, specs, {c.id: c.socket for c in numa_cells})
+               numa_cells: Sequence[numa.HostCell] = (), *,
+               place: Callable[[model.Device, str | None], pools.Placed] | None = None,
+               ) -> HostPools:
+    """The compute's pools of a host (every matched device free) and the scheduler's view
+    (``place``: see :func:`pools.build`)."""
+    compute = pools.build(host_devices, specs, {c.id: c.socket for c in numa_cells},
+                          place=place)
     return HostPools(compute, compute.scheduler_view())
 
 
