@@ -33,7 +33,7 @@ from typing import Any
 from oslo_config import cfg
 
 from pcipass.adapters import boundedread, iniparse, interpolation, novabounds, novanames, novaopts
-from pcipass.core import config, configbounds, errors
+from pcipass.core import config, configbounds, errors, schedfilters
 
 
 # -- loading files -----------------------------------------------------------------------
@@ -200,7 +200,7 @@ def lines_of(loaded: Sequence[Loaded]) -> int:
 def _has_pci(values: dict[str, Any], sources: dict[str, config.OptionValue]) -> bool:
     if any(values[f] for f in ("device_spec", "alias", "legacy_devices")):
         return True
-    if "PciPassthroughFilter" in values["enabled_filters"]:
+    if schedfilters.PCI_FILTER in values["enabled_filters"]:
         return True
     return any(f in sources for f in novaopts.PCI_FIELDS)
 
