@@ -106,11 +106,7 @@ def _client(url: str, prepared: Any, seconds: float, seed: int, ready: Any, out:
     told: list[tuple[str, str, str]] = []
     latencies: list[float] = []
     retries = [0, 0]
-    stop = time.monotonic() + seconds
-    n = 0
-    while time.monotonic() < stop:
-        consumer = str(uuid.UUID(int=(seed << 64) | n))
-        n += 1
+    for consumer in claimfleet.consumers(seed, seconds):
         t0 = time.perf_counter()
         try:
             report = claims.claim(engine, prepared, consumer, fleet=fleet,
@@ -287,8 +283,11 @@ def main() -> int:
     for r in rows:
         print(f"{r[0]} | {r[1]} | {r[2]} | {r[3]:.0f} | {r[4]:.1f} | {r[5]:.1f} | {r[6]} | "
               f"{r[7]:.0f}")
+    measured = any(r[0] == "postgresql" and r[1] == 8 for r in rows)
+    verdict = ("met" if ok else "MISSED") if measured else (
+        "not measured (no run with 8 clients on PostgreSQL)" if ok else "MISSED")
     print(f"target: >= {TARGET:.0f} claims/s with 8 clients on PostgreSQL, no double allocation: "
-          + ("met" if ok else "MISSED"))
+          + verdict)
     return 0 if ok or not args.check else 1
 
 

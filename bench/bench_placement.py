@@ -91,7 +91,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+import claimfleet  # noqa: E402
 from pcipass.adapters import placementapi, placementcand  # noqa: E402
 from pcipass.core import model, placement, placementreq, pools, schedule, spec  # noqa: E402
 
@@ -275,11 +277,7 @@ def _placement_client_loop(url: str, params: list[tuple[str, str]], seconds: flo
     lat: list[float] = []
     conflicts = 0
     start = time.monotonic()
-    stop = start + seconds
-    n = 0
-    while time.monotonic() < stop:
-        consumer = str(uuid.UUID(int=(seed << 64) | n))
-        n += 1
+    for consumer in claimfleet.consumers(seed, seconds):
         t0 = time.perf_counter()
         for _ in range(10):
             try:
@@ -321,11 +319,7 @@ def _store_client_loop(url: str, prepared: Any, seconds: float, seed: int, out: 
     lat: list[float] = []
     failed = 0
     start = time.monotonic()
-    stop = start + seconds
-    n = 0
-    while time.monotonic() < stop:
-        consumer = str(uuid.UUID(int=(seed << 64) | n))
-        n += 1
+    for consumer in claimfleet.consumers(seed, seconds):
         t0 = time.perf_counter()
         try:
             report = claims.claim(engine, prepared, consumer, fleet=fleet)
@@ -366,9 +360,6 @@ def claims_race(url: str, hosts: int, args: argparse.Namespace) -> None:
     import collections
 
     import sqlalchemy
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    import claimfleet
 
     from pcipass.adapters.store import engine as engine_mod
     from pcipass.adapters.store import migrate

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import collections
 import json
+import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -157,3 +160,13 @@ def check_invariants(engine: Any, total: int) -> dict[str, int]:
            for d in devices}
     assert final == now
     return dict(statuses)
+
+
+def consumers(seed: int, seconds: float) -> Iterator[str]:
+    """A benchmark client's new consumer UUIDs (distinct per ``seed``), until ``seconds`` have
+    passed."""
+    stop = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < stop:
+        yield str(uuid.UUID(int=(seed << 64) | n))
+        n += 1
