@@ -119,19 +119,7 @@ def _operation(name: str, doc: str, run: Callable[[Any, str], Any]) -> None:
     @db_option()
     @climain.format_option()
     def command(consumer: str, db_url: str | None, fmt: str) -> int:
-        from pcipass.services import storeopen
-        from pcipass.services.jsonview import to_json
-
-        try:
-            engine = storeopen.open_store(db_url)
-            try:
-                report = run(engine, consumer)
-            finally:
-                engine.dispose()
-        except errors.InputError as exc:
-            return _claim_error(f"claim {name}", exc)
-        output.emit(to_json(report), fmt, _render_operation, rows=_consumer_rows)
-        return climain.EXIT_OK
+        return _operate(name, run, consumer, db_url, fmt)
 
 
 def _render_operation(doc: dict[str, Any], con: rich.console.Console) -> None:
@@ -184,17 +172,22 @@ def claim_free(consumer: str, db_url: str | None, placement_url: str | None,
 
         return commands_claimplacement.free(db_url, consumer, fmt,
                                             placement=(placement_url, os_cloud, token, timeout))
+    return _operate("free", _free, consumer, db_url, fmt)
+
+
+def _operate(name: str, run: Any, consumer: str, db_url: str | None, fmt: str) -> int:
+    """``claim NAME``: ``run(engine, consumer)`` on the store, its report printed."""
     from pcipass.services import storeopen
     from pcipass.services.jsonview import to_json
 
     try:
         engine = storeopen.open_store(db_url)
         try:
-            report = _free(engine, consumer)
+            report = run(engine, consumer)
         finally:
             engine.dispose()
     except errors.InputError as exc:
-        return _claim_error("claim free", exc)
+        return _claim_error(f"claim {name}", exc)
     output.emit(to_json(report), fmt, _render_operation, rows=_consumer_rows)
     return climain.EXIT_OK
 
