@@ -57,7 +57,9 @@ def _numa_list(ctx: click.Context, param: click.Parameter, value: str | None) ->
               help="Schedule over the hosts in the device store (with --claim); see "
                    "pcipass agent --once.")
 @click.option("--claim", "claim", is_flag=True,
-              help="With --db: claim the chosen host's devices for --consumer, atomically.")
+              help="With --db: claim the chosen host's devices for --consumer, atomically; "
+                   "the host is drawn among --nova-conf's [filter_scheduler] host_subset_size "
+                   "best (Nova's default: 1).")
 @click.option("--consumer", metavar="UUID", help="The instance the claimed devices go to.")
 @click.option("--lease", type=click.IntRange(0, 7 * 24 * 3600), metavar="SECONDS",
               help="The claim's lease (default 300 s, by the database server's clock).")
